@@ -1,0 +1,162 @@
+"""Audio reading: decode in blocks, mix to mono, resample — never the whole file in memory.
+
+soundfile (libsndfile: wav, aiff, flac, ogg/vorbis, opus, mp3) is tried first because it is the
+fastest here; PyAV (ffmpeg: m4a/aac and anything else) is the fallback. Resampling is soxr HQ,
+streamed, so a block-wise decode gives the same samples as a whole-file one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import DecodeError
+
+BLOCK_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    sample_rate: int
+    channels: int
+    frames: int | None  # None when the container does not say
+    backend: str
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.frames is None else self.frames / self.sample_rate
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or exc.__class__.__name__
+    return text[:200]
+
+
+def _soundfile_blocks(path: Path, info_only: bool = False):
+    import soundfile as sf
+
+    f = sf.SoundFile(str(path))
+    if f.samplerate <= 0 or f.channels <= 0:
+        f.close()
+        raise DecodeError(str(path), "invalid header: no sample rate or channels")
+    info = AudioInfo(f.samplerate, f.channels, f.frames if f.frames > 0 else None, "soundfile")
+    if info_only:
+        f.close()
+        return info, None
+
+    def blocks() -> Iterator[np.ndarray]:
+        block = max(1 << 16, int(BLOCK_SECONDS * f.samplerate))
+        with f:
+            while True:
+                try:
+                    data = f.read(block, dtype="float32", always_2d=True)
+                except Exception as exc:  # libsndfile raises several types for corrupt data
+                    raise DecodeError(str(path), f"corrupt or truncated audio: {_reason(exc)}") from None
+                if not len(data):
+                    return
+                yield data
+
+    return info, blocks()
+
+
+def _pyav_blocks(path: Path, info_only: bool = False):
+    import av
+
+    try:
+        container = av.open(str(path))
+    except Exception as exc:
+        raise DecodeError(str(path), f"not a readable audio file: {_reason(exc)}") from None
+    streams = [s for s in container.streams if s.type == "audio"]
+    if not streams:
+        container.close()
+        raise DecodeError(str(path), "no audio stream in the file")
+    stream = streams[0]
+    rate, channels = stream.codec_context.sample_rate or stream.rate, stream.codec_context.channels
+    if not rate or not channels:
+        container.close()
+        raise DecodeError(str(path), "audio stream without a sample rate or channels")
+    frames = None
+    if stream.duration and stream.time_base:
+        frames = int(stream.duration * stream.time_base * rate)
+    info = AudioInfo(int(rate), int(channels), frames, "pyav")
+    if info_only:
+        container.close()
+        return info, None
+
+    def blocks() -> Iterator[np.ndarray]:
+        to_float = av.AudioResampler(format="fltp")
+        pending, size, target = [], 0, max(1 << 16, int(BLOCK_SECONDS * rate))
+        try:
+            with container:
+                for frame in container.decode(stream):
+                    for out in to_float.resample(frame):
+                        planar = out.to_ndarray()  # (channels, samples)
+                        pending.append(planar.T)
+                        size += planar.shape[1]
+                    if size >= target:
+                        yield np.concatenate(pending)
+                        pending, size = [], 0
+        except DecodeError:
+            raise
+        except Exception as exc:
+            raise DecodeError(str(path), f"corrupt or truncated audio: {_reason(exc)}") from None
+        if pending:
+            yield np.concatenate(pending)
+
+    return info, blocks()
+
+
+def _open(path: Path, info_only: bool = False):
+    try:
+        return _soundfile_blocks(path, info_only)
+    except DecodeError:
+        raise
+    except Exception:
+        return _pyav_blocks(path, info_only)
+
+
+def probe(path: Path) -> AudioInfo:
+    """Rate, channels and (where the header says) length, without decoding."""
+    return _open(Path(path), info_only=True)[0]
+
+
+def _mono(block: np.ndarray) -> np.ndarray:
+    mono = block[:, 0] if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float32)
+    mono = np.ascontiguousarray(mono, dtype=np.float32)
+    if not np.isfinite(mono).all():  # float WAVs can carry NaN/inf; they would poison every FFT
+        np.nan_to_num(mono, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
+    return mono
+
+
+def stream(path: Path, sample_rate: int | None) -> tuple[AudioInfo, int, Iterator[np.ndarray]]:
+    """``(info, rate, blocks)``: mono float32 blocks at ``sample_rate`` (None keeps the file's)."""
+    import soxr
+
+    info, raw = _open(Path(path))
+    rate = sample_rate or info.sample_rate
+
+    def blocks() -> Iterator[np.ndarray]:
+        if rate == info.sample_rate:
+            for block in raw:
+                yield _mono(block)
+            return
+        resampler = soxr.ResampleStream(info.sample_rate, rate, 1, dtype="float32", quality="HQ")
+        for block in raw:
+            out = resampler.resample_chunk(_mono(block), last=False)
+            if len(out):
+                yield out
+        tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        if len(tail):
+            yield tail
+
+    return info, rate, blocks()
+
+
+def read(path: Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """The whole recording, mono float32 — for previews and tests, not for builds."""
+    _, rate, blocks = stream(path, sample_rate)
+    parts = list(blocks)
+    return (np.concatenate(parts) if parts else np.zeros(0, np.float32)), rate

@@ -1,0 +1,408 @@
+"""The build config: YAML → frozen, validated, typed objects, before any audio is read.
+
+Every relative path resolves against the config file's folder (against the working directory for
+a bundled preset). Derived defaults (``windows.hop``, ``spectrogram.win_length``,
+``spectrogram.f_max`` where the rate is fixed) are filled here, so stages never guess.
+Errors are :class:`ConfigError` lines of the form ``file: dotted.key: message``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+AUDIO_EXTENSIONS = ("wav", "aif", "aiff", "flac", "ogg", "oga", "opus", "mp3", "m4a")
+_KEYED = re.compile(r"^@([\w.]+)@ (.*)$", re.S)
+
+
+def _bad(key: str, message: str) -> ValueError:
+    """A validation error that names a key below the model it is raised in."""
+    return ValueError(f"@{key}@ {message}")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class CsvLabels(Frozen):
+    csv: Path
+    file_column: str = "filename"
+    label_column: str = "primary_label"
+    extra_labels_column: str | None = None
+
+
+class SourceConfig(Frozen):
+    path: Path
+    labels: Union[Literal["folder", "none"], CsvLabels] = "folder"
+    extensions: tuple[str, ...] = AUDIO_EXTENSIONS
+
+    @field_validator("extensions")
+    @classmethod
+    def _lower(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted({e.lower().lstrip(".") for e in v}))
+
+
+class AudioConfig(Frozen):
+    sample_rate: int | None = Field(default=None, gt=0, le=768_000)
+
+
+class WindowsConfig(Frozen):
+    duration: float = Field(default=5.0, gt=0, le=3600)
+    hop: float | None = Field(default=None, gt=0)
+    last: Literal["pad", "drop"] = "pad"
+    min_last: float = Field(default=0.0, ge=0)
+    min_duration: float = Field(default=0.0, ge=0)
+    skip_silent_below_db: float | None = Field(default=None, le=0)
+
+    @model_validator(mode="after")
+    def _derive(self) -> "WindowsConfig":
+        if self.hop is None:
+            object.__setattr__(self, "hop", self.duration)
+        if self.min_last > self.duration:
+            raise _bad("min_last", f"must be <= windows.duration ({self.duration:g})")
+        return self
+
+
+class SpectrogramConfig(Frozen):
+    kind: Literal["stft", "mel", "mfcc"] = "mel"
+    n_fft: int = Field(default=2048, ge=8, le=1 << 16)
+    win_length: int | None = Field(default=None, gt=0)
+    hop_length: int = Field(default=512, gt=0)
+    window: Literal["hann", "hamming", "blackman", "rectangular"] = "hann"
+    center: bool = True
+    pad_mode: Literal["reflect", "constant", "replicate", "circular"] = "reflect"
+    power: float = Field(default=2.0, gt=0)
+    n_mels: int = Field(default=128, gt=0)
+    f_min: float = Field(default=0.0, ge=0)
+    f_max: float | None = Field(default=None, gt=0)
+    mel_scale: Literal["htk", "slaney"] = "htk"
+    norm: Literal["slaney"] | None = None
+    n_mfcc: int = Field(default=13, gt=0)
+    scale: Literal["db", "log", "linear"] = "db"
+    ref: Union[float, Literal["max"]] = 1.0
+    amin: float = Field(default=1e-10, gt=0)
+    top_db: float | None = Field(default=80.0, gt=0)
+    log_epsilon: float = Field(default=1e-4, gt=0)
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+
+    @field_validator("ref")
+    @classmethod
+    def _ref_positive(cls, v: Any) -> Any:
+        if v != "max" and not v > 0:
+            raise ValueError("must be a positive number or 'max'")
+        return v
+
+    @model_validator(mode="after")
+    def _derive(self) -> "SpectrogramConfig":
+        if self.win_length is None:
+            object.__setattr__(self, "win_length", self.n_fft)
+        if self.win_length > self.n_fft:
+            raise _bad("win_length", f"must be <= n_fft ({self.n_fft})")
+        if self.f_max is not None and self.f_min >= self.f_max:
+            raise _bad("f_min", f"must be < f_max ({self.f_max:g})")
+        if self.kind == "mfcc":
+            if self.n_mfcc > self.n_mels:
+                raise _bad("n_mfcc", f"must be <= n_mels ({self.n_mels})")
+            if self.scale == "linear":
+                raise _bad("scale", "mfcc needs a log scale before the DCT: use db or log")
+        return self
+
+    @property
+    def n_freqs(self) -> int:
+        return self.n_fft // 2 + 1
+
+
+class ImageConfig(Frozen):
+    normalize: Union[Literal["minmax"], tuple[float, float]] = "minmax"
+    size: tuple[int, int] | None = None
+    resample: Literal["nearest", "bilinear", "bicubic", "lanczos"] = "bicubic"
+    origin: Literal["lower", "upper"] = "lower"
+    colormap: str | None = None
+    png_compress_level: int = Field(default=1, ge=0, le=9)
+    style: Literal["raw", "figure"] = "raw"
+
+    @field_validator("normalize")
+    @classmethod
+    def _range(cls, v: Any) -> Any:
+        if isinstance(v, tuple) and not v[0] < v[1]:
+            raise ValueError("fixed range [low, high] needs low < high")
+        return v
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, v: Any) -> Any:
+        if v is not None and not (0 < v[0] <= 16384 and 0 < v[1] <= 16384):
+            raise ValueError("[width, height] must be between 1 and 16384")
+        return v
+
+    @field_validator("colormap")
+    @classmethod
+    def _cmap(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from matplotlib import colormaps  # only when a colormap is asked for
+
+        if v not in colormaps:
+            raise ValueError(f"unknown colormap {v!r} (e.g. viridis, magma, inferno)")
+        return v
+
+
+class SplitsConfig(Frozen):
+    train: float = Field(default=1.0, ge=0, le=1)
+    validation: float = Field(default=0.0, ge=0, le=1)
+    test: float = Field(default=0.0, ge=0, le=1)
+    by: Literal["source", "window"] = "source"
+    stratify: bool = True
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _sum(self) -> "SplitsConfig":
+        total = self.train + self.validation + self.test
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise _bad("train", f"train + validation + test must be 1 (got {total:g})")
+        return self
+
+    @property
+    def fractions(self) -> dict[str, float]:
+        """Non-empty splits in canonical order."""
+        out = {"train": self.train, "validation": self.validation, "test": self.test}
+        return {k: v for k, v in out.items() if v > 0}
+
+
+class IncludeConfig(Frozen):
+    arrays: bool = False
+    audio: bool = False
+
+
+class OutputConfig(Frozen):
+    path: Path | None = None
+    layout: Literal["imagefolder", "parquet", "mirror"] = "imagefolder"
+    max_shard_size: int = 500_000_000
+    splits: SplitsConfig = SplitsConfig()
+    include: IncludeConfig = IncludeConfig()
+    stats: bool = True
+
+    @field_validator("max_shard_size", mode="before")
+    @classmethod
+    def _bytes(cls, v: Any) -> Any:
+        return parse_size(v) if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _mirror(self) -> "OutputConfig":
+        if self.layout == "mirror" and len(self.splits.fractions) > 1:
+            raise _bad("splits", "the mirror layout has no splits")
+        if self.max_shard_size < 1_000_000:
+            raise _bad("max_shard_size", "must be at least 1MB")
+        return self
+
+
+class HubPublish(Frozen):
+    repo_id: str | None = None
+    private: bool = False
+    license: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+class KagglePublish(Frozen):
+    id: str | None = None
+    title: str | None = None
+    subtitle: str | None = None
+    license: str = "CC0-1.0"
+    keywords: tuple[str, ...] = ()
+    public: bool = False
+
+
+class PublishConfig(Frozen):
+    hf: HubPublish = HubPublish()
+    kaggle: KagglePublish = KagglePublish()
+
+
+class Config(Frozen):
+    name: str = Field(min_length=1, max_length=200)
+    source: SourceConfig
+    audio: AudioConfig = AudioConfig()
+    windows: WindowsConfig = WindowsConfig()
+    spectrogram: SpectrogramConfig = SpectrogramConfig()
+    image: ImageConfig = ImageConfig()
+    output: OutputConfig = OutputConfig()
+    publish: PublishConfig = PublishConfig()
+
+    @model_validator(mode="after")
+    def _cross(self) -> "Config":
+        sr, spec = self.audio.sample_rate, self.spectrogram
+        if sr is not None:
+            nyquist = sr / 2
+            if spec.f_max is None:
+                object.__setattr__(spec, "f_max", float(nyquist))
+            elif spec.f_max > nyquist:
+                raise _bad("spectrogram.f_max", f"must be <= sample_rate / 2 ({nyquist:g})")
+            if spec.f_min >= spec.f_max:
+                raise _bad("spectrogram.f_min", f"must be < f_max ({spec.f_max:g})")
+            check_geometry(self, sr)
+        return self
+
+    def hash(self) -> str:
+        """Hash of everything that changes output bytes (not output.path nor publish)."""
+        data = self.model_dump(mode="json", exclude={"publish": True, "output": {"path"}})
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def check_geometry(cfg: Config, sample_rate: int) -> None:
+    """Checks that need a sample rate: window long enough, every mel filter non-empty."""
+    spec = cfg.spectrogram
+    n = int(round(cfg.windows.duration * sample_rate))
+    if spec.center and spec.pad_mode == "reflect" and n <= spec.n_fft // 2:
+        raise _bad("windows.duration", f"{cfg.windows.duration:g} s is shorter than n_fft/2 at {sample_rate} Hz")
+    if spec.kind != "stft":
+        from .filterbank import empty_mel_filters
+
+        f_max = spec.f_max if spec.f_max is not None else sample_rate / 2
+        if spec.f_min >= f_max:
+            raise _bad("spectrogram.f_min", f"must be < f_max ({f_max:g}) at {sample_rate} Hz")
+        empty = empty_mel_filters(spec, sample_rate, f_max)
+        if empty:
+            raise _bad(
+                "spectrogram.n_mels",
+                f"{spec.n_mels} mel bands are more than n_fft={spec.n_fft} can fill between "
+                f"{spec.f_min:g} and {f_max:g} Hz at {sample_rate} Hz ({empty} would be empty)",
+            )
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.I)
+
+
+def parse_size(text: str) -> int:
+    """'500MB' → 500_000_000; '1GiB' → 1_073_741_824."""
+    m = _SIZE.match(text)
+    if not m:
+        raise ValueError(f"not a size: {text!r} (e.g. 500MB)")
+    unit = m.group(2).lower().rstrip("b")
+    base = 1024 if unit.endswith("i") else 1000
+    power = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}[unit.rstrip("i")]
+    return int(float(m.group(1)) * base**power)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def apply_override(data: dict, assignment: str, origin: str) -> None:
+    """Apply one ``--set a.b.c=value``; the value is parsed as YAML."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError("expected KEY=VALUE", file="--set", key=assignment)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"value is not YAML: {exc.__class__.__name__}", file="--set", key=key) from None
+    node = data
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None or isinstance(child, str):
+            child = node[part] = {} if child is None else {"path": child} if part == "source" else {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"{part} is not a section", file=origin, key=key)
+        node = child
+    node[parts[-1]] = value
+
+
+def _resolve_paths(data: dict, base: Path) -> None:
+    def fix(parent: dict | None, key: str) -> None:
+        if isinstance(parent, dict) and isinstance(parent.get(key), str):
+            p = Path(parent[key]).expanduser()
+            parent[key] = str(p if p.is_absolute() else (base / p))
+
+    source = data.get("source")
+    if isinstance(source, dict):
+        fix(source, "path")
+        if isinstance(source.get("labels"), dict):
+            fix(source["labels"], "csv")
+    fix(data.get("output") if isinstance(data.get("output"), dict) else None, "path")
+
+
+def _format(exc: ValidationError, origin: str) -> ConfigError:
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "tuple[", "literal["))]
+        msg = err["msg"].removeprefix("Value error, ")
+        m = _KEYED.match(msg)
+        if m:
+            loc, msg = loc + [m.group(1)], m.group(2)
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append((".".join(dict.fromkeys(loc)) or "(top level)", msg))
+    key, msg = lines[0]
+    error = ConfigError(msg, file=origin, key=key)
+    error.details = [f"{origin}: {k}: {m}" for k, m in lines]
+    return error
+
+
+def parse_config(data: Any, origin: str, base: Path, overrides: list[str] = ()) -> Config:
+    """Validate a loaded YAML document (plus --set overrides) into a :class:`Config`."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("the config must be a YAML mapping", file=origin)
+    data = json.loads(json.dumps(data, default=str))  # deep copy; YAML dates etc. become strings
+    for assignment in overrides:
+        apply_override(data, assignment, origin)
+    if isinstance(data.get("source"), str):
+        data["source"] = {"path": data["source"]}
+    data.setdefault("name", Path(origin).stem)
+    _resolve_paths(data, base)
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        raise _format(exc, origin) from None
+    except ValueError as exc:  # geometry checks raised outside pydantic's wrapping
+        m = _KEYED.match(str(exc))
+        raise ConfigError(m.group(2) if m else str(exc), file=origin, key=m.group(1) if m else None) from None
+    if cfg.output.path is None:
+        default = base / "out" / re.sub(r"[^\w.-]+", "-", cfg.name).strip("-.")
+        cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"path": default})})
+    return cfg
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    """Load a config file, or a bundled preset by name (see ``spectroset presets``)."""
+    from .presets import find_preset
+
+    path = Path(path)
+    origin, base = str(path), path.resolve().parent
+    if not path.is_file():
+        preset = find_preset(str(path))
+        if preset is None:
+            raise ConfigError("no such config file or preset (see `spectroset presets`)", file=str(path))
+        path, origin, base = preset, preset.name, Path.cwd()
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc.__class__.__name__}", file=origin) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "YAML"
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{problem}", file=origin, key=where) from None
+    return parse_config(data, origin, base, overrides)
+
+
+def public_dict(cfg: Config) -> dict:
+    """The config as a plain dict for cards and build.json: paths shown by folder name only."""
+    data = cfg.model_dump(mode="json")
+    data["source"]["path"] = Path(data["source"]["path"]).name
+    labels = data["source"]["labels"]
+    if isinstance(labels, dict):
+        labels["csv"] = Path(labels["csv"]).name
+    data["output"]["path"] = Path(data["output"]["path"]).name
+    return data

@@ -1,0 +1,149 @@
+"""Discovery: the sorted list of recordings under ``source.path`` and their labels.
+
+Labels come from the first folder below the source root (``labels: folder``), from a CSV
+(``labels: {csv: ...}``), or not at all (``labels: none``). Anything that cannot be used is
+returned as a :class:`Skipped` with a reason, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import os
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import CsvLabels, SourceConfig
+from .errors import SourceError
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path  # absolute, as found (a symlink stays a symlink)
+    rel: str  # POSIX path relative to source.path, as on disk
+    label: str | None
+    extra_labels: tuple[str, ...]
+    size: int
+    mtime_ns: int
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self.size}:{self.mtime_ns}"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+def _walk(root: Path) -> list[tuple[str, Path]]:
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in files:
+            full = Path(folder) / name
+            found.append((full.relative_to(root).as_posix(), full))
+    return sorted(found)
+
+
+def _stat(rel: str, path: Path, extensions: tuple[str, ...]) -> SourceFile | Skipped | None:
+    ext = path.suffix.lower().lstrip(".")
+    if ext not in extensions:
+        return None
+    if any(part.startswith(".") for part in rel.split("/")):
+        return Skipped(rel, "hidden file or folder (names starting with '.' are ignored)")
+    try:
+        st = path.stat()
+    except OSError:
+        return Skipped(rel, "broken symlink or unreadable file")
+    if not path.is_file():
+        return Skipped(rel, "not a regular file")
+    return SourceFile(path, rel, None, (), st.st_size, st.st_mtime_ns)
+
+
+def discover(cfg: SourceConfig) -> tuple[list[SourceFile], list[Skipped]]:
+    """Sorted recordings and the files skipped on the way, both deterministic."""
+    root = cfg.path
+    if not root.is_dir():
+        raise SourceError(f"source.path: not a folder: {root}")
+    files, skipped = [], []
+    for rel, path in _walk(root):
+        item = _stat(rel, path, cfg.extensions)
+        if isinstance(item, Skipped):
+            skipped.append(item)
+        elif item is not None:
+            files.append(item)
+    if isinstance(cfg.labels, CsvLabels):
+        return _label_from_csv(files, skipped, cfg.labels)
+    if cfg.labels == "folder":
+        labelled = []
+        for f in files:
+            if "/" not in f.rel:
+                skipped.append(Skipped(f.rel, "not inside a label folder (labels: folder)"))
+            else:
+                labelled.append(_with(f, nfc(f.rel.split("/", 1)[0]), ()))
+        files = labelled
+    return files, sorted(skipped, key=lambda s: s.path)
+
+
+def _with(f: SourceFile, label: str | None, extra: tuple[str, ...]) -> SourceFile:
+    return SourceFile(f.path, f.rel, label, extra, f.size, f.mtime_ns)
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def parse_label_list(raw: str) -> tuple[str, ...]:
+    """A list-valued cell: JSON, a Python list literal ("['a', 'b']") or 'a;b'."""
+    raw = (raw or "").strip()
+    if not raw or raw in ("[]", "nan", "None"):
+        return ()
+    if raw.startswith("["):
+        for parse in (json.loads, ast.literal_eval):
+            try:
+                value = parse(raw)
+                return tuple(str(v).strip() for v in value if str(v).strip())
+            except (ValueError, SyntaxError, TypeError):
+                continue
+    return tuple(p.strip() for p in raw.split(";") if p.strip())
+
+
+def _label_from_csv(
+    files: list[SourceFile], skipped: list[Skipped], spec: CsvLabels
+) -> tuple[list[SourceFile], list[Skipped]]:
+    try:
+        with open(spec.csv, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            columns = reader.fieldnames or []
+            for key, col in (("file_column", spec.file_column), ("label_column", spec.label_column),
+                             ("extra_labels_column", spec.extra_labels_column)):
+                if col is not None and col not in columns:
+                    raise SourceError(f"source.labels.{key}: no column {col!r} in {spec.csv.name} (has {', '.join(columns)})")
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SourceError(f"source.labels.csv: cannot read {spec.csv}: {exc}") from None
+    table: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for n, row in enumerate(rows, start=2):
+        rel = nfc((row.get(spec.file_column) or "").strip().replace("\\", "/").lstrip("./"))
+        label = nfc((row.get(spec.label_column) or "").strip())
+        if not rel or not label:
+            skipped.append(Skipped(f"{spec.csv.name}:{n}", "row without a file name or label"))
+            continue
+        extra = parse_label_list(row.get(spec.extra_labels_column, "")) if spec.extra_labels_column else ()
+        extra = tuple(dict.fromkeys(nfc(x) for x in extra if nfc(x) != label))
+        table[rel] = (label, extra)
+    kept, seen = [], set()
+    for f in files:
+        entry = table.get(nfc(f.rel))
+        if entry is None:
+            skipped.append(Skipped(f.rel, f"not listed in {spec.csv.name}"))
+            continue
+        seen.add(nfc(f.rel))
+        kept.append(_with(f, *entry))
+    for rel in sorted(set(table) - seen):
+        skipped.append(Skipped(rel, f"listed in {spec.csv.name} but not found under source.path"))
+    return kept, sorted(skipped, key=lambda s: s.path)

@@ -1,0 +1,74 @@
+"""One exception tree for spectroset.
+
+    SpectrosetError                 root: the CLI turns any of these into one line and an exit code
+    ├── ConfigError                 a config file or --set value is invalid (names the file and key)
+    ├── SourceError                 the source folder or label CSV cannot be used as a whole
+    ├── DecodeError                 one audio file cannot be read (the build skips it and reports it)
+    ├── BuildError                  the build cannot go on (output locked, disk full, read-only output)
+    │   └── LockedError             another build holds the output folder
+    ├── LayoutError                 a built dataset on disk is missing files or fails verification
+    └── PublishError                an upload to the Hub or Kaggle failed
+        └── CredentialsError        no usable token; says which variable or file to set
+
+Per-file problems are values, not exceptions, once they leave the decoder: the pipeline records
+``(path, reason)`` and carries on. Only problems that make the whole run meaningless are raised.
+"""
+
+from __future__ import annotations
+
+
+class SpectrosetError(Exception):
+    """Root of every error spectroset raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(SpectrosetError, ValueError):
+    """Invalid configuration. ``str()`` is one line: ``file: key: message``."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None):
+        self.file, self.key, self.message = file, key, message
+        prefix = "".join(f"{part}: " for part in (file, key) if part)
+        super().__init__(f"{prefix}{message}")
+
+
+class SourceError(SpectrosetError):
+    """The source folder or label file cannot be used."""
+
+    exit_code = 2
+
+
+class DecodeError(SpectrosetError):
+    """One audio file cannot be decoded; ``reason`` is a short human phrase."""
+
+    def __init__(self, path: str, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: {reason}")
+
+
+class BuildError(SpectrosetError):
+    """The build cannot continue; what was already built stays resumable."""
+
+    exit_code = 3
+
+
+class LockedError(BuildError):
+    """Another live build holds the output folder's lock."""
+
+
+class LayoutError(SpectrosetError):
+    """A dataset folder is incomplete or fails checksum verification."""
+
+    exit_code = 4
+
+
+class PublishError(SpectrosetError):
+    """Uploading to the Hub or Kaggle failed."""
+
+    exit_code = 5
+
+
+class CredentialsError(PublishError):
+    """No usable credentials; the message names the variable or file to set."""
