@@ -7,6 +7,7 @@ streamed, so a block-wise decode gives the same samples as a whole-file one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -31,7 +32,10 @@ class AudioInfo:
 
 
 def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or exc.__class__.__name__
+    """A short reason without the errno noise or the absolute path some decoders add."""
+    text = getattr(exc, "strerror", None) or str(exc)
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", " ".join(text.split()))
+    text = re.sub(r":?\s*'?/[^']*'?$", "", text).strip(" :") or exc.__class__.__name__
     return text[:200]
 
 
@@ -110,6 +114,11 @@ def _pyav_blocks(path: Path, info_only: bool = False):
 
 
 def _open(path: Path, info_only: bool = False):
+    try:
+        if path.stat().st_size == 0:
+            raise DecodeError(str(path), "empty file (0 bytes)")
+    except OSError as exc:
+        raise DecodeError(str(path), f"cannot open: {exc.strerror}") from None
     try:
         return _soundfile_blocks(path, info_only)
     except DecodeError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -320,7 +321,7 @@ def _resolve_paths(data: dict, base: Path) -> None:
     def fix(parent: dict | None, key: str) -> None:
         if isinstance(parent, dict) and isinstance(parent.get(key), str):
             p = Path(parent[key]).expanduser()
-            parent[key] = str(p if p.is_absolute() else (base / p))
+            parent[key] = os.path.normpath(p if p.is_absolute() else (base / p))
 
     source = data.get("source")
     if isinstance(source, dict):

@@ -1,0 +1,152 @@
+"""The ``spectroset`` command line. Thin: parse, call, and map known errors to one line + exit code.
+
+Heavy imports (torch, datasets) happen inside the commands, so ``spectroset --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .errors import ConfigError, SpectrosetError
+
+EPILOG = "Docs: README.md. Add --debug to any command to see a traceback."
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="spectroset", description="Audio folders → labelled spectrogram-image datasets.",
+                                epilog=EPILOG)
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser("build", help="build a dataset from a config file or preset")
+    b.add_argument("config", help="config YAML, or a preset name (see `spectroset presets`)")
+    b.add_argument("-o", "--output", type=Path, help="output folder (overrides output.path)")
+    b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set spectrogram.n_mels=64 (repeatable)")
+    b.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: number of cores)")
+    b.add_argument("--strict", action="store_true", help="exit non-zero if any source file was skipped")
+    b.add_argument("--force", action="store_true", help="rebuild from scratch, replacing an earlier build in OUT")
+    b.add_argument("--executor", choices=["local", "ray"], default="local", help="where work units run")
+    b.add_argument("--address", help="Ray cluster address (ray://HOST:PORT or auto); with --executor ray")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    i = sub.add_parser("inspect", help="summarise a built dataset; --verify re-hashes every file")
+    i.add_argument("dataset", type=Path)
+    i.add_argument("--verify", action="store_true", help="check every data file against build-time checksums")
+
+    v = sub.add_parser("preview", help="one figure that shows how a config sees one recording")
+    v.add_argument("audio", type=Path)
+    v.add_argument("--config", help="config YAML or preset (default: birdclef-mel)", default="birdclef-mel")
+    v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    v.add_argument("--start", type=float, default=0.0, help="seconds: the window that starts here is shown")
+    v.add_argument("-o", "--output", type=Path, required=True, help="figure PNG to write")
+
+    r = sub.add_parser("report", help="a self-contained HTML report of a built dataset")
+    r.add_argument("dataset", type=Path)
+    r.add_argument("-o", "--output", type=Path, required=True, help="HTML file to write")
+
+    pu = sub.add_parser("push", help="publish a built dataset to the Hugging Face Hub or Kaggle")
+    try:
+        from .publish.cli import add_push_arguments
+
+        add_push_arguments(pu)
+    except ImportError:  # publishing not installed in this build
+        pu.add_argument("rest", nargs=argparse.REMAINDER)
+
+    sub.add_parser("presets", help="list the bundled configs")
+    return p
+
+
+def cmd_build(args) -> int:
+    from .config import load_config
+    from .pipeline import build
+
+    overrides = list(args.overrides)
+    if args.output is not None:
+        overrides.append(f"output.path={args.output.resolve()}")
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError("must be >= 1", file="-j")
+    cfg = load_config(args.config, overrides)
+    report = build(cfg, workers=args.jobs, force=args.force, executor=args.executor, address=args.address,
+                   progress=False if args.quiet else None)
+    rec = report.record
+    if report.up_to_date:
+        print(f"{report.out}: up to date ({rec['windows']} windows from {rec['sources']} recordings); nothing to do")
+    else:
+        print(f"built {rec['windows']} windows from {rec['sources']} recordings "
+              f"({report.decoded} decoded, {report.reused} reused) in {report.seconds:.1f} s → {report.out}")
+        print("  splits: " + ", ".join(f"{k} {v}" for k, v in rec["splits"].items()))
+    for s in report.skipped:
+        print(f"  skipped {s['path']}: {s['reason']}")
+    if report.skipped:
+        print(f"  {len(report.skipped)} file(s) skipped (listed in build.json)")
+    return 1 if (args.strict and report.skipped) else 0
+
+
+def cmd_inspect(args) -> int:
+    from .inspect import inspect
+
+    return inspect(args.dataset, verify=args.verify)
+
+
+def cmd_presets(args) -> int:
+    from .presets import list_presets
+
+    presets = list_presets()
+    width = max((len(n) for n, _, _ in presets), default=0)
+    for name, desc, _ in presets:
+        print(f"{name:<{width}}  {desc}")
+    return 0
+
+
+def cmd_preview(args) -> int:
+    from .config import load_config
+    from .figures import preview_figure
+
+    cfg = load_config(args.config, args.overrides)
+    preview_figure(args.audio, cfg, args.start, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    write_report(args.dataset, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_push(args) -> int:
+    from .publish.cli import run_push
+
+    return run_push(args)
+
+
+COMMANDS = {"build": cmd_build, "inspect": cmd_inspect, "presets": cmd_presets, "preview": cmd_preview,
+            "report": cmd_report, "push": cmd_push}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="%(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "httpcore", "urllib3", "filelock", "fsspec", "datasets", "huggingface_hub", "PIL", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return COMMANDS[args.command](args)
+    except SpectrosetError as exc:
+        if args.debug:
+            raise
+        for line in getattr(exc, "details", None) or [str(exc)]:
+            print(f"error: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Executors run work units; results come back as they finish (the layouts sort them).
+
+``InlineExecutor`` runs in this process (``-j 1``, debugging); ``ProcessExecutor`` runs a pool of
+spawned processes, each with one torch thread, and keeps only a bounded number of units in
+flight so memory does not grow with the size of the corpus.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _init_worker() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+
+
+class InlineExecutor:
+    workers = 1
+
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        for item in items:
+            yield fn(item)
+
+    def close(self) -> None:
+        pass
+
+
+class ProcessExecutor:
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        it, running = iter(items), set()
+        limit = self.workers * 3
+        for item in it:
+            running.add(self.pool.submit(fn, item))
+            if len(running) >= limit:
+                break
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield fut.result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    running.add(self.pool.submit(fn, nxt))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def make_executor(kind: str, workers: int | None, address: str | None = None):
+    workers = workers or default_workers()
+    if kind == "ray":
+        from .ray_executor import RayExecutor
+
+        return RayExecutor(workers, address)
+    return InlineExecutor() if workers <= 1 else ProcessExecutor(workers)

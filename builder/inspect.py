@@ -1,0 +1,55 @@
+"""``spectroset inspect``: what a built dataset holds, and (``--verify``) whether its bytes are intact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import LayoutError
+from .layouts.base import sha256_file
+from .pipeline import read_record
+
+
+def load_record(dataset: Path) -> dict:
+    record = read_record(dataset)
+    if record is None:
+        raise LayoutError(f"{dataset}: no readable build.json; is this a spectroset dataset?")
+    return record
+
+
+def check_files(dataset: Path, record: dict) -> list[str]:
+    """Problems found: one line per missing or changed file."""
+    problems = []
+    for rel, digest in record.get("files", {}).items():
+        path = dataset / rel
+        if not path.is_file():
+            problems.append(f"missing: {rel}")
+        elif sha256_file(path) != digest:
+            problems.append(f"changed: {rel}")
+    return problems
+
+
+def inspect(dataset: Path, verify: bool = False) -> int:
+    rec = load_record(dataset)
+    print(f"{rec['name']}  ({rec['layout']}, {dataset})")
+    print(f"  {rec['windows']} windows from {rec['sources']} recordings, {rec['audio_hours']:.2f} h of audio, "
+          f"sample rates {', '.join(map(str, rec.get('sample_rates', []))) or '-'}")
+    print("  splits: " + ", ".join(f"{k} {v}" for k, v in rec["splits"].items()))
+    width = max((len(label) for label in rec["counts"]), default=5)
+    for label, per_split in rec["counts"].items():
+        print(f"    {label:<{width}}  " + "  ".join(f"{s} {n}" for s, n in per_split.items()))
+    if rec.get("silent_windows_skipped"):
+        print(f"  {rec['silent_windows_skipped']} silent windows skipped")
+    if rec["skipped"]:
+        print(f"  {len(rec['skipped'])} source file(s) skipped:")
+        for s in rec["skipped"][:20]:
+            print(f"    {s['path']}: {s['reason']}")
+    print(f"  {len(rec.get('files', {}))} data files, config hash {rec['config_hash']}")
+    if not verify:
+        return 0
+    problems = check_files(dataset, rec)
+    for line in problems:
+        print(f"  {line}")
+    if problems:
+        raise LayoutError(f"{dataset}: {len(problems)} file(s) fail verification")
+    print(f"  verified: all {len(rec.get('files', {}))} files match their build-time checksums")
+    return 0

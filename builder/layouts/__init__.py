@@ -1,0 +1,88 @@
+"""Dataset layouts: where each window's image goes and what metadata makes it loadable.
+
+A :class:`DatasetPlan` is computed from the discovered recordings before any decoding: each
+recording's split, its (safe, unique) output folder and stem, and the sorted label names. Layout
+writers then ``store`` finished recordings and ``finalize`` metadata, card and build record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Config
+from ..discover import SourceFile
+from ..names import safe_component, unique_components, unique_stems
+from ..splits import assign_sources, assign_window
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    rel: str
+    label: str | None
+    extra_labels: tuple[str, ...]
+    split: str | None  # None when splits are drawn per window
+    folder: str  # output folder of its images, relative to the split folder (or OUT for mirror)
+    stem: str
+
+
+@dataclass
+class DatasetPlan:
+    cfg: Config
+    sources: list[SourceFile]
+    entries: dict[str, SourcePlan]
+    label_names: list[str]
+
+    def split_of(self, rel: str, index: int) -> str:
+        entry = self.entries[rel]
+        return entry.split or assign_window(rel, index, self.cfg.output.splits)
+
+    @property
+    def split_names(self) -> list[str]:
+        return list(self.cfg.output.splits.fractions)
+
+    @property
+    def multilabel(self) -> bool:
+        labels = self.cfg.source.labels
+        return not isinstance(labels, str) and labels.extra_labels_column is not None
+
+    @property
+    def labelled(self) -> bool:
+        return self.cfg.source.labels != "none"
+
+
+def make_plan(cfg: Config, sources: list[SourceFile]) -> DatasetPlan:
+    splits = cfg.output.splits
+    by_window = splits.by == "window" and len(splits.fractions) > 1
+    split_of = {} if by_window else assign_sources([(s.rel, s.label) for s in sources], splits)
+    names = sorted({s.label for s in sources if s.label is not None} | {x for s in sources for x in s.extra_labels})
+    entries: dict[str, SourcePlan] = {}
+    if cfg.output.layout == "mirror":
+        folders: dict[str, list[str]] = {}
+        for s in sources:
+            folders.setdefault(s.rel.rpartition("/")[0], []).append(s.rel)
+        stems = {rel: stem for rels in folders.values() for rel, stem in unique_stems(rels).items()}
+        for s in sources:
+            folder = s.rel.rpartition("/")[0]
+            safe = "/".join(safe_component(p) for p in folder.split("/")) if folder else ""
+            entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, None, safe, stems[s.rel])
+    else:
+        label_dirs = unique_components(s.label for s in sources if s.label is not None)
+        by_folder: dict[str, list[str]] = {}
+        for s in sources:
+            by_folder.setdefault(label_dirs.get(s.label, ""), []).append(s.rel)
+        stems = {rel: stem for rels in by_folder.values() for rel, stem in unique_stems(rels).items()}
+        for s in sources:
+            folder = label_dirs.get(s.label, "")
+            entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, split_of.get(s.rel), folder, stems[s.rel])
+    return DatasetPlan(cfg, sources, entries, names)
+
+
+def get_layout(cfg: Config, out: Path, plan: DatasetPlan):
+    if cfg.output.layout == "parquet":
+        from .parquet import ParquetLayout
+
+        return ParquetLayout(cfg, out, plan)
+    from .imagefolder import ImageFolderLayout
+
+    return ImageFolderLayout(cfg, out, plan)

@@ -1,0 +1,165 @@
+"""What every layout shares: walking finished recordings in order, counts, stats, build record.
+
+Subclasses decide where bytes go (``store``) and how rows become files (``write_data``). Rows
+are always visited in the same order — recordings sorted by path, windows by index — so the
+output is byte-identical whatever the worker count or the order results arrived in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..config import Config, public_dict
+from ..state import atomic_write
+from ..worker import FileResult, Row
+from . import DatasetPlan
+
+KNOWN_FILES = ("README.md", "build.json", "stats.json", "preview.png")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Layout:
+    name = "base"
+
+    def __init__(self, cfg: Config, out: Path, plan: DatasetPlan):
+        self.cfg, self.out, self.plan = cfg, out, plan
+        self.files: dict[str, str] = {}  # every data file written → sha256
+
+    # -- per recording --------------------------------------------------------------------------
+    def store(self, result: FileResult) -> FileResult:
+        """Put a finished recording's bytes in place; return what the journal keeps."""
+        return result
+
+    def is_current(self, record: FileResult) -> bool:
+        """Whether a journalled recording still matches this plan (else it is rebuilt)."""
+        return True
+
+    # -- whole dataset --------------------------------------------------------------------------
+    def rows(self, journal) -> Iterator[tuple[str, FileResult, Row]]:
+        """``(split, record, row)`` in canonical order."""
+        rels = [s.rel for s in self.plan.sources]
+        for rec in journal.records(rels):
+            if rec.reason is None:
+                for row in rec.rows:
+                    yield self.plan.split_of(rec.rel, row.index), rec, row
+
+    def write_atomic(self, rel: str, data: bytes) -> None:
+        atomic_write(self.out / rel, data)
+        self.files[rel] = hashlib.sha256(data).hexdigest()
+
+    def finalize(self, journal, skipped: list[dict], fingerprint: str) -> dict:
+        """Write data files, stats, preview, card and build.json; return the build record."""
+        from .card import preview_grid, write_card
+
+        counts: dict[str, Counter] = defaultdict(Counter)
+        stats = _Stats()
+        hours, silent, n_sources, rates = 0.0, 0, 0, set()
+        for rec in journal.records([s.rel for s in self.plan.sources]):
+            if rec.reason is None:
+                hours += rec.duration / 3600
+                silent += rec.silent
+                n_sources += 1
+                rates.add(rec.sample_rate)
+        examples = self.write_data(journal, counts, stats)
+        split_sizes = {s: sum(c.values()) for s, c in counts.items()}
+        record = {
+            "name": self.cfg.name,
+            "layout": self.name,
+            "config_hash": self.cfg.hash(),
+            "fingerprint": fingerprint,
+            "config": public_dict(self.cfg),
+            "versions": versions(),
+            "sources": n_sources,
+            "sample_rates": sorted(r for r in rates if r),
+            "windows": sum(split_sizes.values()),
+            "silent_windows_skipped": silent,
+            "audio_hours": round(hours, 4),
+            "splits": dict(sorted(split_sizes.items(), key=lambda kv: _split_key(kv[0]))),
+            "counts": {label: dict(sorted(c.items(), key=lambda kv: _split_key(kv[0])))
+                       for label, c in sorted(_by_label(counts).items())},
+            "skipped": skipped,
+        }
+        if self.cfg.output.stats and stats.n:
+            self.write_atomic("stats.json", _json(stats.result()))
+        preview = preview_grid(examples, self.cfg)
+        if preview:
+            self.write_atomic("preview.png", preview)
+        write_card(self, record, stats.result() if stats.n else None)
+        record["files"] = dict(sorted(self.files.items()))
+        atomic_write(self.out / "build.json", _json(record))
+        return record
+
+    def write_data(self, journal, counts: dict, stats: "_Stats") -> dict[str, list[bytes]]:
+        raise NotImplementedError
+
+    def data_files(self) -> dict[str, str]:
+        """Split name → glob (relative to OUT) for the card's ``configs``."""
+        raise NotImplementedError
+
+
+def _split_key(split: str) -> int:
+    return ("train", "validation", "test").index(split) if split in ("train", "validation", "test") else 9
+
+
+def _by_label(counts: dict[str, Counter]) -> dict[str, Counter]:
+    out: dict[str, Counter] = defaultdict(Counter)
+    for split, c in counts.items():
+        for label, n in c.items():
+            out[label][split] += n
+    return out
+
+
+def _json(obj) -> bytes:
+    return (json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode()
+
+
+class _Stats:
+    """Per-bin mean/std of the scaled spectrogram over the train split (before uint8)."""
+
+    def __init__(self):
+        self.sums = self.sumsq = None
+        self.n = 0
+
+    def add(self, row: Row) -> None:
+        if self.sums is None:
+            self.sums, self.sumsq = np.zeros_like(row.sums), np.zeros_like(row.sumsq)
+        if row.sums.shape != self.sums.shape:
+            return
+        self.sums += row.sums
+        self.sumsq += row.sumsq
+        self.n += row.frames
+
+    def result(self) -> dict:
+        mean = self.sums / self.n
+        std = np.sqrt(np.maximum(self.sumsq / self.n - mean * mean, 0.0))
+        r = lambda a: [round(float(v), 6) for v in a]  # noqa: E731
+        return {"split": "train", "frames": self.n, "mean": round(float(mean.mean()), 6),
+                "std": round(float(math.sqrt(max(float((self.sumsq.sum() / (self.n * len(mean))) - mean.mean() ** 2), 0.0))), 6),
+                "per_bin_mean": r(mean), "per_bin_std": r(std)}
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+    import platform
+
+    out = {"python": platform.python_version()}
+    for dist in ("spectroset", "torch", "numpy", "soundfile", "av", "soxr", "pillow", "pyarrow", "datasets"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return out

@@ -1,0 +1,206 @@
+"""Build orchestration: discover → plan → run work units → store → finalize, resumably.
+
+Everything with side effects is here or in the layouts and state modules; the stages it calls
+are pure. A build is an idempotent function of (config, source files): a rerun with nothing
+changed touches nothing; a rerun after a crash decodes only what the journal does not hold;
+a changed source decodes only that recording; a changed config refuses unless ``force``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Config, public_dict
+from .discover import Skipped, discover
+from .errors import BuildError
+from .executors import make_executor
+from .layouts import get_layout, make_plan
+from .layouts.base import KNOWN_FILES
+from .layouts.imagefolder import remove_files, remove_temp_files
+from .state import STATE_DIR, Journal, OutputLock
+from .worker import FileJob, process_file
+
+log = logging.getLogger("spectroset")
+
+
+@dataclass
+class BuildReport:
+    out: Path
+    record: dict
+    decoded: int = 0  # recordings decoded in this run
+    reused: int = 0  # recordings taken from the journal
+    up_to_date: bool = False
+    seconds: float = 0.0
+    skipped: list[dict] = field(default_factory=list)
+
+
+def fingerprint(cfg: Config, sources, skipped) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("spectroset")
+    except PackageNotFoundError:
+        ours = "dev"
+    h = hashlib.sha256(f"{ours}\n{cfg.hash()}\n".encode())
+    for s in sources:
+        h.update(f"{s.rel}\t{s.fingerprint}\t{s.label}\t{'|'.join(s.extra_labels)}\n".encode("utf-8", "surrogatepass"))
+    for s in skipped:
+        h.update(f"skip\t{s.path}\t{s.reason}\n".encode("utf-8", "surrogatepass"))
+    return h.hexdigest()[:32]
+
+
+def read_record(out: Path) -> dict | None:
+    try:
+        return json.loads((out / "build.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += _changed_keys(a, b, f"{prefix}{k}.")
+        elif a != b:
+            keys.append(prefix + k)
+    return keys
+
+
+def _prepare(out: Path, cfg: Config, journal: Journal, force: bool) -> None:
+    new = public_dict(cfg)
+    old_hash = journal.get_meta("config_hash")
+    if old_hash and old_hash != cfg.hash():
+        if not force:
+            changed = [k for k in _changed_keys(journal.get_meta("config") or {}, new) if not k.startswith(("output.path", "publish."))]
+            raise BuildError(
+                f"{out} holds a build made with a different config (changed: {', '.join(changed[:6]) or 'unknown'}); "
+                "rerun with --force to replace it, or build elsewhere with -o"
+            )
+    if force or (old_hash and old_hash != cfg.hash()):
+        _wipe(out, journal)
+    journal.set_meta("config_hash", cfg.hash())
+    journal.set_meta("config", new)
+
+
+def _wipe(out: Path, journal: Journal) -> None:
+    """Remove everything a previous build wrote (and only that)."""
+    previous = read_record(out) or {}
+    remove_files(out, list(previous.get("files", {})) + ["build.json"])
+    for rel in journal.fingerprints():
+        rec = journal.get(rel)
+        remove_files(out, getattr(rec, "paths", []) or [])
+    for name in ("data",):
+        shutil.rmtree(out / name, ignore_errors=True)
+    journal.clear()
+
+
+def _check_output(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"output.path: {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / STATE_DIR).is_dir():
+        raise BuildError(f"output.path: {out} is not empty and was not built by spectroset; choose a new folder with -o")
+
+
+class _Progress:
+    """tqdm on a terminal; a sparse log line otherwise."""
+
+    def __init__(self, total: int, enabled: bool | None):
+        self.total, self.done, self.windows = total, 0, 0
+        self.tty = sys.stderr.isatty() if enabled is None else enabled
+        self.bar, self.last = None, time.monotonic()
+        if self.tty and total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="file", desc="building", dynamic_ncols=True)
+
+    def update(self, windows: int) -> None:
+        self.done += 1
+        self.windows += windows
+        if self.bar:
+            self.bar.update(1)
+            self.bar.set_postfix(windows=self.windows)
+        elif time.monotonic() - self.last > 10 or self.done == self.total:
+            self.last = time.monotonic()
+            log.info("decoded %d/%d files, %d windows", self.done, self.total, self.windows)
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.close()
+
+
+def build(
+    cfg: Config, *, workers: int | None = None, force: bool = False, executor: str = "local",
+    address: str | None = None, progress: bool | None = None,
+) -> BuildReport:
+    """Build (or finish, or refresh) the dataset described by ``cfg`` in ``cfg.output.path``."""
+    t0 = time.monotonic()
+    out = cfg.output.path
+    _check_output(out)
+    with OutputLock(out):
+        journal = Journal(out)
+        try:
+            _prepare(out, cfg, journal, force)
+            sources, skipped = discover(cfg.source)
+            fp = fingerprint(cfg, sources, skipped)
+            previous = read_record(out)
+            if previous and previous.get("fingerprint") == fp and all((out / f).is_file() for f in previous.get("files", {})):
+                return BuildReport(out, previous, reused=len(sources), up_to_date=True,
+                                   seconds=time.monotonic() - t0, skipped=previous.get("skipped", []))
+            plan = make_plan(cfg, sources)
+            layout = get_layout(cfg, out, plan)
+            todo, reused = _todo(out, cfg, sources, journal, layout)
+            decoded = _run(todo, journal, layout, workers, executor, address, progress)
+            skips = [{"path": s.path, "reason": s.reason} for s in skipped]
+            skips += [{"path": r.rel, "reason": r.reason} for r in journal.records([s.rel for s in sources]) if r.reason]
+            skips.sort(key=lambda s: s["path"])
+            record = layout.finalize(journal, skips, fp)
+            if previous:
+                remove_files(out, sorted(set(previous.get("files", {})) - set(record["files"]) - set(KNOWN_FILES)))
+            remove_temp_files(out)
+            return BuildReport(out, record, decoded, reused, seconds=time.monotonic() - t0, skipped=skips)
+        finally:
+            journal.close()
+
+
+def _todo(out: Path, cfg: Config, sources, journal: Journal, layout) -> tuple[list[FileJob], int]:
+    known = journal.fingerprints()
+    wanted = {s.rel for s in sources}
+    gone = [rel for rel in known if rel not in wanted]
+    for rel in gone:
+        remove_files(out, getattr(journal.get(rel), "paths", []) or [])
+    journal.delete(gone)
+    todo, reused = [], 0
+    for s in sources:
+        if known.get(s.rel) == s.fingerprint:
+            rec = journal.get(s.rel) if layout.name != "parquet" else None
+            if rec is None or layout.is_current(rec):
+                reused += 1
+                continue
+            remove_files(out, [p for p in rec.paths])
+        todo.append(FileJob(str(s.path), s.rel, s.fingerprint, cfg))
+    return todo, reused
+
+
+def _run(todo, journal, layout, workers, executor, address, progress) -> int:
+    if not todo:
+        return 0
+    from .executors import default_workers
+
+    pool = make_executor(executor, min(workers or default_workers(), len(todo)), address)
+    bar = _Progress(len(todo), progress)
+    try:
+        for result in pool.map_unordered(process_file, todo):
+            journal.put(result.rel, result.fingerprint, layout.store(result))
+            bar.update(len(result.rows))
+    finally:
+        bar.close()
+        pool.close()
+    return len(todo)

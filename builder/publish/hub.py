@@ -1,0 +1,120 @@
+"""Publish to the Hugging Face Hub with the official ``huggingface_hub`` client.
+
+    token → whoami → create_repo(exist_ok) → [create_branch] → upload_folder(staged folder)
+
+``upload_folder`` hashes every file and skips what the repo already holds (unchanged files by oid,
+LFS objects by sha256); with ``hf_xet`` installed it uploads through Xet in several resumable
+commits, otherwise it makes one LFS commit. Either way a retry or a rerun after an interruption
+only sends what is missing. Remote files under the folders we publish that are no longer part of
+the build (a shard count that shrank, a removed label) are deleted in the same commit.
+
+The dataset card is uploaded as the engine wrote it: its ``configs`` tell ``load_dataset`` which
+files make which split and declare the features (``label`` as a ``ClassLabel``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from ..errors import CredentialsError, PublishError
+from . import TRANSIENT_STATUS, add_secret, causes, describe, retrying
+from .stage import stage_hub
+
+_NAME = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
+SPLIT_DIRS = ("train", "validation", "test", "data")
+
+
+@dataclass(frozen=True)
+class HubTarget:
+    repo_id: str  # "OWNER/NAME", or "NAME" for the token's own namespace
+    private: bool = False
+    revision: str | None = None
+    message: str = "Upload dataset with spectroset"
+
+
+def check_repo_id(repo_id: str) -> str:
+    """``OWNER/NAME`` or ``NAME``, each part as the Hub allows (letters, digits, ``-_.``, ≤ 96)."""
+    parts = repo_id.split("/")
+    if len(parts) > 2 or not all(_NAME.match(p) for p in parts):
+        raise PublishError(f"--repo {repo_id!r}: expected OWNER/NAME with letters, digits, '-', '_' or '.' "
+                           "(at most 96 characters each, no '--' or '..')")
+    return repo_id
+
+
+def find_token() -> tuple[str, str]:
+    """(token, where it came from): ``HF_TOKEN``, else the token saved by ``hf auth login``."""
+    from huggingface_hub import get_token
+
+    source = "HF_TOKEN" if os.environ.get("HF_TOKEN") else "the token saved by `hf auth login`"
+    token = get_token()
+    if not token:
+        raise CredentialsError("no Hugging Face token: set HF_TOKEN to a write token (or run `hf auth login`)")
+    add_secret(token)
+    return token, source
+
+
+def is_transient(exc: BaseException) -> bool:
+    """5xx, 408 and 429 replies, and connections refused, dropped or timed out."""
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
+    for e in causes(exc):
+        response = getattr(e, "response", None) if isinstance(e, HfHubHTTPError) else None
+        if response is not None and response.status_code in TRANSIENT_STATUS:
+            return True
+        if isinstance(e, (httpx2.TransportError, ConnectionError, TimeoutError)):
+            return True
+    return False
+
+
+def _status(exc: BaseException) -> int | None:
+    for e in causes(exc):
+        response = getattr(e, "response", None)
+        if response is not None and getattr(response, "status_code", None):
+            return response.status_code
+    return None
+
+
+def _failure(exc: BaseException, source: str, what: str) -> PublishError:
+    status = _status(exc)
+    if status == 401:
+        return CredentialsError(f"the Hub rejected the token from {source}: set HF_TOKEN to a valid write token")
+    if status == 403:
+        return CredentialsError(f"the token from {source} may not {what}: set HF_TOKEN to a token with write access")
+    return PublishError(f"Hugging Face: could not {what}: {describe(exc)}")
+
+
+def publish(out: Path, files: list[str], target: HubTarget, stage: Path) -> str:
+    """Upload ``files`` of ``out`` (staged into ``stage``) to the target repo; return its URL."""
+    from huggingface_hub import HfApi
+
+    token, source = find_token()
+    api = HfApi(token=token)
+
+    def step(what: str, call):
+        try:
+            return retrying(call, transient=is_transient, what=what)
+        except Exception as exc:  # noqa: BLE001 - every client failure becomes one line
+            raise _failure(exc, source, what) from None
+
+    user = step("check the token", lambda: api.whoami())["name"]
+    repo_id = target.repo_id if "/" in target.repo_id else f"{user}/{target.repo_id}"
+    stage_hub(out, stage, files)
+    step(f"create {repo_id}", lambda: api.create_repo(
+        repo_id, repo_type="dataset", private=target.private, exist_ok=True))
+    if target.revision:
+        step(f"create branch {target.revision}", lambda: api.create_branch(
+            repo_id, branch=target.revision, repo_type="dataset", exist_ok=True))
+    ours = sorted({f.split("/")[0] for f in files if "/" in f} | set(SPLIT_DIRS))
+    commit = step(f"upload to {repo_id}", lambda: api.upload_folder(
+        repo_id=repo_id, repo_type="dataset", folder_path=stage, revision=target.revision,
+        commit_message=target.message, delete_patterns=[f"{d}/*" for d in ours]))
+    url = f"{api.endpoint}/datasets/{repo_id}"
+    if target.revision:
+        url += f"/tree/{quote(target.revision, safe='')}"
+    oid = getattr(commit, "oid", None)
+    return f"{url} (commit {oid[:8]})" if oid else url

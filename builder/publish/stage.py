@@ -1,0 +1,274 @@
+"""What goes up: the files of a built dataset, as folders that a publisher uploads whole.
+
+A built dataset ``OUT`` holds the card (``README.md``), the data (``<split>/…`` image folders or
+``data/*.parquet``), extras (``stats.json``, ``preview.png``), ``build.json`` and the private
+``.spectroset/`` state. The Hub gets the card, data and extras as they are (:func:`stage_hub`);
+Kaggle gets a flat folder (:func:`plan_kaggle`, :func:`stage_kaggle`): each image folder as a zip
+that Kaggle unpacks, next to a top-level CSV of its metadata; parquet shards as files; and a
+``dataset-metadata.json`` whose ``resources`` give every CSV and parquet file its column schema.
+
+Staging is deterministic (sorted entries, fixed zip timestamps), and :func:`sync_tree` only
+rewrites files whose bytes changed, so a rerun presents the same files with the same mtimes and
+the Kaggle client can resume uploads it started before.
+"""
+
+from __future__ import annotations
+
+import csv
+import filecmp
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ..errors import LayoutError, PublishError
+
+PRIVATE = ".spectroset"  # build state: journal, lock, publish work folders. Never published.
+NOT_PUBLISHED = frozenset({"build.json"})  # provenance for the engine; the card carries the config
+STORED = (".png", ".jpg", ".jpeg", ".webp", ".parquet", ".zip", ".npy", ".npz", ".flac", ".ogg", ".mp3")
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+METADATA = "dataset-metadata.json"
+
+COLUMN_NOTES = {
+    "file_name": "Path of the spectrogram image",
+    "image": "Spectrogram image (PNG bytes and file name)",
+    "label": "Class label",
+    "source": "Source recording, relative to the source folder",
+    "start": "Window start in the source recording, seconds",
+    "end": "Window end in the source recording, seconds",
+}
+
+
+def read_build(out: Path) -> dict:
+    """``OUT/build.json`` as a dict; a :class:`LayoutError` when ``out`` is not a built dataset."""
+    path = out / "build.json"
+    try:
+        build = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LayoutError(f"{out}: not a built dataset (no build.json); run `spectroset build` first") from None
+    except (OSError, ValueError) as exc:
+        raise LayoutError(f"{path}: unreadable ({exc.__class__.__name__})") from None
+    if not isinstance(build, dict):
+        raise LayoutError(f"{path}: expected a JSON object")
+    return build
+
+
+def published_files(out: Path, build: dict | None = None) -> list[str]:
+    """Sorted POSIX paths under ``out`` that are published: no private state, no half-written files."""
+    if not (out / "README.md").is_file():
+        raise LayoutError(f"{out}: no README.md dataset card")
+    listed = (build or {}).get("files") or {}
+    missing = sorted(p for p in listed if not (out / p).is_file())
+    if missing:
+        raise LayoutError(f"{out}: {len(missing)} built file(s) missing, e.g. {missing[0]}; rebuild first")
+    files = []
+    for root, dirs, names in os.walk(out):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.endswith(".incomplete"))
+        rel_root = Path(root).relative_to(out)
+        for name in sorted(names):
+            rel = (rel_root / name).as_posix()
+            if name.startswith(".") or ".incomplete" in name or name.endswith(".tmp") or rel in NOT_PUBLISHED:
+                continue
+            files.append(rel)
+    return sorted(files)
+
+
+def split_card(text: str) -> tuple[dict, str]:
+    """A dataset card → (YAML front matter, markdown body)."""
+    if text.startswith("---"):
+        head, sep, body = text[3:].partition("\n---")
+        if sep:
+            meta = yaml.safe_load(head) or {}
+            return (meta if isinstance(meta, dict) else {}), body.partition("\n")[2].strip() + "\n"
+    return {}, text
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def work_dir(out: Path, name: str) -> Path:
+    """A persistent staging folder for a real push: ``OUT/.spectroset/publish/<name>``."""
+    path = out / PRIVATE / "publish" / name
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    except OSError:  # read-only output: stage elsewhere (resuming across runs is then lost)
+        return Path(tempfile.mkdtemp(prefix=f"spectroset-{name}-"))
+
+
+def check_dry_run_target(stage: Path) -> None:
+    if stage.exists() and (not stage.is_dir() or any(stage.iterdir())):
+        raise PublishError(f"{stage}: dry-run folder must not exist or be empty")
+
+
+def sync_tree(src: Path, dest: Path) -> None:
+    """Make ``dest`` hold exactly ``src``'s files, keeping those whose bytes are unchanged (and so
+    their mtimes). ``src`` is consumed."""
+    dest.mkdir(parents=True, exist_ok=True)
+    wanted = {p.relative_to(src) for p in src.rglob("*") if p.is_file()}
+    for old in sorted(dest.rglob("*"), reverse=True):
+        rel = old.relative_to(dest)
+        if old.is_file() and rel not in wanted:
+            old.unlink()
+        elif old.is_dir() and not any(old.iterdir()):
+            old.rmdir()
+    for rel in sorted(wanted):
+        new, old = src / rel, dest / rel
+        if old.is_file() and filecmp.cmp(new, old, shallow=False):
+            continue
+        old.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(new, old)
+    shutil.rmtree(src, ignore_errors=True)
+
+
+def stage_hub(out: Path, dest: Path, files: list[str], link: bool = True) -> None:
+    """The Hub upload folder: the published files at their own paths, hard-linked when ``link``
+    (a push's private work folder) and copied otherwise (a user's dry-run folder)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    for rel in files:
+        src, dst = out / rel, dest / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if not link:
+                raise OSError
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+
+# --------------------------------------------------------------------------- Kaggle
+
+
+@dataclass(frozen=True)
+class KaggleItem:
+    """One top-level entry of the Kaggle upload folder."""
+
+    name: str
+    kind: str  # "file": copied; "zip": a folder archived; "csv": a split's metadata.csv, paths rebased
+    source: Path
+    description: str
+
+
+def plan_kaggle(out: Path, files: list[str]) -> list[KaggleItem]:
+    """Map the published files onto a flat Kaggle folder (Kaggle uploads top-level entries only)."""
+    items: dict[str, KaggleItem] = {}
+
+    def add(item: KaggleItem) -> None:
+        if item.name in items or item.name == METADATA:
+            raise PublishError(f"{out}: two files would both go to Kaggle as {item.name}")
+        items[item.name] = item
+
+    top_dirs = sorted({f.split("/")[0] for f in files if "/" in f})
+    for rel in (f for f in files if "/" not in f and f != "README.md"):
+        add(KaggleItem(rel, "file", out / rel, _describe_extra(rel)))
+    for d in top_dirs:
+        inside = [f for f in files if f.startswith(d + "/")]
+        if all(f.endswith(".parquet") and f.count("/") == 1 for f in inside):
+            for rel in inside:
+                name = rel.split("/", 1)[1]
+                split = name.split("-", 1)[0]
+                add(KaggleItem(name, "file", out / rel, f"{split} split, parquet shard (image bytes and labels)"))
+            continue
+        count = sum(not f.endswith(".csv") for f in inside)
+        add(KaggleItem(f"{d}.zip", "zip", out / d,
+                       f"{d}: {count} spectrogram images in one folder per label (Kaggle unpacks it to {d}/)"))
+        if f"{d}/metadata.csv" in inside:
+            add(KaggleItem(f"{d}.csv", "csv", out / d / "metadata.csv",
+                           f"{d}: one row per image; file_name is relative to the dataset root"))
+    return [items[k] for k in sorted(items)]
+
+
+def _describe_extra(name: str) -> str:
+    return {"stats.json": "Dataset statistics (per-bin mean and spread, counts)",
+            "preview.png": "Preview of a few spectrograms per label"}.get(name, name)
+
+
+def write_zip(folder: Path, dest: Path) -> None:
+    """Zip ``folder``'s contents (paths relative to it) with fixed timestamps: same input, same bytes."""
+    with zipfile.ZipFile(dest, "w") as zf:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_STORED if path.suffix.lower() in STORED else zipfile.ZIP_DEFLATED
+            with open(path, "rb") as src, zf.open(info, "w") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def _rebased_csv(src: Path, dest: Path, prefix: str) -> None:
+    with open(src, newline="", encoding="utf-8") as f, open(dest, "w", newline="", encoding="utf-8") as g:
+        reader, writer = csv.DictReader(f), None
+        for row in reader:
+            if writer is None:
+                writer = csv.DictWriter(g, fieldnames=reader.fieldnames, lineterminator="\n")
+                writer.writeheader()
+            row["file_name"] = f"{prefix}/{row['file_name']}"
+            writer.writerow(row)
+        if writer is None and reader.fieldnames:
+            g.write(",".join(reader.fieldnames) + "\n")
+
+
+def csv_fields(path: Path) -> list[dict]:
+    """Column schema of a CSV: ``numeric`` where every value parses as a number, else ``string``."""
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        columns = {name: True for name in reader.fieldnames or []}
+        for row in reader:
+            for name, value in row.items():
+                if columns.get(name) and value not in ("", None):
+                    try:
+                        float(value)
+                    except ValueError:
+                        columns[name] = False
+    return [{"name": n, "type": "numeric" if num and n != "label" else "string",
+             "description": COLUMN_NOTES.get(n, n)} for n, num in columns.items()]
+
+
+def parquet_fields(path: Path) -> list[dict]:
+    """Column schema of a parquet shard, with class names from the embedded HF features."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    meta = json.loads((schema.metadata or {}).get(b"huggingface", b"{}") or b"{}")
+    features = meta.get("info", {}).get("features", {})
+    fields = []
+    for f in schema:
+        t, note = f.type, COLUMN_NOTES.get(f.name, f.name)
+        names = (features.get(f.name) or {}).get("names")
+        if names:
+            note = f"{note}: class index into {', '.join(names)}"
+        kind = ("integer" if pa.types.is_integer(t) else "numeric" if pa.types.is_floating(t)
+                else "boolean" if pa.types.is_boolean(t) else "string" if pa.types.is_string(t)
+                else "datetime" if pa.types.is_timestamp(t) else None)
+        field = {"name": f.name, "description": note if kind else f"{note} ({t})"}
+        if kind:
+            field["type"] = kind
+        fields.append(field)
+    return fields
+
+
+def stage_kaggle(items: list[KaggleItem], metadata: dict, dest: Path) -> None:
+    """Write the Kaggle upload folder into ``dest`` (created): items plus ``dataset-metadata.json``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    resources = []
+    for item in items:
+        target = dest / item.name
+        if item.kind == "zip":
+            write_zip(item.source, target)
+        elif item.kind == "csv":
+            _rebased_csv(item.source, target, item.name.removesuffix(".csv"))
+        else:
+            shutil.copyfile(item.source, target)
+        resource = {"path": item.name, "description": item.description}
+        if item.name.endswith(".csv"):
+            resource["schema"] = {"fields": csv_fields(target)}
+        elif item.name.endswith(".parquet"):
+            resource["schema"] = {"fields": parquet_fields(target)}
+        resources.append(resource)
+    (dest / METADATA).write_text(json.dumps({**metadata, "resources": resources}, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,65 @@
+"""Split assignment: seeded, deterministic, and keyed on the recording so windows never leak.
+
+With ``by: source`` every window of a recording lands in the split of its recording. Within each
+label (``stratify: true``) or over all recordings, recordings are ordered by a seeded hash of
+their path and cut by exact largest-remainder counts, so per-label proportions hold as far as
+whole recordings allow, and the result depends on nothing but the paths, labels and seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import defaultdict
+from typing import Iterable
+
+from .config import SplitsConfig
+
+SPLIT_ORDER = ("train", "validation", "test")
+
+
+def _rank(seed: int, key: str) -> str:
+    return hashlib.sha256(f"{seed}\x00{key}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
+    """Largest-remainder allocation of ``n`` items to splits in canonical order."""
+    exact = {k: n * f for k, f in fractions.items()}
+    counts = {k: math.floor(v) for k, v in exact.items()}
+    left = n - sum(counts.values())
+    order = sorted(fractions, key=lambda k: (-(exact[k] - counts[k]), SPLIT_ORDER.index(k)))
+    for k in order[:left]:
+        counts[k] += 1
+    return counts
+
+
+def assign_sources(items: Iterable[tuple[str, str | None]], cfg: SplitsConfig) -> dict[str, str]:
+    """``{rel: split}`` for ``(rel, label)`` pairs."""
+    fractions = cfg.fractions
+    if len(fractions) == 1:
+        only = next(iter(fractions))
+        return {rel: only for rel, _ in items}
+    groups: dict[str | None, list[str]] = defaultdict(list)
+    for rel, label in items:
+        groups[label if cfg.stratify else None].append(rel)
+    out = {}
+    for rels in groups.values():
+        ordered = sorted(rels, key=lambda r: _rank(cfg.seed, r))
+        counts, i = split_counts(len(ordered), fractions), 0
+        for split in SPLIT_ORDER:
+            for rel in ordered[i : i + counts.get(split, 0)]:
+                out[rel] = split
+            i += counts.get(split, 0)
+    return out
+
+
+def assign_window(rel: str, index: int, cfg: SplitsConfig) -> str:
+    """Split of one window under ``by: window`` (windows of one recording may differ: leaky)."""
+    fractions = cfg.fractions
+    u = int(_rank(cfg.seed, f"{rel}\x00{index}")[:12], 16) / float(1 << 48)
+    acc = 0.0
+    for split in SPLIT_ORDER:
+        acc += fractions.get(split, 0.0)
+        if u < acc:
+            return split
+    return next(reversed(fractions))

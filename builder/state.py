@@ -1,0 +1,143 @@
+"""Build state in ``OUT/.spectroset/``: the journal of finished recordings, the lock, atomic writes.
+
+The journal is one SQLite database (WAL): a recording's result is committed in one transaction
+only after its images are on disk, so a build killed at any moment resumes from the last commit
+and never counts a window twice. The lock is an ``flock`` on a file, which the kernel releases
+when its holder dies, so a crashed build never leaves the folder locked.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import pickle
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from .errors import BuildError, LockedError
+
+STATE_DIR = ".spectroset"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a hidden temp file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise disk_error(exc, path) from None
+        raise
+
+
+def disk_error(exc: OSError, path: Path) -> BuildError:
+    if exc.errno == errno.ENOSPC:
+        return BuildError(f"no space left on the device writing {path}; free space and rerun to resume")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return BuildError(f"cannot write {path}: {exc.strerror}; fix permissions or choose another -o")
+    return BuildError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+class OutputLock:
+    """Exclusive lock on an output folder for the life of one build."""
+
+    def __init__(self, out: Path):
+        self.path = out / STATE_DIR / "lock"
+        self.fh = None
+
+    def __enter__(self) -> "OutputLock":
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.fh = open(self.path, "a+")
+        except OSError as exc:
+            raise disk_error(exc, self.path.parent) from None
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.seek(0)
+            holder = self.fh.read().strip() or "unknown"
+            self.fh.close()
+            raise LockedError(
+                f"{self.path.parent.parent} is being built by another process (pid {holder}); "
+                "wait for it or choose another -o"
+            ) from None
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(str(os.getpid()))
+        self.fh.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fh:
+            fcntl.flock(self.fh, fcntl.LOCK_UN)
+            self.fh.close()
+
+
+class Journal:
+    """Finished recordings of one output folder, keyed by their path under ``source.path``."""
+
+    def __init__(self, out: Path):
+        path = out / STATE_DIR / "journal.sqlite"
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS units (rel TEXT PRIMARY KEY, fingerprint TEXT, record BLOB)"
+            )
+        except sqlite3.Error as exc:
+            raise BuildError(f"cannot open the build journal {path}: {exc}") from None
+
+    def get_meta(self, key: str):
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value) -> None:
+        self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True)))
+
+    def fingerprints(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT rel, fingerprint FROM units"))
+
+    def put(self, rel: str, fingerprint: str, record) -> None:
+        blob = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        self._write("INSERT OR REPLACE INTO units VALUES (?, ?, ?)", (rel, fingerprint, blob))
+
+    def get(self, rel: str):
+        row = self.db.execute("SELECT record FROM units WHERE rel=?", (rel,)).fetchone()
+        return None if row is None else pickle.loads(row[0])
+
+    def records(self, rels: list[str]) -> Iterator:
+        """Records in the order of ``rels`` (missing ones skipped), one at a time."""
+        for rel in rels:
+            rec = self.get(rel)
+            if rec is not None:
+                yield rec
+
+    def delete(self, rels: list[str]) -> None:
+        for rel in rels:
+            self._write("DELETE FROM units WHERE rel=?", (rel,))
+
+    def clear(self) -> None:
+        self._write("DELETE FROM units")
+        self._write("DELETE FROM meta")
+
+    def _write(self, sql: str, args=()) -> None:
+        try:
+            self.db.execute(sql, args)
+        except sqlite3.OperationalError as exc:
+            raise BuildError(f"cannot update the build journal: {exc}; free space and rerun to resume") from None
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,158 @@
+"""The per-recording work unit: decode → cut windows → spectrogram → pixels → PNG.
+
+``process_file`` is a module-level function of a picklable job, so any executor (inline, process
+pool, Ray) can run it. It reads one file and touches nothing else on disk; problems with the file
+become ``FileResult.reason``. The file is streamed, so memory stays flat for hours-long audio.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from .config import Config, SpectrogramConfig
+from .errors import DecodeError
+from .windows import WindowCutter, too_short
+
+BATCH = 16  # windows per STFT call: large enough to amortise overhead, small enough for cache
+
+
+@dataclass(frozen=True)
+class FileJob:
+    path: str
+    rel: str
+    fingerprint: str
+    cfg: Config
+
+
+@dataclass
+class Row:
+    """One window's outputs. Times in seconds; ``sums``/``sumsq`` are per-bin over frames."""
+
+    index: int
+    start: float
+    end: float
+    png: bytes | None
+    sha256: str
+    sums: np.ndarray
+    sumsq: np.ndarray
+    frames: int
+    array: np.ndarray | None = None  # float16 (bins, frames) when output.include.arrays
+    audio: bytes | None = None  # FLAC when output.include.audio
+
+
+@dataclass
+class FileResult:
+    rel: str
+    fingerprint: str
+    sample_rate: int | None = None
+    duration: float = 0.0
+    silent: int = 0
+    reason: str | None = None
+    rows: list[Row] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)  # where a layout put each row's image, if on disk
+
+
+@lru_cache(maxsize=8)
+def _spectrogrammer(cfg: SpectrogramConfig, sample_rate: int, device: str):
+    import torch
+
+    from .spectrogram import Spectrogrammer
+
+    torch.set_num_threads(1)  # parallelism comes from workers; threads inside them only contend
+    return Spectrogrammer(cfg, sample_rate, device)
+
+
+def _flac(samples: np.ndarray, sample_rate: int) -> bytes:
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(samples, -1.0, 1.0), sample_rate, format="FLAC", subtype="PCM_24")
+    return buf.getvalue()
+
+
+def _is_silent(samples: np.ndarray, valid: int, threshold_db: float | None) -> bool:
+    if threshold_db is None:
+        return False
+    x = samples[:valid].astype(np.float64)
+    rms_db = 10.0 * np.log10(np.mean(x * x) + 1e-20) if valid else -np.inf
+    return rms_db < threshold_db
+
+
+def render_batch(cfg: Config, spectrogrammer, windows: list, samples: list[np.ndarray]) -> list[Row]:
+    """Rows for a batch of ``(Window, samples)``, all of the same length."""
+    from .render import render, to_uint8
+
+    scaled = spectrogrammer(np.stack(samples))
+    pixels = to_uint8(scaled, cfg.image)
+    values = scaled.double()
+    sums, sumsq = values.sum(-1).cpu().numpy(), (values * values).sum(-1).cpu().numpy()
+    figure = None
+    if cfg.image.style == "figure":
+        from .figures import window_figure as figure
+    rows = []
+    for i, (w, x) in enumerate(zip(windows, samples)):
+        png = figure(scaled[i].cpu().numpy(), cfg, spectrogrammer.sample_rate) if figure else render(pixels[i], cfg.image)
+        rows.append(Row(
+            index=w.index, start=w.start, end=w.end, png=png, sha256=hashlib.sha256(png).hexdigest(),
+            sums=sums[i], sumsq=sumsq[i], frames=int(scaled.shape[-1]),
+            array=scaled[i].cpu().numpy().astype(np.float16) if cfg.output.include.arrays else None,
+            audio=_flac(x, w.sample_rate) if cfg.output.include.audio else None,
+        ))
+    return rows
+
+
+def process_file(job: FileJob) -> FileResult:
+    """All windows of one recording, or the reason it gives none."""
+    from . import audio
+    from .spectrogram import resolve_device
+
+    cfg = job.cfg
+    result = FileResult(job.rel, job.fingerprint)
+    try:
+        _, rate, blocks = audio.stream(job.path, cfg.audio.sample_rate)
+        if cfg.audio.sample_rate is None:
+            from .config import check_geometry
+
+            try:
+                check_geometry(cfg, rate)
+            except ValueError as exc:
+                result.reason = f"settings do not fit its {rate} Hz rate: {str(exc).split('@ ', 1)[-1]}"
+                return result
+        spec = _spectrogrammer(cfg.spectrogram, rate, resolve_device(cfg.spectrogram.device))
+        cutter = WindowCutter(cfg.windows, rate)
+        pending: list = []
+
+        def flush() -> None:
+            if pending:
+                result.rows.extend(render_batch(cfg, spec, [w for w, _ in pending], [x for _, x in pending]))
+                pending.clear()
+
+        def take(items) -> None:
+            for w, x in items:
+                if _is_silent(x, w.valid_samples, cfg.windows.skip_silent_below_db):
+                    result.silent += 1
+                    continue
+                pending.append((w, x))
+                if len(pending) >= BATCH:
+                    flush()
+
+        for block in blocks:
+            take(cutter.feed(block))
+        take(cutter.finish())
+        flush()
+    except DecodeError as exc:
+        return FileResult(job.rel, job.fingerprint, reason=exc.reason)
+    except MemoryError:
+        return FileResult(job.rel, job.fingerprint, reason="out of memory while decoding")
+    result.sample_rate, result.duration = rate, cutter.total / rate
+    short = too_short(cutter.total, cfg.windows, rate)
+    if short:
+        return FileResult(job.rel, job.fingerprint, rate, result.duration, reason=short)
+    if not result.rows and not result.silent:
+        result.reason = "no window kept (shorter than windows.min_last, or last: drop)"
+    return result
