@@ -91,15 +91,15 @@ def _pyav_blocks(path: Path, info_only: bool = False):
         return info, None
 
     def blocks() -> Iterator[np.ndarray]:
-        to_float = av.AudioResampler(format="fltp")
+        to_float = av.AudioResampler(format="flt")  # packed: PyAV's planar path segfaults on 7.1 audio
         pending, size, target = [], 0, max(1 << 16, int(BLOCK_SECONDS * rate))
         try:
             with container:
                 for frame in container.decode(stream):
                     for out in to_float.resample(frame):
-                        planar = out.to_ndarray()  # (channels, samples)
-                        pending.append(planar.T)
-                        size += planar.shape[1]
+                        packed = out.to_ndarray().reshape(-1, len(out.layout.channels))  # (samples, channels)
+                        pending.append(packed)
+                        size += len(packed)
                     if size >= target:
                         yield np.concatenate(pending)
                         pending, size = [], 0

@@ -31,7 +31,7 @@ def _bad(key: str, message: str) -> ValueError:
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class CsvLabels(Frozen):
@@ -82,7 +82,7 @@ class SpectrogramConfig(Frozen):
     center: bool = True
     pad_mode: Literal["reflect", "constant", "replicate", "circular"] = "reflect"
     power: float = Field(default=2.0, gt=0)
-    n_mels: int = Field(default=128, gt=0)
+    n_mels: int = Field(default=128, gt=0, le=4096)
     f_min: float = Field(default=0.0, ge=0)
     f_max: float | None = Field(default=None, gt=0)
     mel_scale: Literal["htk", "slaney"] = "htk"
@@ -240,10 +240,13 @@ class Config(Frozen):
     @model_validator(mode="after")
     def _cross(self) -> "Config":
         sr, spec = self.audio.sample_rate, self.spectrogram
+        if self.output.include.arrays and sr is None:
+            raise _bad("output.include.arrays", "needs a fixed audio.sample_rate (every array has one shape)")
         if sr is not None:
             nyquist = sr / 2
             if spec.f_max is None:
-                object.__setattr__(spec, "f_max", float(nyquist))
+                spec = spec.model_copy(update={"f_max": float(nyquist)})
+                object.__setattr__(self, "spectrogram", spec)
             elif spec.f_max > nyquist:
                 raise _bad("spectrogram.f_max", f"must be <= sample_rate / 2 ({nyquist:g})")
             if spec.f_min >= spec.f_max:
@@ -320,7 +323,10 @@ def apply_override(data: dict, assignment: str, origin: str) -> None:
 def _resolve_paths(data: dict, base: Path) -> None:
     def fix(parent: dict | None, key: str) -> None:
         if isinstance(parent, dict) and isinstance(parent.get(key), str):
-            p = Path(parent[key]).expanduser()
+            try:
+                p = Path(parent[key]).expanduser()
+            except RuntimeError:  # "~someone" with no such user
+                raise ValueError(f"@{key}@ cannot expand {parent[key]!r}: no such user's home folder") from None
             parent[key] = os.path.normpath(p if p.is_absolute() else (base / p))
 
     source = data.get("source")
@@ -331,10 +337,19 @@ def _resolve_paths(data: dict, base: Path) -> None:
     fix(data.get("output") if isinstance(data.get("output"), dict) else None, "path")
 
 
+_UNION_MODELS = ("CsvLabels",)
+
+
 def _format(exc: ValidationError, origin: str) -> ConfigError:
+    errors = exc.errors()
+    # A mapping under a Literal|Model union fails both branches; the Literal complaint is noise then.
+    model_fields = {e["loc"][: [str(p) for p in e["loc"]].index(m)] for e in errors for m in _UNION_MODELS
+                    if m in map(str, e["loc"])}
+    errors = [e for e in errors if not (e["type"] == "literal_error" and e["loc"][:-1] in model_fields)]
     lines = []
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "tuple[", "literal["))]
+    for err in errors:
+        loc = [str(p) for p in err["loc"]
+               if not str(p).startswith(("function-", "tuple[", "literal[")) and str(p) not in _UNION_MODELS]
         msg = err["msg"].removeprefix("Value error, ")
         m = _KEYED.match(msg)
         if m:
@@ -354,13 +369,20 @@ def parse_config(data: Any, origin: str, base: Path, overrides: list[str] = ()) 
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("the config must be a YAML mapping", file=origin)
-    data = json.loads(json.dumps(data, default=str))  # deep copy; YAML dates etc. become strings
+    try:
+        data = json.loads(json.dumps(data, default=str))  # deep copy; YAML dates etc. become strings
+    except (ValueError, RecursionError):
+        raise ConfigError("the YAML refers to itself (a recursive alias) or nests too deeply", file=origin) from None
     for assignment in overrides:
         apply_override(data, assignment, origin)
     if isinstance(data.get("source"), str):
         data["source"] = {"path": data["source"]}
     data.setdefault("name", Path(origin).stem)
-    _resolve_paths(data, base)
+    try:
+        _resolve_paths(data, base)
+    except ValueError as exc:
+        m = _KEYED.match(str(exc))
+        raise ConfigError(m.group(2), file=origin, key=m.group(1)) from None
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
@@ -390,6 +412,8 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
         data = yaml.safe_load(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc.__class__.__name__}", file=origin) from None
+    except RecursionError:
+        raise ConfigError("the YAML nests too deeply", file=origin) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "YAML"

@@ -109,6 +109,8 @@ def parse_label_list(raw: str) -> tuple[str, ...]:
                 return tuple(str(v).strip() for v in value if str(v).strip())
             except (ValueError, SyntaxError, TypeError):
                 continue
+        if raw.endswith("]"):  # unquoted: [a, b]
+            return tuple(p.strip(" '\"") for p in raw[1:-1].split(",") if p.strip(" '\""))
     return tuple(p.strip() for p in raw.split(";") if p.strip())
 
 
@@ -128,10 +130,15 @@ def _label_from_csv(
         raise SourceError(f"source.labels.csv: cannot read {spec.csv}: {exc}") from None
     table: dict[str, tuple[str, tuple[str, ...]]] = {}
     for n, row in enumerate(rows, start=2):
-        rel = nfc((row.get(spec.file_column) or "").strip().replace("\\", "/").lstrip("./"))
+        rel = nfc((row.get(spec.file_column) or "").strip().replace("\\", "/"))
+        while rel.startswith("./"):
+            rel = rel[2:]
         label = nfc((row.get(spec.label_column) or "").strip())
         if not rel or not label:
             skipped.append(Skipped(f"{spec.csv.name}:{n}", "row without a file name or label"))
+            continue
+        if rel.startswith("/") or ".." in rel.split("/"):
+            skipped.append(Skipped(f"{spec.csv.name}:{n}", f"file name {rel!r} points outside source.path"))
             continue
         extra = parse_label_list(row.get(spec.extra_labels_column, "")) if spec.extra_labels_column else ()
         extra = tuple(dict.fromkeys(nfc(x) for x in extra if nfc(x) != label))

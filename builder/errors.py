@@ -31,7 +31,7 @@ class ConfigError(SpectrosetError, ValueError):
     def __init__(self, message: str, *, file: str | None = None, key: str | None = None):
         self.file, self.key, self.message = file, key, message
         prefix = "".join(f"{part}: " for part in (file, key) if part)
-        super().__init__(f"{prefix}{message}")
+        super().__init__(" ".join(f"{prefix}{message}".split()))
 
 
 class SourceError(SpectrosetError):

@@ -97,6 +97,8 @@ class WindowCutter:
         """Add samples; yield every full window that is now complete."""
         self.buffer = np.concatenate([self.buffer, block]) if len(self.buffer) else block
         self.total += len(block)
+        if too_short(self.total, self.cfg, self.sample_rate):
+            return  # plan_windows may still skip the whole recording (min_duration): keep everything
         while True:
             start = self.next_index * self.hop
             if start + self.n > self.total:

@@ -255,7 +255,11 @@ scalars = (
     st.none() | st.booleans() | st.integers(-10, 5000) | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=12) | st.sampled_from(["max", "slaney", "htk", "mel", "stft", "pad", "viridis", "1MB"])
 )
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
 
 
 @st.composite

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from builder.config import SpectrogramConfig
+from builder.config import ImageConfig, SpectrogramConfig
+from builder.render import to_image, to_uint8
 from builder.spectrogram import Spectrogrammer
 
 REFERENCE = Path(__file__).parent / "fixtures" / "reference"
@@ -62,8 +64,8 @@ def assert_db_close(ours: np.ndarray, ref: np.ndarray, atol: float = 1e-3) -> No
 
     Two float32 FFTs (torch's and numpy's) differ by about eps32 × the largest magnitude, in
     absolute terms. A bin x dB below the peak is 10**(-x/20) of the peak magnitude, so that same
-    absolute error is 10**(x/20) times larger relative to it: about 1e-5 dB at the peak, 0.01 dB
-    80 dB down, 0.4 dB 120 dB down. Near the peak the 1e-3 dB of the README applies unchanged.
+    absolute error is 10**(x/20) times larger relative to it: about 1e-6 dB at the peak, 0.01 dB
+    80 dB down, 1 dB 120 dB down. Near the peak the 1e-3 dB of the README applies unchanged.
     """
     below_peak = ref.max() - ref
     fft_noise = DB_PER_NEPER * EPS32 * 10 ** (below_peak / 20)
@@ -114,29 +116,37 @@ def test_reference_parity(name, array, sample_rate, cfg, compare):
         raise AssertionError(compare)
 
 
-def to_uint8(db: np.ndarray) -> np.ndarray:
-    """The notebook's min-max scaling with truncation, as builder/render.py is to do it."""
-    # TODO: test builder.render's uint8 conversion here once builder/render.py exists.
+def notebook_uint8(db: np.ndarray) -> np.ndarray:
+    """Seed 002's image step, verbatim: min-max to 0..255, truncated by astype."""
     return ((db - db.min()) / (db.max() - db.min()) * 255).astype(np.uint8)
 
 
-def test_seed002_uint8_image_within_one_level():
+def seed002() -> tuple[dict, np.ndarray]:
     d, _ = load("seed002_torchaudio_spectrogram_db.npz")
-    ours = to_uint8(compute(d["waveform"], 32000, kind="stft", n_fft=400, hop_length=200, top_db=None))
-    diff = np.abs(ours.astype(int) - d["uint8"].astype(int))
-    # Truncation turns a 1e-5 difference into one level where a value sits on a level boundary.
-    assert diff.max() <= 1
-    assert (diff > 0).mean() < 0.001
+    return d, compute(d["waveform"], 32000, kind="stft", n_fft=400, hop_length=200, top_db=None)
 
 
-def test_seed002_resized_image_within_one_level():
-    Image = pytest.importorskip("PIL.Image")
-    d, _ = load("seed002_torchaudio_spectrogram_db.npz")
-    u8 = to_uint8(compute(d["waveform"], 32000, kind="stft", n_fft=400, hop_length=200, top_db=None))
-    ours = np.asarray(Image.fromarray(u8).resize((512, 512)))  # Pillow's default filter: bicubic
-    diff = np.abs(ours.astype(int) - d["image512"].astype(int))
+def assert_pixels_close(ours: np.ndarray, ref: np.ndarray, max_fraction_off: float) -> None:
+    # Truncation turns a 1e-5 dB difference into one level where a value sits on a level boundary.
+    diff = np.abs(ours.astype(int) - ref.astype(int))
     assert diff.max() <= 1
-    assert (diff > 0).mean() < 0.005
+    assert (diff > 0).mean() < max_fraction_off
+
+
+def test_seed002_uint8_from_our_db_within_one_level():
+    d, db = seed002()
+    assert_pixels_close(notebook_uint8(db), d["uint8"], 0.001)
+
+
+def test_seed002_uint8_and_image_through_render():
+    d, db = seed002()
+    # The notebook's Image.fromarray puts frequency bin 0 on the top row: origin upper.
+    cfg = ImageConfig(normalize="minmax", origin="upper", size=(512, 512), resample="bicubic")
+    pixels = to_uint8(torch.from_numpy(db)[None], cfg)[0]
+    assert_pixels_close(pixels, d["uint8"], 0.001)
+    assert_pixels_close(np.asarray(to_image(pixels, cfg)), d["image512"], 0.005)
+    lower = to_uint8(torch.from_numpy(db)[None], cfg.model_copy(update={"origin": "lower"}))[0]
+    assert_pixels_close(lower[::-1], d["uint8"], 0.001)
 
 
 # --------------------------------------------------------------------------- properties

@@ -1,0 +1,1 @@
+"""Benchmarks for spectroset: `python -m bench` (or `make bench`)."""

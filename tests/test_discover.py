@@ -1,0 +1,195 @@
+"""builder.discover: sorted recordings, labels from folders or a CSV, and every skip reported."""
+
+from __future__ import annotations
+
+import csv
+import os
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from builder.config import CsvLabels, SourceConfig
+from builder.discover import discover, parse_label_list
+from builder.errors import SourceError
+
+
+def touch(root: Path, *rels: str) -> None:
+    """Placeholder files: discovery looks at names and stat(), never at the audio."""
+    for rel in rels:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"RIFF")
+
+
+def rels(files) -> list[str]:
+    return [f.rel for f in files]
+
+
+def reasons(skipped) -> dict[str, str]:
+    return {s.path: s.reason for s in skipped}
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    root = tmp_path / "audio"
+    touch(
+        root,
+        "robin/b.wav", "robin/a.WAV", "robin/calls/c.flac", "owl/x.Mp3", "owl/notes.txt",
+        "root_level.ogg", ".cache/hidden_folder.wav", "owl/.hidden.wav",
+        "wren/x.wav/inside.ogg",  # a folder named like an audio file
+    )
+    os.symlink(root / "nowhere.wav", root / "owl" / "broken.wav")
+    return root
+
+
+def test_folder_labels_sorted_with_any_extension_case(tree):
+    files, _ = discover(SourceConfig(path=tree))
+    assert rels(files) == ["owl/x.Mp3", "robin/a.WAV", "robin/b.wav", "robin/calls/c.flac", "wren/x.wav/inside.ogg"]
+    assert [f.label for f in files] == ["owl", "robin", "robin", "robin", "wren"]
+    assert all(f.path.is_absolute() and f.extra_labels == () for f in files)
+
+
+def test_folder_labels_report_every_skip(tree):
+    _, skipped = discover(SourceConfig(path=tree))
+    found = reasons(skipped)
+    assert list(found) == sorted(found)
+    assert set(found) == {".cache/hidden_folder.wav", "owl/.hidden.wav", "owl/broken.wav", "root_level.ogg"}
+    assert "hidden" in found[".cache/hidden_folder.wav"] and "hidden" in found["owl/.hidden.wav"]
+    assert "broken symlink" in found["owl/broken.wav"]
+    assert "label folder" in found["root_level.ogg"]
+
+
+def test_files_that_are_not_audio_are_ignored_silently(tree):
+    files, skipped = discover(SourceConfig(path=tree))
+    assert "owl/notes.txt" not in rels(files) + [s.path for s in skipped]
+
+
+def test_labels_none_keeps_root_files(tree):
+    files, skipped = discover(SourceConfig(path=tree, labels="none"))
+    assert "root_level.ogg" in rels(files)
+    assert all(f.label is None for f in files)
+    assert "root_level.ogg" not in reasons(skipped)
+
+
+def test_extensions_narrow_the_search(tree):
+    files, _ = discover(SourceConfig(path=tree, extensions=(".FLAC", "ogg")))
+    assert rels(files) == ["robin/calls/c.flac", "wren/x.wav/inside.ogg"]
+
+
+def test_discovery_is_deterministic(tree):
+    assert discover(SourceConfig(path=tree)) == discover(SourceConfig(path=tree))
+
+
+def test_fingerprint_follows_size_and_mtime(tree):
+    (f,) = [f for f in discover(SourceConfig(path=tree))[0] if f.rel == "robin/b.wav"]
+    assert f.fingerprint == f"{f.size}:{f.mtime_ns}" and f.size == 4
+
+
+def test_decomposed_folder_name_gives_a_composed_label(tmp_path):
+    touch(tmp_path, unicodedata.normalize("NFD", "café") + "/a.wav")
+    (f,), _ = discover(SourceConfig(path=tmp_path))
+    assert f.label == "café" and unicodedata.is_normalized("NFC", f.label)
+
+
+def test_missing_source_folder_is_a_source_error(tmp_path):
+    with pytest.raises(SourceError, match="not a folder"):
+        discover(SourceConfig(path=tmp_path / "missing"))
+
+
+# --------------------------------------------------------------------------- CSV labels
+
+
+def write_csv(path: Path, rows: list[dict]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def row(primary: str, secondary: str, filename: str) -> dict:
+    return dict(primary_label=primary, secondary_labels=secondary, type="['call']", filename=filename)
+
+
+BIRDCLEF = CsvLabels(csv=Path("train_metadata.csv"), extra_labels_column="secondary_labels")
+
+
+@pytest.fixture
+def birdclef(tmp_path) -> tuple[Path, CsvLabels]:
+    """A BirdCLEF-shaped train_audio/ folder and train_metadata.csv."""
+    root = tmp_path / "train_audio"
+    touch(root, "asbfly/XC1.ogg", "asbfly/XC2.ogg", "ashdro1/XC3.ogg", "ashdro1/XC4.ogg", "barfly1/XC5.ogg")
+    rows = [
+        row("asbfly", "['grewar1', 'comkin1']", "asbfly/XC1.ogg"),  # Python list literal, as Kaggle ships it
+        row("asbfly", "[]", "asbfly/XC2.ogg"),
+        row("ashdro1", '["grewar1", "ashdro1", "grewar1"]', "./ashdro1/XC3.ogg"),  # JSON list
+        row("ashdro1", "comkin1; grewar1", "ashdro1\\XC4.ogg"),  # ';'-separated, Windows separator
+        row("asbfly", "[]", "asbfly/XC9.ogg"),  # no such file
+        row("", "[]", "asbfly/XC10.ogg"),  # no label
+    ]
+    csv_path = write_csv(tmp_path / "train_metadata.csv", rows)
+    return root, BIRDCLEF.model_copy(update={"csv": csv_path})
+
+
+def test_csv_labels_birdclef_shape(birdclef):
+    root, labels = birdclef
+    files, _ = discover(SourceConfig(path=root, labels=labels))
+    got = {f.rel: (f.label, f.extra_labels) for f in files}
+    assert got == {
+        "asbfly/XC1.ogg": ("asbfly", ("grewar1", "comkin1")),
+        "asbfly/XC2.ogg": ("asbfly", ()),
+        # the primary label and repeats are dropped from the extras
+        "ashdro1/XC3.ogg": ("ashdro1", ("grewar1",)),
+        "ashdro1/XC4.ogg": ("ashdro1", ("comkin1", "grewar1")),
+    }
+    assert rels(files) == sorted(got)
+
+
+def test_csv_labels_report_rows_without_files_and_files_without_rows(birdclef):
+    root, labels = birdclef
+    _, skipped = discover(SourceConfig(path=root, labels=labels))
+    found = reasons(skipped)
+    assert "not listed in train_metadata.csv" in found["barfly1/XC5.ogg"]
+    assert "not found under source.path" in found["asbfly/XC9.ogg"]
+    assert "without a file name or label" in found["train_metadata.csv:7"]
+    assert len(found) == 3
+
+
+def test_csv_missing_column_is_a_source_error_naming_the_key(birdclef):
+    root, labels = birdclef
+    with pytest.raises(SourceError, match="source.labels.label_column: no column 'species'"):
+        discover(SourceConfig(path=root, labels=labels.model_copy(update={"label_column": "species"})))
+
+
+def test_csv_file_names_may_not_escape_the_source_folder(tmp_path):
+    # HF folder-based builders refuse a file_name that leaves its folder; here "../x.wav" must not
+    # quietly become the unrelated "x.wav" at the root.
+    root = tmp_path / "audio"
+    touch(root, "x.wav")
+    csv_path = write_csv(tmp_path / "labels.csv", [dict(filename="../x.wav", primary_label="wren")])
+    files, skipped = discover(SourceConfig(path=root, labels=CsvLabels(csv=csv_path)))
+    assert files == []
+    assert "x.wav" in reasons(skipped)
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("['grewar1', 'comkin1']", ("grewar1", "comkin1")),
+        ('["grewar1", "comkin1"]', ("grewar1", "comkin1")),
+        ("['a', \"b\"]", ("a", "b")),
+        ("grewar1;comkin1", ("grewar1", "comkin1")),
+        (" a ; ;b ", ("a", "b")),
+        ("single", ("single",)),
+        ("[]", ()),
+        ("", ()),
+        ("nan", ()),
+        ("None", ()),
+        (None, ()),
+        ("[' a ', '']", ("a",)),
+        ("[1, 2]", ("1", "2")),
+    ],
+)
+def test_parse_label_list(raw, expected):
+    assert parse_label_list(raw) == expected
