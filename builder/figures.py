@@ -1,0 +1,299 @@
+"""Figures for people: the ``preview`` analysis figure and ``image.style: figure`` dataset images.
+
+Both draw the spectrogram exactly as the config computes it (the same :class:`Spectrogrammer`),
+with a time axis in seconds, a frequency axis that follows the kind (log Hz for stft, mel-spaced
+Hz for mel, coefficient index for mfcc) and a colorbar in the scale's unit. matplotlib is
+imported lazily and used without pyplot (Agg canvas only), so there is no global state and it is
+safe in worker processes. Dataset images reuse one Figure per process and geometry and are
+encoded by Pillow without metadata: a window gives the same bytes whatever the process drew before.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config, ImageConfig, SpectrogramConfig
+from .errors import ConfigError, DecodeError
+
+DEFAULT_SIZE = (640, 320)  # [width, height] px of a figure-style image when image.size is null
+DPI = 100
+_TICKS_HZ = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000)
+
+
+@dataclass(frozen=True)
+class SpecAxes:
+    """How a ``(bins, frames)`` array is laid out on a plot: extents in seconds and axis units."""
+
+    extent: tuple[float, float, float, float]
+    xlim: tuple[float, float]
+    yticks: tuple[float, ...]
+    ylabels: tuple[str, ...]
+    ylabel: str
+    rows: np.ndarray | None  # stft: the bin drawn in each row of a log-frequency axis; else None
+
+
+def _hz(f: float) -> str:
+    return f"{f / 1000:g}k" if f >= 1000 else f"{f:g}"
+
+
+def _ticks(warp, lo: float, hi: float) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    """1-2-5 Hz ticks inside ``[lo, hi]`` (warped units), thinned from the top so labels never touch."""
+    kept: list[tuple[float, str]] = []
+    for f in reversed(_TICKS_HZ):
+        y = float(warp(f))
+        if lo <= y <= hi and (not kept or kept[-1][0] - y > 0.07 * (hi - lo)):
+            kept.append((y, _hz(f)))
+    kept.reverse()
+    return tuple(y for y, _ in kept), tuple(s for _, s in kept)
+
+
+def spec_axes(spec: SpectrogramConfig, sample_rate: int, n_frames: int, duration: float, rows: int = 256) -> SpecAxes:
+    """Axes for the configured kind: log Hz (stft), mel-spaced Hz (mel) or coefficient (mfcc)."""
+    from .filterbank import hz_to_mel
+
+    hop = spec.hop_length / sample_rate
+    t0 = 0.0 if spec.center else spec.n_fft / 2 / sample_rate  # centre of frame 0
+    extent_x = (t0 - hop / 2, t0 + (n_frames - 0.5) * hop)
+    xlim = (0.0, duration)
+    if spec.kind == "mfcc":
+        n = spec.n_mfcc
+        ticks = tuple(float(i) for i in range(0, n, max(1, math.ceil(n / 8))))
+        return SpecAxes((*extent_x, -0.5, n - 0.5), xlim, ticks, tuple(f"{t:g}" for t in ticks), "MFCC", None)
+    if spec.kind == "mel":
+        f_max = spec.f_max or sample_rate / 2
+        m_lo, m_hi = float(hz_to_mel(spec.f_min, spec.mel_scale)), float(hz_to_mel(f_max, spec.mel_scale))
+        d = (m_hi - m_lo) / (spec.n_mels + 1)  # band i is centred on m_lo + (i + 1) d
+        lo, hi = m_lo + 0.5 * d, m_hi - 0.5 * d
+        yt, yl = _ticks(lambda f: hz_to_mel(f, spec.mel_scale), lo, hi)
+        return SpecAxes((*extent_x, lo, hi), xlim, yt, yl, "Hz (mel scale)", None)
+    df = sample_rate / spec.n_fft  # bin spacing; bin 0 (DC) has no place on a log axis
+    lo, hi = math.log10(df), math.log10(sample_rate / 2)
+    centres = lo + (np.arange(rows) + 0.5) * (hi - lo) / rows
+    bins = np.clip(np.rint(10.0**centres / df).astype(np.int64), 1, spec.n_freqs - 1)
+    yt, yl = _ticks(math.log10, lo, hi)
+    return SpecAxes((*extent_x, lo, hi), xlim, yt, yl, "Hz (log scale)", bins)
+
+
+def unit(spec: SpectrogramConfig) -> str:
+    """The unit of the configured output values, for colorbars and histograms."""
+    if spec.kind == "mfcc":
+        return "MFCC (DCT of " + ("dB)" if spec.scale == "db" else "log)")
+    quantity = "power" if spec.power == 2.0 else "magnitude" if spec.power == 1.0 else f"|X|^{spec.power:g}"
+    return {"db": "dB", "log": f"ln({quantity} + {spec.log_epsilon:g})", "linear": quantity}[spec.scale]
+
+
+def describe(spec: SpectrogramConfig, sample_rate: int) -> str:
+    what = {"stft": f"STFT spectrogram, {spec.n_freqs} bins", "mel": f"mel spectrogram, {spec.n_mels} bands",
+            "mfcc": f"{spec.n_mfcc} MFCCs"}[spec.kind]
+    return f"{what}, {sample_rate / 1000:g} kHz"
+
+
+def limits(values: np.ndarray, image: ImageConfig) -> tuple[float, float]:
+    """Colour range: the configured fixed range, else the window's own min..max (as the raw images)."""
+    if image.normalize != "minmax":
+        return float(image.normalize[0]), float(image.normalize[1])
+    lo, hi = float(values.min()), float(values.max())
+    return (lo, hi) if hi > lo else (lo - 0.5, lo + 0.5)
+
+
+def draw_spectrogram(ax, cax, values: np.ndarray, axes: SpecAxes, spec: SpectrogramConfig, cmap: str,
+                     clim: tuple[float, float], fontsize: float):
+    """Image, axes and colorbar on ``ax``/``cax``; returns the image artist for later ``set_data``."""
+    from matplotlib.ticker import FormatStrFormatter
+
+    shown = values if axes.rows is None else values[axes.rows]
+    im = ax.imshow(shown, origin="lower", aspect="auto", extent=axes.extent, cmap=cmap,
+                   interpolation="nearest", vmin=clim[0], vmax=clim[1])
+    ax.set_xlim(*axes.xlim)
+    ax.set_ylim(axes.extent[2], axes.extent[3])
+    ax.set_yticks(axes.yticks, axes.ylabels)
+    ax.set_xlabel("time (s)", fontsize=fontsize)
+    ax.set_ylabel(axes.ylabel, fontsize=fontsize)
+    ax.tick_params(labelsize=fontsize, length=3 * fontsize / 8)
+    cb = ax.figure.colorbar(im, cax=cax)
+    if spec.scale == "db" and spec.kind != "mfcc":
+        cb.formatter = FormatStrFormatter("%+2.0f dB")  # seed 000's colorbar
+    else:
+        cb.set_label(unit(spec), fontsize=fontsize)
+    cb.ax.tick_params(labelsize=fontsize, length=3 * fontsize / 8)
+    return im
+
+
+# --------------------------------------------------------------------------- dataset images
+
+class _WindowCanvas:
+    """A reusable figure for one geometry. The frame, labels and title are drawn once; each window
+    restores that background and draws only the image, the spines over it and the colorbar, every
+    time the same way, so the bytes do not depend on what was drawn before."""
+
+    def __init__(self, cfg: Config, sample_rate: int, shape: tuple[int, int]):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        w, h = self.size = tuple(cfg.image.size or DEFAULT_SIZE)
+        # Fonts and margins follow the size, with a readable floor while the plot keeps >= 40 %.
+        s = min(max(min(w / DEFAULT_SIZE[0], h / DEFAULT_SIZE[1]), 0.75), 0.6 * w / 136, 0.6 * h / 66, 3.0)
+        left, right, bottom, top = 56 * s, 80 * s, 42 * s, 24 * s  # px; right holds the colorbar
+        self.fig = fig = Figure(figsize=(w / DPI, h / DPI), dpi=DPI, facecolor="white")
+        FigureCanvasAgg(fig)
+        self.ax = fig.add_axes((left / w, bottom / h, (w - left - right) / w, (h - bottom - top) / h))
+        self.cax = fig.add_axes(((w - right + 8 * s) / w, bottom / h, 10 * s / w, (h - bottom - top) / h))
+        spec = cfg.spectrogram
+        self.axes = spec_axes(spec, sample_rate, shape[1], cfg.windows.duration, rows=max(8, int(h - bottom - top)))
+        cmap = cfg.image.colormap or ("coolwarm" if spec.kind == "mfcc" else "magma")
+        self.im = draw_spectrogram(self.ax, self.cax, np.zeros(shape, np.float32), self.axes, spec, cmap,
+                                   (0.0, 1.0), 8 * s)
+        self.ax.set_title(describe(spec, sample_rate), fontsize=9 * s, loc="left")
+        self.im.set_visible(False)
+        self.cax.set_visible(False)
+        fig.canvas.draw()
+        self.background = fig.canvas.copy_from_bbox(fig.bbox)
+        self.im.set_visible(True)
+        self.cax.set_visible(True)
+
+    def draw(self, values: np.ndarray, clim: tuple[float, float]) -> np.ndarray:
+        """``(height, width, 3)`` uint8 pixels of one window's figure."""
+        canvas = self.fig.canvas
+        canvas.restore_region(self.background)
+        self.im.set_data(values if self.axes.rows is None else values[self.axes.rows])
+        self.im.set_clim(*clim)
+        self.ax.draw_artist(self.im)
+        for spine in self.ax.spines.values():
+            self.ax.draw_artist(spine)
+        self.fig.draw_artist(self.cax)
+        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+_FIGURES: dict = {}  # one canvas per geometry in this process
+
+
+def window_figure(values: np.ndarray, cfg: Config, sample_rate: int) -> bytes:
+    """One window's scaled ``(bins, frames)`` values → a PNG figure of ``image.size`` (RGB)."""
+    from PIL import Image
+
+    from .render import encode_png
+
+    values = np.asarray(values, dtype=np.float32)
+    key = (cfg.image, cfg.spectrogram, cfg.windows.duration, sample_rate, values.shape)
+    if key not in _FIGURES:
+        if len(_FIGURES) >= 4:
+            _FIGURES.clear()
+        _FIGURES[key] = _WindowCanvas(cfg, sample_rate, values.shape)
+    canvas = _FIGURES[key]
+    img = Image.fromarray(canvas.draw(values, limits(values, cfg.image)), mode="RGB")
+    if img.size != canvas.size:  # figsize × dpi can round a pixel off for odd sizes
+        img = img.resize(canvas.size, Image.Resampling.BICUBIC)
+    return encode_png(img, cfg.image.png_compress_level)
+
+
+# --------------------------------------------------------------------------- preview
+
+
+def pick_window(windows: list, start: float, name: str):
+    """The planned window that starts at ``start`` s, else the last one that contains it."""
+    eps = 0.5 / windows[0].sample_rate
+    inside = [w for w in windows if w.start - eps <= start < (w.start_sample + w.valid_samples) / w.sample_rate]
+    if not inside:
+        starts = ", ".join(f"{w.start:g}" for w in windows[:4]) + (", …" if len(windows) > 5 else "")
+        if len(windows) > 4:
+            starts += f", {windows[-1].start:g}"
+        raise ConfigError(f"{name} has no window at {start:g} s (windows start at {starts} s)", file="--start")
+    return inside[-1]
+
+
+def preview_figure(audio_path: Path, cfg: Config, start: float, out_png: Path) -> None:
+    """Waveform, power spectrum, spectrogram, MFCCs and value histograms of the window at ``start`` s."""
+    import torch
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from . import audio
+    from .config import check_geometry
+    from .spectrogram import Spectrogrammer, stft_power
+    from .state import atomic_write
+    from .windows import cut, plan_windows, too_short
+
+    audio_path = Path(audio_path)
+    samples, rate = audio.read(audio_path, cfg.audio.sample_rate)
+    if cfg.audio.sample_rate is None:
+        try:
+            check_geometry(cfg, rate)
+        except ValueError as exc:
+            raise ConfigError(str(exc).split("@ ", 1)[-1], file=str(audio_path), key=f"at its {rate} Hz") from None
+    windows = plan_windows(len(samples), cfg.windows, rate)
+    if not windows:
+        reason = too_short(len(samples), cfg.windows, rate) or "no window kept (windows.min_last / last: drop)"
+        raise DecodeError(str(audio_path), reason)
+    w = pick_window(windows, start, audio_path.name)
+    x = cut(samples, w).astype(np.float32)
+    spec = cfg.spectrogram
+    sg = Spectrogrammer(spec, rate)
+    with torch.inference_mode():
+        xt = torch.from_numpy(x)[None]
+        linear = sg.linear(xt)
+        scaled = sg.scale(linear)
+        output = sg(xt)[0].numpy()
+        power = stft_power(xt, spec.n_fft, spec.hop_length, sg.window, spec.center, spec.pad_mode, 2.0)[0]
+    shown, shown_spec = output, spec
+    if spec.kind == "mfcc":  # the spectrogram panel shows the scaled mel bands the MFCCs come from
+        shown, shown_spec = scaled[0].numpy(), spec.model_copy(update={"kind": "mel"})
+        mfcc = output
+    else:
+        mfcc_spec = spec.model_copy(update={"kind": "mfcc", "n_mfcc": min(spec.n_mfcc, spec.n_mels),
+                                            "scale": "log" if spec.scale == "log" else "db"})
+        mfcc = Spectrogrammer(mfcc_spec, rate)(x[None])[0].numpy()
+
+    fig = Figure(figsize=(12, 10), dpi=DPI, facecolor="white", layout="constrained")
+    FigureCanvasAgg(fig)
+    grid = fig.add_gridspec(3, 2)
+    t = w.start + np.arange(len(x)) / rate
+    ax = fig.add_subplot(grid[0, 0])
+    ax.plot(t, x, lw=0.4, color="#1f4e79")
+    if w.valid_samples < w.n_samples:
+        ax.axvspan(w.start + w.valid_samples / rate, w.end, color="0.85", label="zero padding")
+        ax.legend(loc="upper right", fontsize=8)
+    ax.set(xlim=(w.start, w.end), xlabel="time (s)", ylabel="amplitude", title="Waveform")
+
+    ax = fig.add_subplot(grid[0, 1])
+    freqs = np.arange(power.shape[0]) * rate / spec.n_fft
+    ax.plot(freqs, 10 * np.log10(power.mean(-1).numpy() + 1e-20), lw=0.7, color="#1f4e79")
+    ax.set(xlim=(0, rate / 2), xlabel="frequency (Hz)", ylabel="power (dB)",
+           title=f"Power spectrum (mean of {power.shape[1]} STFT frames, n_fft {spec.n_fft})")
+
+    for col, (values, s, cmap, title) in enumerate((
+        (shown, shown_spec, cfg.image.colormap or "magma", "Spectrogram as the config computes it: "
+         + describe(shown_spec, rate)),
+        (mfcc, spec if spec.kind == "mfcc" else mfcc_spec, "coolwarm", "MFCCs"),
+    )):
+        sub = grid[1, col].subgridspec(1, 2, width_ratios=(30, 1))
+        ax, cax = fig.add_subplot(sub[0]), fig.add_subplot(sub[1])
+        axes = spec_axes(s, rate, values.shape[1], cfg.windows.duration, rows=512)
+        axes = SpecAxes(axes.extent, (0.0, w.end - w.start), axes.yticks, axes.ylabels, axes.ylabel, axes.rows)
+        m = float(np.abs(values).max()) or 1.0  # MFCCs are signed: a diverging map centred on 0
+        clim = limits(values, cfg.image) if col == 0 else (-m, m)
+        draw_spectrogram(ax, cax, values, axes, s, cmap, clim, 9)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(f"time in window (s; window starts at {w.start:g} s)", fontsize=9)
+
+    before = linear[0].numpy().ravel()
+    after = (scaled[0].numpy() if spec.kind != "mfcc" else shown).ravel()
+    quantity = "power" if spec.power == 2.0 else "magnitude"
+    ax = fig.add_subplot(grid[2, 0])
+    ax.stairs(*np.histogram(before, bins=200), fill=True, color="#7f7f7f")  # one patch, not 200 bars
+    ax.set_yscale("log")
+    ax.set(xlabel=f"{quantity} ({'mel bands' if spec.kind != 'stft' else 'STFT bins'})", ylabel="count (log)",
+           title="Values before scaling: most cells near zero, a few huge")
+    ax = fig.add_subplot(grid[2, 1])
+    ax.stairs(*np.histogram(after, bins=200), fill=True, color="#1f4e79")
+    ax.set(xlabel=unit(shown_spec), ylabel="count", title=f"Values after scaling ({spec.scale})")
+    fig.suptitle(f"{audio_path.name}: window {w.index + 1} of {len(windows)}, {w.start:g}–{w.end:g} s "
+                 f"at {rate} Hz · config {cfg.name}", fontsize=12)
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    atomic_write(Path(out_png), buf.getvalue())

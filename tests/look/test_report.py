@@ -1,0 +1,110 @@
+"""`spectroset report`: a self-contained page, checked in a real headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from builder.cli import main
+from builder.errors import LayoutError
+from builder.report import PER_LABEL, render_report
+
+from . import demo_build
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium() -> str:
+    for name in BROWSERS:
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip(f"no headless browser found (tried {', '.join(BROWSERS)}; `apt-get install chromium`)")
+
+
+def browse(page: Path, tmp_path: Path, *args: str) -> str:
+    profile = tmp_path / f"profile{len(list(tmp_path.glob('profile*')))}"
+    proc = subprocess.run([chromium(), *FLAGS, f"--user-data-dir={profile}", *args, page.resolve().as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    return proc.stdout
+
+
+@pytest.fixture(scope="module", params=["imagefolder", "parquet-audio-figure"])
+def dataset(request, tmp_path_factory):
+    if request.param == "imagefolder":
+        return demo_build(tmp_path_factory)
+    return demo_build(tmp_path_factory, "image.style=figure", "image.size=[320,160]",
+                      "output.layout=parquet", "output.include.audio=true", workers=1)
+
+
+def test_report_is_self_contained(dataset, tmp_path):
+    out, record = dataset
+    page = tmp_path / "report.html"
+    assert main(["report", str(out), "-o", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    sources = re.findall(r'\b(?:src|href)="([^"]*)"', text)
+    assert sources and all(s.startswith("data:") for s in sources)
+    assert "http://" not in text and "https://" not in text
+    for label, counts in record["counts"].items():
+        assert f"{label} <span class=muted>({sum(counts.values())} windows)" in text
+    assert "<pre>name: spectroset-demo" in text and "<h2>Skipped files</h2><p>None.</p>" in text
+
+
+def test_report_loads_in_chromium(dataset, tmp_path):
+    out, record = dataset
+    page = tmp_path / "report.html"
+    page.write_text(render_report(out), encoding="utf-8")
+    n_tiles = sum(min(PER_LABEL, sum(c.values())) for c in record["counts"].values())
+    with_audio = record["layout"] == "parquet"
+    # the page's own inline script writes what the browser decoded into the DOM
+    dom = browse(page, tmp_path, "--virtual-time-budget=15000", "--dump-dom")
+    check = re.search(r'id="load-check"[^>]*data-images="(\d+)/(\d+)" data-audio="(\d+)/(\d+)"', dom)
+    assert check, dom[-2000:]
+    ok_img, n_img, ok_audio, n_audio = map(int, check.groups())
+    assert ok_img == n_img == n_tiles + 1  # the gallery and the overview grid
+    assert ok_audio == n_audio == (n_tiles if with_audio else 0)
+    shot = tmp_path / "shot.png"
+    browse(page, tmp_path, f"--screenshot={shot}", "--window-size=1280,2000")
+    pixels = np.asarray(Image.open(shot).convert("RGB"))
+    assert pixels.shape == (2000, 1280, 3) and pixels.std() > 20
+
+
+def test_report_counts_and_gallery_from_metadata(dataset):
+    from builder.report import pick_gallery, read_rows
+
+    out, record = dataset
+    rows = read_rows(out, record)
+    assert len(rows) == record["windows"]
+    picked = pick_gallery(rows)
+    assert sorted(picked) == sorted(record["counts"])
+    for label, items in picked.items():
+        sources = [r["source"] for r in items]
+        assert len(set(sources)) == min(len(sources), len({r["source"] for r in rows if r["label"] == label}))
+
+
+def test_report_of_a_folder_that_is_not_a_dataset(tmp_path):
+    with pytest.raises(LayoutError, match="build.json"):
+        render_report(tmp_path)
+    assert main(["report", str(tmp_path), "-o", str(tmp_path / "r.html")]) == 4
+
+
+def test_report_lists_skipped_files_escaped(tmp_path_factory, tmp_path):
+    import json
+
+    out, _ = demo_build(tmp_path_factory)
+    copy = tmp_path / "ds"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns(".spectroset"))
+    record = json.loads((copy / "build.json").read_text())
+    record["skipped"] = [{"path": "birds/<odd>.wav", "reason": "empty file (0 bytes)"}]
+    (copy / "build.json").write_text(json.dumps(record))
+    text = render_report(copy)
+    assert "<td>birds/&lt;odd&gt;.wav</td><td style='text-align:left'>empty file (0 bytes)</td>" in text
+    assert "1 file(s) skipped." in text
