@@ -42,9 +42,16 @@ class CsvLabels(Frozen):
 
 
 class SourceConfig(Frozen):
-    path: Path
+    path: Union[Path, str]  # a folder, or an fsspec URL (memory://, s3://, ...) kept as a string
     labels: Union[Literal["folder", "none"], CsvLabels] = "folder"
     extensions: tuple[str, ...] = AUDIO_EXTENSIONS
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path_or_url(cls, v: Any) -> Any:
+        from .fsutil import is_url
+
+        return v if is_url(v) or not isinstance(v, str) else Path(v)
 
     @field_validator("extensions")
     @classmethod
@@ -321,8 +328,10 @@ def apply_override(data: dict, assignment: str, origin: str) -> None:
 
 
 def _resolve_paths(data: dict, base: Path) -> None:
+    from .fsutil import is_url
+
     def fix(parent: dict | None, key: str) -> None:
-        if isinstance(parent, dict) and isinstance(parent.get(key), str):
+        if isinstance(parent, dict) and isinstance(parent.get(key), str) and not is_url(parent[key]):
             try:
                 p = Path(parent[key]).expanduser()
             except RuntimeError:  # "~someone" with no such user

@@ -17,15 +17,34 @@ def load_record(dataset: Path) -> dict:
 
 
 def check_files(dataset: Path, record: dict) -> list[str]:
-    """Problems found: one line per missing or changed file."""
+    """Problems found: one line per missing, changed or unexpected data file."""
     problems = []
-    for rel, digest in record.get("files", {}).items():
+    files = record.get("files", {})
+    for rel, digest in files.items():
         path = dataset / rel
         if not path.is_file():
             problems.append(f"missing: {rel}")
         elif sha256_file(path) != digest:
             problems.append(f"changed: {rel}")
+    problems += [f"unexpected: {rel}" for rel in _loaded_files(dataset, record) if rel not in files]
     return problems
+
+
+def _loaded_files(dataset: Path, record: dict) -> list[str]:
+    """Files that ``load_dataset`` would read as data: a stray one changes what it returns."""
+    if record.get("layout") == "parquet":
+        folders = ["data"]
+    elif record.get("layout") == "imagefolder":
+        folders = list(record.get("splits", {}))
+    else:
+        return []
+    found = []
+    for folder in folders:
+        for path in sorted((dataset / folder).rglob("*")):
+            rel = path.relative_to(dataset).as_posix()
+            if path.is_file() and not any(part.startswith(".") for part in rel.split("/")):
+                found.append(rel)
+    return found
 
 
 def inspect(dataset: Path, verify: bool = False) -> int:

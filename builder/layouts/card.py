@@ -85,6 +85,69 @@ def _table(record: dict) -> str:
     return "\n".join(lines)
 
 
+def _duration(hours: float) -> str:
+    if hours >= 1:
+        return f"{hours:.2f} h"
+    seconds = hours * 3600
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
+
+
+def _columns(layout) -> str:
+    """The features in prose: what each column holds, shapes and units."""
+    plan, cfg = layout.plan, layout.cfg
+    feats = features(layout)
+    lines = ["- `image`: the window's spectrogram as a PNG (`Image`)."]
+    if "label" in feats:
+        what = "the recording's primary label" if plan.multilabel else "the recording's label"
+        lines.append(f"- `label`: {what} (`ClassLabel`, {len(plan.label_names)} names, sorted).")
+    if "labels" in feats:
+        lines.append("- `labels`: every label of the recording, primary first, then the secondary labels from the "
+                     "CSV (`List(ClassLabel)`, same names as `label`; names that only ever occur as secondary "
+                     "labels are included).")
+    lines.append("- `source`: the recording's path under the source folder; all windows of a recording share it.")
+    lines.append("- `start`, `end`: the window's position in the recording, in seconds (`end` is nominal: "
+                 "`start + duration`, also for a zero-padded last window).")
+    if "spectrogram" in feats:
+        shape = feats["spectrogram"].shape
+        lines.append(f"- `spectrogram`: the scaled values the image was drawn from, before normalisation and 8-bit "
+                     f"conversion (`Array2D` float16, shape {shape[0]} bins × {shape[1]} frames, low frequencies "
+                     "first).")
+    if "audio" in feats:
+        rate = f"{cfg.audio.sample_rate} Hz" if cfg.audio.sample_rate else "the recording's own rate"
+        lines.append(f"- `audio`: the window's mono samples as 24-bit FLAC at {rate} (`Audio`; a padded last "
+                     "window is zero-padded). "
+                     + ("Loading this folder needs `torchcodec` (`datasets` re-encodes each clip)."
+                        if layout.name != "parquet" else
+                        "Decoding needs `torchcodec`; "
+                        '`ds.cast_column("audio", Audio(decode=False))` gives the FLAC bytes without it.'))
+    return "\n".join(lines) + "\n"
+
+
+def _secondary_only(layout) -> str:
+    plan = layout.plan
+    if not plan.multilabel:
+        return ""
+    primary = {s.label for s in plan.sources}
+    only = [name for name in plan.label_names if name not in primary]
+    if not only:
+        return ""
+    return (f"{len(only)} label(s) occur only among the secondary labels (in `labels`, never in `label`): "
+            + ", ".join(only[:50]) + (", …" if len(only) > 50 else "") + ".\n")
+
+
+def _files(layout) -> str:
+    if layout.name == "parquet":
+        return ("Parquet shards `data/{split}-NNNNN-of-NNNNN.parquet` of about "
+                f"{layout.cfg.output.max_shard_size / 1e6:g} MB, rows in a stable order (recordings sorted by path, "
+                "windows by time); `build.json` holds the resolved config, counts, skipped files and a sha256 per "
+                "file (`spectroset inspect --verify` checks them).\n")
+    meta = layout.metadata_name()
+    where = "beside the images" if layout.name == "mirror" else "in each split folder"
+    return (f"PNG files `{'<folders>' if layout.name == 'mirror' else '<split>/<label>'}/<stem>_<end>.png` with "
+            f"`{meta}` {where}; `build.json` holds the resolved config, counts, skipped files and a sha256 per file "
+            "(`spectroset inspect --verify` checks them).\n")
+
+
 def write_card(layout, record: dict, stats: dict | None) -> None:
     cfg, spec = layout.cfg, layout.cfg.spectrogram
     header = yaml.dump(card_header(layout, record), Dumper=_NoAliases, sort_keys=False, allow_unicode=True)
@@ -92,18 +155,35 @@ def write_card(layout, record: dict, stats: dict | None) -> None:
     geometry = {"stft": f"{spec.n_freqs} STFT bins", "mel": f"{spec.n_mels} mel bands ({spec.mel_scale})",
                 "mfcc": f"{spec.n_mfcc} MFCCs"}[spec.kind]
     size = f"{cfg.image.size[0]}×{cfg.image.size[1]}" if cfg.image.size else "native size (frames × bins)"
+    splits = cfg.output.splits
+    if len(splits.fractions) > 1:
+        how = ("by recording: all windows of a recording are in one split" if splits.by == "source"
+               else "by window: windows of one recording can be in different splits")
+        split_note = (f"Splits ({', '.join(f'{k} {v:g}' for k, v in splits.fractions.items())}) are drawn {how}"
+                      f"{', per label' if splits.stratify else ''}, seed {splits.seed}.\n")
+    else:
+        split_note = ""
     parts = [
         f"---\n{header}---\n",
         f"# {cfg.name}\n",
-        f"Spectrogram images of {record['sources']} recordings ({record['audio_hours']:.2f} h of audio), "
+        f"Spectrogram images of {record['sources']} recordings ({_duration(record['audio_hours'])} of audio), "
         f"cut into {cfg.windows.duration:g}-s windows every {cfg.windows.hop:g} s: {record['windows']} images in "
         f"{len(record['splits'])} split(s), built by [spectroset](https://pypi.org/project/spectroset/).\n",
         "## Load it\n",
         "```python\nfrom datasets import load_dataset\n\n"
         f'ds = load_dataset("{repo}")        # from the Hub\n'
-        'ds = load_dataset("path/to/this/folder")  # from disk\n```\n',
-        "## Contents\n", _table(record) + "\n",
+        'ds = load_dataset("path/to/this/folder")  # from disk: the folder this card is in\n```\n',
+        "Every split comes with the features declared in this card's header; no other arguments are needed.\n",
+        "## Columns\n", _columns(layout),
+        "## Contents\n",
+        ("Windows per label (primary label) and split:\n\n" if layout.plan.multilabel else "Windows per label and split:\n\n")
+        + _table(record) + "\n",
+        _secondary_only(layout),
+        split_note,
+        (f"{record['silent_windows_skipped']} silent windows (RMS below {cfg.windows.skip_silent_below_db:g} dB) "
+         "were left out.\n" if record.get("silent_windows_skipped") else ""),
         "![A few windows per label](preview.png)\n" if "preview.png" in layout.files else "",
+        "## Files\n", _files(layout),
         "## How the images were made\n",
         f"- Audio: {('resampled to ' + str(cfg.audio.sample_rate) + ' Hz') if cfg.audio.sample_rate else 'native sample rate'}, "
         "mixed to mono (mean of channels).\n"
@@ -115,8 +195,11 @@ def write_card(layout, record: dict, stats: dict | None) -> None:
     ]
     if stats:
         parts.append(
-            f"\nNormalisation statistics over the train split (scaled values, before 8-bit conversion): "
-            f"mean {stats['mean']:.4f}, std {stats['std']:.4f}; per-bin values in `stats.json`.\n"
+            f"\nNormalisation statistics over the train split (scaled values, before 8-bit conversion, "
+            f"{stats['frames']} frames): mean {stats['mean']:.4f}, std {stats['std']:.4f}; per-bin `per_bin_mean` "
+            "and `per_bin_std` in `stats.json`"
+            + (", to standardise the `spectrogram` column: `(x - mean) / std`" if cfg.output.include.arrays else "")
+            + ".\n"
         )
     if record["skipped"]:
         parts.append(f"\n{len(record['skipped'])} source file(s) were skipped; `build.json` lists each with its reason.\n")

@@ -1,0 +1,80 @@
+"""The dataset card tells a person what they have, and its header makes load_dataset exact."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+
+from builder.pipeline import build
+
+from . import birdclef_source, demo_config
+
+CSV_LABELS = "source.labels={{csv: {csv}, extra_labels_column: secondary_labels}}"
+
+
+def header_and_body(out):
+    text = (out / "README.md").read_text(encoding="utf-8")
+    _, header, body = text.split("---\n", 2)
+    return yaml.safe_load(header), body
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("card")
+    audio, table = birdclef_source(root)
+    cfg = demo_config(root / "out", audio, CSV_LABELS.format(csv=table), "output.layout=parquet",
+                      "output.include={arrays: true, audio: true}", "output.splits={train: 0.5, test: 0.5}",
+                      "publish.hf.repo_id=someone/birds")
+    return cfg, build(cfg, workers=1, progress=False).record
+
+
+def test_header_declares_configs_features_and_sizes(built):
+    cfg, record = built
+    header, _ = header_and_body(cfg.output.path)
+    (config,) = header["configs"]
+    assert config["data_files"] == [{"split": "train", "path": "data/train-*"}, {"split": "test", "path": "data/test-*"}]
+    names = [f["name"] for f in config["features"]]
+    assert names == ["image", "label", "labels", "source", "start", "end", "spectrogram", "audio"]
+    sizes = {s["name"]: s["num_examples"] for s in header["dataset_info"]["splits"]}
+    assert sizes == record["splits"]
+    assert all(s["num_bytes"] > 0 for s in header["dataset_info"]["splits"])
+
+
+def test_body_tells_what_is_there(built):
+    cfg, record = built
+    _, body = header_and_body(cfg.output.path)
+    assert 'load_dataset("someone/birds")' in body and "load_dataset(\"path/to/this/folder\")" in body
+    for column in ("`labels`", "`spectrogram`", "`audio`", "`source`", "`start`, `end`"):
+        assert column in body, column
+    assert "64 bins × 101 frames" in body and "24-bit FLAC at 32000 Hz" in body
+    assert "zzonly" in body and "only among the secondary labels" in body
+    seconds = float(re.search(r"\(([0-9.]+) s of audio\)", body).group(1))
+    assert seconds == pytest.approx(6 * 1.6, abs=0.2)  # build.json keeps hours to 4 decimals
+    for label, per_split in record["counts"].items():
+        cells = " | ".join(str(per_split.get(s, 0)) for s in record["splits"])
+        assert f"| {label} | {cells} | {sum(per_split.values())} |" in body
+    assert "![A few windows per label](preview.png)" in body and (cfg.output.path / "preview.png").is_file()
+    assert "all windows of a recording are in one split" in body
+    assert "data/{split}-NNNNN-of-NNNNN.parquet" in body
+
+
+def test_stats_json_and_card_agree(built):
+    cfg, record = built
+    stats = json.loads((cfg.output.path / "stats.json").read_text())
+    assert stats["split"] == "train" and len(stats["per_bin_mean"]) == len(stats["per_bin_std"]) == 64
+    assert stats["frames"] == record["splits"]["train"] * 101
+    _, body = header_and_body(cfg.output.path)
+    assert f"mean {stats['mean']:.4f}, std {stats['std']:.4f}" in body
+    assert "stats.json" in record["files"]
+
+
+def test_imagefolder_card_names_its_metadata_file(tmp_path):
+    audio, table = birdclef_source(tmp_path)
+    cfg = demo_config(tmp_path / "out", audio, CSV_LABELS.format(csv=table), "output.splits={train: 1.0}")
+    build(cfg, workers=1, progress=False)
+    header, body = header_and_body(cfg.output.path)
+    assert header["configs"][0]["data_files"] == [{"split": "train", "path": "train/**"}]
+    assert "`metadata.parquet` in each split folder" in body
