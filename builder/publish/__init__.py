@@ -102,8 +102,18 @@ def redacted_output() -> Iterator[None]:
 
 
 def describe(exc: BaseException, limit: int = 300) -> str:
-    """One short, redacted line for an exception from a client."""
-    text = " ".join(str(exc).split()) or exc.__class__.__name__
+    """One short, redacted line for an exception from a client: its first line, and the first line
+    of the HTTP error underneath when the client wrapped one (plus the server's own message)."""
+    def first_line(e: BaseException) -> str:
+        return next((line.strip() for line in str(e).splitlines() if line.strip()), e.__class__.__name__)
+
+    text = first_line(exc)
+    http = next((e for e in causes(exc) if getattr(e, "response", None) is not None), None)
+    if http is not None and http is not exc:
+        text = f"{text}: {first_line(http)}"
+    server = getattr(http, "server_message", None)
+    if server and server.strip() not in text:
+        text = f"{text} ({' '.join(server.split())})"
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return redact(text)

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import PublishError
-from . import hub, kaggle, stage
+from . import hub, kaggle, redacted_output, stage
 
 HF_ONLY = {"repo": "--repo", "private": "--private", "revision": "--revision"}
 KAGGLE_ONLY = {"kaggle_id": "--id", "title": "--title", "license": "--license", "public": "--public"}
@@ -51,23 +51,26 @@ def run_push(args: argparse.Namespace) -> int:
     message = args.message or (f"Upload {name} (spectroset build {build_hash})" if build_hash
                                else f"Upload {name} with spectroset")
     publish = config.get("publish") or {}
-    if args.to == "hf":
-        return _push_hf(args, out, files, publish.get("hf") or {}, message)
-    return _push_kaggle(args, out, files, publish.get("kaggle") or {}, name, message)
+    with redacted_output(), stage.build_lock(out):
+        if args.to == "hf":
+            return _push_hf(args, out, files, publish.get("hf") or {}, message)
+        return _push_kaggle(args, out, files, publish.get("kaggle") or {}, name, message)
 
 
 def _push_hf(args, out: Path, files: list[str], cfg: dict, message: str) -> int:
+    repo_id = args.repo or cfg.get("repo_id")
+    if repo_id:
+        hub.check_repo_id(repo_id)
     if args.dry_run is not None:
         _dry_run(args.dry_run, lambda dest: stage.stage_hub(out, dest, files, link=False))
         size = sum((out / f).stat().st_size for f in files)
         print(f"dry run: staged {len(files)} files ({size / 1e6:.1f} MB) for the Hub in {args.dry_run}; "
               "nothing was uploaded")
         return 0
-    repo_id = args.repo or cfg.get("repo_id")
     if not repo_id:
         raise PublishError("no Hub repo: pass --repo OWNER/NAME or set publish.hf.repo_id in the config")
     private = args.private if args.private is not None else bool(cfg.get("private", False))
-    target = hub.HubTarget(hub.check_repo_id(repo_id), private, args.revision, message)
+    target = hub.HubTarget(repo_id, private, args.revision, message)
     url = hub.publish(out, files, target, stage.work_dir(out, "hf"))
     print(f"pushed {len(files)} files to {url}")
     return 0
@@ -76,19 +79,18 @@ def _push_hf(args, out: Path, files: list[str], cfg: dict, message: str) -> int:
 def _push_kaggle(args, out: Path, files: list[str], cfg: dict, name: str, message: str) -> int:
     ref = args.kaggle_id or cfg.get("id")
     owner, slug = kaggle.check_id(ref) if ref else (None, kaggle.derive_slug(name))
-    title = args.title or cfg.get("title")
+    title, subtitle = args.title or cfg.get("title"), cfg.get("subtitle")
     target = kaggle.KaggleTarget(
         owner=owner, slug=slug,
         title=kaggle.check_title(title) if title else kaggle.derive_title(name),
         license=kaggle.check_license(args.license or cfg.get("license") or "CC0-1.0"),
-        subtitle=cfg.get("subtitle"), keywords=tuple(cfg.get("keywords") or ()),
+        subtitle=kaggle.check_subtitle(subtitle) if subtitle else None, keywords=tuple(cfg.get("keywords") or ()),
         public=args.public if args.public is not None else bool(cfg.get("public", False)), message=message)
     items = stage.plan_kaggle(out, files)
     _, description = stage.split_card((out / "README.md").read_text(encoding="utf-8"))
 
     if args.dry_run is not None:
-        owner = owner or _known_username()
-        meta = kaggle.metadata(target, owner, description)
+        meta = kaggle.metadata(target, target.owner or _known_username(), description)
         _dry_run(args.dry_run, lambda dest: stage.stage_kaggle(items, meta, dest))
         print(f"dry run: staged {len(items)} files and {stage.METADATA} for Kaggle dataset {meta['id']} "
               f"in {args.dry_run}; nothing was uploaded")
@@ -96,8 +98,7 @@ def _push_kaggle(args, out: Path, files: list[str], cfg: dict, name: str, messag
 
     creds = kaggle.find_credentials()
     api = kaggle.authenticate(creds)
-    owner = owner or creds.username or api.config_values["username"]
-    meta = kaggle.metadata(target, owner, description)
+    meta = kaggle.metadata(target, target.owner or creds.username or api.config_values["username"], description)
     work = stage.work_dir(out, "kaggle")
     scratch = Path(tempfile.mkdtemp(prefix=".kaggle-", dir=work.parent))
     try:
@@ -105,6 +106,8 @@ def _push_kaggle(args, out: Path, files: list[str], cfg: dict, name: str, messag
         stage.sync_tree(scratch, work)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    size = sum(p.stat().st_size for p in work.iterdir())
+    print(f"uploading {len(items)} files ({size / 1e6:.1f} MB) to Kaggle as {meta['id']}", flush=True)
     url, created = kaggle.publish(target, work, creds, api)
     print(f"{'created' if created else 'new version of'} {url}")
     return 0
@@ -123,7 +126,8 @@ def _known_username() -> str:
 
 def _dry_run(dest: Path, write) -> None:
     """Write a stage into ``dest`` atomically: into a sibling ``*.incomplete`` folder, then renamed."""
-    stage.check_dry_run_target(dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise PublishError(f"{dest}: dry-run folder must not exist or be empty")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".incomplete", dir=dest.parent))
     try:

@@ -14,6 +14,8 @@ files make which split and declare the features (``label`` as a ``ClassLabel``).
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import re
 from dataclasses import dataclass
@@ -59,14 +61,15 @@ def find_token() -> tuple[str, str]:
 
 def is_transient(exc: BaseException) -> bool:
     """5xx, 408 and 429 replies, and connections refused, dropped or timed out."""
-    import httpx2
-    from huggingface_hub.errors import HfHubHTTPError
-
+    transport: tuple[type, ...] = (ConnectionError, TimeoutError)
+    for module in ("httpx2", "httpx"):  # huggingface_hub 2.x sends through httpx2
+        with contextlib.suppress(ImportError):
+            transport += (importlib.import_module(module).TransportError,)
     for e in causes(exc):
-        response = getattr(e, "response", None) if isinstance(e, HfHubHTTPError) else None
-        if response is not None and response.status_code in TRANSIENT_STATUS:
+        response = getattr(e, "response", None)
+        if response is not None and getattr(response, "status_code", None) in TRANSIENT_STATUS:
             return True
-        if isinstance(e, (httpx2.TransportError, ConnectionError, TimeoutError)):
+        if isinstance(e, transport):
             return True
     return False
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CredentialsError, PublishError
-from . import TRANSIENT_STATUS, add_secret, causes, describe, retrying
+from . import TRANSIENT_STATUS, add_secret, causes, describe, log, retrying
 from .stage import METADATA
 
 LICENSES = (
@@ -78,6 +78,12 @@ def check_title(title: str) -> str:
     return title.strip()
 
 
+def check_subtitle(subtitle: str) -> str:
+    if not 20 <= len(subtitle) <= 80:
+        raise PublishError(f"publish.kaggle.subtitle: a Kaggle subtitle must be 20-80 characters (got {len(subtitle)})")
+    return subtitle
+
+
 def derive_slug(name: str) -> str:
     """A valid slug from a dataset name: ``"Bird calls (2024)"`` → ``"bird-calls-2024"``."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "spectrograms"
@@ -93,7 +99,11 @@ def derive_title(name: str) -> str:
     if len(title) < 6:
         title = f"{title} Spectrograms"
     if len(title) > 50:
-        title = title[:51].rsplit(" ", 1)[0] if " " in title[:51] else title[:50]
+        cut = title[:50]
+        if title[50] != " " and " " in cut:  # end at a word boundary when that leaves enough
+            shorter = cut.rsplit(" ", 1)[0]
+            cut = shorter if len(shorter.strip()) >= 6 else cut
+        title = cut
     return title.strip()
 
 
@@ -101,9 +111,7 @@ def metadata(target: KaggleTarget, owner: str, description: str) -> dict:
     """``dataset-metadata.json`` without ``resources`` (the stage adds those)."""
     meta = {"id": f"{owner}/{target.slug}", "title": target.title, "licenses": [{"name": target.license}]}
     if target.subtitle:
-        if not 20 <= len(target.subtitle) <= 80:
-            raise PublishError(f"publish.kaggle.subtitle: must be 20-80 characters (got {len(target.subtitle)})")
-        meta["subtitle"] = target.subtitle
+        meta["subtitle"] = check_subtitle(target.subtitle)
     meta["description"] = description
     meta["keywords"] = list(target.keywords)
     return meta
@@ -155,9 +163,15 @@ def find_credentials() -> Credentials:
 
 
 def _quietly(call):
-    """Run ``call()`` with stdout and stderr captured: the client prints help and progress."""
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        return call()
+    """Run ``call()`` with the client's prints (help texts, upload errors it recovers from) turned
+    into a debug log: our own output stays a few plain lines."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            return call()
+    finally:
+        if buffer.getvalue().strip():
+            log.debug("kaggle client: %s", buffer.getvalue().strip())
 
 
 def is_transient(exc: BaseException) -> bool:

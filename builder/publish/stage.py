@@ -1,11 +1,14 @@
 """What goes up: the files of a built dataset, as folders that a publisher uploads whole.
 
-A built dataset ``OUT`` holds the card (``README.md``), the data (``<split>/…`` image folders or
-``data/*.parquet``), extras (``stats.json``, ``preview.png``), ``build.json`` and the private
-``.spectroset/`` state. The Hub gets the card, data and extras as they are (:func:`stage_hub`);
-Kaggle gets a flat folder (:func:`plan_kaggle`, :func:`stage_kaggle`): each image folder as a zip
-that Kaggle unpacks, next to a top-level CSV of its metadata; parquet shards as files; and a
-``dataset-metadata.json`` whose ``resources`` give every CSV and parquet file its column schema.
+A built dataset ``OUT`` holds the card (``README.md``), the data (``<split>/…`` image folders,
+``data/*.parquet``, or the mirror layout's source folders), extras (``stats.json``,
+``preview.png``), ``build.json`` (the build record the card points to) and the private
+``.spectroset/`` state, which is never published. The Hub gets everything else as it is
+(:func:`stage_hub`). Kaggle gets a flat folder (:func:`plan_kaggle`, :func:`stage_kaggle`): each
+image folder as a zip that Kaggle unpacks, next to a top-level copy of its metadata (CSV, or
+parquet when it carries arrays or audio) with paths from the dataset root; parquet shards as
+files; and a ``dataset-metadata.json`` whose ``resources`` give every CSV and parquet file its
+column schema.
 
 Staging is deterministic (sorted entries, fixed zip timestamps), and :func:`sync_tree` only
 rewrites files whose bytes changed, so a rerun presents the same files with the same mtimes and
@@ -14,6 +17,7 @@ the Kaggle client can resume uploads it started before.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import filecmp
 import json
@@ -26,21 +30,26 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import LayoutError, PublishError
+from ..errors import BuildError, LayoutError, LockedError, PublishError
 
 PRIVATE = ".spectroset"  # build state: journal, lock, publish work folders. Never published.
-NOT_PUBLISHED = frozenset({"build.json"})  # provenance for the engine; the card carries the config
 STORED = (".png", ".jpg", ".jpeg", ".webp", ".parquet", ".zip", ".npy", ".npz", ".flac", ".ogg", ".mp3")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 METADATA = "dataset-metadata.json"
+ARROW_KINDS = (("integer", "is_integer"), ("numeric", "is_floating"), ("boolean", "is_boolean"),
+               ("string", "is_string"), ("datetime", "is_timestamp"))  # Kaggle column types
 
-COLUMN_NOTES = {
+NOTES = {  # descriptions of known columns and top-level files, for Kaggle's resources
     "file_name": "Path of the spectrogram image",
     "image": "Spectrogram image (PNG bytes and file name)",
     "label": "Class label",
     "source": "Source recording, relative to the source folder",
     "start": "Window start in the source recording, seconds",
     "end": "Window end in the source recording, seconds",
+    "stats.json": "Normalisation statistics of the train split: mean, std, per-bin mean and std",
+    "preview.png": "A few spectrograms per label",
+    "build.json": "Build record: resolved config, counts, skipped files, sha256 of each built file",
+    "metadata.csv": "One row per image; file_name is relative to the dataset root",
 }
 
 
@@ -72,10 +81,31 @@ def published_files(out: Path, build: dict | None = None) -> list[str]:
         rel_root = Path(root).relative_to(out)
         for name in sorted(names):
             rel = (rel_root / name).as_posix()
-            if name.startswith(".") or ".incomplete" in name or name.endswith(".tmp") or rel in NOT_PUBLISHED:
+            if name.startswith(".") or ".incomplete" in name or name.endswith(".tmp"):
                 continue
             files.append(rel)
     return sorted(files)
+
+
+@contextlib.contextmanager
+def build_lock(out: Path):
+    """Hold the engine's output lock while publishing: no build can change files mid-upload, and
+    a folder that is being built is refused (:class:`LockedError`)."""
+    from ..state import OutputLock
+
+    lock = None
+    if (out / PRIVATE).is_dir():  # a copied dataset has no state folder: nothing builds into it
+        try:
+            lock = OutputLock(out).__enter__()
+        except LockedError:
+            raise
+        except BuildError:  # a read-only state folder: nothing can build there either
+            lock = None
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.__exit__(None, None, None)
 
 
 def split_card(text: str) -> tuple[dict, str]:
@@ -99,11 +129,6 @@ def work_dir(out: Path, name: str) -> Path:
         return path
     except OSError:  # read-only output: stage elsewhere (resuming across runs is then lost)
         return Path(tempfile.mkdtemp(prefix=f"spectroset-{name}-"))
-
-
-def check_dry_run_target(stage: Path) -> None:
-    if stage.exists() and (not stage.is_dir() or any(stage.iterdir())):
-        raise PublishError(f"{stage}: dry-run folder must not exist or be empty")
 
 
 def sync_tree(src: Path, dest: Path) -> None:
@@ -135,10 +160,8 @@ def stage_hub(out: Path, dest: Path, files: list[str], link: bool = True) -> Non
         src, dst = out / rel, dest / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         try:
-            if not link:
-                raise OSError
-            os.link(src, dst)
-        except OSError:
+            os.link(src, dst) if link else shutil.copy2(src, dst)
+        except OSError:  # another file system, or no hard links there
             shutil.copy2(src, dst)
 
 
@@ -150,7 +173,7 @@ class KaggleItem:
     """One top-level entry of the Kaggle upload folder."""
 
     name: str
-    kind: str  # "file": copied; "zip": a folder archived; "csv": a split's metadata.csv, paths rebased
+    kind: str  # "file": copied; "zip": a folder archived; "metadata": a split's metadata, paths rebased
     source: Path
     description: str
 
@@ -166,7 +189,7 @@ def plan_kaggle(out: Path, files: list[str]) -> list[KaggleItem]:
 
     top_dirs = sorted({f.split("/")[0] for f in files if "/" in f})
     for rel in (f for f in files if "/" not in f and f != "README.md"):
-        add(KaggleItem(rel, "file", out / rel, _describe_extra(rel)))
+        add(KaggleItem(rel, "file", out / rel, NOTES.get(rel, rel)))
     for d in top_dirs:
         inside = [f for f in files if f.startswith(d + "/")]
         if all(f.endswith(".parquet") and f.count("/") == 1 for f in inside):
@@ -175,18 +198,17 @@ def plan_kaggle(out: Path, files: list[str]) -> list[KaggleItem]:
                 split = name.split("-", 1)[0]
                 add(KaggleItem(name, "file", out / rel, f"{split} split, parquet shard (image bytes and labels)"))
             continue
-        count = sum(not f.endswith(".csv") for f in inside)
-        add(KaggleItem(f"{d}.zip", "zip", out / d,
-                       f"{d}: {count} spectrogram images in one folder per label (Kaggle unpacks it to {d}/)"))
-        if f"{d}/metadata.csv" in inside:
-            add(KaggleItem(f"{d}.csv", "csv", out / d / "metadata.csv",
-                           f"{d}: one row per image; file_name is relative to the dataset root"))
+        count = sum(f.endswith(".png") for f in inside)
+        meta = next((f"{d}/{m}" for m in ("metadata.csv", "metadata.parquet") if f"{d}/{m}" in inside), None)
+        if meta:
+            add(KaggleItem(f"{d}.zip", "zip", out / d, f"{d} split: {count} spectrogram images in one folder per "
+                           f"label, with its {meta.split('/')[1]} (Kaggle unpacks the archive to {d}/)"))
+            add(KaggleItem(f"{d}.{meta.rsplit('.', 1)[1]}", "metadata", out / meta,
+                           f"{d} split: one row per image; file_name is relative to the dataset root"))
+        else:
+            add(KaggleItem(f"{d}.zip", "zip", out / d,
+                           f"{count} spectrogram images from {d}/ (Kaggle unpacks the archive to {d}/)"))
     return [items[k] for k in sorted(items)]
-
-
-def _describe_extra(name: str) -> str:
-    return {"stats.json": "Dataset statistics (per-bin mean and spread, counts)",
-            "preview.png": "Preview of a few spectrograms per label"}.get(name, name)
 
 
 def write_zip(folder: Path, dest: Path) -> None:
@@ -202,15 +224,22 @@ def write_zip(folder: Path, dest: Path) -> None:
 
 def _rebased_csv(src: Path, dest: Path, prefix: str) -> None:
     with open(src, newline="", encoding="utf-8") as f, open(dest, "w", newline="", encoding="utf-8") as g:
-        reader, writer = csv.DictReader(f), None
+        reader = csv.DictReader(f)
+        writer = csv.DictWriter(g, fieldnames=reader.fieldnames or [], lineterminator="\n")
+        writer.writeheader()
         for row in reader:
-            if writer is None:
-                writer = csv.DictWriter(g, fieldnames=reader.fieldnames, lineterminator="\n")
-                writer.writeheader()
             row["file_name"] = f"{prefix}/{row['file_name']}"
             writer.writerow(row)
-        if writer is None and reader.fieldnames:
-            g.write(",".join(reader.fieldnames) + "\n")
+
+
+def _rebased_parquet(src: Path, dest: Path, prefix: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(src)
+    names = [f"{prefix}/{name}" for name in table.column("file_name").to_pylist()]
+    table = table.set_column(table.schema.get_field_index("file_name"), "file_name", pa.array(names, pa.string()))
+    pq.write_table(table, dest)
 
 
 def csv_fields(path: Path) -> list[dict]:
@@ -226,7 +255,7 @@ def csv_fields(path: Path) -> list[dict]:
                     except ValueError:
                         columns[name] = False
     return [{"name": n, "type": "numeric" if num and n != "label" else "string",
-             "description": COLUMN_NOTES.get(n, n)} for n, num in columns.items()]
+             "description": NOTES.get(n, n)} for n, num in columns.items()]
 
 
 def parquet_fields(path: Path) -> list[dict]:
@@ -239,17 +268,13 @@ def parquet_fields(path: Path) -> list[dict]:
     features = meta.get("info", {}).get("features", {})
     fields = []
     for f in schema:
-        t, note = f.type, COLUMN_NOTES.get(f.name, f.name)
+        note = NOTES.get(f.name, f.name)
         names = (features.get(f.name) or {}).get("names")
         if names:
             note = f"{note}: class index into {', '.join(names)}"
-        kind = ("integer" if pa.types.is_integer(t) else "numeric" if pa.types.is_floating(t)
-                else "boolean" if pa.types.is_boolean(t) else "string" if pa.types.is_string(t)
-                else "datetime" if pa.types.is_timestamp(t) else None)
-        field = {"name": f.name, "description": note if kind else f"{note} ({t})"}
-        if kind:
-            field["type"] = kind
-        fields.append(field)
+        kind = next((k for k, test in ARROW_KINDS if getattr(pa.types, test)(f.type)), None)
+        fields.append({"name": f.name, **({"type": kind, "description": note} if kind else
+                                          {"description": f"{note} ({f.type})"})})
     return fields
 
 
@@ -261,8 +286,9 @@ def stage_kaggle(items: list[KaggleItem], metadata: dict, dest: Path) -> None:
         target = dest / item.name
         if item.kind == "zip":
             write_zip(item.source, target)
-        elif item.kind == "csv":
-            _rebased_csv(item.source, target, item.name.removesuffix(".csv"))
+        elif item.kind == "metadata":
+            rebase = _rebased_csv if item.source.suffix == ".csv" else _rebased_parquet
+            rebase(item.source, target, item.name.rsplit(".", 1)[0])
         else:
             shutil.copyfile(item.source, target)
         resource = {"path": item.name, "description": item.description}

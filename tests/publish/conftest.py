@@ -19,12 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from .fake_hub import FakeHub
+from .fake_kaggle import FakeKaggle
+
 HERE = Path(__file__).parent
 REPO_ROOT = HERE.parents[1]
-sys.path.insert(0, str(HERE))
-
-from fake_hub import FakeHub  # noqa: E402
-from fake_kaggle import FakeKaggle  # noqa: E402
 
 HF_TOKEN = "hf_SECRETtokenVALUE0123456789abcdef"
 KAGGLE_TOKEN = "KGAT_secretKaggleToken0123456789abcdef"
@@ -36,21 +35,39 @@ LABELS = ("cat", "dog")
 # --------------------------------------------------------------------------- the built dataset
 
 
+FEATURES = {  # what datasets' Features.to_dict() gives for the engine's columns
+    "image": {"_type": "Image"},
+    "label": {"names": list(LABELS), "_type": "ClassLabel"},
+    "source": {"dtype": "string", "_type": "Value"},
+    "start": {"dtype": "float64", "_type": "Value"},
+    "end": {"dtype": "float64", "_type": "Value"},
+}
+CARD_FEATURES = [  # the same, as the card's configs[].features (Features._to_yaml_list())
+    {"name": "image", "dtype": "image"},
+    {"name": "label", "dtype": {"class_label": {"names": {str(i): n for i, n in enumerate(LABELS)}}}},
+    {"name": "source", "dtype": "string"},
+    {"name": "start", "dtype": "float64"},
+    {"name": "end", "dtype": "float64"},
+]
+
+
 def build_fixture_dataset(out: Path, layout: str = "imagefolder", name: str = "tiny-birds",
                           splits: tuple[str, ...] = ("train", "test"), per_label: int = 3) -> Path:
     """Write a small dataset shaped like the engine's output into ``out``; return ``out``.
 
-    This is the single place to swap for a real ``builder.pipeline.build(cfg)`` once it lands.
+    This is the single place to swap for a real ``builder.pipeline.build(cfg)`` once it lands. It
+    avoids importing ``datasets`` (2 s) and writes the parquet shards with pyarrow, with the same
+    ``huggingface`` schema metadata that ``Dataset.to_parquet`` embeds.
     """
     import numpy as np
-    from datasets import ClassLabel, Dataset, Features, Image, Value
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import yaml
     from PIL import Image as PILImage
 
     from builder.config import Config
 
     out.mkdir(parents=True, exist_ok=True)
-    features = Features({"image": Image(), "label": ClassLabel(names=list(LABELS)), "source": Value("string"),
-                         "start": Value("float64"), "end": Value("float64")})
     rows: dict[str, list[dict]] = {}
     rng = np.random.default_rng(0)
     for split in splits:
@@ -78,18 +95,21 @@ def build_fixture_dataset(out: Path, layout: str = "imagefolder", name: str = "t
     else:
         data_files = [{"split": s, "path": f"data/{s}-*"} for s in splits]
         (out / "data").mkdir(exist_ok=True)
+        meta = {b"huggingface": json.dumps({"info": {"features": FEATURES}}).encode()}
         for split, items in rows.items():
-            ds = Dataset.from_dict({
-                "image": [{"bytes": r["png"], "path": r["name"].split("/")[-1]} for r in items],
-                "label": [r["label"] for r in items], "source": [r["source"] for r in items],
-                "start": [r["start"] for r in items], "end": [r["end"] for r in items],
-            }, features=features)
-            ds.to_parquet(str(out / "data" / f"{split}-00000-of-00001.parquet"))
+            table = pa.table({
+                "image": pa.array([{"bytes": r["png"], "path": r["name"].split("/")[-1]} for r in items],
+                                  pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
+                "label": pa.array([r["label"] for r in items], pa.int64()),
+                "source": [r["source"] for r in items],
+                "start": pa.array([r["start"] for r in items], pa.float64()),
+                "end": pa.array([r["end"] for r in items], pa.float64()),
+            }).replace_schema_metadata(meta)
+            pq.write_table(table, out / "data" / f"{split}-00000-of-00001.parquet")
         (out / "stats.json").write_text(json.dumps({"mean": 0.5, "std": 0.25}))
 
-    import yaml
     card = {"license": "cc0-1.0", "tags": ["audio", "spectrogram"],
-            "configs": [{"config_name": "default", "data_files": data_files, "features": features._to_yaml_list()}]}
+            "configs": [{"config_name": "default", "data_files": data_files, "features": CARD_FEATURES}]}
     (out / "README.md").write_text(
         "---\n" + yaml.safe_dump(card, sort_keys=False) + "---\n\n"
         f"# {name}\n\nMel spectrograms of tiny bird calls, labelled by species. Built by spectroset.\n")
@@ -100,8 +120,8 @@ def build_fixture_dataset(out: Path, layout: str = "imagefolder", name: str = "t
     (out / ".spectroset" / "journal.sqlite").write_bytes(b"SQLite format 3\0 private build state")
     (out / ".spectroset" / "lock").write_text("4242")
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and ".spectroset" not in p.parts)
-    build = {"config": cfg.model_dump(mode="json"), "config_hash": cfg.hash(), "counts": {s: len(r) for s, r in rows.items()},
-             "skipped": [], "files": {f: "0" * 64 for f in files}}
+    build = {"config": cfg.model_dump(mode="json"), "config_hash": cfg.hash(),
+             "counts": {s: len(r) for s, r in rows.items()}, "skipped": [], "files": {f: "0" * 64 for f in files}}
     (out / "build.json").write_text(json.dumps(build, indent=2))
     return out
 
@@ -145,24 +165,28 @@ class Result:
         return self.stdout + self.stderr
 
 
-@pytest.fixture
-def client_env(tmp_path) -> dict[str, str]:
-    """A clean environment: no real credentials, caches and temp files inside tmp_path."""
-    home = tmp_path / "home"
-    home.mkdir()
+def make_client_env(base: Path) -> dict[str, str]:
+    """A clean environment: no real credentials or proxies; home, caches and temp files under ``base``."""
+    home = base / "home"
+    (base / "tmp").mkdir(parents=True, exist_ok=True)
+    home.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("HF_", "HUGGING", "KAGGLE_", "VERBOSE")) and k.lower() not in
            ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
     env.update({
-        "HOME": str(home), "TMPDIR": str(tmp_path / "tmp"), "XDG_CONFIG_HOME": str(home / ".config"),
-        "HF_HOME": str(tmp_path / "hf"), "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets"),
+        "HOME": str(home), "TMPDIR": str(base / "tmp"), "XDG_CONFIG_HOME": str(home / ".config"),
+        "HF_HOME": str(base / "hf"), "HF_DATASETS_CACHE": str(base / "hf-datasets"),
         "HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
         "HF_HUB_ETAG_TIMEOUT": "5", "HF_HUB_DOWNLOAD_TIMEOUT": "5",
-        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(HERE)]),
-        "SPECTROSET_RETRY_BASE_S": "0.05",
+        "PYTHONPATH": str(REPO_ROOT),
+        "SPECTROSET_RETRY_BASE_S": "0.05",  # our backoff; the clients' own (1 s) cannot be shortened
     })
-    (tmp_path / "tmp").mkdir()
     return env
+
+
+@pytest.fixture
+def client_env(tmp_path) -> dict[str, str]:
+    return make_client_env(tmp_path)
 
 
 def hub_env(env: dict[str, str], hub: FakeHub, token: str | None = HF_TOKEN) -> dict[str, str]:
@@ -180,8 +204,32 @@ def kaggle_env(env: dict[str, str], server: FakeKaggle, **creds: str) -> dict[st
     return env
 
 
-def run_client(*args: str, env: dict[str, str], timeout: float = 60, files: list[Path] = ()) -> Result:
+def run_client(*args: str, env: dict[str, str], timeout: float = 60) -> Result:
     """Run ``push_client.py ARGS`` (the push CLI or a load_dataset helper) in a child process."""
     proc = subprocess.run([sys.executable, str(HERE / "push_client.py"), *map(str, args)], env=env,
                           capture_output=True, text=True, timeout=timeout, cwd=str(REPO_ROOT))
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def verify(*checks: str, env: dict[str, str]) -> dict[str, dict]:
+    """``load_dataset`` checks in one child process (importing ``datasets`` once): ``"LOCAL=REPO"``
+    compares a folder with a Hub repo row for row, ``"FOLDER"`` just loads it. Reports by check."""
+    result = run_client("verify", *checks, env=env)
+    assert result.returncode == 0, result.output
+    reports = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"check"')]
+    return {r.pop("check"): r for r in reports}
+
+
+def interrupt_client(*args: str, env: dict[str, str], server, timeout: float = 30) -> None:
+    """Start a push, wait until ``server`` holds a stalled request, then kill the push (SIGKILL):
+    an upload interrupted by a crash or a lost machine, with nothing cleaned up."""
+    proc = subprocess.Popen([sys.executable, str(HERE / "push_client.py"), *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(REPO_ROOT))
+    try:
+        assert server.stalled.wait(timeout), proc.communicate(timeout=5)
+    finally:
+        proc.kill()
+        proc.communicate()
+    with server.lock:
+        server.faults.clear()
+    server.released.set()

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote
 
-from fakeserver import FakeServer, Reply, Request
+from .fakeserver import FakeServer, Reply, Request
 
 LFS_SUFFIXES = (".png", ".jpg", ".parquet", ".zip", ".arrow", ".npy", ".wav", ".flac")
 
@@ -67,6 +67,7 @@ class FakeHub(FakeServer):
         self.lfs: dict[str, bytes] = {}
         self.lfs_puts: dict[str, int] = {}  # oid -> completed PUTs
         self.yaml_checked: list[str] = []
+        self.stall_after_objects: int | None = None  # hold LFS PUTs once this many objects arrived
         self._n = 0
 
     # ------------------------------------------------------------------ helpers
@@ -193,6 +194,10 @@ class FakeHub(FakeServer):
         return Reply(200, {"transfer": "basic", "objects": objects}, {"Content-Type": "application/vnd.git-lfs+json"})
 
     def lfs_put(self, req: Request, oid: str) -> Reply:
+        if self.stall_after_objects is not None and len(self.lfs) >= self.stall_after_objects:
+            self.stalled.set()  # the test kills the client now: this object never arrives
+            self.released.wait(30)
+            return Reply(503, {"error": "stalled"})
         if hashlib.sha256(req.body).hexdigest() != oid:
             return Reply(400, {"error": "sha256 mismatch"})
         self.lfs[oid] = req.body
@@ -296,7 +301,4 @@ class FakeHub(FakeServer):
             end = min(end, len(data) - 1)
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
             return Reply(206, data[start:end + 1], headers)
-        if req.method == "HEAD":
-            # Content-Length of a HEAD reply must describe the body a GET would return.
-            return Reply(200, data, headers)
-        return Reply(200, data, headers)
+        return Reply(200, data, headers)  # for HEAD, only the headers (with the GET's length) are sent

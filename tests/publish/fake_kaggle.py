@@ -19,7 +19,7 @@ import base64
 import re
 from dataclasses import dataclass, field
 
-from fakeserver import FakeServer, Reply, Request
+from .fakeserver import FakeServer, Reply, Request
 
 API = "/api/v1/"
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

@@ -4,6 +4,8 @@ Subclasses implement ``route(req) -> Reply``. Faults are armed per test:
 
     server.fail(2, path="/preupload/")        # the next 2 matching requests get a 503
     server.drop(1, method="PUT", after=100)   # read 100 body bytes, then cut the connection
+    server.stall(method="PUT", skip=4)        # let 4 through, then hold the rest (until release)
+                                              # while the test kills the client: an interrupted push
 
 It binds 127.0.0.1 on a free port and speaks HTTP/1.1 with keep-alive, so the real clients
 (httpx for the Hub, requests for Kaggle) behave as they do against the real services. Requests
@@ -61,13 +63,17 @@ class Fault:
     path: re.Pattern | None
     status: int = 503
     after: int = 0
+    skip: int = 0  # matching requests to let through first
 
     def matches(self, method: str, path: str) -> bool:
-        return (
-            self.remaining > 0
-            and (self.method is None or self.method == method)
-            and (self.path is None or self.path.search(path) is not None)
-        )
+        if self.remaining <= 0 or (self.method is not None and self.method != method):
+            return False
+        if self.path is not None and self.path.search(path) is None:
+            return False
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        return True
 
 
 class FakeServer:
@@ -78,7 +84,9 @@ class FakeServer:
         self.log: list[tuple[str, str, int]] = []  # (method, path, status); status 0 = dropped
         self.seen_headers: list[dict[str, str]] = []
         self.faults: list[Fault] = []
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.stalled = threading.Event()  # set when a request is being held by a stall fault
+        self.released = threading.Event()
+        self.httpd = _Server(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.app = self
         self.port = self.httpd.server_address[1]
@@ -90,6 +98,7 @@ class FakeServer:
         return self
 
     def __exit__(self, *exc):
+        self.released.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -102,6 +111,11 @@ class FakeServer:
     def drop(self, times: int, *, method: str | None = None, path: str | None = None, after: int = 0):
         with self.lock:
             self.faults.append(Fault("drop", times, method, re.compile(path) if path else None, after=after))
+
+    def stall(self, *, method: str | None = None, path: str | None = None, skip: int = 0, after: int = 0):
+        with self.lock:
+            self.faults.append(Fault("stall", 1 << 30, method, re.compile(path) if path else None, after=after,
+                                     skip=skip))
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
@@ -124,8 +138,20 @@ class FakeServer:
         """Called with the bytes that arrived before a dropped connection."""
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):  # killed clients are expected
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format, *args):  # keep pytest output clean
         pass
@@ -139,9 +165,12 @@ class _Handler(BaseHTTPRequestHandler):
         with app.lock:
             app.seen_headers.append(headers)
         fault = app._take_fault(req.method, req.path)
-        if fault is not None and fault.kind == "drop":
+        if fault is not None and fault.kind in ("drop", "stall"):
             data = self._read_body(limit=fault.after)
             app.on_partial(req, data)
+            if fault.kind == "stall":
+                app.stalled.set()
+                app.released.wait(30)
             with app.lock:
                 app.log.append((req.method, req.path, 0))
             self.close_connection = True
@@ -165,9 +194,11 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in extra.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
+        # Headers and body in one write: two small writes meet delayed ACKs and cost ~40 ms each.
+        self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD":
-            self.wfile.write(body)
+            self._headers_buffer.append(body)
+        self.flush_headers()
 
     def _read_body(self, limit: int | None = None) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

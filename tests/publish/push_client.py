@@ -1,16 +1,17 @@
 """Child process for the publish tests: refuses any non-loopback connection, then either runs the
 push command as the main CLI does, or loads datasets to compare them.
 
-    push_client.py push OUT --to hf ...      like `spectroset push`: one line and exit code on errors
-    push_client.py compare LOCAL REPO_ID     load_dataset(LOCAL) == load_dataset(REPO_ID), row for row
-    push_client.py load FOLDER               load_dataset(FOLDER); prints split sizes and features
+    push_client.py push OUT --to hf ...      `spectroset push ...` through the real CLI entry point
+                                             (`spectroset --debug push ...` when PUSH_CLIENT_DEBUG=1)
+    push_client.py verify CHECK...           each CHECK is LOCAL=REPO_ID (load_dataset both, compare row
+                                             for row) or a FOLDER (load_dataset it); prints one JSON
+                                             object per check, {"error": ...} for a failed one
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 import os
 import socket
 import sys
@@ -47,19 +48,10 @@ def _guard_network() -> None:
 
 
 def push(argv: list[str]) -> int:
-    import argparse
+    from builder.cli import main
 
-    from builder.errors import SpectrosetError
-    from builder.publish.cli import add_push_arguments, run_push
-
-    parser = argparse.ArgumentParser(prog="spectroset push")
-    add_push_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run_push(args)
-    except SpectrosetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    debug = ["--debug"] if os.environ.get("PUSH_CLIENT_DEBUG") else []
+    return main([*debug, "push", *argv])
 
 
 def rows(ds) -> list[dict]:
@@ -72,7 +64,7 @@ def rows(ds) -> list[dict]:
     return out
 
 
-def compare(local: str, repo_id: str) -> int:
+def compare(local: str, repo_id: str) -> dict:
     from datasets import load_dataset
 
     a, b = load_dataset(local), load_dataset(repo_id)
@@ -82,23 +74,27 @@ def compare(local: str, repo_id: str) -> int:
         assert a[split].features == b[split].features, (split, a[split].features, b[split].features)
         assert rows(a[split]) == rows(b[split]), f"{split}: rows differ"
     report["features"] = {s: str(d.features) for s, d in a.items()}
-    print(json.dumps(report))
-    return 0
+    return report
 
 
-def load(folder: str) -> int:
+def load(folder: str) -> dict:
     from datasets import load_dataset
 
     ds = load_dataset(folder)
-    print(json.dumps({"splits": {s: len(d) for s, d in ds.items()},
-                      "features": {s: str(d.features) for s, d in ds.items()}}))
+    return {"splits": {s: len(d) for s, d in ds.items()}, "features": {s: str(d.features) for s, d in ds.items()}}
+
+
+def verify(checks: list[str]) -> int:
+    for check in checks:
+        try:
+            report = compare(*check.split("=", 1)) if "=" in check else load(check)
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            report = {"error": f"{exc.__class__.__name__}: {exc}"}
+        print(json.dumps({"check": check, **report}))
     return 0
 
 
 if __name__ == "__main__":
     _guard_network()
-    level = os.environ.get("PUSH_CLIENT_LOG")
-    if level:
-        logging.basicConfig(level=level, stream=sys.stderr)
     command, rest = sys.argv[1], sys.argv[2:]
-    sys.exit({"push": push, "compare": lambda a: compare(*a), "load": lambda a: load(*a)}[command](rest))
+    sys.exit({"push": push, "verify": verify}[command](rest))

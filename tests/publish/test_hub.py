@@ -6,84 +6,112 @@ import json
 
 import pytest
 
-from conftest import HF_TOKEN, hub_env, run_client
+from .conftest import (FakeHub, HF_TOKEN, build_fixture_dataset, hub_env, make_client_env, run_client,
+                      verify)
+from builder.publish.hub import check_repo_id
+from builder.errors import PublishError
+
+
+@pytest.fixture(scope="module")
+def round_trip(tmp_path_factory):
+    """Both layouts pushed to one fake Hub, a dry run staged, then all loaded in one child process."""
+    base = tmp_path_factory.mktemp("round-trip")
+    env = make_client_env(base)
+    with FakeHub({HF_TOKEN: "alice"}) as hub:
+        outs, pushes = {}, {}
+        for layout in ("imagefolder", "parquet"):
+            outs[layout] = build_fixture_dataset(base / layout, layout)
+            pushes[layout] = run_client("push", outs[layout], "--to", "hf", "--repo", f"alice/birds-{layout}",
+                                        "-m", f"first {layout}", env=hub_env(env, hub))
+        log_before_dry_run = list(hub.log)
+        stage = base / "stage"
+        pushes["dry-run"] = run_client("push", outs["imagefolder"], "--to", "hf", "--dry-run", stage,
+                                       env=hub_env(env, hub, token=None))
+        contacted = hub.log[len(log_before_dry_run):]
+        reports = verify(f"{outs['imagefolder']}=alice/birds-imagefolder", f"{outs['parquet']}=alice/birds-parquet",
+                         str(stage), env=hub_env(env, hub))
+        yield {"hub": hub, "outs": outs, "pushes": pushes, "reports": reports, "stage": stage,
+               "contacted": contacted}
 
 
 @pytest.mark.parametrize("layout", ["imagefolder", "parquet"])
-def test_round_trip_equals_local(layout, request, hub, client_env):
-    out = request.getfixturevalue(f"{layout}_out")
-    env = hub_env(client_env, hub)
-    result = run_client("push", out, "--to", "hf", "--repo", "alice/tiny-birds", "-m", "first push", env=env)
-    assert result.returncode == 0, result.output
-    assert f"{hub.url}/datasets/alice/tiny-birds" in result.stdout
+def test_round_trip_equals_local(layout, round_trip):
+    hub, out, push = round_trip["hub"], round_trip["outs"][layout], round_trip["pushes"][layout]
+    assert push.returncode == 0, push.output
+    assert f"{hub.url}/datasets/alice/birds-{layout}" in push.stdout
+    files = hub.files(f"alice/birds-{layout}")
+    assert files["README.md"] == (out / "README.md").read_bytes()  # the card goes up as the engine wrote it
+    assert "build.json" in files and not [p for p in files if ".spectroset" in p]  # the card points to build.json
+    assert hub.repos[f"alice/birds-{layout}"].messages[-1] == f"first {layout}"
 
-    files = hub.files("alice/tiny-birds")
-    assert "README.md" in files and files["README.md"] == (out / "README.md").read_bytes()
-    assert not [p for p in files if p.startswith(".spectroset") or p == "build.json"]
-    assert hub.repos["alice/tiny-birds"].messages[-1] == "first push"
-
-    compared = run_client("compare", out, "alice/tiny-birds", env=env)
-    assert compared.returncode == 0, compared.output
-    report = json.loads(compared.stdout.strip().splitlines()[-1])
+    report = round_trip["reports"][f"{out}=alice/birds-{layout}"]
+    assert "error" not in report, report["error"]
     assert report["local"] == report["remote"] == {"train": 6, "test": 6}
     assert "ClassLabel(names=['cat', 'dog'])" in report["features"]["train"]
 
 
-def test_rerun_uploads_nothing_new(imagefolder_out, hub, client_env):
-    env = hub_env(client_env, hub)
-    assert run_client("push", imagefolder_out, "--to", "hf", "--repo", "alice/tiny-birds", env=env).returncode == 0
-    puts = len(hub.requests("PUT", "/lfs/"))
-    again = run_client("push", imagefolder_out, "--to", "hf", "--repo", "alice/tiny-birds", env=env)
-    assert again.returncode == 0, again.output
-    assert len(hub.requests("PUT", "/lfs/")) == puts
+def test_dry_run_stages_a_loadable_folder_and_contacts_nothing(round_trip):
+    push, stage = round_trip["pushes"]["dry-run"], round_trip["stage"]
+    assert push.returncode == 0, push.output
+    assert round_trip["contacted"] == []
+    staged = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
+    out = round_trip["outs"]["imagefolder"]
+    assert staged == sorted(p for p in round_trip["hub"].files("alice/birds-imagefolder") if p != ".gitattributes")
+    assert all((stage / p).read_bytes() == (out / p).read_bytes() for p in staged)
+    report = round_trip["reports"][str(stage)]
+    assert report.get("splits") == {"train": 6, "test": 6}, report
 
 
-def test_private_repo_on_a_branch_with_name_only(parquet_out, hub, client_env):
-    env = hub_env(client_env, hub)
-    result = run_client("push", parquet_out, "--to", "hf", "--repo", "tiny-birds", "--private",
-                        "--revision", "v1", env=env)
-    assert result.returncode == 0, result.output
-    repo = hub.repos["alice/tiny-birds"]
-    assert repo.private and "v1" in repo.branches
-    assert f"{hub.url}/datasets/alice/tiny-birds/tree/v1" in result.stdout
-    assert "data/train-00000-of-00001.parquet" in hub.files("alice/tiny-birds", "v1")
-    assert "data/train-00000-of-00001.parquet" not in hub.files("alice/tiny-birds", "main")
-
-
-def test_stale_shards_are_deleted(parquet_out, hub, client_env):
+def test_rerun_sends_nothing_again_and_drops_stale_shards(parquet_out, hub, client_env):
     env = hub_env(client_env, hub)
     assert run_client("push", parquet_out, "--to", "hf", "--repo", "alice/tiny-birds", env=env).returncode == 0
+    puts, commits = len(hub.requests("PUT", "/lfs/")), len(hub.repos["alice/tiny-birds"].commits)
+    again = run_client("push", parquet_out, "--to", "hf", "--repo", "alice/tiny-birds", env=env)
+    assert again.returncode == 0, again.output
+    assert len(hub.requests("PUT", "/lfs/")) == puts and len(hub.repos["alice/tiny-birds"].commits) == commits
+
+    # A rebuild with another shard count: the old shard must not linger next to the new one.
     old = parquet_out / "data" / "test-00000-of-00001.parquet"
     old.rename(parquet_out / "data" / "test-00000-of-00002.parquet")
     build = json.loads((parquet_out / "build.json").read_text())
-    build["files"] = {k.replace("test-00000-of-00001", "test-00000-of-00002"): v for k, v in build["files"].items()}
+    build["files"] = {k.replace("-of-00001", "-of-00002") if "test" in k else k: v for k, v in build["files"].items()}
     (parquet_out / "build.json").write_text(json.dumps(build))
     assert run_client("push", parquet_out, "--to", "hf", "--repo", "alice/tiny-birds", env=env).returncode == 0
     data = sorted(p for p in hub.files("alice/tiny-birds") if p.startswith("data/"))
     assert data == ["data/test-00000-of-00002.parquet", "data/train-00000-of-00001.parquet"]
+    assert len(hub.requests("PUT", "/lfs/")) == puts  # a renamed file with the same bytes is not re-sent
 
 
-def test_repo_from_config(imagefolder_out, hub, client_env):
+def test_config_defaults_private_branch_and_own_namespace(imagefolder_out, hub, client_env):
     build = json.loads((imagefolder_out / "build.json").read_text())
-    build["config"]["publish"]["hf"]["repo_id"] = "alice/from-config"
+    build["config"]["publish"]["hf"].update({"repo_id": "tiny-birds", "private": True})
     (imagefolder_out / "build.json").write_text(json.dumps(build))
-    result = run_client("push", imagefolder_out, "--to", "hf", env=hub_env(client_env, hub))
+    result = run_client("push", imagefolder_out, "--to", "hf", "--revision", "v1", env=hub_env(client_env, hub))
     assert result.returncode == 0, result.output
-    assert "alice/from-config" in hub.repos
+    repo = hub.repos["alice/tiny-birds"]
+    assert repo.private and "v1" in repo.branches
+    assert f"{hub.url}/datasets/alice/tiny-birds/tree/v1" in result.stdout
+    assert "train/metadata.csv" in hub.files("alice/tiny-birds", "v1")
+    assert "train/metadata.csv" not in hub.files("alice/tiny-birds", "main")
 
 
-def test_dry_run_stages_a_loadable_folder_and_contacts_nothing(imagefolder_out, hub, client_env, tmp_path):
-    stage = tmp_path / "stage"
-    env = hub_env(client_env, hub, token=None)  # no credentials needed
-    result = run_client("push", imagefolder_out, "--to", "hf", "--repo", "alice/x-y", "--dry-run", stage, env=env)
-    assert result.returncode == 0, result.output
+def test_flags_for_the_other_target_and_bad_repo_are_refused(imagefolder_out, hub, client_env):
+    result = run_client("push", imagefolder_out, "--to", "hf", "--repo", "alice/bad--name", env=hub_env(client_env, hub))
+    assert result.returncode == 5 and "--repo 'alice/bad--name'" in result.stderr
+    result = run_client("push", imagefolder_out, "--to", "hf", "--id", "alice/foo-bar", env=hub_env(client_env, hub))
+    assert result.returncode == 5 and "--id does not apply to --to hf" in result.stderr
     assert hub.log == []
-    staged = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
-    assert "README.md" in staged and "train/metadata.csv" in staged and "build.json" not in staged
-    assert not [p for p in staged if ".spectroset" in p]
-    loaded = run_client("load", stage, env=env)
-    assert loaded.returncode == 0, loaded.output
-    assert json.loads(loaded.stdout.strip().splitlines()[-1])["splits"] == {"train": 6, "test": 6}
+
+
+@pytest.mark.parametrize("repo", ["alice/bad--name", "a/b/c", "alice/-x", "alice/x.", "alice/" + "x" * 97, ""])
+def test_bad_repo_ids(repo):
+    with pytest.raises(PublishError, match="--repo"):
+        check_repo_id(repo)
+
+
+@pytest.mark.parametrize("repo", ["alice/tiny-birds", "tiny_birds.v2", "Org-1/A.b_c"])
+def test_good_repo_ids(repo):
+    assert check_repo_id(repo) == repo
 
 
 def test_dry_run_refuses_a_non_empty_folder(imagefolder_out, client_env, tmp_path):
@@ -93,11 +121,3 @@ def test_dry_run_refuses_a_non_empty_folder(imagefolder_out, client_env, tmp_pat
     result = run_client("push", imagefolder_out, "--to", "hf", "--dry-run", stage, env=client_env)
     assert result.returncode == 5 and "must not exist or be empty" in result.stderr
     assert (stage / "keep.txt").read_text() == "mine"
-
-
-@pytest.mark.parametrize("repo", ["alice/bad--name", "a/b/c", "alice/-x", "alice/" + "x" * 97])
-def test_bad_repo_id(repo, imagefolder_out, hub, client_env):
-    result = run_client("push", imagefolder_out, "--to", "hf", "--repo", repo, env=hub_env(client_env, hub))
-    assert result.returncode == 5 and "--repo" in result.stderr
-    assert hub.log == []
-    assert HF_TOKEN not in result.output
