@@ -1,8 +1,8 @@
 """Safe, unique, stable output names from untrusted labels and file names.
 
 Original names stay in the metadata; only path components are sanitised here. A component never
-contains a separator, NUL, control characters or a leading dot, never is ``..``, fits common
-file-system limits, and stays unique among its siblings even on case-insensitive or
+contains a separator, NUL, control or invisible characters or a leading dot, never is ``..``, fits
+common file-system limits, and stays unique among its siblings even on case-insensitive or
 normalising file systems (names are compared casefolded and NFC-normalised).
 """
 
@@ -14,30 +14,69 @@ import unicodedata
 from collections import defaultdict
 from typing import Iterable
 
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|]')
+# Invisible or line-breaking characters (bidi overrides, zero-width, separators) that make a path
+# display as something it is not; replaced like the ASCII controls above.
+_INVISIBLE = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
 MAX_BYTES = 120  # leaves room for "_<end>.png" and temp suffixes under the usual 255-byte limit
+HASH = 8  # hex digits of the disambiguating hash
 
 
-def short_hash(text: str, n: int = 8) -> str:
+def short_hash(text: str, n: int = HASH) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:n]
 
 
+def _fit(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, on a character boundary."""
+    data = text.encode("utf-8")
+    return text if len(data) <= limit else data[:limit].decode("utf-8", "ignore")
+
+
 def safe_component(name: str) -> str:
-    """A single path component derived from ``name`` that is safe on any common file system."""
+    """A single path component derived from ``name`` that is safe on any common file system.
+
+    At most :data:`MAX_BYTES` UTF-8 bytes, NFC, never empty, ``.``/``..`` or hidden; idempotent.
+    """
     text = unicodedata.normalize("NFC", name)
     text = text.encode("utf-8", "replace").decode("utf-8")
-    text = _UNSAFE.sub("_", text).strip().lstrip(".").rstrip(". ")
+    text = "".join("_" if unicodedata.category(c) in _INVISIBLE else c for c in _UNSAFE.sub("_", text))
+    text = text.strip().lstrip(".").rstrip(". ")
     if not text:
         text = "_"
     if len(text.encode("utf-8")) > MAX_BYTES:
-        cut = text.encode("utf-8")[: MAX_BYTES - 9].decode("utf-8", "ignore")
-        text = f"{cut}-{short_hash(name)}"
+        text = with_hash(text, name)
     return text
+
+
+def with_hash(base: str, key: str, n: int = HASH) -> str:
+    """``base-<hash of key>``, ``base`` shortened so the result still fits :data:`MAX_BYTES`."""
+    return f"{_fit(base, MAX_BYTES - n - 1)}-{short_hash(key, n)}"
 
 
 def fold(name: str) -> str:
     """The key two names collide on: case- and normalisation-insensitive."""
-    return unicodedata.normalize("NFC", name).casefold()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
+def _resolve(names: dict[str, str], bases: dict[str, str]) -> dict[str, str]:
+    """Make ``names`` (key → name) unique after folding, whatever the keys look like.
+
+    The first pass of a caller adds hashes only where it expects clashes; a name of that shape may
+    still clash with a real name (``a.wav`` + ``a.flac`` → ``a-wav``, beside a file ``a-wav.ogg``).
+    Every member of a clashing group then gets a longer hash of its key; membership depends only on
+    the set of keys, so the result never depends on order.
+    """
+    out = dict(names)
+    for n in range(HASH + 4, 65, 4):
+        groups: dict[str, list[str]] = defaultdict(list)
+        for key, name in out.items():
+            groups[fold(name)].append(key)
+        clashing = [k for members in groups.values() if len(members) > 1 for k in members]
+        if not clashing:
+            return out
+        for k in clashing:
+            out[k] = with_hash(bases[k], k, n)
+    raise AssertionError("sha256 prefixes of distinct keys collided")  # pragma: no cover
 
 
 def unique_components(names: Iterable[str]) -> dict[str, str]:
@@ -47,15 +86,15 @@ def unique_components(names: Iterable[str]) -> dict[str, str]:
     colliding name gets a hash of its original text, so the result does not depend on order.
     """
     names = sorted(set(names))
+    base = {n: safe_component(n) for n in names}
     groups: dict[str, list[str]] = defaultdict(list)
     for n in names:
-        groups[fold(safe_component(n))].append(n)
+        groups[fold(base[n])].append(n)
     out = {}
     for members in groups.values():
         for n in members:
-            base = safe_component(n)
-            out[n] = base if len(members) == 1 else f"{base}-{short_hash(n)}"
-    return out
+            out[n] = base[n] if len(members) == 1 else with_hash(base[n], n)
+    return _resolve(out, base)
 
 
 def unique_stems(rels: Iterable[str]) -> dict[str, str]:
@@ -75,9 +114,10 @@ def unique_stems(rels: Iterable[str]) -> dict[str, str]:
     for r in rels:
         by_stem[fold(safe_component(stem_ext(r)[0]))].append(r)
     out: dict[str, str] = {}
+    bases: dict[str, str] = {}
     for members in by_stem.values():
         if len(members) == 1:
-            out[members[0]] = safe_component(stem_ext(members[0])[0])
+            out[members[0]] = bases[members[0]] = safe_component(stem_ext(members[0])[0])
             continue
         by_ext: dict[str, list[str]] = defaultdict(list)
         for r in members:
@@ -86,9 +126,9 @@ def unique_stems(rels: Iterable[str]) -> dict[str, str]:
         for group in by_ext.values():
             for r in group:
                 stem, ext = stem_ext(r)
-                name = safe_component(f"{stem}-{ext}")
-                out[r] = name if len(group) == 1 else f"{name}-{short_hash(r)}"
-    return out
+                bases[r] = name = safe_component(f"{stem}-{ext}")
+                out[r] = name if len(group) == 1 else with_hash(name, r)
+    return _resolve(out, bases)
 
 
 def end_tag(end: float) -> str:

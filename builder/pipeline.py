@@ -14,6 +14,7 @@ import logging
 import shutil
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,7 +106,11 @@ def _wipe(out: Path, journal: Journal) -> None:
 def _check_output(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise BuildError(f"output.path: {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / STATE_DIR).is_dir():
+    try:
+        foreign = out.is_dir() and any(out.iterdir()) and not (out / STATE_DIR).is_dir()
+    except OSError as exc:
+        raise BuildError(f"output.path: cannot read {out}: {exc.strerror or exc}") from None
+    if foreign:
         raise BuildError(f"output.path: {out} is not empty and was not built by spectroset; choose a new folder with -o")
 
 
@@ -144,11 +149,14 @@ def build(
     t0 = time.monotonic()
     out = cfg.output.path
     _check_output(out)
+    # Discovery reads only the sources; done first, a missing folder or bad label CSV stops the
+    # build before OUT exists or its journal records a config that never built anything.
+    sources, skipped = _usable_names(*discover(cfg.source))
     with OutputLock(out):
         journal = Journal(out)
         try:
+            _remove_uncommitted(out, journal)
             _prepare(out, cfg, journal, force)
-            sources, skipped = discover(cfg.source)
             fp = fingerprint(cfg, sources, skipped)
             previous = read_record(out)
             if previous and previous.get("fingerprint") == fp and all((out / f).is_file() for f in previous.get("files", {})):
@@ -168,6 +176,39 @@ def build(
             return BuildReport(out, record, decoded, reused, seconds=time.monotonic() - t0, skipped=skips)
         finally:
             journal.close()
+
+
+def _remove_uncommitted(out: Path, journal: Journal) -> None:
+    """Delete the images of recordings a killed run began but never committed. Redone unchanged,
+    they would only be rewritten; but the recording may since have changed or gone, and its old
+    images must not stay behind as files no metadata row names."""
+    pending = journal.pending()
+    for rel in sorted(pending):
+        remove_files(out, pending[rel])
+    if pending:
+        journal.forget_pending()
+
+
+def _printable(text: str) -> str:
+    """A file name as valid UTF-8 (undecodable bytes shown as U+FFFD) for reports and metadata."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _usable_names(sources, skipped) -> tuple[list, list[Skipped]]:
+    """Report files whose names are not valid UTF-8 (Linux allows any bytes) instead of crashing:
+    such a name cannot go into the journal, metadata.csv or build.json, so it cannot be a source."""
+    keep, bad = [], []
+    for s in sources:
+        try:
+            s.rel.encode("utf-8")
+            keep.append(s)
+        except UnicodeEncodeError:
+            bad.append(Skipped(_printable(s.rel), "file name is not valid UTF-8; rename the file"))
+    skipped = [Skipped(_printable(s.path), s.reason) for s in skipped] + bad
+    return keep, sorted(skipped, key=lambda s: s.path)
 
 
 def _todo(out: Path, cfg: Config, sources, journal: Journal, layout) -> tuple[list[FileJob], int]:
@@ -198,8 +239,16 @@ def _run(todo, journal, layout, workers, executor, address, progress) -> int:
     bar = _Progress(len(todo), progress)
     try:
         for result in pool.map_unordered(process_file, todo):
+            planned = getattr(layout, "image_rel", None)
+            if planned and result.rows:  # per-recording files: note them before the first is written
+                journal.begin(result.rel, [planned(result.rel, r.index, r.end) for r in result.rows])
             journal.put(result.rel, result.fingerprint, layout.store(result))
             bar.update(len(result.rows))
+    except BrokenProcessPool:
+        raise BuildError(
+            "a worker process died while decoding (a crashing decoder, or killed for memory); finished "
+            "recordings are kept: rerun to resume, with -j 1 and --debug to find the file"
+        ) from None
     finally:
         bar.close()
         pool.close()

@@ -24,9 +24,17 @@ STATE_DIR = ".spectroset"
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a hidden temp file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
+    """Write ``data`` to ``path`` via a hidden temp file in the same folder and a rename.
+
+    A reader (or a later run) sees the old file or the new one, never a part: a process killed
+    mid-write leaves only a hidden ``.*.tmp`` beside the target, which the next finished build
+    removes. Any ``OSError`` (full disk, read-only folder) becomes a one-line :class:`BuildError`.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise disk_error(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -47,6 +55,13 @@ def disk_error(exc: OSError, path: Path) -> BuildError:
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return BuildError(f"cannot write {path}: {exc.strerror}; fix permissions or choose another -o")
     return BuildError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _hint(exc: sqlite3.Error) -> str:
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text or "permission" in text:
+        return "fix permissions or choose another -o"
+    return "free space and rerun to resume"
 
 
 class OutputLock:
@@ -72,10 +87,19 @@ class OutputLock:
                 f"{self.path.parent.parent} is being built by another process (pid {holder}); "
                 "wait for it or choose another -o"
             ) from None
-        self.fh.seek(0)
-        self.fh.truncate()
-        self.fh.write(str(os.getpid()))
-        self.fh.flush()
+        try:  # the pid is only for the message above; a full disk must still fail in one line
+            self.fh.seek(0)
+            self.fh.truncate()
+            self.fh.write(str(os.getpid()))
+            self.fh.flush()
+        except OSError as exc:
+            fcntl.flock(self.fh, fcntl.LOCK_UN)
+            try:
+                self.fh.close()
+            except OSError:
+                pass
+            self.fh = None
+            raise disk_error(exc, self.path) from None
         return self
 
     def __exit__(self, *exc) -> None:
@@ -97,8 +121,12 @@ class Journal:
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS units (rel TEXT PRIMARY KEY, fingerprint TEXT, record BLOB)"
             )
+            # Files a run is about to write for a recording it has not committed yet: a run killed
+            # mid-recording leaves them behind, and the next run deletes them (the recording may
+            # since have changed or gone, and would otherwise leave stray images).
+            self.db.execute("CREATE TABLE IF NOT EXISTS pending (rel TEXT PRIMARY KEY, paths TEXT)")
         except sqlite3.Error as exc:
-            raise BuildError(f"cannot open the build journal {path}: {exc}") from None
+            raise BuildError(f"cannot open the build journal {path}: {exc}; {_hint(exc)}") from None
 
     def get_meta(self, key: str):
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -110,9 +138,21 @@ class Journal:
     def fingerprints(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT rel, fingerprint FROM units"))
 
+    def begin(self, rel: str, paths: list[str]) -> None:
+        """Note the files about to be written for ``rel``; :meth:`put` commits them."""
+        self._write("INSERT OR REPLACE INTO pending VALUES (?, ?)", (rel, json.dumps(paths)))
+
+    def pending(self) -> dict[str, list[str]]:
+        """Files of recordings begun but never committed (their run was killed)."""
+        return {rel: json.loads(paths) for rel, paths in self.db.execute("SELECT rel, paths FROM pending")}
+
+    def forget_pending(self) -> None:
+        self._write("DELETE FROM pending")
+
     def put(self, rel: str, fingerprint: str, record) -> None:
         blob = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
-        self._write("INSERT OR REPLACE INTO units VALUES (?, ?, ?)", (rel, fingerprint, blob))
+        self._write_all([("INSERT OR REPLACE INTO units VALUES (?, ?, ?)", (rel, fingerprint, blob)),
+                         ("DELETE FROM pending WHERE rel=?", (rel,))])
 
     def get(self, rel: str):
         row = self.db.execute("SELECT record FROM units WHERE rel=?", (rel,)).fetchone()
@@ -130,14 +170,25 @@ class Journal:
             self._write("DELETE FROM units WHERE rel=?", (rel,))
 
     def clear(self) -> None:
-        self._write("DELETE FROM units")
-        self._write("DELETE FROM meta")
+        self._write_all([("DELETE FROM units", ()), ("DELETE FROM meta", ()), ("DELETE FROM pending", ())])
 
     def _write(self, sql: str, args=()) -> None:
+        self._write_all([(sql, args)])
+
+    def _write_all(self, statements: list[tuple[str, tuple]]) -> None:
+        """Run ``statements`` in one transaction: all of them land, or none."""
         try:
-            self.db.execute(sql, args)
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, args in statements:
+                    self.db.execute(sql, args)
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
         except sqlite3.OperationalError as exc:
-            raise BuildError(f"cannot update the build journal: {exc}; free space and rerun to resume") from None
+            raise BuildError(f"cannot update the build journal: {exc}; {_hint(exc)}") from None
 
     def close(self) -> None:
         self.db.close()
