@@ -126,6 +126,11 @@ def cmd_push(args) -> int:
     return run_push(args)
 
 
+def one_line(text: str) -> str:
+    """Escape line breaks and other non-printables (file names, --set keys) so a problem is one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 COMMANDS = {"build": cmd_build, "inspect": cmd_inspect, "presets": cmd_presets, "preview": cmd_preview,
             "report": cmd_report, "push": cmd_push}
 
@@ -141,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         for line in getattr(exc, "details", None) or [str(exc)]:
-            print(f"error: {line}", file=sys.stderr)
+            print(f"error: {one_line(line)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)

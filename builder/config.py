@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError
 
 AUDIO_EXTENSIONS = ("wav", "aif", "aiff", "flac", "ogg", "oga", "opus", "mp3", "m4a")
+_INTERNAL_LOC = re.compile(r"^[a-z0-9_-]+\[.*\]$|^function-")  # pydantic's own names: lax-or-strict[...], union[...]
 _KEYED = re.compile(r"^@([\w.]+)@ (.*)$", re.S)
 
 
@@ -358,7 +359,7 @@ def _format(exc: ValidationError, origin: str) -> ConfigError:
     lines = []
     for err in errors:
         loc = [str(p) for p in err["loc"]
-               if not str(p).startswith(("function-", "tuple[", "literal[")) and str(p) not in _UNION_MODELS]
+               if not _INTERNAL_LOC.match(str(p)) and str(p) not in _UNION_MODELS]
         msg = err["msg"].removeprefix("Value error, ")
         m = _KEYED.match(msg)
         if m:

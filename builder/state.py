@@ -23,6 +23,15 @@ from .errors import BuildError, LockedError
 STATE_DIR = ".spectroset"
 
 
+def _file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a hidden temp file in the same folder and a rename.
 
@@ -38,6 +47,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; datasets are meant to be shared
         os.replace(tmp, path)
     except BaseException as exc:
         try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..discover import SourceFile
-from ..names import safe_component, unique_components, unique_stems
+from ..names import fold, safe_component, unique_components, unique_stems
 from ..splits import assign_sources, assign_window
 
 
@@ -58,14 +58,20 @@ def make_plan(cfg: Config, sources: list[SourceFile]) -> DatasetPlan:
     names = sorted({s.label for s in sources if s.label is not None} | {x for s in sources for x in s.extra_labels})
     entries: dict[str, SourcePlan] = {}
     if cfg.output.layout == "mirror":
-        folders: dict[str, list[str]] = {}
-        for s in sources:
-            folders.setdefault(s.rel.rpartition("/")[0], []).append(s.rel)
-        stems = {rel: stem for rels in folders.values() for rel, stem in unique_stems(rels).items()}
+        safe_folder = {}
         for s in sources:
             folder = s.rel.rpartition("/")[0]
-            safe = "/".join(safe_component(p) for p in folder.split("/")) if folder else ""
-            entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, None, safe, stems[s.rel])
+            safe_folder[s.rel] = "/".join(safe_component(p) for p in folder.split("/")) if folder else ""
+        folders: dict[str, list[str]] = {}
+        for s in sources:  # group by the folder as written on disk, compared folded
+            folders.setdefault(fold(safe_folder[s.rel]), []).append(s.rel)
+        stems = {rel: stem for rels in folders.values() for rel, stem in unique_stems(rels).items()}
+        canonical = {}  # one spelling per folded folder, so twins share one output folder
+        for s in sources:
+            canonical.setdefault(fold(safe_folder[s.rel]), safe_folder[s.rel])
+        for s in sources:
+            folder = canonical[fold(safe_folder[s.rel])]
+            entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, None, folder, stems[s.rel])
     else:
         label_dirs = unique_components(s.label for s in sources if s.label is not None)
         by_folder: dict[str, list[str]] = {}

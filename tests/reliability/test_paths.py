@@ -174,9 +174,6 @@ def test_stem_ext_form_cannot_collide_with_a_real_stem():
     assert len({fold(v) for v in mapping.values()}) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="builder/layouts/__init__.py (mirror) makes stems unique per original "
-                                       "folder, not per safe folder: 'a\\b/x.wav' and 'a_b/x.wav' both write "
-                                       "a_b/x_0.5.png (fix: group unique_stems by fold(safe folder))")
 def test_mirror_layout_hostile_folders(tmp_path):
     src = tmp_path / "src"
     sources = set()
