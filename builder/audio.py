@@ -2,7 +2,8 @@
 
 soundfile (libsndfile: wav, aiff, flac, ogg/vorbis, opus, mp3) is tried first because it is the
 fastest here; PyAV (ffmpeg: m4a/aac and anything else) is the fallback. Resampling is soxr HQ,
-streamed, so a block-wise decode gives the same samples as a whole-file one.
+streamed, so a block-wise decode gives the same samples as a whole-file one. A path that is an
+fsspec URL (``memory://``, ``s3://`` …) is decoded from the file object fsspec opens.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ def _reason(exc: BaseException) -> str:
     return text[:200]
 
 
-def _soundfile_blocks(path: Path, info_only: bool = False):
+def _soundfile_blocks(path: Path, info_only: bool = False, fh=None):
     import soundfile as sf
 
-    f = sf.SoundFile(str(path))
+    f = sf.SoundFile(fh if fh is not None else str(path))
     if f.samplerate <= 0 or f.channels <= 0:
         f.close()
         raise DecodeError(str(path), "invalid header: no sample rate or channels")
@@ -66,11 +67,11 @@ def _soundfile_blocks(path: Path, info_only: bool = False):
     return info, blocks()
 
 
-def _pyav_blocks(path: Path, info_only: bool = False):
+def _pyav_blocks(path: Path, info_only: bool = False, fh=None):
     import av
 
     try:
-        container = av.open(str(path))
+        container = av.open(fh if fh is not None else str(path))
     except Exception as exc:
         raise DecodeError(str(path), f"not a readable audio file: {_reason(exc)}") from None
     streams = [s for s in container.streams if s.type == "audio"]
@@ -113,23 +114,56 @@ def _pyav_blocks(path: Path, info_only: bool = False):
     return info, blocks()
 
 
-def _open(path: Path, info_only: bool = False):
+def _decode(path: Path | str, info_only: bool, fh=None):
+    try:
+        return _soundfile_blocks(path, info_only, fh)
+    except DecodeError:
+        raise
+    except Exception:
+        if fh is not None:
+            fh.seek(0)
+        return _pyav_blocks(path, info_only, fh)
+
+
+def _open_url(url: str, info_only: bool = False):
+    from .fsutil import open_url
+
+    fh = open_url(url)
+    try:
+        info, blocks = _decode(url, info_only, fh)
+    except BaseException:
+        fh.close()
+        raise
+    if blocks is None:
+        fh.close()
+        return info, None
+
+    def closing() -> Iterator[np.ndarray]:
+        try:
+            yield from blocks
+        finally:
+            fh.close()
+
+    return info, closing()
+
+
+def _open(path: Path | str, info_only: bool = False):
+    from .fsutil import is_url
+
+    if is_url(path):
+        return _open_url(path, info_only)
+    path = Path(path)
     try:
         if path.stat().st_size == 0:
             raise DecodeError(str(path), "empty file (0 bytes)")
     except OSError as exc:
         raise DecodeError(str(path), f"cannot open: {exc.strerror}") from None
-    try:
-        return _soundfile_blocks(path, info_only)
-    except DecodeError:
-        raise
-    except Exception:
-        return _pyav_blocks(path, info_only)
+    return _decode(path, info_only)
 
 
 def probe(path: Path) -> AudioInfo:
     """Rate, channels and (where the header says) length, without decoding."""
-    return _open(Path(path), info_only=True)[0]
+    return _open(path, info_only=True)[0]
 
 
 def _mono(block: np.ndarray) -> np.ndarray:
@@ -144,7 +178,7 @@ def stream(path: Path, sample_rate: int | None) -> tuple[AudioInfo, int, Iterato
     """``(info, rate, blocks)``: mono float32 blocks at ``sample_rate`` (None keeps the file's)."""
     import soxr
 
-    info, raw = _open(Path(path))
+    info, raw = _open(path)
     rate = sample_rate or info.sample_rate
 
     def blocks() -> Iterator[np.ndarray]:

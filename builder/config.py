@@ -52,7 +52,11 @@ class SourceConfig(Frozen):
     def _path_or_url(cls, v: Any) -> Any:
         from .fsutil import is_url
 
-        return v if is_url(v) or not isinstance(v, str) else Path(v)
+        if isinstance(v, Path) or is_url(v):
+            return v
+        if not isinstance(v, str) or not v:
+            raise ValueError("must be a folder, or a URL such as s3://bucket/audio")
+        return Path(v)
 
     @field_validator("extensions")
     @classmethod

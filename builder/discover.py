@@ -2,7 +2,8 @@
 
 Labels come from the first folder below the source root (``labels: folder``), from a CSV
 (``labels: {csv: ...}``), or not at all (``labels: none``). Anything that cannot be used is
-returned as a :class:`Skipped` with a reason, never silently dropped.
+returned as a :class:`Skipped` with a reason, never silently dropped. A ``source.path`` that is
+an fsspec URL (``memory://``, ``s3://`` …) is listed through fsspec with the same rules.
 """
 
 from __future__ import annotations
@@ -12,25 +13,27 @@ import csv
 import json
 import os
 import unicodedata
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
 
 from .config import CsvLabels, SourceConfig
 from .errors import SourceError
+from .fsutil import is_url, join, list_files, stamp
 
 
 @dataclass(frozen=True)
 class SourceFile:
-    path: Path  # absolute, as found (a symlink stays a symlink)
+    path: Path | str  # absolute, as found (a symlink stays a symlink); the full URL for a URL source
     rel: str  # POSIX path relative to source.path, as on disk
     label: str | None
     extra_labels: tuple[str, ...]
     size: int
     mtime_ns: int
+    etag: str = ""  # a URL source's content tag, where the store has one
 
     @property
     def fingerprint(self) -> str:
-        return f"{self.size}:{self.mtime_ns}"
+        return f"{self.size}:{self.mtime_ns}" + (f":{self.etag}" if self.etag else "")
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,19 @@ def _walk(root: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def _stat(rel: str, path: Path, extensions: tuple[str, ...]) -> SourceFile | Skipped | None:
-    ext = path.suffix.lower().lstrip(".")
-    if ext not in extensions:
-        return None
+def _hidden_or_other(rel: str, extensions: tuple[str, ...]) -> Skipped | bool:
+    """True for a file that is not audio by name, a Skipped for a hidden one, else False."""
+    if PurePosixPath(rel).suffix.lower().lstrip(".") not in extensions:
+        return True
     if any(part.startswith(".") for part in rel.split("/")):
         return Skipped(rel, "hidden file or folder (names starting with '.' are ignored)")
+    return False
+
+
+def _stat(rel: str, path: Path, extensions: tuple[str, ...]) -> SourceFile | Skipped | None:
+    other = _hidden_or_other(rel, extensions)
+    if other is not False:
+        return None if other is True else other
     try:
         st = path.stat()
     except OSError:
@@ -64,14 +74,28 @@ def _stat(rel: str, path: Path, extensions: tuple[str, ...]) -> SourceFile | Ski
     return SourceFile(path, rel, None, (), st.st_size, st.st_mtime_ns)
 
 
-def discover(cfg: SourceConfig) -> tuple[list[SourceFile], list[Skipped]]:
-    """Sorted recordings and the files skipped on the way, both deterministic."""
-    root = cfg.path
+def _remote(url: str, extensions: tuple[str, ...]):
+    for rel, info in list_files(url):
+        other = _hidden_or_other(rel, extensions)
+        if other is not False:
+            yield None if other is True else other
+        else:
+            size, mtime_ns, etag = stamp(info)
+            yield SourceFile(join(url, rel), rel, None, (), size, mtime_ns, etag)
+
+
+def _local(root: Path, extensions: tuple[str, ...]):
     if not root.is_dir():
         raise SourceError(f"source.path: not a folder: {root}")
-    files, skipped = [], []
     for rel, path in _walk(root):
-        item = _stat(rel, path, cfg.extensions)
+        yield _stat(rel, path, extensions)
+
+
+def discover(cfg: SourceConfig) -> tuple[list[SourceFile], list[Skipped]]:
+    """Sorted recordings and the files skipped on the way, both deterministic."""
+    files, skipped = [], []
+    found = _remote(cfg.path, cfg.extensions) if is_url(cfg.path) else _local(cfg.path, cfg.extensions)
+    for item in found:
         if isinstance(item, Skipped):
             skipped.append(item)
         elif item is not None:
@@ -90,7 +114,7 @@ def discover(cfg: SourceConfig) -> tuple[list[SourceFile], list[Skipped]]:
 
 
 def _with(f: SourceFile, label: str | None, extra: tuple[str, ...]) -> SourceFile:
-    return SourceFile(f.path, f.rel, label, extra, f.size, f.mtime_ns)
+    return replace(f, label=label, extra_labels=extra)
 
 
 def nfc(text: str) -> str:

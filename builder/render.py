@@ -37,7 +37,7 @@ def to_uint8(batch: torch.Tensor, cfg: ImageConfig) -> np.ndarray:
     else:
         low, high = cfg.normalize
         x = x.clamp(low, high)
-        lo, hi = torch.tensor(float(low)), torch.tensor(float(high))
+        lo, hi = (torch.tensor(float(v), device=x.device) for v in (low, high))
     span = hi - lo
     scaled = (x - lo) / torch.where(span > 0, span, torch.ones_like(span)) * 255
     scaled = torch.where(span > 0, scaled, torch.zeros_like(scaled))

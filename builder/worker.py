@@ -15,10 +15,11 @@ from functools import lru_cache
 import numpy as np
 
 from .config import Config, SpectrogramConfig
-from .errors import DecodeError
+from .errors import BuildError, DecodeError
 from .windows import WindowCutter, too_short
 
 BATCH = 16  # windows per STFT call: large enough to amortise overhead, small enough for cache
+GPU_BATCH = 128  # on a GPU a launch costs more than the math; bigger batches amortise it
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,21 @@ def _spectrogrammer(cfg: SpectrogramConfig, sample_rate: int, device: str):
     return Spectrogrammer(cfg, sample_rate, device)
 
 
+def _device(name: str) -> str:
+    """The torch device for ``spectrogram.device``: ``auto`` falls back to the CPU, and ``cuda``
+    without a usable GPU stops the build with one line instead of a crash inside torch."""
+    import torch
+
+    from .spectrogram import resolve_device
+
+    device = resolve_device(name)
+    if device == "cuda" and not torch.cuda.is_available():
+        built = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+        raise BuildError(f"spectrogram.device: cuda, but torch {torch.__version__} ({built}) sees no CUDA GPU "
+                         "on this machine; use device: auto (falls back to cpu) or cpu")
+    return device
+
+
 def _flac(samples: np.ndarray, sample_rate: int) -> bytes:
     import soundfile as sf
 
@@ -84,23 +100,30 @@ def _is_silent(samples: np.ndarray, valid: int, threshold_db: float | None) -> b
 
 
 def render_batch(cfg: Config, spectrogrammer, windows: list, samples: list[np.ndarray]) -> list[Row]:
-    """Rows for a batch of ``(Window, samples)``, all of the same length."""
+    """Rows for a batch of ``(Window, samples)``, all of the same length.
+
+    The spectrogram, its per-bin sums and the 8-bit normalisation run on the spectrogrammer's
+    device (the GPU with ``device: cuda``); only uint8 pixels and per-bin sums come back, plus
+    the float values where a figure or the ``spectrogram`` column needs them. PNG encoding and
+    figures stay on the CPU.
+    """
     from .render import render, to_uint8
 
-    scaled = spectrogrammer(np.stack(samples))
+    scaled = spectrogrammer(np.stack(samples))  # (batch, bins, frames) on the device
     pixels = to_uint8(scaled, cfg.image)
     values = scaled.double()
     sums, sumsq = values.sum(-1).cpu().numpy(), (values * values).sum(-1).cpu().numpy()
     figure = None
     if cfg.image.style == "figure":
         from .figures import window_figure as figure
+    host = scaled.cpu().numpy() if figure or cfg.output.include.arrays else None  # one copy, not one per row
     rows = []
     for i, (w, x) in enumerate(zip(windows, samples)):
-        png = figure(scaled[i].cpu().numpy(), cfg, spectrogrammer.sample_rate) if figure else render(pixels[i], cfg.image)
+        png = figure(host[i], cfg, spectrogrammer.sample_rate) if figure else render(pixels[i], cfg.image)
         rows.append(Row(
             index=w.index, start=w.start, end=w.end, png=png, sha256=hashlib.sha256(png).hexdigest(),
             sums=sums[i], sumsq=sumsq[i], frames=int(scaled.shape[-1]),
-            array=scaled[i].cpu().numpy().astype(np.float16) if cfg.output.include.arrays else None,
+            array=host[i].astype(np.float16) if cfg.output.include.arrays else None,
             audio=_flac(x, w.sample_rate) if cfg.output.include.audio else None,
         ))
     return rows
@@ -109,10 +132,11 @@ def render_batch(cfg: Config, spectrogrammer, windows: list, samples: list[np.nd
 def process_file(job: FileJob) -> FileResult:
     """All windows of one recording, or the reason it gives none."""
     from . import audio
-    from .spectrogram import resolve_device
 
     cfg = job.cfg
     result = FileResult(job.rel, job.fingerprint)
+    device = _device(cfg.spectrogram.device)  # before decoding: a missing GPU is the build's problem, not the file's
+    batch = BATCH if device == "cpu" else GPU_BATCH
     try:
         _, rate, blocks = audio.stream(job.path, cfg.audio.sample_rate)
         if cfg.audio.sample_rate is None:
@@ -123,7 +147,7 @@ def process_file(job: FileJob) -> FileResult:
             except ValueError as exc:
                 result.reason = f"settings do not fit its {rate} Hz rate: {str(exc).split('@ ', 1)[-1]}"
                 return result
-        spec = _spectrogrammer(cfg.spectrogram, rate, resolve_device(cfg.spectrogram.device))
+        spec = _spectrogrammer(cfg.spectrogram, rate, device)
         cutter = WindowCutter(cfg.windows, rate)
         pending: list = []
 
@@ -138,7 +162,7 @@ def process_file(job: FileJob) -> FileResult:
                     result.silent += 1
                     continue
                 pending.append((w, x))
-                if len(pending) >= BATCH:
+                if len(pending) >= batch:
                     flush()
 
         for block in blocks:

@@ -1,0 +1,1 @@
+"""Scale-out: Ray executor, fsspec sources, GPU device."""
