@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from .config import Config, SpectrogramConfig
-from .errors import BuildError, DecodeError
+from .errors import BuildError, DecodeError, SpectrosetError
 from .windows import WindowCutter, too_short
 
 BATCH = 16  # windows per STFT call: large enough to amortise overhead, small enough for cache
@@ -173,6 +173,11 @@ def process_file(job: FileJob) -> FileResult:
         return FileResult(job.rel, job.fingerprint, reason=exc.reason)
     except MemoryError:
         return FileResult(job.rel, job.fingerprint, reason="out of memory while decoding")
+    except SpectrosetError:
+        raise  # build-wide problems (e.g. no CUDA device) stop the build
+    except Exception as exc:  # a library bug on one odd file must not stop a build of thousands
+        detail = " ".join(str(exc).split())[:160]
+        return FileResult(job.rel, job.fingerprint, reason=f"unexpected error: {type(exc).__name__}: {detail}")
     result.sample_rate, result.duration = rate, cutter.total / rate
     short = too_short(cutter.total, cfg.windows, rate)
     if short:
