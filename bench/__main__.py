@@ -27,7 +27,7 @@ def run(*args: str) -> dict:
 
 def main() -> None:
     quick = "--quick" in sys.argv
-    corpus = make_corpus(12 if quick else 48, 60.0)
+    corpus = make_corpus(12 if quick else 96, 60.0)
     root = str(corpus)
     print(f"corpus: {corpus} ({len(list(corpus.rglob('*.ogg')))} x 60 s, 32 kHz ogg)", flush=True)
     rows: dict[str, dict] = {}

@@ -51,7 +51,8 @@ def ours(root: str, preset: str, jobs: str, *sets: str) -> dict:
     out = Path(root).parent / f"out-{preset}-j{jobs}"
     shutil.rmtree(out, ignore_errors=True)
     cfg = load_config(preset, [f"source.path={root}", f"output.path={out}", *sets])
-    import torch  # noqa: F401  (the workers import it too; the parent's import is not the work)
+    import datasets  # noqa: F401  (one-time imports are not the work: the card needs datasets,
+    import torch  # noqa: F401  the workers need torch)
 
     t = time.perf_counter()
     report = build(cfg, workers=int(jobs), progress=False)

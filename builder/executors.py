@@ -23,8 +23,26 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def tame_malloc() -> None:
+    """Fix glibc's mmap threshold so freed STFT temporaries go back to the OS.
+
+    By default glibc raises the threshold after large frees; the next batch's temporaries then
+    come from the heap, interleaved with the PNG bytes a unit keeps, and the heap can never
+    shrink: a 3-hour file peaked at 2.2 GB instead of 0.5 GB. No-op off glibc.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD (setting it also stops the dynamic raise)
+        libc.mallopt(-1, 128 * 1024)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 def _init_worker() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    tame_malloc()
     import torch
 
     torch.set_num_threads(1)
@@ -32,6 +50,9 @@ def _init_worker() -> None:
 
 class InlineExecutor:
     workers = 1
+
+    def __init__(self):
+        tame_malloc()
 
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         for item in items:
@@ -52,6 +73,15 @@ def _context():
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
     return ctx
+
+
+def prestart(workers: int | None) -> None:
+    """Start the forkserver now, so its torch import overlaps discovery and planning."""
+    if (workers or default_workers()) > 1 and "forkserver" in mp.get_all_start_methods():
+        from multiprocessing import forkserver
+
+        _context()
+        forkserver.ensure_running()
 
 
 class ProcessExecutor:

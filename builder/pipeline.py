@@ -21,7 +21,7 @@ from pathlib import Path
 from .config import Config, public_dict
 from .discover import Skipped, discover
 from .errors import BuildError
-from .executors import make_executor
+from .executors import make_executor, prestart
 from .layouts import get_layout, make_plan
 from .layouts.base import KNOWN_FILES
 from .layouts.imagefolder import remove_files, remove_temp_files
@@ -147,6 +147,8 @@ def build(
 ) -> BuildReport:
     """Build (or finish, or refresh) the dataset described by ``cfg`` in ``cfg.output.path``."""
     t0 = time.monotonic()
+    if executor == "local":
+        prestart(workers)
     out = cfg.output.path
     _check_output(out)
     # Discovery reads only the sources; done first, a missing folder or bad label CSV stops the

@@ -8,6 +8,8 @@ PNG encoding run per image in Pillow on uint8 data, which is where they are chea
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from functools import lru_cache
 
 import numpy as np
@@ -66,11 +68,40 @@ def to_image(pixels: np.ndarray, cfg: ImageConfig) -> Image.Image:
 
 
 def encode_png(img: Image.Image, compress_level: int) -> bytes:
+    """PNG bytes of a PIL image (any mode), through Pillow."""
     buf = io.BytesIO()
     img.save(buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()
 
 
+def _chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
+def png_bytes(pixels: np.ndarray, compress_level: int) -> bytes:
+    """PNG of a uint8 ``(rows, cols)`` grey or ``(rows, cols, 3)`` RGB array.
+
+    Every row uses PNG's "Sub" filter (a vectorised difference) and one zlib call: half the time
+    of Pillow's encoder, whose per-row adaptive filter choice dominates at compress level 1.
+    Output is a standard 8-bit PNG that any decoder (Pillow, browsers, datasets) reads.
+    """
+    rows, cols = pixels.shape[:2]
+    bpp = 1 if pixels.ndim == 2 else pixels.shape[2]
+    flat = np.ascontiguousarray(pixels, dtype=np.uint8).reshape(rows, cols * bpp)
+    filtered = np.empty((rows, cols * bpp + 1), dtype=np.uint8)
+    filtered[:, 0] = 1  # filter type Sub
+    filtered[:, 1 : bpp + 1] = flat[:, :bpp]
+    np.subtract(flat[:, bpp:], flat[:, :-bpp], out=filtered[:, bpp + 1 :])  # wraps mod 256, as PNG wants
+    colour = 0 if bpp == 1 else 2
+    header = struct.pack(">IIBBBBB", cols, rows, 8, colour, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
+            + _chunk(b"IDAT", zlib.compress(filtered.tobytes(), compress_level)) + _chunk(b"IEND", b""))
+
+
 def render(pixels: np.ndarray, cfg: ImageConfig) -> bytes:
-    """One window's uint8 pixels → PNG bytes."""
-    return encode_png(to_image(pixels, cfg), cfg.png_compress_level)
+    """One window's uint8 pixels → PNG bytes (resized and colormapped as configured)."""
+    if cfg.size is not None and pixels.shape[::-1] != tuple(cfg.size):
+        pixels = np.asarray(to_image(pixels, cfg))
+    elif cfg.colormap:
+        pixels = colormap_lut(cfg.colormap)[pixels]
+    return png_bytes(pixels, cfg.png_compress_level)

@@ -9,6 +9,8 @@ on its own (``ref: max`` and ``top_db`` are per window), so a batch equals its i
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -25,10 +27,12 @@ def stft(x: torch.Tensor, n_fft: int, hop_length: int, win: torch.Tensor, center
 
 
 def power_of(spec: torch.Tensor, power: float) -> torch.Tensor:
-    """``|spec|**power``. For power 2, re² + im² is 5x cheaper than torchaudio's abs().pow(2)
+    """``|spec|**power``. For power 2, re² + im² is 4x cheaper than torchaudio's abs().pow(2)
     and differs from it by about one float32 ulp (< 1e-4 dB, see the parity tests)."""
     if power == 2.0:
-        return spec.real.square() + spec.imag.square()
+        ri = torch.view_as_real(spec)
+        re, im = ri[..., 0], ri[..., 1]
+        return re * re + im * im
     mag = spec.abs()
     return mag if power == 1.0 else mag.pow(power)
 
@@ -66,6 +70,10 @@ class Spectrogrammer:
             lo, hi = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
             self.band = (lo, hi)
             self.fb = torch.tensor(fb[lo:hi].T, dtype=torch.float32, device=self.device)  # (n_mels, band)
+            # Each filter touches a few bins: as CSR the product does ~1/50 of the dense work.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
+                self.fb_sparse = self.fb.to_sparse_csr()
         self.dct = None
         if cfg.kind == "mfcc":
             self.dct = torch.tensor(create_dct(cfg.n_mfcc, cfg.n_mels).T, dtype=torch.float32, device=self.device)
@@ -86,7 +94,7 @@ class Spectrogrammer:
             return stft_power(x, c.n_fft, c.hop_length, self.window, c.center, c.pad_mode, c.power)
         lo, hi = self.band  # only the FFT bins some mel filter uses
         spec = power_of(stft(x, c.n_fft, c.hop_length, self.window, c.center, c.pad_mode)[:, lo:hi, :], c.power)
-        return torch.matmul(self.fb, spec)  # (batch, n_mels, frames)
+        return torch.stack([torch.sparse.mm(self.fb_sparse, item) for item in spec])  # (batch, n_mels, frames)
 
     def scale(self, lin: torch.Tensor) -> torch.Tensor:
         c = self.cfg
