@@ -16,9 +16,11 @@ import numpy as np
 
 from .config import Config, SpectrogramConfig
 from .errors import BuildError, DecodeError, SpectrosetError
+from .executors import release_memory
 from .windows import WindowCutter, too_short
 
 BATCH = 16  # windows per STFT call: large enough to amortise overhead, small enough for cache
+TRIM_EVERY = 64  # windows between heap trims on long recordings (see executors.release_memory)
 GPU_BATCH = 128  # on a GPU a launch costs more than the math; bigger batches amortise it
 
 
@@ -153,8 +155,11 @@ def process_file(job: FileJob) -> FileResult:
 
         def flush() -> None:
             if pending:
+                before = len(result.rows)
                 result.rows.extend(render_batch(cfg, spec, [w for w, _ in pending], [x for _, x in pending]))
                 pending.clear()
+                if len(result.rows) // TRIM_EVERY > before // TRIM_EVERY:  # long recordings only
+                    release_memory()
 
         def take(items) -> None:
             for w, x in items:
