@@ -74,6 +74,19 @@ def encode_png(img: Image.Image, compress_level: int) -> bytes:
     return buf.getvalue()
 
 
+try:  # ISA-L's deflate: ~6x faster than zlib at levels 1-3, standard output any inflater reads
+    from isal import isal_zlib as _fast_deflate
+except ImportError:  # a platform without isal wheels: zlib, same pixels, other bytes
+    _fast_deflate = None
+
+
+def deflate(data: bytes, level: int) -> bytes:
+    """zlib-format deflate; levels 1-3 through ISA-L when installed, 0 and 4-9 through zlib."""
+    if _fast_deflate is not None and 1 <= level <= 3:
+        return _fast_deflate.compress(data, level)
+    return zlib.compress(data, level)
+
+
 def _chunk(tag: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
@@ -81,8 +94,8 @@ def _chunk(tag: bytes, data: bytes) -> bytes:
 def png_bytes(pixels: np.ndarray, compress_level: int) -> bytes:
     """PNG of a uint8 ``(rows, cols)`` grey or ``(rows, cols, 3)`` RGB array.
 
-    Every row uses PNG's "Sub" filter (a vectorised difference) and one zlib call: half the time
-    of Pillow's encoder, whose per-row adaptive filter choice dominates at compress level 1.
+    Every row uses PNG's "Sub" filter (a vectorised difference) and one deflate call: a fraction
+    of Pillow's time, whose per-row adaptive filter choice and zlib dominate at level 1.
     Output is a standard 8-bit PNG that any decoder (Pillow, browsers, datasets) reads.
     """
     rows, cols = pixels.shape[:2]
@@ -95,7 +108,7 @@ def png_bytes(pixels: np.ndarray, compress_level: int) -> bytes:
     colour = 0 if bpp == 1 else 2
     header = struct.pack(">IIBBBBB", cols, rows, 8, colour, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
-            + _chunk(b"IDAT", zlib.compress(filtered.tobytes(), compress_level)) + _chunk(b"IEND", b""))
+            + _chunk(b"IDAT", deflate(filtered.tobytes(), compress_level)) + _chunk(b"IEND", b""))
 
 
 def render(pixels: np.ndarray, cfg: ImageConfig) -> bytes:

@@ -157,7 +157,7 @@ def versions() -> dict[str, str]:
     import platform
 
     out = {"python": platform.python_version()}
-    for dist in ("spectroset", "torch", "numpy", "soundfile", "av", "soxr", "pillow", "pyarrow", "datasets"):
+    for dist in ("spectroset", "torch", "numpy", "soundfile", "av", "soxr", "pillow", "isal", "pyarrow", "datasets"):
         try:
             out[dist] = md.version(dist)
         except md.PackageNotFoundError:
