@@ -190,8 +190,11 @@ def write_card(layout, record: dict, stats: dict | None) -> None:
         f"- Spectrogram: {spec.kind}, n_fft {spec.n_fft}, hop_length {spec.hop_length}, {spec.window} window, "
         f"{geometry}, power {spec.power:g}, scale {spec.scale}"
         + (f" (ref {spec.ref}, top_db {spec.top_db})" if spec.scale == "db" else "") + ".\n"
-        f"- Image: normalisation {cfg.image.normalize}, {size}, low frequencies at the "
-        f"{'bottom' if cfg.image.origin == 'lower' else 'top'}, {cfg.image.colormap or 'grayscale'}, PNG.\n",
+        + (f"- Image: normalisation {cfg.image.normalize}, {size}, low frequencies at the "
+         f"{'bottom' if cfg.image.origin == 'lower' else 'top'}, {cfg.image.colormap or 'grayscale'}, PNG.\n"
+         if cfg.image.style == "raw" else
+         f"- Image: a labelled figure per window (time and frequency axes, colorbar, title), "
+         f"{'x'.join(map(str, cfg.image.size or (640, 320)))} px RGB PNG.\n"),
     ]
     if stats:
         parts.append(
