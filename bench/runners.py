@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import resource
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -43,17 +42,25 @@ def floor(root: str) -> dict:
     return {"seconds": time.perf_counter() - t, "audio_seconds": n / rate}
 
 
-def ours(root: str, preset: str, jobs: str, *sets: str) -> dict:
+def _warm_imports() -> None:
+    """What a build imports once per process (torch, the codecs, Pillow, datasets for the card):
+    start-up, not the work. The floor likewise imports soundfile before its clock starts."""
+    import datasets  # noqa: F401
+    import soundfile  # noqa: F401
+    import soxr  # noqa: F401
+    import torch  # noqa: F401
+    from PIL import Image  # noqa: F401
+
+    from builder import render, spectrogram, worker  # noqa: F401
+    from builder.layouts import card  # noqa: F401
+
+
+def ours(root: str, preset: str, jobs: str, out: str, *sets: str) -> dict:
     from builder.config import load_config
-    from builder.executors import default_workers  # noqa: F401  (import cost outside the timing)
     from builder.pipeline import build
 
-    out = Path(root).parent / f"out-{preset}-j{jobs}"
-    shutil.rmtree(out, ignore_errors=True)
     cfg = load_config(preset, [f"source.path={root}", f"output.path={out}", *sets])
-    import datasets  # noqa: F401  (one-time imports are not the work: the card needs datasets,
-    import torch  # noqa: F401  the workers need torch)
-
+    _warm_imports()
     if int(jobs) > 1:  # the pool's forkserver imports torch once: an import, not the work
         from builder.executors import ProcessExecutor
 
@@ -65,12 +72,11 @@ def ours(root: str, preset: str, jobs: str, *sets: str) -> dict:
     return {"seconds": time.perf_counter() - t, "windows": report.record["windows"], "rss_mb": peak_rss_mb()}
 
 
-def noop(root: str) -> dict:
+def noop(root: str, out: str) -> dict:
     """Rerun of an unchanged build: discovery and the up-to-date check only."""
     from builder.config import load_config
     from builder.pipeline import build
 
-    out = Path(root).parent / "out-noop"
     cfg = load_config("birdclef-mel", [f"source.path={root}", f"output.path={out}", "audio.sample_rate=8000",
                                        "spectrogram.n_fft=256", "spectrogram.hop_length=128", "spectrogram.n_mels=32",
                                        "spectrogram.f_max=4000", "windows.duration=1.0"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+from functools import lru_cache
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -26,13 +27,29 @@ def default_workers() -> int:
 def release_memory() -> None:
     """Hand freed heap pages back to the OS (glibc ``malloc_trim``); no-op elsewhere.
 
-    A long recording keeps its PNG bytes until the unit ends; they sit between the freed STFT
-    temporaries of later batches, so the heap could never shrink: a 3-hour file peaked at
-    2.2 GB. Trimming every few batches bounds that at the cost of a few page faults, where a
-    low fixed mmap threshold (tried first) made every large temporary fault in and halved speed.
+    A long recording keeps its PNG bytes until the unit ends; they sit between the freed
+    temporaries of later windows, so the heap could never shrink by itself: a 3-hour file peaked
+    at 2.2 GB. Trimming every few dozen windows bounds that (see :func:`tune_allocator`).
     """
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
+
+
+@lru_cache(maxsize=None)
+def tune_allocator() -> None:
+    """Keep a worker's multi-megabyte temporaries (decoded blocks, STFT frames) on the heap.
+
+    By default glibc serves them with fresh ``mmap``s or trims them off the heap top as soon as
+    they are freed, so every window faults its pages in again: on virtual machines that was a
+    third of the spectrogram time. With high fixed thresholds freed blocks are reused; memory is
+    still handed back, explicitly, by :func:`release_memory`. Once per process; glibc only.
+    """
+    if _LIBC is not None and hasattr(_LIBC, "mallopt"):
+        _LIBC.mallopt(M_MMAP_THRESHOLD, 64 << 20)
+        _LIBC.mallopt(M_TRIM_THRESHOLD, 256 << 20)
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, from glibc's malloc.h
 
 
 def _libc():

@@ -41,9 +41,9 @@ def to_uint8(batch: torch.Tensor, cfg: ImageConfig) -> np.ndarray:
         x = x.clamp(low, high)
         lo, hi = (torch.tensor(float(v), device=x.device) for v in (low, high))
     span = hi - lo
-    scaled = (x - lo) / torch.where(span > 0, span, torch.ones_like(span)) * 255
-    scaled = torch.where(span > 0, scaled, torch.zeros_like(scaled))
-    pixels = scaled.clamp(0, 255).to(torch.uint8).cpu().numpy()
+    # A flat window has x - lo == 0 everywhere: divided by 1 instead of 0 it maps to 0.
+    scaled = (x - lo).div_(torch.where(span > 0, span, torch.ones_like(span))).mul_(255)
+    pixels = scaled.clamp_(0, 255).to(torch.uint8).cpu().numpy()
     if cfg.origin == "lower":
         pixels = pixels[:, ::-1, :]
     return np.ascontiguousarray(pixels)

@@ -9,8 +9,6 @@ on its own (``ref: max`` and ``top_db`` are per window), so a batch equals its i
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 
@@ -18,8 +16,21 @@ from .config import SpectrogramConfig
 from .filterbank import config_filterbank, create_dct, window
 
 
+def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """``F.pad(x, (pad, pad), mode='reflect')`` on ``(batch, samples)``: the same values, by two
+    small flipped copies around one memcpy, about 4x faster than torch's reflect kernel on CPU."""
+    n = x.shape[-1]
+    out = x.new_empty(x.shape[:-1] + (n + 2 * pad,))
+    out[..., pad : pad + n] = x
+    out[..., :pad] = x[..., 1 : pad + 1].flip(-1)
+    out[..., pad + n :] = x[..., n - pad - 1 : n - 1].flip(-1)
+    return out
+
+
 def stft(x: torch.Tensor, n_fft: int, hop_length: int, win: torch.Tensor, center: bool, pad_mode: str) -> torch.Tensor:
     """Complex one-sided STFT, shape ``(batch, n_fft//2+1, frames)``."""
+    if center and pad_mode == "reflect" and x.shape[-1] > n_fft // 2 and x.device.type == "cpu":
+        x, center = reflect_pad(x, n_fft // 2), False  # exactly what center=True does, faster
     return torch.stft(
         x, n_fft=n_fft, hop_length=hop_length, win_length=win.shape[-1], window=win,
         center=center, pad_mode=pad_mode, normalized=False, onesided=True, return_complex=True,
@@ -27,12 +38,12 @@ def stft(x: torch.Tensor, n_fft: int, hop_length: int, win: torch.Tensor, center
 
 
 def power_of(spec: torch.Tensor, power: float) -> torch.Tensor:
-    """``|spec|**power``. For power 2, re² + im² is 4x cheaper than torchaudio's abs().pow(2)
-    and differs from it by about one float32 ulp (< 1e-4 dB, see the parity tests)."""
+    """``|spec|**power``. For power 2 the STFT's own buffer is squared in place (the caller's
+    ``spec`` is consumed) and re² + im² summed: 3x cheaper than torchaudio's abs().pow(2), and
+    within about one float32 ulp of it (< 1e-4 dB, see the parity tests)."""
     if power == 2.0:
-        ri = torch.view_as_real(spec)
-        re, im = ri[..., 0], ri[..., 1]
-        return re * re + im * im
+        ri = torch.view_as_real(spec).square_()
+        return torch.add(ri[..., 0], ri[..., 1])
     mag = spec.abs()
     return mag if power == 1.0 else mag.pow(power)
 
@@ -46,14 +57,17 @@ def stft_power(
 
 def to_db(x: torch.Tensor, multiplier: float, amin: float, ref: float | str, top_db: float | None) -> torch.Tensor:
     """torchaudio.functional.amplitude_to_db, per window: ``ref='max'`` makes each window's peak 0 dB."""
-    db = multiplier * torch.log10(torch.clamp(x, min=amin))
+    db = torch.clamp(x, min=amin).log10_().mul_(multiplier)  # in place on clamp's new tensor
     if ref == "max":
-        db = db - db.amax(dim=(-2, -1), keepdim=True)
+        db.sub_(db.amax(dim=(-2, -1), keepdim=True))
     elif ref != 1.0:
-        db = db - multiplier * float(np.log10(max(amin, ref)))
+        db.sub_(multiplier * float(np.log10(max(amin, ref))))
     if top_db is not None:
         db = torch.maximum(db, db.amax(dim=(-2, -1), keepdim=True) - top_db)
     return db
+
+
+MEL_BLOCK = 16  # mel filters per dense block of the filterbank product
 
 
 class Spectrogrammer:
@@ -63,17 +77,21 @@ class Spectrogrammer:
         self.cfg, self.sample_rate = cfg, sample_rate
         self.device = torch.device(device)
         self.window = torch.tensor(window(cfg.window, cfg.win_length), dtype=torch.float32, device=self.device)
-        self.fb = self.band = None
+        self.band, self.blocks = None, []
         if cfg.kind in ("mel", "mfcc"):
-            fb = config_filterbank(cfg, sample_rate)
+            fb = config_filterbank(cfg, sample_rate)  # (n_freqs, n_mels)
             rows = np.flatnonzero(fb.max(axis=1) > 0)  # FFT bins that feed some mel band
             lo, hi = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
             self.band = (lo, hi)
-            self.fb = torch.tensor(fb[lo:hi].T, dtype=torch.float32, device=self.device)  # (n_mels, band)
-            # Each filter touches a few bins: as CSR the product does ~1/50 of the dense work.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
-                self.fb_sparse = self.fb.to_sparse_csr()
+            # Each filter touches a few neighbouring bins, so runs of MEL_BLOCK filters are small
+            # dense matrices over the bins they touch: 1/20 of the full product, and faster than a
+            # sparse one (which MKL runs on its generic path on many CPUs).
+            for m0 in range(0, cfg.n_mels, MEL_BLOCK):
+                part = fb[lo:hi, m0 : m0 + MEL_BLOCK]
+                used = np.flatnonzero(part.max(axis=1) > 0)
+                a, b = (int(used[0]), int(used[-1]) + 1) if len(used) else (0, 0)
+                w = torch.tensor(part[a:b].T, dtype=torch.float32, device=self.device)  # (filters, bins)
+                self.blocks.append((m0, m0 + part.shape[1], a, b, w))
         self.dct = None
         if cfg.kind == "mfcc":
             self.dct = torch.tensor(create_dct(cfg.n_mfcc, cfg.n_mels).T, dtype=torch.float32, device=self.device)
@@ -94,7 +112,11 @@ class Spectrogrammer:
             return stft_power(x, c.n_fft, c.hop_length, self.window, c.center, c.pad_mode, c.power)
         lo, hi = self.band  # only the FFT bins some mel filter uses
         spec = power_of(stft(x, c.n_fft, c.hop_length, self.window, c.center, c.pad_mode)[:, lo:hi, :], c.power)
-        return torch.stack([torch.sparse.mm(self.fb_sparse, item) for item in spec])  # (batch, n_mels, frames)
+        mel = spec.new_zeros(spec.shape[0], c.n_mels, spec.shape[-1])  # (batch, n_mels, frames)
+        for m0, m1, a, b, w in self.blocks:
+            if b > a:
+                mel[:, m0:m1, :] = torch.matmul(w, spec[:, a:b, :])
+        return mel
 
     def scale(self, lin: torch.Tensor) -> torch.Tensor:
         c = self.cfg

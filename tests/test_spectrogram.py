@@ -232,3 +232,20 @@ def test_silence_gives_the_floor_not_nan():
     for cfg in [dict(kind="stft"), dict(kind="mel"), dict(kind="mfcc"), dict(kind="mel", ref="max"), dict(scale="log")]:
         out = compute(np.zeros(4000, np.float32), 16000, n_fft=512, hop_length=128, n_mels=40, **cfg)
         assert np.isfinite(out).all(), cfg
+
+
+@pytest.mark.parametrize("n, pad", [(160000, 1024), (1000, 200), (513, 512)])
+def test_reflect_pad_equals_torch_reflect_padding(n, pad):
+    from builder.spectrogram import reflect_pad
+
+    x = torch.randn(3, n)
+    expected = torch.nn.functional.pad(x[:, None], (pad, pad), mode="reflect")[:, 0]
+    assert torch.equal(reflect_pad(x, pad), expected)
+
+
+def test_stft_equals_torch_stft_centered_bit_for_bit():
+    from builder.spectrogram import stft
+
+    x, win = torch.randn(2, 32000), torch.hann_window(2048)
+    expected = torch.stft(x, 2048, 512, 2048, win, center=True, pad_mode="reflect", return_complex=True)
+    assert torch.equal(stft(x, 2048, 512, win, True, "reflect"), expected)

@@ -39,3 +39,22 @@ def test_unexpected_library_error_becomes_a_reason(tmp_path, monkeypatch):
     monkeypatch.setattr(worker, "render_batch", boom)
     result = process_file(_job(wav))
     assert result.rows == [] and result.reason == "unexpected error: IndexError: decoder bug"
+
+
+def test_batch_size_keeps_big_stfts_single_and_groups_tiny_ones():
+    from builder.spectrogram import Spectrogrammer
+
+    big = load_config("birdclef-mel")  # 5 s at 32 kHz, n_fft 2048: one window's STFT is 2.5 MB
+    assert worker.batch_size(Spectrogrammer(big.spectrogram, 32000), 160000) == 1
+    tiny = load_config("birdclef-mel", ["audio.sample_rate=8000", "spectrogram.n_fft=256", "spectrogram.hop_length=128",
+                                        "spectrogram.n_mels=32", "spectrogram.f_max=4000"])
+    assert worker.batch_size(Spectrogrammer(tiny.spectrogram, 8000), 8000) == 16
+
+
+def test_batched_and_single_windows_give_the_same_bytes(tmp_path, monkeypatch):
+    wav = tmp_path / "noise.wav"
+    sf.write(wav, np.random.default_rng(3).normal(0, 0.1, 32000 * 4).astype(np.float32), 32000)
+    monkeypatch.setattr(worker, "batch_size", lambda spec, n: 1)
+    one = [r.png for r in process_file(_job(wav)).rows]
+    monkeypatch.setattr(worker, "batch_size", lambda spec, n: 5)
+    assert [r.png for r in process_file(_job(wav)).rows] == one
