@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="build a dataset from a config file or preset")
     b.add_argument("config", help="config YAML, or a preset name (see `spectroset presets`)")
-    b.add_argument("-o", "--output", type=Path, help="output folder (overrides output.path)")
+    b.add_argument("-o", "--output", help="output folder or fsspec URL such as s3://bucket/ds (overrides output.path)")
     b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set spectrogram.n_mels=64 (repeatable)")
     b.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: number of cores)")
@@ -66,19 +66,23 @@ def cmd_build(args) -> int:
 
     overrides = list(args.overrides)
     if args.output is not None:
-        overrides.append(f"output.path={args.output.resolve()}")
+        from .fsutil import is_url
+
+        overrides.append(f"output.path={args.output if is_url(args.output) else Path(args.output).resolve()}")
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError("must be >= 1", file="-j")
     cfg = load_config(args.config, overrides)
     report = build(cfg, workers=args.jobs, force=args.force, executor=args.executor, address=args.address,
                    progress=False if args.quiet else None)
-    rec = report.record
+    rec, where = report.record, report.url or report.out
     if report.up_to_date:
-        print(f"{report.out}: up to date ({rec['windows']} windows from {rec['sources']} recordings); nothing to do")
+        print(f"{where}: up to date ({rec['windows']} windows from {rec['sources']} recordings); nothing to do")
     else:
         print(f"built {rec['windows']} windows from {rec['sources']} recordings "
-              f"({report.decoded} decoded, {report.reused} reused) in {report.seconds:.1f} s → {report.out}")
+              f"({report.decoded} decoded, {report.reused} reused) in {report.seconds:.1f} s → {where}")
         print("  splits: " + ", ".join(f"{k} {v}" for k, v in rec["splits"].items()))
+        if report.url:
+            print(f"  uploaded {report.uploaded} file(s), deleted {report.deleted}; staging folder {report.out}")
     for s in report.skipped:
         print(f"  skipped {s['path']}: {s['reason']}")
     if report.skipped:

@@ -42,6 +42,16 @@ class CsvLabels(Frozen):
     extra_labels_column: str | None = None
 
 
+def _path_or_url(v: Any, example: str) -> Any:
+    from .fsutil import is_url
+
+    if v is None or isinstance(v, Path) or is_url(v):
+        return v
+    if not isinstance(v, str) or not v:
+        raise ValueError(f"must be a folder, or a URL such as {example}")
+    return Path(v)
+
+
 class SourceConfig(Frozen):
     path: Union[Path, str]  # a folder, or an fsspec URL (memory://, s3://, ...) kept as a string
     labels: Union[Literal["folder", "none"], CsvLabels] = "folder"
@@ -49,14 +59,8 @@ class SourceConfig(Frozen):
 
     @field_validator("path", mode="before")
     @classmethod
-    def _path_or_url(cls, v: Any) -> Any:
-        from .fsutil import is_url
-
-        if isinstance(v, Path) or is_url(v):
-            return v
-        if not isinstance(v, str) or not v:
-            raise ValueError("must be a folder, or a URL such as s3://bucket/audio")
-        return Path(v)
+    def _path(cls, v: Any) -> Any:
+        return _path_or_url(v, "s3://bucket/audio")
 
     @field_validator("extensions")
     @classmethod
@@ -197,12 +201,18 @@ class IncludeConfig(Frozen):
 
 
 class OutputConfig(Frozen):
-    path: Path | None = None
+    path: Union[Path, str, None] = None  # a folder, or an fsspec URL the build is mirrored to
+    staging: Path | None = None  # where a URL output is built first (default: a cache folder)
     layout: Literal["imagefolder", "parquet", "mirror"] = "imagefolder"
     max_shard_size: int = 500_000_000
     splits: SplitsConfig = SplitsConfig()
     include: IncludeConfig = IncludeConfig()
     stats: bool = True
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path(cls, v: Any) -> Any:
+        return _path_or_url(v, "s3://bucket/dataset")
 
     @field_validator("max_shard_size", mode="before")
     @classmethod
@@ -267,8 +277,8 @@ class Config(Frozen):
         return self
 
     def hash(self) -> str:
-        """Hash of everything that changes output bytes (not output.path nor publish)."""
-        data = self.model_dump(mode="json", exclude={"publish": True, "output": {"path"}})
+        """Hash of everything that changes output bytes (not where they go, nor publish)."""
+        data = self.model_dump(mode="json", exclude={"publish": True, "output": {"path", "staging"}})
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -348,7 +358,9 @@ def _resolve_paths(data: dict, base: Path) -> None:
         fix(source, "path")
         if isinstance(source.get("labels"), dict):
             fix(source["labels"], "csv")
-    fix(data.get("output") if isinstance(data.get("output"), dict) else None, "path")
+    output = data.get("output") if isinstance(data.get("output"), dict) else None
+    fix(output, "path")
+    fix(output, "staging")
 
 
 _UNION_MODELS = ("CsvLabels",)
@@ -444,4 +456,5 @@ def public_dict(cfg: Config) -> dict:
     if isinstance(labels, dict):
         labels["csv"] = Path(labels["csv"]).name
     data["output"]["path"] = Path(data["output"]["path"]).name
+    data["output"].pop("staging", None)
     return data

@@ -3,7 +3,8 @@
 A plain local path never comes here (discovery and decoding keep their direct ``os`` path);
 only a ``source.path`` spelled ``scheme://...`` does. Listing follows the local rules (sorted,
 POSIX paths relative to the root) and a file's fingerprint comes from what the store reports:
-its size, a modification time and an ETag/checksum where it has them. Outputs stay local.
+its size, a modification time and an ETag/checksum where it has them. Outputs at URLs are
+built locally and mirrored (``layouts/remote.py``).
 """
 
 from __future__ import annotations
@@ -29,16 +30,17 @@ def join(url: str, rel: str) -> str:
     return url.rstrip("/") + "/" + rel
 
 
-def filesystem(url: str):
-    """``(fs, root)`` for a source URL; a missing filesystem package is a :class:`SourceError`."""
+def filesystem(url: str, key: str = "source.path"):
+    """``(fs, root)`` for a URL; a missing filesystem package or unknown protocol is a
+    :class:`SourceError` that names the config ``key`` the URL came from."""
     import fsspec
 
     try:
         return fsspec.core.url_to_fs(url)
     except ImportError as exc:  # fsspec says which package: "Install s3fs to access S3"
-        raise SourceError(f"source.path: {url}: {exc} (pip install it beside spectroset)") from None
+        raise SourceError(f"{key}: {url}: {exc} (pip install it beside spectroset)") from None
     except ValueError as exc:  # "Protocol not known: xyz"
-        raise SourceError(f"source.path: {url}: {exc}") from None
+        raise SourceError(f"{key}: {url}: {exc}") from None
 
 
 def list_files(url: str) -> list[tuple[str, dict]]:

@@ -22,6 +22,7 @@ from .config import Config, public_dict
 from .discover import Skipped, discover
 from .errors import BuildError
 from .executors import make_executor, prestart
+from .fsutil import is_url
 from .layouts import get_layout, make_plan
 from .layouts.base import KNOWN_FILES
 from .layouts.imagefolder import remove_files, remove_temp_files
@@ -40,6 +41,9 @@ class BuildReport:
     up_to_date: bool = False
     seconds: float = 0.0
     skipped: list[dict] = field(default_factory=list)
+    url: str | None = None  # where the build was mirrored, for an output.path URL
+    uploaded: int = 0  # files uploaded to the URL in this run
+    deleted: int = 0  # files the URL no longer needed
 
 
 def fingerprint(cfg: Config, sources, skipped) -> str:
@@ -80,7 +84,7 @@ def _prepare(out: Path, cfg: Config, journal: Journal, force: bool) -> None:
     old_hash = journal.get_meta("config_hash")
     if old_hash and old_hash != cfg.hash():
         if not force:
-            changed = [k for k in _changed_keys(journal.get_meta("config") or {}, new) if not k.startswith(("output.path", "publish."))]
+            changed = [k for k in _changed_keys(journal.get_meta("config") or {}, new) if not k.startswith(("output.path", "output.staging", "publish."))]
             raise BuildError(
                 f"{out} holds a build made with a different config (changed: {', '.join(changed[:6]) or 'unknown'}); "
                 "rerun with --force to replace it, or build elsewhere with -o"
@@ -145,10 +149,21 @@ def build(
     cfg: Config, *, workers: int | None = None, force: bool = False, executor: str = "local",
     address: str | None = None, progress: bool | None = None,
 ) -> BuildReport:
-    """Build (or finish, or refresh) the dataset described by ``cfg`` in ``cfg.output.path``."""
+    """Build (or finish, or refresh) the dataset described by ``cfg`` in ``cfg.output.path``.
+
+    An ``output.path`` URL is built in a local staging folder, then mirrored to the URL under the
+    same lock (see ``layouts/remote.py``).
+    """
     t0 = time.monotonic()
     if executor == "local":
         prestart(workers)
+    remote = None
+    if is_url(cfg.output.path):
+        from .layouts.remote import Remote, staging_dir
+
+        remote = Remote(cfg.output.path, staging_dir(cfg.output.path, cfg.output.staging))
+        remote.check()
+        cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"path": remote.staging})})
     out = cfg.output.path
     _check_output(out)
     # Discovery reads only the sources; done first, a missing folder or bad label CSV stops the
@@ -157,27 +172,36 @@ def build(
     with OutputLock(out):
         journal = Journal(out)
         try:
-            _remove_uncommitted(out, journal)
-            _prepare(out, cfg, journal, force)
-            fp = fingerprint(cfg, sources, skipped)
-            previous = read_record(out)
-            if previous and previous.get("fingerprint") == fp and all((out / f).is_file() for f in previous.get("files", {})):
-                return BuildReport(out, previous, reused=len(sources), up_to_date=True,
-                                   seconds=time.monotonic() - t0, skipped=previous.get("skipped", []))
-            plan = make_plan(cfg, sources)
-            layout = get_layout(cfg, out, plan)
-            todo, reused = _todo(out, cfg, sources, journal, layout)
-            decoded = _run(todo, journal, layout, workers, executor, address, progress)
-            skips = [{"path": s.path, "reason": s.reason} for s in skipped]
-            skips += [{"path": r.rel, "reason": r.reason} for r in journal.records([s.rel for s in sources]) if r.reason]
-            skips.sort(key=lambda s: s["path"])
-            record = layout.finalize(journal, skips, fp)
-            if previous:
-                remove_files(out, sorted(set(previous.get("files", {})) - set(record["files"]) - set(KNOWN_FILES)))
-            remove_temp_files(out)
-            return BuildReport(out, record, decoded, reused, seconds=time.monotonic() - t0, skipped=skips)
+            report = _build_in(out, cfg, sources, skipped, journal, force, workers, executor, address, progress)
         finally:
             journal.close()
+        if remote is not None:
+            report.url = remote.url
+            report.uploaded, report.deleted = remote.sync(report.record, full=force)
+            report.up_to_date = report.up_to_date and not (report.uploaded or report.deleted)
+    report.seconds = time.monotonic() - t0
+    return report
+
+
+def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force: bool, *run) -> BuildReport:
+    _remove_uncommitted(out, journal)
+    _prepare(out, cfg, journal, force)
+    fp = fingerprint(cfg, sources, skipped)
+    previous = read_record(out)
+    if previous and previous.get("fingerprint") == fp and all((out / f).is_file() for f in previous.get("files", {})):
+        return BuildReport(out, previous, reused=len(sources), up_to_date=True, skipped=previous.get("skipped", []))
+    plan = make_plan(cfg, sources)
+    layout = get_layout(cfg, out, plan)
+    todo, reused = _todo(out, cfg, sources, journal, layout)
+    decoded = _run(todo, journal, layout, *run)
+    skips = [{"path": s.path, "reason": s.reason} for s in skipped]
+    skips += [{"path": r.rel, "reason": r.reason} for r in journal.records([s.rel for s in sources]) if r.reason]
+    skips.sort(key=lambda s: s["path"])
+    record = layout.finalize(journal, skips, fp)
+    if previous:
+        remove_files(out, sorted(set(previous.get("files", {})) - set(record["files"]) - set(KNOWN_FILES)))
+    remove_temp_files(out)
+    return BuildReport(out, record, decoded, reused, skipped=skips)
 
 
 def _remove_uncommitted(out: Path, journal: Journal) -> None:

@@ -1,0 +1,132 @@
+"""Outputs at fsspec URLs (``s3://``, ``gs://``, ``hf://``, ``file://``, ``memory://`` …).
+
+A build needs a lock, a journal and renames, which object stores do not have, so a URL output is
+built in a local *staging* folder exactly like a local one, then mirrored to the URL:
+
+1. the remote ``build.json`` is deleted first, so a reader never takes a half-updated dataset
+   for a finished one;
+2. every data file the remote does not already hold with the same SHA-256 is uploaded; what was
+   uploaded is noted in ``STAGING/.spectroset/remote.json`` as it goes, so an upload that dies
+   resumes where it stopped;
+3. files the previous build had put there and this one no longer has are deleted;
+4. ``build.json`` is uploaded last.
+
+Only files a spectroset build wrote are ever deleted; a remote folder holding anything else
+without a ``build.json`` is refused, as a local one is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+from ..errors import BuildError
+from ..fsutil import filesystem, is_url, join
+from ..state import STATE_DIR, atomic_write
+
+NOTE_EVERY = 5.0  # seconds between saves of remote.json during an upload
+
+
+def staging_dir(url: str, staging: Path | None) -> Path:
+    """Where a build for ``url`` lives locally: ``output.staging``, else a folder per URL under
+    ``$XDG_CACHE_HOME/spectroset/staging`` (``~/.cache`` by default)."""
+    if staging is not None:
+        return staging
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "spectroset" / "staging" / hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+class Remote:
+    """The URL side of a build: what is there, and how to bring it in line with the staging folder."""
+
+    def __init__(self, url: str, staging: Path):
+        assert is_url(url)
+        self.url, self.staging = url.rstrip("/"), staging
+        self.fs, self.root = filesystem(url, key="output.path")
+        self.note_path = staging / STATE_DIR / "remote.json"
+
+    def _remote(self, rel: str) -> str:
+        return join(self.root, rel)
+
+    def _call(self, what: str, fn, *args):
+        try:
+            return fn(*args)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # network, permissions, quota: the store's message says most
+            detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise BuildError(f"output.path: cannot {what} {self.url}: {detail}; rerun to resume the upload") from None
+
+    def record(self) -> dict | None:
+        """The remote ``build.json``, or None when there is none (or it is unreadable)."""
+        try:
+            return json.loads(self._call("read", self.fs.cat_file, self._remote("build.json")))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def check(self) -> None:
+        """Refuse a remote folder that holds files no spectroset build put there."""
+        if self.record() is not None or self._noted():
+            return
+        try:
+            found = self._call("list", self.fs.find, self.root)
+        except FileNotFoundError:
+            return
+        if found:
+            raise BuildError(f"output.path: {self.url} is not empty and was not built by spectroset; "
+                             "choose a new URL")
+
+    def _noted(self) -> dict[str, str]:
+        """Files this staging folder knows to be on the remote already (rel → sha256)."""
+        try:
+            note = json.loads(self.note_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return note.get("files", {}) if note.get("url") == self.url else {}
+
+    def _note(self, files: dict[str, str]) -> None:
+        data = json.dumps({"url": self.url, "files": files}, sort_keys=True).encode()
+        atomic_write(self.note_path, data)
+
+    def sync(self, record: dict, full: bool = False) -> tuple[int, int]:
+        """Mirror the staging folder's finished build to the URL; ``(uploaded, deleted)`` files.
+        ``full`` (``--force``) uploads every file again, whatever the remote says it holds."""
+        previous = self.record()
+        local_json = (self.staging / "build.json").read_bytes()
+        if previous is not None and json.loads(local_json) == previous and not full:
+            return 0, 0
+        there = dict(previous.get("files", {})) if previous else {}
+        there.update(self._noted())
+        skip = {} if full else dict(there)
+        if previous is not None:
+            self._call("delete", self.fs.rm_file, self._remote("build.json"))
+        uploaded, last_note, folders = 0, time.monotonic(), set()
+        try:
+            for rel, sha in sorted(record["files"].items()):
+                if skip.get(rel) == sha:
+                    continue
+                folder = self._remote(rel).rsplit("/", 1)[0]
+                if folder not in folders:  # object stores ignore this; file:// needs the folders
+                    self._call("create a folder in", self.fs.makedirs, folder, True)
+                    folders.add(folder)
+                there.pop(rel, None)  # replaced: not there until the upload returns
+                self._call("upload to", self.fs.put_file, str(self.staging / rel), self._remote(rel))
+                there[rel] = sha
+                uploaded += 1
+                if time.monotonic() - last_note > NOTE_EVERY:
+                    self._note(there)
+                    last_note = time.monotonic()
+        finally:  # an error (or Ctrl-C) keeps what did arrive; only a kill loses the last seconds
+            self._note(there)
+        gone = sorted(set(there) - set(record["files"]))
+        for rel in gone:
+            try:
+                self._call("delete", self.fs.rm_file, self._remote(rel))
+            except FileNotFoundError:
+                pass
+        self._note({rel: sha for rel, sha in there.items() if rel in record["files"]})
+        self._call("upload to", self.fs.pipe_file, self._remote("build.json"), local_json)
+        return uploaded + 1, len(gone)

@@ -1,0 +1,125 @@
+"""fsspec outputs: a build at a URL is made in a staging folder and mirrored, resumably, to the URL."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import fsspec
+import pytest
+
+from builder.config import load_config
+from builder.errors import BuildError
+from builder.layouts import remote
+from builder.pipeline import build
+from tests.pipeline.test_build import DEMO, REPO, load, snapshot
+
+
+def url_config(tmp_path: Path, url: str, *overrides: str, source: Path = DEMO):
+    return load_config(REPO / "examples" / "demo.yaml", [
+        f"output.path={url}", f"output.staging={tmp_path / 'staging'}", f"source.path={source}", *overrides])
+
+
+@pytest.fixture
+def memory_url():
+    fs = fsspec.filesystem("memory")
+    root = f"/out-{uuid.uuid4().hex[:8]}/ds"
+    yield fs, root, f"memory://{root.lstrip('/')}"
+    if fs.exists(root.rsplit("/", 1)[0]):
+        fs.rm(root.rsplit("/", 1)[0], recursive=True)
+
+
+def remote_snapshot(fs, root: str) -> dict[str, str]:
+    import hashlib
+
+    return {name[len(root) + 1:]: hashlib.sha256(fs.cat_file(name)).hexdigest()
+            for name in sorted(fs.find(root)) if ".spectroset" not in name}
+
+
+def test_config_keeps_an_output_url_and_the_hash_ignores_where_it_goes(tmp_path):
+    cfg = url_config(tmp_path, "s3://bucket/birds")
+    assert cfg.output.path == "s3://bucket/birds" and cfg.output.staging == tmp_path / "staging"
+    assert cfg.hash() == load_config(REPO / "examples" / "demo.yaml", [f"source.path={DEMO}"]).hash()
+
+
+def test_default_staging_is_a_cache_folder_per_url(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    a, b = remote.staging_dir("s3://b/one", None), remote.staging_dir("s3://b/two", None)
+    assert a.parent == tmp_path / "spectroset" / "staging" and a != b
+
+
+def test_memory_output_mirrors_the_staging_folder(tmp_path, memory_url):
+    fs, root, url = memory_url
+    cfg = url_config(tmp_path, url)
+    report = build(cfg, workers=1, progress=False)
+    assert report.url == url and report.out == tmp_path / "staging"
+    assert remote_snapshot(fs, root) == snapshot(tmp_path / "staging")
+    assert report.uploaded == len(report.record["files"]) + 1  # every data file, then build.json
+    again = build(cfg, workers=1, progress=False)
+    assert again.up_to_date and again.uploaded == 0
+
+
+def test_a_changed_source_uploads_only_what_changed(tmp_path, memory_url):
+    fs, root, url = memory_url
+    src = tmp_path / "audio"
+    shutil.copytree(DEMO, src)
+    cfg = url_config(tmp_path, url, source=src)
+    first = build(cfg, workers=1, progress=False)
+    gone = sorted((src / "tabla").glob("*.flac"))[0]
+    gone.unlink()
+    second = build(cfg, workers=1, progress=False)
+    assert second.deleted > 0 and second.uploaded < len(first.record["files"]) // 2
+    assert remote_snapshot(fs, root) == snapshot(tmp_path / "staging")
+    assert not any(gone.stem in name for name in fs.find(root))
+
+
+def test_an_upload_cut_off_resumes_without_sending_files_twice(tmp_path, memory_url, monkeypatch):
+    fs, root, url = memory_url
+    cfg = url_config(tmp_path, url)
+    sent: list[str] = []
+    real_put = fs.put_file
+
+    def flaky_put(lpath, rpath, *args, **kwargs):
+        if len(sent) == 10:
+            raise ConnectionError("connection reset by peer")
+        sent.append(rpath)
+        return real_put(lpath, rpath, *args, **kwargs)
+
+    monkeypatch.setattr(type(fs), "put_file", lambda self, *a, **k: flaky_put(*a, **k))
+    monkeypatch.setattr(remote, "NOTE_EVERY", 0.0)
+    with pytest.raises(BuildError, match="cannot upload to .*connection reset by peer.*rerun to resume"):
+        build(cfg, workers=1, progress=False)
+    assert not fs.exists(f"{root}/build.json")  # an unfinished upload never looks finished
+    first = list(sent)
+    sent.clear()
+    monkeypatch.setattr(type(fs), "put_file", lambda self, *a, **k: (sent.append(a[1]), real_put(*a, **k))[1])
+    report = build(cfg, workers=1, progress=False)
+    assert report.decoded == 0 and not set(sent) & set(first)
+    assert remote_snapshot(fs, root) == snapshot(tmp_path / "staging")
+
+
+def test_a_foreign_remote_folder_is_refused(tmp_path, memory_url):
+    fs, root, url = memory_url
+    fs.pipe(f"{root}/someone-elses.txt", b"keep me")
+    with pytest.raises(BuildError, match="not empty and was not built by spectroset"):
+        build(url_config(tmp_path, url), workers=1, progress=False)
+    assert fs.cat_file(f"{root}/someone-elses.txt") == b"keep me"
+
+
+def test_cli_builds_to_a_file_url_that_load_dataset_reads(tmp_path):
+    target = tmp_path / "remote" / "ds"
+    cmd = [sys.executable, "-m", "builder", "build", str(REPO / "examples" / "demo.yaml"), "--quiet", "-j", "2",
+           "-o", target.as_uri(), "--set", f"output.staging={tmp_path / 'staging'}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert target.as_uri() in out.stdout and "uploaded" in out.stdout
+    assert snapshot(target) == snapshot(tmp_path / "staging")
+    ds = load(target)
+    record = json.loads((target / "build.json").read_text())
+    assert sum(len(split) for split in ds.values()) == record["windows"]
+    again = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert again.returncode == 0 and "up to date" in again.stdout
