@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", action="store_true", help="no progress bar")
 
     i = sub.add_parser("inspect", help="summarise a built dataset; --verify re-hashes every file")
-    i.add_argument("dataset", type=Path)
+    i.add_argument("dataset", type=_dataset_folder, help="a built dataset folder, or the URL it was built to")
     i.add_argument("--verify", action="store_true", help="check every data file against build-time checksums")
 
     v = sub.add_parser("preview", help="one figure that shows how a config sees one recording")
@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("-o", "--output", type=Path, required=True, help="figure PNG to write")
 
     r = sub.add_parser("report", help="a self-contained HTML report of a built dataset")
-    r.add_argument("dataset", type=Path)
+    r.add_argument("dataset", type=_dataset_folder, help="a built dataset folder, or the URL it was built to")
     r.add_argument("-o", "--output", type=Path, required=True, help="HTML file to write")
 
     pu = sub.add_parser("push", help="publish a built dataset to the Hugging Face Hub or Kaggle")
@@ -88,6 +88,12 @@ def cmd_build(args) -> int:
     if report.skipped:
         print(f"  {len(report.skipped)} file(s) skipped (listed in build.json)")
     return 1 if (args.strict and report.skipped) else 0
+
+
+def _dataset_folder(text: str) -> Path:
+    from .layouts.remote import local_folder
+
+    return local_folder(text)
 
 
 def cmd_inspect(args) -> int:
@@ -155,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `spectroset inspect OUT | head`: the reader left; not our error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
 
 
 if __name__ == "__main__":

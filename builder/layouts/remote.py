@@ -130,3 +130,15 @@ class Remote:
         self._note({rel: sha for rel, sha in there.items() if rel in record["files"]})
         self._call("upload to", self.fs.pipe_file, self._remote("build.json"), local_json)
         return uploaded + 1, len(gone)
+
+
+def local_folder(text: str) -> Path:
+    """A dataset argument of ``inspect``/``report``/``push``: a folder, or the URL a build was
+    mirrored to, which means its default staging folder (the local copy of the same files)."""
+    if not is_url(text):
+        return Path(text)
+    folder = staging_dir(text.rstrip("/"), None)
+    import sys
+
+    print(f"{text} is a URL: reading its staging folder {folder}", file=sys.stderr)
+    return folder

@@ -20,8 +20,14 @@ HF_ONLY = {"repo": "--repo", "private": "--private", "revision": "--revision"}
 KAGGLE_ONLY = {"kaggle_id": "--id", "title": "--title", "license": "--license", "public": "--public"}
 
 
+def _out_folder(text: str) -> Path:
+    from ..layouts.remote import local_folder  # at parse time: `--help` stays light
+
+    return local_folder(text)
+
+
 def add_push_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("out", metavar="OUT", type=Path, help="a built dataset folder")
+    parser.add_argument("out", metavar="OUT", type=_out_folder, help="a built dataset folder, or the URL it was built to")
     parser.add_argument("--to", required=True, choices=("hf", "kaggle"), help="where to publish")
     parser.add_argument("-m", "--message", help="commit message (hf) or version notes (kaggle)")
     parser.add_argument("--dry-run", metavar="STAGE", type=Path,

@@ -110,16 +110,26 @@ def test_a_foreign_remote_folder_is_refused(tmp_path, memory_url):
     assert fs.cat_file(f"{root}/someone-elses.txt") == b"keep me"
 
 
-def test_cli_builds_to_a_file_url_that_load_dataset_reads(tmp_path):
+def test_cli_builds_to_a_file_url_that_load_dataset_reads(tmp_path, monkeypatch):
+    import os
+
     target = tmp_path / "remote" / "ds"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the default staging folder goes here
+    env = dict(os.environ)
     cmd = [sys.executable, "-m", "builder", "build", str(REPO / "examples" / "demo.yaml"), "--quiet", "-j", "2",
-           "-o", target.as_uri(), "--set", f"output.staging={tmp_path / 'staging'}"]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+           "-o", target.as_uri()]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr
     assert target.as_uri() in out.stdout and "uploaded" in out.stdout
-    assert snapshot(target) == snapshot(tmp_path / "staging")
+    staging = remote.staging_dir(target.as_uri(), None)
+    assert staging.is_relative_to(tmp_path / "cache")
+    assert snapshot(target) == snapshot(staging)
     ds = load(target)
     record = json.loads((target / "build.json").read_text())
     assert sum(len(split) for split in ds.values()) == record["windows"]
-    again = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    again = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)
     assert again.returncode == 0 and "up to date" in again.stdout
+    seen = subprocess.run([sys.executable, "-m", "builder", "inspect", target.as_uri(), "--verify"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert seen.returncode == 0 and f"{record['windows']} windows" in seen.stdout, seen.stderr
+    assert "reading its staging folder" in seen.stderr
