@@ -25,9 +25,9 @@ from .executors import make_executor, prestart
 from .fsutil import is_url
 from .layouts import get_layout, make_plan
 from .layouts.base import KNOWN_FILES
-from .layouts.imagefolder import remove_files, remove_temp_files
+from .layouts.units import Unit, expand, new_token, remove_files, remove_temp_files, run_unit
 from .state import STATE_DIR, Journal, OutputLock
-from .worker import FileJob, process_file
+from .worker import FileJob
 
 log = logging.getLogger("spectroset")
 
@@ -183,7 +183,8 @@ def build(
     return report
 
 
-def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force: bool, *run) -> BuildReport:
+def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force: bool,
+              workers, executor, address, progress) -> BuildReport:
     _remove_uncommitted(out, journal)
     _prepare(out, cfg, journal, force)
     fp = fingerprint(cfg, sources, skipped)
@@ -191,13 +192,22 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
     if previous and previous.get("fingerprint") == fp and all((out / f).is_file() for f in previous.get("files", {})):
         return BuildReport(out, previous, reused=len(sources), up_to_date=True, skipped=previous.get("skipped", []))
     plan = make_plan(cfg, sources)
-    layout = get_layout(cfg, out, plan)
+    layout = get_layout(cfg, out, plan, new_token(out))
     todo, reused = _todo(out, cfg, sources, journal, layout)
-    decoded = _run(todo, journal, layout, *run)
-    skips = [{"path": s.path, "reason": s.reason} for s in skipped]
-    skips += [{"path": r.rel, "reason": r.reason} for r in journal.records([s.rel for s in sources]) if r.reason]
-    skips.sort(key=lambda s: s["path"])
-    record = layout.finalize(journal, skips, fp)
+    pool = _Workers(executor, workers, address)
+    try:
+        decoded = _run(todo, journal, layout, pool, progress)
+        skips = [{"path": s.path, "reason": s.reason} for s in skipped]
+        skips += [{"path": r.rel, "reason": r.reason} for r in journal.records([s.rel for s in sources]) if r.reason]
+        skips.sort(key=lambda s: s["path"])
+        record = layout.finalize(journal, skips, fp, pool.map)
+    except BrokenProcessPool:
+        raise BuildError(
+            "a worker process died (a crashing decoder, or killed for memory); finished recordings are kept: "
+            "rerun to resume, with -j 1 and --debug to find the file"
+        ) from None
+    finally:
+        pool.close()
     if previous:
         remove_files(out, sorted(set(previous.get("files", {})) - set(record["files"]) - set(KNOWN_FILES)))
     remove_temp_files(out)
@@ -210,7 +220,7 @@ def _remove_uncommitted(out: Path, journal: Journal) -> None:
     images must not stay behind as files no metadata row names."""
     pending = journal.pending()
     for rel in sorted(pending):
-        remove_files(out, pending[rel])
+        remove_files(out, [f for planned in pending[rel] for f in expand(out, planned)])
     if pending:
         journal.forget_pending()
 
@@ -247,35 +257,53 @@ def _todo(out: Path, cfg: Config, sources, journal: Journal, layout) -> tuple[li
     todo, reused = [], 0
     for s in sources:
         if known.get(s.rel) == s.fingerprint:
-            rec = journal.get(s.rel) if layout.name != "parquet" else None
-            if rec is None or layout.is_current(rec):
+            rec = journal.get(s.rel)
+            if layout.is_current(rec):
                 reused += 1
                 continue
-            remove_files(out, [p for p in rec.paths])
+            remove_files(out, rec.paths)
         todo.append(FileJob(str(s.path), s.rel, s.fingerprint, cfg))
     return todo, reused
 
 
-def _run(todo, journal, layout, workers, executor, address, progress) -> int:
+class _Workers:
+    """The build's executor, started on first use and shared by recordings and parquet shards."""
+
+    def __init__(self, kind: str, workers: int | None, address: str | None):
+        self.kind, self.workers, self.address, self.pool = kind, workers, address, None
+
+    def map(self, fn, items, size: int):
+        """``fn`` over ``items`` (``size`` of them) in the workers, results as they finish."""
+        from .executors import default_workers
+
+        if self.pool is None:
+            if size <= 1 and self.kind == "local":  # one job: no pool to start
+                return map(fn, items)
+            self.pool = make_executor(self.kind, min(self.workers or default_workers(), max(size, 1)), self.address)
+        return self.pool.map_unordered(fn, items)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+
+def _run(todo: list[FileJob], journal: Journal, layout, pool: _Workers, progress) -> int:
+    """Run the recordings' units; each is journalled as begun before it is submitted, and
+    committed with its metadata when it is back (its files are down by then)."""
     if not todo:
         return 0
-    from .executors import default_workers
 
-    pool = make_executor(executor, min(workers or default_workers(), len(todo)), address)
+    def units():
+        for job in todo:
+            target = layout.target(job.rel)
+            journal.begin(job.rel, target.planned(job.rel))
+            yield Unit(job, target)
+
     bar = _Progress(len(todo), progress)
     try:
-        for result in pool.map_unordered(process_file, todo):
-            planned = getattr(layout, "image_rel", None)
-            if planned and result.rows:  # per-recording files: note them before the first is written
-                journal.begin(result.rel, [planned(result.rel, r.index, r.end) for r in result.rows])
-            journal.put(result.rel, result.fingerprint, layout.store(result))
+        for result in pool.map(run_unit, units(), len(todo)):
+            journal.put(result.rel, result.fingerprint, result)
             bar.update(len(result.rows))
-    except BrokenProcessPool:
-        raise BuildError(
-            "a worker process died while decoding (a crashing decoder, or killed for memory); finished "
-            "recordings are kept: rerun to resume, with -j 1 and --debug to find the file"
-        ) from None
     finally:
         bar.close()
-        pool.close()
     return len(todo)

@@ -59,6 +59,51 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+class AtomicFile:
+    """A file streamed under a hidden temp name beside ``path`` and renamed into place by
+    :meth:`commit`, for data too big to hold whole (spools, parquet shards); like
+    :func:`atomic_write`, a reader never sees a part, and errors are one-line :class:`BuildError`s."""
+
+    def __init__(self, path: Path, open_file: bool = True):
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
+            self.fh = os.fdopen(fd, "wb") if open_file else None
+            if not open_file:
+                os.close(fd)
+        except OSError as exc:
+            raise disk_error(exc, path) from None
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.fh.write(data)
+        except OSError as exc:
+            self.abort()
+            raise disk_error(exc, self.path) from None
+
+    def commit(self) -> None:
+        try:
+            if self.fh is not None:
+                self.fh.close()
+            os.chmod(self.tmp, FILE_MODE)
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise disk_error(exc, self.path) from None
+
+    def abort(self) -> None:
+        if self.fh is not None and not self.fh.closed:
+            try:
+                self.fh.close()
+            except OSError:
+                pass
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+
 def disk_error(exc: OSError, path: Path) -> BuildError:
     if exc.errno == errno.ENOSPC:
         return BuildError(f"no space left on the device writing {path}; free space and rerun to resume")

@@ -1,8 +1,9 @@
 """The per-recording work unit: decode → cut windows → spectrogram → pixels → PNG.
 
 ``process_file`` is a module-level function of a picklable job, so any executor (inline, process
-pool, Ray) can run it. It reads one file and touches nothing else on disk; problems with the file
-become ``FileResult.reason``. The file is streamed, so memory stays flat for hours-long audio.
+pool, Ray) can run it. It reads one file and writes nothing: finished batches of rows go to an
+optional ``sink`` (``layouts/units.py`` writes their bytes there). Problems with the file become
+``FileResult.reason``. The file is streamed, so memory stays flat for hours-long audio.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class Row:
     frames: int
     array: np.ndarray | None = None  # float16 (bins, frames) when output.include.arrays
     audio: bytes | None = None  # FLAC when output.include.audio
+    size: int = 0  # bytes of png + array + audio, noted by the writer that took them
+    offset: int = -1  # where the writer put them in the recording's spool (parquet)
 
 
 @dataclass
@@ -158,8 +161,9 @@ def render_batch(cfg: Config, spectrogrammer, windows: list, samples: list[np.nd
     return rows
 
 
-def process_file(job: FileJob) -> FileResult:
-    """All windows of one recording, or the reason it gives none."""
+def process_file(job: FileJob, sink=None) -> FileResult:
+    """All windows of one recording, or the reason it gives none. ``sink(rows)`` takes each
+    finished batch (it may write and drop the rows' bytes) before the next is computed."""
     from . import audio
 
     cfg = job.cfg
@@ -184,8 +188,11 @@ def process_file(job: FileJob) -> FileResult:
         def flush() -> None:
             if pending:
                 before = len(result.rows)
-                result.rows.extend(render_batch(cfg, spec, [w for w, _ in pending], [x for _, x in pending]))
+                rows = render_batch(cfg, spec, [w for w, _ in pending], [x for _, x in pending])
                 pending.clear()
+                if sink is not None:
+                    sink(rows)
+                result.rows.extend(rows)
                 if len(result.rows) // TRIM_EVERY > before // TRIM_EVERY:  # long recordings only
                     release_memory()
 

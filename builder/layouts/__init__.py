@@ -1,8 +1,9 @@
 """Dataset layouts: where each window's image goes and what metadata makes it loadable.
 
 A :class:`DatasetPlan` is computed from the discovered recordings before any decoding: each
-recording's split, its (safe, unique) output folder and stem, and the sorted label names. Layout
-writers then ``store`` finished recordings and ``finalize`` metadata, card and build record.
+recording's split, its (safe, unique) output folder and stem, and the sorted label names. Workers
+write each recording's files where its layout's ``target`` says (``units.py``); the layout then
+``finalize``s data files, metadata, card and build record.
 """
 
 from __future__ import annotations
@@ -84,11 +85,12 @@ def make_plan(cfg: Config, sources: list[SourceFile]) -> DatasetPlan:
     return DatasetPlan(cfg, sources, entries, names)
 
 
-def get_layout(cfg: Config, out: Path, plan: DatasetPlan):
+def get_layout(cfg: Config, out: Path, plan: DatasetPlan, token: str = ""):
+    """The layout writer; ``token`` is this build's (see ``units.check_visible``)."""
     if cfg.output.layout == "parquet":
         from .parquet import ParquetLayout
 
-        return ParquetLayout(cfg, out, plan)
+        return ParquetLayout(cfg, out, plan, token)
     from .imagefolder import ImageFolderLayout
 
-    return ImageFolderLayout(cfg, out, plan)
+    return ImageFolderLayout(cfg, out, plan, token)

@@ -1,6 +1,7 @@
 """What every layout shares: walking finished recordings in order, counts, stats, build record.
 
-Subclasses decide where bytes go (``store``) and how rows become files (``write_data``). Rows
+Workers write each recording's bytes where :meth:`Layout.target` says (``units.py``); subclasses
+decide those places and how rows become data files (``write_data``). Rows
 are always visited in the same order — recordings sorted by path, windows by index — so the
 output is byte-identical whatever the worker count or the order results arrived in.
 """
@@ -20,6 +21,7 @@ from ..config import Config, public_dict
 from ..state import atomic_write
 from ..worker import FileResult, Row
 from . import DatasetPlan
+from .units import Target
 
 KNOWN_FILES = ("README.md", "build.json", "stats.json", "preview.png")
 
@@ -35,18 +37,29 @@ def sha256_file(path: Path) -> str:
 class Layout:
     name = "base"
 
-    def __init__(self, cfg: Config, out: Path, plan: DatasetPlan):
-        self.cfg, self.out, self.plan = cfg, out, plan
+    def __init__(self, cfg: Config, out: Path, plan: DatasetPlan, token: str = ""):
+        self.cfg, self.out, self.plan, self.token = cfg, out, plan, token
         self.files: dict[str, str] = {}  # every data file written → sha256
+        self._targets: dict[str, Target] = {}
 
     # -- per recording --------------------------------------------------------------------------
-    def store(self, result: FileResult) -> FileResult:
-        """Put a finished recording's bytes in place; return what the journal keeps."""
-        return result
+    def target(self, rel: str) -> Target:
+        """Where a worker puts the files of recording ``rel``."""
+        found = self._targets.get(rel)
+        if found is None:
+            entry = self.plan.entries[rel]
+            found = self._targets[rel] = Target(str(self.out), self.token, self.name == "parquet", entry.folder,
+                                                entry.stem, entry.split, self.name == "mirror", self.cfg.output.splits)
+        return found
+
+    def paths(self, record: FileResult) -> list[str]:
+        """The files a journalled recording must have under this plan."""
+        raise NotImplementedError
 
     def is_current(self, record: FileResult) -> bool:
         """Whether a journalled recording still matches this plan (else it is rebuilt)."""
-        return True
+        want = self.paths(record)
+        return record.paths == want and all((self.out / p).is_file() for p in want)
 
     # -- whole dataset --------------------------------------------------------------------------
     def rows(self, journal) -> Iterator[tuple[str, FileResult, Row]]:
@@ -61,8 +74,9 @@ class Layout:
         atomic_write(self.out / rel, data)
         self.files[rel] = hashlib.sha256(data).hexdigest()
 
-    def finalize(self, journal, skipped: list[dict], fingerprint: str) -> dict:
-        """Write data files, stats, preview, card and build.json; return the build record."""
+    def finalize(self, journal, skipped: list[dict], fingerprint: str, run=None) -> dict:
+        """Write data files, stats, preview, card and build.json; return the build record.
+        ``run(fn, jobs, n)`` runs data-file jobs (parquet shards) in the build's workers."""
         from .card import preview_grid, write_card
 
         counts: dict[str, Counter] = defaultdict(Counter)
@@ -74,7 +88,7 @@ class Layout:
                 silent += rec.silent
                 n_sources += 1
                 rates.add(rec.sample_rate)
-        examples = self.write_data(journal, counts, stats)
+        examples = self.write_data(journal, counts, stats, run or inline)
         split_sizes = {s: sum(c.values()) for s, c in counts.items()}
         record = {
             "name": self.cfg.name,
@@ -103,12 +117,17 @@ class Layout:
         atomic_write(self.out / "build.json", _json(record))
         return record
 
-    def write_data(self, journal, counts: dict, stats: "_Stats") -> dict[str, list[bytes]]:
+    def write_data(self, journal, counts: dict, stats: "_Stats", run=None) -> dict[str, list[bytes]]:
         raise NotImplementedError
 
     def data_files(self) -> dict[str, str]:
         """Split name → glob (relative to OUT) for the card's ``configs``."""
         raise NotImplementedError
+
+
+def inline(fn, jobs, n: int = 0):
+    """Run data-file jobs here, one after the other (a build's default ``run``)."""
+    return map(fn, jobs)
 
 
 def _split_key(split: str) -> int:

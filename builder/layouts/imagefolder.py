@@ -2,7 +2,8 @@
 
 imagefolder: ``OUT/<split>/<label>/<stem>_<end>.png`` and ``OUT/<split>/metadata.csv``.
 mirror (seed 000): ``OUT/<source folders>/<stem>_<end>.png`` beside ``OUT/metadata.csv``; no splits.
-Images are written as each recording finishes; metadata, card and build record at the end.
+Workers write a recording's images as its windows come out; metadata, card and build record
+are written at the end.
 
 A CSV cannot carry lists, arrays or audio, so a multi-label build, or one with
 ``output.include.arrays``/``audio``, writes ``metadata.parquet`` instead (same columns plus
@@ -15,10 +16,7 @@ import csv
 import importlib.util
 import io
 import logging
-import os
-from pathlib import Path
 
-from ..names import end_tag
 from ..worker import FileResult
 from .base import Layout
 
@@ -27,8 +25,8 @@ log = logging.getLogger("spectroset")
 
 
 class ImageFolderLayout(Layout):
-    def __init__(self, cfg, out, plan):
-        super().__init__(cfg, out, plan)
+    def __init__(self, cfg, out, plan, token: str = ""):
+        super().__init__(cfg, out, plan, token)
         self.name = cfg.output.layout
         self.mirror = self.name == "mirror"
         if cfg.output.include.audio and importlib.util.find_spec("torchcodec") is None:
@@ -36,23 +34,10 @@ class ImageFolderLayout(Layout):
                         "(output.include.audio); the parquet layout loads without it")
 
     def image_rel(self, rel: str, index: int, end: float) -> str:
-        entry = self.plan.entries[rel]
-        name = f"{entry.stem}_{end_tag(end)}.png"
-        split = None if self.mirror else self.plan.split_of(rel, index)
-        return "/".join(p for p in (split, entry.folder, name) if p)
+        return self.target(rel).image_rel(rel, index, end)
 
-    def store(self, result: FileResult) -> FileResult:
-        result.paths = []
-        for row in result.rows:
-            path = self.image_rel(result.rel, row.index, row.end)
-            self.write_atomic(path, row.png)
-            result.paths.append(path)
-            row.png = None  # on disk now; the journal keeps only the metadata
-        return result
-
-    def is_current(self, record: FileResult) -> bool:
-        want = [self.image_rel(record.rel, r.index, r.end) for r in record.rows]
-        return record.paths == want and all((self.out / p).is_file() for p in want)
+    def paths(self, record: FileResult) -> list[str]:
+        return [self.image_rel(record.rel, r.index, r.end) for r in record.rows]
 
     def data_files(self) -> dict[str, str]:
         if self.mirror:
@@ -68,7 +53,7 @@ class ImageFolderLayout(Layout):
     def metadata_name(self) -> str:
         return "metadata.parquet" if self.rich else "metadata.csv"
 
-    def write_data(self, journal, counts, stats) -> dict[str, list[bytes]]:
+    def write_data(self, journal, counts, stats, run=None) -> dict[str, list[bytes]]:
         from .parquet import ParquetFile
 
         tables: dict[str, list[dict]] = {}
@@ -147,35 +132,3 @@ class ImageFolderLayout(Layout):
         writer.writerows(rows)
         return buf.getvalue().encode("utf-8")
 
-
-def remove_files(out: Path, rels) -> None:
-    """Delete files this tool wrote earlier, and folders left empty by that."""
-    from ..state import disk_error
-
-    for rel in rels:
-        path = out / rel
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        except OSError as exc:  # read-only output: one line, not a traceback
-            raise disk_error(exc, path) from None
-        parent = path.parent
-        while parent != out:
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
-
-
-def remove_temp_files(out: Path) -> None:
-    """Temp files a killed build left behind (hidden ``.*.tmp`` beside their targets)."""
-    for folder, dirs, files in os.walk(out):
-        dirs[:] = [d for d in dirs if d != ".spectroset"]
-        for name in files:
-            if name.startswith(".") and name.endswith(".tmp"):
-                try:
-                    os.unlink(os.path.join(folder, name))
-                except OSError:
-                    pass

@@ -1,8 +1,9 @@
 """parquet layout: every split as ``OUT/data/{split}-{i:05d}-of-{n:05d}.parquet`` shards.
 
-Recordings are journalled with their PNG bytes (``store`` writes nothing), and the shards are
-assembled at the end from the journal in canonical order, so the bytes depend only on the inputs
-and the config. Shards hold about ``output.max_shard_size`` bytes each: ``n = ceil(split bytes /
+Workers spool each recording's PNG (array, clip) bytes to ``OUT/.spectroset/spool`` and the
+journal keeps the rest of its rows (``units.py``). At the end the driver plans the shards from the
+journal in canonical order and hands each shard to a worker (``write_shard``), which reads its
+rows' bytes back from the spools, so the bytes depend only on the inputs and the config. Shards hold about ``output.max_shard_size`` bytes each: ``n = ceil(split bytes /
 max_shard_size)`` and a row goes to the shard its cumulative start offset falls in. Columns:
 ``image`` (PNG), ``label`` (ClassLabel), ``labels`` (list of ClassLabel, primary first, when
 multi-label), ``source``, ``start``/``end`` (s), ``spectrogram`` (Array2D float16 ``(bins,
@@ -13,14 +14,14 @@ carries the ``huggingface`` features metadata, so the shards load with the right
 from __future__ import annotations
 
 import math
-import os
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 import pyarrow as pa
 
 from ..names import end_tag
-from ..state import disk_error
-from .base import Layout, sha256_file
+from ..state import AtomicFile, disk_error
+from .base import Layout, inline, sha256_file
+from .units import SpoolReader, check_visible, spool_rel
 
 PREVIEW_PER_LABEL = 4
 
@@ -52,15 +53,12 @@ class ParquetFile:
     def __init__(self, out: Path, rel: str, features):
         from datasets.arrow_writer import ParquetWriter
 
-        self.path = out / rel
-        self.rel = rel
+        self.rel, self.file = rel, AtomicFile(out / rel, open_file=False)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name[:40]}.", suffix=".tmp", dir=self.path.parent)
-            os.close(fd)
-            self.stream = pa.OSFile(self.tmp, "wb")  # a plain file: no fsspec URL parsing of our path
+            self.stream = pa.OSFile(self.file.tmp, "wb")  # a plain file: no fsspec URL parsing of our path
         except OSError as exc:
-            raise disk_error(exc, self.path) from None
+            self.file.abort()
+            raise disk_error(exc, self.file.path) from None
         self.writer = ParquetWriter(stream=self.stream, features=features)
 
     def write(self, example: dict) -> None:
@@ -68,26 +66,56 @@ class ParquetFile:
             self.writer.write(example)
         except OSError as exc:  # pyarrow's IO errors (a full disk) are OSErrors too
             self.abort()
-            raise disk_error(exc, self.path) from None
+            raise disk_error(exc, self.file.path) from None
 
     def commit(self) -> str:
         """Finish, rename into place; the file's sha256."""
         try:
             self.writer.finalize()  # closes the stream
-            os.replace(self.tmp, self.path)
         except OSError as exc:
             self.abort()
-            raise disk_error(exc, self.path) from None
-        return sha256_file(self.path)
+            raise disk_error(exc, self.file.path) from None
+        self.file.commit()
+        return sha256_file(self.file.path)
 
     def abort(self) -> None:
         self.writer.close()
         if not self.stream.closed:
             self.stream.close()
-        try:
-            os.unlink(self.tmp)
-        except OSError:
-            pass
+        self.file.abort()
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """One shard for a worker to write: its rows without their bytes, and where the bytes are."""
+
+    out: str
+    token: str
+    rel: str
+    features: object  # datasets.Features
+    rows: list[dict]  # examples with ``None`` where the spool holds the bytes
+    spooled: list[tuple[str, int]]  # (spool, offset) of each row's png, array and audio
+
+
+def write_shard(job: ShardJob) -> tuple[str, str]:
+    """Write one shard from the spools (in a worker); ``(rel, sha256)`` back to the driver."""
+    out = Path(job.out)
+    check_visible(job.out, job.token)
+    f = ParquetFile(out, job.rel, job.features)
+    try:
+        with SpoolReader(out) as spools:
+            for ex, (spool, offset) in zip(job.rows, job.spooled):
+                png, array, audio = spools.read(spool, offset)
+                ex["image"]["bytes"] = png
+                if "spectrogram" in ex:
+                    ex["spectrogram"] = array
+                if "audio" in ex:
+                    ex["audio"]["bytes"] = audio
+                f.write(ex)
+    except Exception:
+        f.abort()
+        raise
+    return job.rel, f.commit()
 
 
 class ParquetLayout(Layout):
@@ -96,74 +124,67 @@ class ParquetLayout(Layout):
     def data_files(self) -> dict[str, str]:
         return {split: f"data/{split}-*" for split in self.plan.split_names}
 
-    def _row_bytes(self, rec, row) -> int:
-        """Size estimate of one row in a shard: PNG, array and FLAC bytes plus a little metadata."""
-        size = len(row.png or b"") + len(rec.rel.encode()) + 64
-        if row.array is not None:
-            size += row.array.nbytes
-        if row.audio is not None:
-            size += len(row.audio)
-        return size
+    def paths(self, record) -> list[str]:
+        return [spool_rel(record.rel)] if record.rows else []
 
     def example(self, rec, row, label_ids: dict[str, int]) -> dict:
-        """One row, columns in the order of :func:`card.features`."""
+        """One row without its bytes, columns in the order of :func:`card.features`."""
         entry = self.plan.entries[rec.rel]
         name = f"{entry.stem}_{end_tag(row.end)}"
-        ex: dict = {"image": {"bytes": row.png, "path": f"{name}.png"}}
+        ex: dict = {"image": {"bytes": None, "path": f"{name}.png"}}
         if self.plan.labelled:
             ex["label"] = label_ids[entry.label]
         if self.plan.multilabel:
             ex["labels"] = [label_ids[x] for x in (entry.label, *entry.extra_labels)]
         ex.update(source=rec.rel, start=row.start, end=row.end)
         if self.cfg.output.include.arrays:
-            ex["spectrogram"] = row.array
+            ex["spectrogram"] = None
         if self.cfg.output.include.audio:
-            ex["audio"] = {"bytes": row.audio, "path": f"{name}.flac"}
+            ex["audio"] = {"bytes": None, "path": f"{name}.flac"}
         return ex
 
-    def write_data(self, journal, counts, stats) -> dict[str, list[bytes]]:
-        from .card import features
-
+    def write_data(self, journal, counts, stats, run=inline) -> dict[str, list[bytes]]:
         # Pass 1: sizes (for the shard plan), counts, stats and preview examples.
         sizes: dict[str, list[int]] = {}
         examples: dict[str, list[bytes]] = {}
-        for split, rec, row in self.rows(journal):
-            label = self.plan.entries[rec.rel].label
-            label = label if label is not None else "(none)"
-            counts[split][label] += 1
-            if split == "train":
-                stats.add(row)
-            shown = examples.setdefault(label, [])
-            if len(shown) < PREVIEW_PER_LABEL:
-                shown.append(row.png)
-            sizes.setdefault(split, []).append(self._row_bytes(rec, row))
-        plan = {split: assign_shards(s, self.cfg.output.max_shard_size) for split, s in sizes.items()}
-
-        # Pass 2: stream rows into their shards; at most one open shard per split.
-        feats = features(self)
-        label_ids = {name: i for i, name in enumerate(self.plan.label_names)}
-        position = dict.fromkeys(plan, 0)
-        open_: dict[str, tuple[int, ParquetFile]] = {}
-        try:
+        with SpoolReader(self.out) as spools:
             for split, rec, row in self.rows(journal):
-                index, n = plan[split]
-                shard = index[position[split]]
-                position[split] += 1
-                current = open_.get(split)
-                if current is None or current[0] != shard:
-                    if current is not None:
-                        self.files[current[1].rel] = current[1].commit()
-                    current = open_[split] = (shard, ParquetFile(self.out, shard_name(split, shard, n), feats))
-                current[1].write(self.example(rec, row, label_ids))
-            for split in list(open_):
-                _, f = open_.pop(split)
-                self.files[f.rel] = f.commit()
-        finally:
-            for _, f in open_.values():
-                f.abort()
+                label = self.plan.entries[rec.rel].label
+                label = label if label is not None else "(none)"
+                counts[split][label] += 1
+                if split == "train":
+                    stats.add(row)
+                shown = examples.setdefault(label, [])
+                if len(shown) < PREVIEW_PER_LABEL:
+                    shown.append(spools.read(rec.paths[0], row.offset)[0])
+                sizes.setdefault(split, []).append(row.size + len(rec.rel.encode()) + 64)
+        plan = {split: assign_shards(s, self.cfg.output.max_shard_size) for split, s in sizes.items()}
+        shards = sum(n for _, n in plan.values())
+        for rel, digest in run(write_shard, self._shard_jobs(journal, plan), shards):
+            self.files[rel] = digest
         self._remove_stale_shards()
         return examples
 
+    def _shard_jobs(self, journal, plan: dict):
+        """Pass 2: the rows of each shard in canonical order, one job as soon as a shard is whole."""
+        from .card import features
+
+        feats = features(self)
+        label_ids = {name: i for i, name in enumerate(self.plan.label_names)}
+        position = dict.fromkeys(plan, 0)
+        open_: dict[str, ShardJob] = {}
+        for split, rec, row in self.rows(journal):
+            index, n = plan[split]
+            rel = shard_name(split, index[position[split]], n)
+            position[split] += 1
+            current = open_.get(split)
+            if current is None or current.rel != rel:
+                if current is not None:
+                    yield current
+                current = open_[split] = ShardJob(str(self.out), self.token, rel, feats, [], [])
+            current.rows.append(self.example(rec, row, label_ids))
+            current.spooled.append((rec.paths[0], row.offset))
+        yield from open_.values()
     def _remove_stale_shards(self) -> None:
         """Shards of an earlier (possibly crashed) build that this one did not write."""
         data = self.out / "data"

@@ -185,3 +185,21 @@ def test_corpus_parquet_matches_imagefolder(tmp_path, corpus_dir):
     assert ds_a["train"].features == ds_b["train"].features
     key = lambda part: sorted(zip(part["source"], part["start"]))  # noqa: E731
     assert key(ds_a["test"]) == key(ds_b["test"])
+
+
+def test_shards_are_written_by_the_workers(tmp_path, monkeypatch):
+    """With -j 2 each shard is written in a worker process from the spools: the driver never opens
+    a shard, and the bytes equal those of a -j 1 build (where it writes them itself)."""
+    from builder.layouts import parquet
+
+    one = demo_config(tmp_path / "one" / "out", DEMO, *RICH)
+    build(one, workers=1, progress=False)
+    assert len(list((one.output.path / "data").iterdir())) > 2
+
+    def not_in_the_driver(*args, **kwargs):
+        raise AssertionError("a shard was written by the driver")
+
+    monkeypatch.setattr(parquet, "ParquetFile", not_in_the_driver)
+    two = demo_config(tmp_path / "two" / "out", DEMO, *RICH)
+    build(two, workers=2, progress=False)
+    assert snapshot(two.output.path) == snapshot(one.output.path)

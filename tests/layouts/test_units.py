@@ -1,0 +1,136 @@
+"""Workers write their recording's files: images or spools, patterns the journal can clean up after,
+and a stop (never a write elsewhere) where a worker does not see the build's output folder."""
+
+from __future__ import annotations
+
+import pytest
+
+from builder import worker
+from builder.config import SplitsConfig
+from builder.errors import BuildError
+from builder.layouts import units
+from builder.layouts.units import Target, Unit, check_visible, expand, new_token, run_unit, spool_rel
+from builder.pipeline import build
+from builder.state import Journal
+from builder.worker import FileJob
+
+from . import demo_config, snapshot, tone
+
+
+def _target(out, token, **kw) -> Target:
+    fields = dict(out=str(out), token=token, spool=False, folder="birds", stem="rec", split="train",
+                  mirror=False, splits=SplitsConfig())
+    return Target(**{**fields, **kw})
+
+
+def _unit(tmp_path, path, *overrides, **target):
+    out = tmp_path / "out"
+    cfg = demo_config(out, path.parent, *overrides)
+    token = new_token(out)
+    return Unit(FileJob(str(path), path.name, "1:1", cfg), _target(out, token, **target)), out
+
+
+def test_a_pattern_expands_to_that_stems_images_only(tmp_path):
+    folder = tmp_path / "train" / "birds"
+    folder.mkdir(parents=True)
+    for name in ("rec_5.png", "rec_7.5.png", "rec_1e+06.png", "rec_10_5.png", "rec_x.png", "record_5.png",
+                 ".rec_5.png.abc.tmp", "rec_5.png.txt"):
+        (folder / name).write_bytes(b"")
+    (tmp_path / "preview.png").write_bytes(b"")
+    assert expand(tmp_path, "train/birds/rec_*.png") == [
+        "train/birds/rec_1e+06.png", "train/birds/rec_5.png", "train/birds/rec_7.5.png"]
+    assert expand(tmp_path, "rec_*.png") == []  # mirror layout at the root: preview.png is not an image of "rec"
+    assert expand(tmp_path, "missing/rec_*.png") == []
+    assert expand(tmp_path, ".spectroset/spool/abc.pkl") == [".spectroset/spool/abc.pkl"]
+
+
+def test_planned_names_cover_every_folder_an_image_can_land_in(tmp_path):
+    by_window = SplitsConfig(train=0.8, validation=0.1, test=0.1, by="window")
+    assert _target(tmp_path, "t").planned("a/rec.wav") == ["train/birds/rec_*.png"]
+    assert _target(tmp_path, "t", split=None, splits=by_window).planned("a/rec.wav") == [
+        "train/birds/rec_*.png", "validation/birds/rec_*.png", "test/birds/rec_*.png"]
+    assert _target(tmp_path, "t", split=None, mirror=True, folder="").planned("rec.wav") == ["rec_*.png"]
+    assert _target(tmp_path, "t", spool=True).planned("a/rec.wav") == [spool_rel("a/rec.wav")]
+
+
+def test_images_are_written_in_the_worker_and_only_metadata_comes_back(tmp_path):
+    unit, out = _unit(tmp_path, tone(tmp_path / "src" / "rec.wav", 2.0))
+    result = run_unit(unit)
+    assert result.reason is None and len(result.rows) == 3  # 1-s windows every 0.5 s
+    assert result.paths == ["train/birds/rec_1.png", "train/birds/rec_1.5.png", "train/birds/rec_2.png"]
+    assert all(row.png is None and row.size > 0 for row in result.rows)
+    assert sorted(expand(out, unit.target.planned("rec.wav")[0])) == sorted(result.paths)
+    assert all((out / p).read_bytes().startswith(b"\x89PNG") for p in result.paths)
+
+
+def test_a_recording_that_breaks_halfway_leaves_no_images(tmp_path, monkeypatch):
+    unit, out = _unit(tmp_path, tone(tmp_path / "src" / "rec.wav", 4.0))
+    real, calls = worker.render_batch, {"n": 0}
+
+    def breaks_on_the_third_batch(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise IndexError("decoder bug")
+        return real(*args)
+
+    monkeypatch.setattr(worker, "render_batch", breaks_on_the_third_batch)
+    monkeypatch.setattr(worker, "batch_size", lambda spec, n: 1)
+    result = run_unit(unit)
+    assert result.reason.startswith("unexpected error") and result.paths == [] and result.rows == []
+    assert calls["n"] == 3 and not (out / "train").exists()  # the two images written are gone again
+
+
+def test_a_spool_holds_each_rows_bytes_at_its_offset(tmp_path):
+    unit, out = _unit(tmp_path, tone(tmp_path / "src" / "rec.wav", 2.0), "output.include={arrays: true}", spool=True)
+    result = run_unit(unit)
+    assert result.paths == [spool_rel("rec.wav")] and not (out / "train").exists()
+    direct = worker.process_file(unit.job)
+    with units.SpoolReader(out) as spools:
+        for row, ref in zip(result.rows, direct.rows):
+            png, array, audio = spools.read(result.paths[0], row.offset)
+            assert png == ref.png and (array == ref.array).all() and audio is None
+            assert row.png is None and row.array is None and row.size == len(png) + array.nbytes
+
+
+def test_a_worker_that_does_not_see_the_output_folder_stops_the_build(tmp_path):
+    out = tmp_path / "out"
+    new_token(out)
+    with pytest.raises(BuildError, match=r"not the build's folder on worker host .+ same path"):
+        check_visible(str(out), "another build's token")
+    with pytest.raises(BuildError, match="every node must mount it"):
+        check_visible(str(tmp_path / "elsewhere"), "t")
+
+
+def test_process_workers_check_the_token_before_writing(tmp_path, monkeypatch):
+    """The driver hands out a token the folder does not hold: the forked workers refuse to write."""
+    from builder import pipeline
+
+    monkeypatch.setattr(pipeline, "new_token", lambda out: (new_token(out), "not-the-token")[1])
+    cfg = demo_config(tmp_path / "out")
+    with pytest.raises(BuildError, match="not the build's folder on worker host"):
+        build(cfg, workers=2, progress=False)
+    assert not list((tmp_path / "out").glob("*/*/*.png"))
+
+
+@pytest.mark.parametrize("layout", ["imagefolder", "parquet"])
+def test_a_kill_between_begin_and_commit_is_cleaned_up_at_the_next_start(tmp_path, layout):
+    """A run begins a new recording, its worker writes the files, and the run dies before the
+    commit; the recording is then deleted. No build.json ever listed those files: only the
+    journal's planned names can find them."""
+    src = tmp_path / "src"
+    tone(src / "a" / "one.wav", 1.5)
+    sets = (f"output.layout={layout}", "output.splits={train: 1.0}")
+    cfg, clean = demo_config(tmp_path / "killed" / "out", src, *sets), demo_config(tmp_path / "clean" / "out", src, *sets)
+    build(cfg, workers=1, progress=False)
+    build(clean, workers=1, progress=False)
+    out, new = cfg.output.path, tone(src / "b" / "two.wav", 2.5, freq=700)
+    target = _target(out, new_token(out), folder="b", stem="two", spool=layout == "parquet")
+    journal = Journal(out)
+    journal.begin("b/two.wav", target.planned("b/two.wav"))
+    journal.close()
+    written = run_unit(Unit(FileJob(str(new), "b/two.wav", "1:1", cfg), target)).paths
+    assert len(written) == (1 if layout == "parquet" else 4) and all((out / p).is_file() for p in written)
+    new.unlink()
+    build(cfg, workers=1, progress=False)
+    assert [p for p in written if (out / p).exists()] == []
+    assert snapshot(out) == snapshot(clean.output.path)
