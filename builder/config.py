@@ -36,19 +36,29 @@ class Frozen(BaseModel):
 
 
 class CsvLabels(Frozen):
-    csv: Path
+    csv: Union[Path, str]  # a file, or an fsspec URL (s3://bucket/train.csv) kept as a string
     file_column: str = "filename"
     label_column: str = "primary_label"
     extra_labels_column: str | None = None
 
+    @field_validator("csv", mode="before")
+    @classmethod
+    def _csv(cls, v: Any) -> Any:
+        return _path_or_url(v, "s3://bucket/train.csv", "file")
 
-def _path_or_url(v: Any, example: str) -> Any:
+    @property
+    def name(self) -> str:
+        """The CSV's file name, for messages."""
+        return str(self.csv).rstrip("/").rsplit("/", 1)[-1]
+
+
+def _path_or_url(v: Any, example: str, kind: str = "folder") -> Any:
     from .fsutil import is_url
 
     if v is None or isinstance(v, Path) or is_url(v):
         return v
     if not isinstance(v, str) or not v:
-        raise ValueError(f"must be a folder, or a URL such as {example}")
+        raise ValueError(f"must be a {kind}, or a URL such as {example}")
     return Path(v)
 
 

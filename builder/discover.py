@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from .config import CsvLabels, SourceConfig
 from .errors import SourceError
-from .fsutil import is_url, join, list_files, stamp
+from .fsutil import filesystem, is_url, join, list_files, stamp
 
 
 @dataclass(frozen=True)
@@ -138,17 +138,33 @@ def parse_label_list(raw: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in raw.split(";") if p.strip())
 
 
+def _open_csv(where):
+    """The label CSV as text: a local file, or an fsspec URL (read through the store's client)."""
+    if not is_url(where):
+        return open(where, newline="", encoding="utf-8-sig")
+    import io
+
+    fs, path = filesystem(where, key="source.labels.csv")
+    try:
+        raw = fs.open(path, "rb")
+    except OSError:
+        raise
+    except Exception as exc:  # network, permissions: the store's message says most
+        raise OSError(" ".join(str(exc).split())[:200] or type(exc).__name__) from None
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+
+
 def _label_from_csv(
     files: list[SourceFile], skipped: list[Skipped], spec: CsvLabels
 ) -> tuple[list[SourceFile], list[Skipped]]:
     try:
-        with open(spec.csv, newline="", encoding="utf-8-sig") as fh:
+        with _open_csv(spec.csv) as fh:
             reader = csv.DictReader(fh)
             columns = reader.fieldnames or []
             for key, col in (("file_column", spec.file_column), ("label_column", spec.label_column),
                              ("extra_labels_column", spec.extra_labels_column)):
                 if col is not None and col not in columns:
-                    raise SourceError(f"source.labels.{key}: no column {col!r} in {spec.csv.name} (has {', '.join(columns)})")
+                    raise SourceError(f"source.labels.{key}: no column {col!r} in {spec.name} (has {', '.join(columns)})")
             rows = list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise SourceError(f"source.labels.csv: cannot read {spec.csv}: {exc}") from None
@@ -159,10 +175,10 @@ def _label_from_csv(
             rel = rel[2:]
         label = nfc((row.get(spec.label_column) or "").strip())
         if not rel or not label:
-            skipped.append(Skipped(f"{spec.csv.name}:{n}", "row without a file name or label"))
+            skipped.append(Skipped(f"{spec.name}:{n}", "row without a file name or label"))
             continue
         if rel.startswith("/") or ".." in rel.split("/"):
-            skipped.append(Skipped(f"{spec.csv.name}:{n}", f"file name {rel!r} points outside source.path"))
+            skipped.append(Skipped(f"{spec.name}:{n}", f"file name {rel!r} points outside source.path"))
             continue
         extra = parse_label_list(row.get(spec.extra_labels_column, "")) if spec.extra_labels_column else ()
         extra = tuple(dict.fromkeys(nfc(x) for x in extra if nfc(x) != label))
@@ -171,10 +187,10 @@ def _label_from_csv(
     for f in files:
         entry = table.get(nfc(f.rel))
         if entry is None:
-            skipped.append(Skipped(f.rel, f"not listed in {spec.csv.name}"))
+            skipped.append(Skipped(f.rel, f"not listed in {spec.name}"))
             continue
         seen.add(nfc(f.rel))
         kept.append(_with(f, *entry))
     for rel in sorted(set(table) - seen):
-        skipped.append(Skipped(rel, f"listed in {spec.csv.name} but not found under source.path"))
+        skipped.append(Skipped(rel, f"listed in {spec.name} but not found under source.path"))
     return kept, sorted(skipped, key=lambda s: s.path)

@@ -1,9 +1,11 @@
 """Work units as Ray tasks: ``spectroset build CONFIG --executor ray [--address ray://HOST:PORT | auto]``.
 
-Planning, the journal and every write stay on the driver, exactly as with the process pool; each
-task runs ``process_file`` for one recording (decode, spectrogram, PNG) on 1 CPU with one torch
-thread and returns its rows. Results are stored as they arrive, so a killed build resumes the
-same way, and the bytes are the same as a local build's. Without an address a private local Ray
+Planning, the journal, metadata and the card stay on the driver, exactly as with the process
+pool; each task runs one unit on 1 CPU with one torch thread: a recording (decode, spectrogram,
+PNG, written into the output folder by the task, ``layouts/units.py``) or a parquet shard.
+Tasks return metadata, which the driver journals as it arrives, so a killed build resumes the
+same way, and the bytes are the same as a local build's. Every node must see the output folder
+at the same path (a shared file system); a task on a node that does not stops the build. Without an address a private local Ray
 instance is started with ``workers`` CPUs and shut down at :meth:`RayExecutor.close`; a session
 that is already running (a cluster address, or ``ray.init`` done by the caller) is used and left
 running. Only a bounded number of tasks is in flight, so memory does not grow with the corpus.

@@ -156,6 +156,23 @@ def test_csv_labels_report_rows_without_files_and_files_without_rows(birdclef):
     assert len(found) == 3
 
 
+@pytest.mark.parametrize("scheme", ["file", "memory"])
+def test_csv_labels_at_a_url(birdclef, scheme):
+    import fsspec
+
+    root, labels = birdclef
+    if scheme == "file":
+        url = labels.csv.as_uri()
+    else:
+        url = f"memory://labels-{root.parent.name}/train_metadata.csv"
+        with fsspec.open(url, "wb") as fh:
+            fh.write(labels.csv.read_bytes())
+    remote = labels.model_copy(update={"csv": url})
+    assert discover(SourceConfig(path=root, labels=remote)) == discover(SourceConfig(path=root, labels=labels))
+    with pytest.raises(SourceError, match=r"source.labels.csv: cannot read .*missing.csv"):
+        discover(SourceConfig(path=root, labels=remote.model_copy(update={"csv": url.replace("train_metadata", "missing")})))
+
+
 def test_csv_missing_column_is_a_source_error_naming_the_key(birdclef):
     root, labels = birdclef
     with pytest.raises(SourceError, match="source.labels.label_column: no column 'species'"):

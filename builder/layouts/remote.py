@@ -13,6 +13,13 @@ built in a local *staging* folder exactly like a local one, then mirrored to the
 
 Only files a spectroset build wrote are ever deleted; a remote folder holding anything else
 without a ``build.json`` is refused, as a local one is.
+
+Object stores cannot be locked, so two builds mirroring to one URL are kept apart by a lease,
+``URL/.spectroset-lease.json`` (who, and until when), held for the whole mirror and renewed as it
+goes: a build that finds another's live lease stops with one line naming its holder. Taking a
+lease is write, wait :data:`LEASE_SETTLE` seconds, read back: of two builds that race for it,
+the one whose write was overwritten sees the other's and stops. A lease whose holder died
+expires after :data:`LEASE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
+import socket
 import time
 from pathlib import Path
 
@@ -28,6 +37,9 @@ from ..fsutil import filesystem, is_url, join
 from ..state import STATE_DIR, atomic_write
 
 NOTE_EVERY = 5.0  # seconds between saves of remote.json during an upload
+LEASE = ".spectroset-lease.json"
+LEASE_SECONDS = 300.0  # a lease not renewed for this long belongs to a build that died
+LEASE_SETTLE = 1.0  # seconds between writing a lease and reading it back
 
 
 def staging_dir(url: str, staging: Path | None) -> Path:
@@ -75,7 +87,7 @@ class Remote:
             found = self._call("list", self.fs.find, self.root)
         except FileNotFoundError:
             return
-        if found:
+        if [f for f in found if f.rstrip("/").rsplit("/", 1)[-1] != LEASE]:  # a first mirror may be under way
             raise BuildError(f"output.path: {self.url} is not empty and was not built by spectroset; "
                              "choose a new URL")
 
@@ -101,6 +113,10 @@ class Remote:
         there = dict(previous.get("files", {})) if previous else {}
         there.update(self._noted())
         skip = {} if full else dict(there)
+        with _Lease(self) as lease:
+            return self._mirror(record, local_json, previous, there, skip, lease)
+
+    def _mirror(self, record: dict, local_json: bytes, previous, there: dict, skip: dict, lease) -> tuple[int, int]:
         if previous is not None:
             self._call("delete", self.fs.rm_file, self._remote("build.json"))
         uploaded, last_note, folders = 0, time.monotonic(), set()
@@ -118,6 +134,7 @@ class Remote:
                 uploaded += 1
                 if time.monotonic() - last_note > NOTE_EVERY:
                     self._note(there)
+                    lease.renew()
                     last_note = time.monotonic()
         finally:  # an error (or Ctrl-C) keeps what did arrive; only a kill loses the last seconds
             self._note(there)
@@ -130,6 +147,51 @@ class Remote:
         self._note({rel: sha for rel, sha in there.items() if rel in record["files"]})
         self._call("upload to", self.fs.pipe_file, self._remote("build.json"), local_json)
         return uploaded + 1, len(gone)
+
+
+class _Lease:
+    """This build's claim on the URL while it mirrors (see the module's docstring)."""
+
+    def __init__(self, remote: Remote):
+        self.remote, self.path = remote, remote._remote(LEASE)
+        self.id = secrets.token_hex(8)
+
+    def _read(self) -> dict | None:
+        try:
+            return json.loads(self.remote._call("read", self.remote.fs.cat_file, self.path))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _refuse(self, held: dict) -> None:
+        raise BuildError(
+            f"output.path: {self.remote.url} is being mirrored by another build (host {held.get('host', '?')}, "
+            f"pid {held.get('pid', '?')}, staging folder {held.get('staging', '?')}); wait for it to finish "
+            f"(a lease of a build that died expires {LEASE_SECONDS:.0f} s after its last renewal)")
+
+    def renew(self) -> None:
+        data = {"id": self.id, "host": socket.gethostname(), "pid": os.getpid(),
+                "staging": str(self.remote.staging), "until": time.time() + LEASE_SECONDS}
+        self.remote._call("upload to", self.remote.fs.pipe_file, self.path, json.dumps(data).encode())
+
+    def __enter__(self) -> "_Lease":
+        held = self._read()
+        if held and held.get("id") != self.id and held.get("until", 0) > time.time():
+            self._refuse(held)
+        self.remote._call("create a folder in", self.remote.fs.makedirs, self.remote.root, True)  # file:// needs it
+        self.renew()
+        time.sleep(LEASE_SETTLE)
+        held = self._read()
+        if not held or held.get("id") != self.id:
+            self._refuse(held or {})
+        return self
+
+    def __exit__(self, *exc) -> None:
+        held = self._read()
+        if held and held.get("id") == self.id:
+            try:
+                self.remote.fs.rm_file(self.path)
+            except Exception:  # expires by itself; the build's own result matters more
+                pass
 
 
 def local_folder(text: str) -> Path:

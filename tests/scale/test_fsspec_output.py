@@ -24,6 +24,11 @@ def url_config(tmp_path: Path, url: str, *overrides: str, source: Path = DEMO):
         f"output.path={url}", f"output.staging={tmp_path / 'staging'}", f"source.path={source}", *overrides])
 
 
+@pytest.fixture(autouse=True)
+def quick_lease(monkeypatch):
+    monkeypatch.setattr(remote, "LEASE_SETTLE", 0.01)
+
+
 @pytest.fixture
 def memory_url():
     fs = fsspec.filesystem("memory")
@@ -133,3 +138,39 @@ def test_cli_builds_to_a_file_url_that_load_dataset_reads(tmp_path, monkeypatch)
                           capture_output=True, text=True, cwd=tmp_path, env=env)
     assert seen.returncode == 0 and f"{record['windows']} windows" in seen.stdout, seen.stderr
     assert "reading its staging folder" in seen.stderr
+
+
+def _lease(fs, root: str, until: float, id: str = "other") -> None:
+    fs.pipe(f"{root}/{remote.LEASE}", json.dumps({"id": id, "host": "other-host", "pid": 4242,
+                                                   "staging": "/elsewhere", "until": until}).encode())
+
+
+def test_a_live_lease_of_another_build_stops_the_mirror_and_an_expired_one_does_not(tmp_path, memory_url):
+    import time
+
+    fs, root, url = memory_url
+    _lease(fs, root, time.time() + 60)
+    with pytest.raises(BuildError, match=r"being mirrored by another build \(host other-host, pid 4242"):
+        build(url_config(tmp_path, url), workers=1, progress=False)
+    assert [f.rsplit("/", 1)[-1] for f in fs.find(root)] == [remote.LEASE]  # nothing uploaded
+    _lease(fs, root, time.time() - 1)  # its holder died
+    report = build(url_config(tmp_path, url), workers=1, progress=False)
+    assert report.uploaded > 0 and not fs.exists(f"{root}/{remote.LEASE}")
+    assert remote_snapshot(fs, root) == snapshot(tmp_path / "staging")
+
+
+def test_of_two_builds_racing_for_the_lease_the_overwritten_one_stops(tmp_path, memory_url, monkeypatch):
+    import time
+
+    fs, root, url = memory_url
+    real_renew = remote._Lease.renew
+
+    def renew_then_lose_the_race(self):
+        real_renew(self)
+        _lease(fs, root, time.time() + 60, id="rival")  # the rival's write lands after ours
+
+    monkeypatch.setattr(remote._Lease, "renew", renew_then_lose_the_race)
+    with pytest.raises(BuildError, match="being mirrored by another build"):
+        build(url_config(tmp_path, url), workers=1, progress=False)
+    assert not fs.exists(f"{root}/build.json")
+    assert json.loads(fs.cat_file(f"{root}/{remote.LEASE}"))["id"] == "rival"  # the winner's lease stays
