@@ -65,7 +65,9 @@ class RayExecutor:
                     _check_reachable(address)
                     ray.init(address=address, **kwargs)
                 else:
-                    ray.init(num_cpus=workers, **kwargs)
+                    # "local": always a new private instance, even where `ray start` or RAY_ADDRESS
+                    # points at a cluster (Ray would join that one and refuse num_cpus).
+                    ray.init(address="local", num_cpus=workers, **kwargs)
             except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
                 where = f"the Ray cluster at {address}" if address else "a local Ray instance"
                 raise BuildError(f"cannot start or reach {where}: {' '.join(str(exc).split())[:300]}") from None

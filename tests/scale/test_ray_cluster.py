@@ -48,3 +48,12 @@ def test_a_two_node_cluster_build_equals_a_local_build(tmp_path, cluster, layout
     again = run_cli("build", config, "-o", out, "--executor", "ray", "--address", cluster.address,
                     *[arg for s in sets for arg in ("--set", s)])
     assert again.returncode == 0 and "up to date" in again.stdout
+
+
+def test_without_an_address_a_private_instance_starts_beside_a_running_cluster(tmp_path, cluster):
+    """``--executor ray`` alone must not join (or fail on) a cluster someone started on this machine."""
+    out = tmp_path / "out"
+    done = run_cli("build", REPO / "examples" / "demo.yaml", "-o", out, "--executor", "ray", "-j", "2",
+                   "--set", f"source.path={DEMO}", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert (out / "build.json").is_file()
