@@ -84,7 +84,8 @@ class InlineExecutor:
         pass
 
 
-PRELOAD = ["torch", "soundfile", "soxr", "PIL.Image", "builder.worker", "builder.spectrogram", "builder.render"]
+PRELOAD = ["torch", "soundfile", "soxr", "PIL.Image", "builder.worker", "builder.spectrogram", "builder.render",
+           "builder.layouts.units"]
 
 
 def _context():

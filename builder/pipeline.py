@@ -119,10 +119,11 @@ def _check_output(out: Path) -> None:
 
 
 class _Progress:
-    """tqdm on a terminal; a sparse log line otherwise."""
+    """tqdm on a terminal; a sparse log line otherwise; nothing with ``enabled=False`` (--quiet)."""
 
     def __init__(self, total: int, enabled: bool | None):
         self.total, self.done, self.windows = total, 0, 0
+        self.silent = enabled is False
         self.tty = sys.stderr.isatty() if enabled is None else enabled
         self.bar, self.last = None, time.monotonic()
         if self.tty and total:
@@ -136,7 +137,7 @@ class _Progress:
         if self.bar:
             self.bar.update(1)
             self.bar.set_postfix(windows=self.windows)
-        elif time.monotonic() - self.last > 10 or self.done == self.total:
+        elif not self.silent and (time.monotonic() - self.last > 10 or self.done == self.total):
             self.last = time.monotonic()
             log.info("decoded %d/%d files, %d windows", self.done, self.total, self.windows)
 
