@@ -138,3 +138,23 @@ def make_executor(kind: str, workers: int | None, address: str | None = None):
 
         return RayExecutor(workers, address)
     return InlineExecutor() if workers <= 1 else ProcessExecutor(workers)
+
+
+class LazyPool:
+    """A build's executor, started on first use and shared by its kinds of units (recordings,
+    then parquet shards); a single local unit runs in this process, with no pool to start."""
+
+    def __init__(self, kind: str, workers: int | None, address: str | None):
+        self.kind, self.workers, self.address, self.pool = kind, workers, address, None
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T], size: int) -> Iterator[R]:
+        """``fn`` over ``items`` (``size`` of them) in the workers, results as they finish."""
+        if self.pool is None:
+            if size <= 1 and self.kind == "local":
+                return map(fn, items)
+            self.pool = make_executor(self.kind, min(self.workers or default_workers(), max(size, 1)), self.address)
+        return self.pool.map_unordered(fn, items)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()

@@ -21,7 +21,7 @@ from pathlib import Path
 from .config import Config, public_dict
 from .discover import Skipped, discover
 from .errors import BuildError
-from .executors import make_executor, prestart
+from .executors import LazyPool, prestart
 from .fsutil import is_url
 from .layouts import get_layout, make_plan
 from .layouts.base import KNOWN_FILES
@@ -195,7 +195,7 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
     plan = make_plan(cfg, sources)
     layout = get_layout(cfg, out, plan, new_token(out))
     todo, reused = _todo(out, cfg, sources, journal, layout)
-    pool = _Workers(executor, workers, address)
+    pool = LazyPool(executor, workers, address)
     try:
         decoded = _run(todo, journal, layout, pool, progress)
         skips = [{"path": s.path, "reason": s.reason} for s in skipped]
@@ -267,28 +267,7 @@ def _todo(out: Path, cfg: Config, sources, journal: Journal, layout) -> tuple[li
     return todo, reused
 
 
-class _Workers:
-    """The build's executor, started on first use and shared by recordings and parquet shards."""
-
-    def __init__(self, kind: str, workers: int | None, address: str | None):
-        self.kind, self.workers, self.address, self.pool = kind, workers, address, None
-
-    def map(self, fn, items, size: int):
-        """``fn`` over ``items`` (``size`` of them) in the workers, results as they finish."""
-        from .executors import default_workers
-
-        if self.pool is None:
-            if size <= 1 and self.kind == "local":  # one job: no pool to start
-                return map(fn, items)
-            self.pool = make_executor(self.kind, min(self.workers or default_workers(), max(size, 1)), self.address)
-        return self.pool.map_unordered(fn, items)
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
-
-
-def _run(todo: list[FileJob], journal: Journal, layout, pool: _Workers, progress) -> int:
+def _run(todo: list[FileJob], journal: Journal, layout, pool: LazyPool, progress) -> int:
     """Run the recordings' units; each is journalled as begun before it is submitted, and
     committed with its metadata when it is back (its files are down by then)."""
     if not todo:
