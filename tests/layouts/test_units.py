@@ -134,3 +134,23 @@ def test_a_kill_between_begin_and_commit_is_cleaned_up_at_the_next_start(tmp_pat
     build(cfg, workers=1, progress=False)
     assert [p for p in written if (out / p).exists()] == []
     assert snapshot(out) == snapshot(clean.output.path)
+
+
+def test_window_splits_put_one_recordings_images_in_several_folders_the_patterns_cover(tmp_path):
+    src = tmp_path / "src"
+    tone(src / "birds" / "long.wav", 12.0)
+    sets = ("output.splits={train: 0.5, validation: 0.25, test: 0.25, by: window}",)
+    one, two = demo_config(tmp_path / "one" / "out", src, *sets), demo_config(tmp_path / "two" / "out", src, *sets)
+    build(one, workers=1, progress=False)
+    build(two, workers=2, progress=False)
+    assert snapshot(one.output.path) == snapshot(two.output.path)
+    out = one.output.path
+    images = sorted(p.relative_to(out).as_posix() for p in out.glob("*/birds/*.png"))
+    assert {p.split("/")[0] for p in images} == {"train", "validation", "test"}
+    journal = Journal(out)
+    rec = journal.get("birds/long.wav")
+    journal.close()
+    layout_target = _target(out, "t", folder="birds", stem="long", split=None,
+                            splits=SplitsConfig(train=0.5, validation=0.25, test=0.25, by="window"))
+    assert sorted(f for p in layout_target.planned("birds/long.wav") for f in expand(out, p)) == images
+    assert sorted(rec.paths) == images
