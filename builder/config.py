@@ -99,6 +99,18 @@ class WindowsConfig(Frozen):
         return self
 
 
+class PcenConfig(Frozen):
+    """``librosa.pcen`` settings (librosa's defaults; its docstring example feeds magnitudes,
+    ``power: 1``, scaled by ``input_scale`` 2**31, as if int32 samples were read)."""
+
+    gain: float = Field(default=0.98, ge=0)
+    bias: float = Field(default=2.0, ge=0)
+    power: float = Field(default=0.5, ge=0)
+    time_constant: float = Field(default=0.4, gt=0)
+    eps: float = Field(default=1.0e-6, gt=0)
+    input_scale: float = Field(default=2.0**31, gt=0)
+
+
 class SpectrogramConfig(Frozen):
     kind: Literal["stft", "mel", "mfcc"] = "mel"
     n_fft: int = Field(default=2048, ge=8, le=1 << 16)
@@ -114,7 +126,8 @@ class SpectrogramConfig(Frozen):
     mel_scale: Literal["htk", "slaney"] = "htk"
     norm: Literal["slaney"] | None = None
     n_mfcc: int = Field(default=13, gt=0)
-    scale: Literal["db", "log", "linear"] = "db"
+    scale: Literal["db", "log", "linear", "pcen"] = "db"
+    pcen: PcenConfig = PcenConfig()
     ref: Union[float, Literal["max"]] = 1.0
     amin: float = Field(default=1e-10, gt=0)
     top_db: float | None = Field(default=80.0, gt=0)
@@ -139,7 +152,7 @@ class SpectrogramConfig(Frozen):
         if self.kind == "mfcc":
             if self.n_mfcc > self.n_mels:
                 raise _bad("n_mfcc", f"must be <= n_mels ({self.n_mels})")
-            if self.scale == "linear":
+            if self.scale in ("linear", "pcen"):
                 raise _bad("scale", "mfcc needs a log scale before the DCT: use db or log")
         return self
 
@@ -148,7 +161,12 @@ class SpectrogramConfig(Frozen):
         return self.n_fft // 2 + 1
 
 
+Channel = Literal["spectrogram", "delta", "delta2", "pcen"]
+
+
 class ImageConfig(Frozen):
+    channels: tuple[Channel, ...] = ("spectrogram",)  # 1 → grey, 2-3 → RGB, more: arrays only
+    delta_width: int = Field(default=9, ge=3)  # frames of the delta/delta2 Savitzky-Golay filter
     normalize: Union[Literal["minmax"], tuple[float, float]] = "minmax"
     size: tuple[int, int] | None = None
     resample: Literal["nearest", "bilinear", "bicubic", "lanczos"] = "bicubic"
@@ -156,6 +174,35 @@ class ImageConfig(Frozen):
     colormap: str | None = None
     png_compress_level: int = Field(default=1, ge=0, le=9)
     style: Literal["raw", "figure"] = "raw"
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("needs at least one channel, e.g. [spectrogram]")
+        twice = sorted({c for c in v if v.count(c) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} listed twice")
+        return v
+
+    @field_validator("delta_width")
+    @classmethod
+    def _odd(cls, v: int) -> int:
+        if v % 2 != 1:
+            raise ValueError("must be odd (a centred Savitzky-Golay window), e.g. 9")
+        return v
+
+    @model_validator(mode="after")
+    def _one_grey(self) -> "ImageConfig":
+        if len(self.channels) > 1:
+            for key, value, why in (("colormap", self.colormap, "a colormap colours one grey channel"),
+                                    ("normalize", self.normalize if self.normalize != "minmax" else None,
+                                     "a fixed range fits one scale; several channels are each normalised minmax"),
+                                    ("style", self.style if self.style != "raw" else None,
+                                     "a figure draws one channel")):
+                if value is not None:
+                    raise _bad(key, f"{why}: not with image.channels {list(self.channels)}")
+        return self
 
     @field_validator("normalize")
     @classmethod
@@ -284,6 +331,13 @@ class Config(Frozen):
             if spec.f_min >= spec.f_max:
                 raise _bad("spectrogram.f_min", f"must be < f_max ({spec.f_max:g})")
             check_geometry(self, sr)
+        channels = self.image.channels
+        if len(channels) > 3 and not self.output.include.arrays:
+            raise _bad("image.channels", f"{len(channels)} channels: an image holds 3; more need output.include.arrays")
+        if "pcen" in channels and spec.kind == "mfcc":
+            raise _bad("image.channels", "pcen needs a stft or mel spectrogram, not mfcc")
+        if "pcen" in channels and spec.scale == "pcen":
+            raise _bad("image.channels", "pcen is already the spectrogram channel (spectrogram.scale: pcen)")
         return self
 
     def hash(self) -> str:
@@ -299,6 +353,10 @@ def check_geometry(cfg: Config, sample_rate: int) -> None:
     n = int(round(cfg.windows.duration * sample_rate))
     if spec.center and spec.pad_mode == "reflect" and n <= spec.n_fft // 2:
         raise _bad("windows.duration", f"{cfg.windows.duration:g} s is shorter than n_fft/2 at {sample_rate} Hz")
+    frames = n // spec.hop_length + 1 if spec.center else (n - spec.n_fft) // spec.hop_length + 1
+    if {"delta", "delta2"} & set(cfg.image.channels) and cfg.image.delta_width > frames:
+        raise _bad("image.delta_width", f"{cfg.image.delta_width} is more than the {frames} frames of a window "
+                                        f"at {sample_rate} Hz")
     if spec.kind != "stft":
         from .filterbank import empty_mel_filters
 

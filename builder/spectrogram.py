@@ -124,7 +124,15 @@ class Spectrogrammer:
             return to_db(lin, 10.0 if c.power == 2.0 else 20.0, c.amin, c.ref, c.top_db)
         if c.scale == "log":
             return torch.log(lin + c.log_epsilon)
+        if c.scale == "pcen":
+            return self.pcen(lin)
         return lin
+
+    def pcen(self, lin: torch.Tensor) -> torch.Tensor:
+        """``librosa.pcen`` of the linear spectrogram per window (builder/channels.py)."""
+        from .channels import pcen
+
+        return pcen(lin, self.sample_rate, self.cfg.hop_length, **self.cfg.pcen.model_dump())
 
     @torch.inference_mode()
     def __call__(self, windows: np.ndarray | torch.Tensor) -> torch.Tensor:

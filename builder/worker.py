@@ -55,7 +55,7 @@ class Row:
     sums: np.ndarray
     sumsq: np.ndarray
     frames: int
-    array: np.ndarray | None = None  # float16 (bins, frames) when output.include.arrays
+    array: np.ndarray | None = None  # float16 (bins, frames), (channels, bins, frames) with several channels
     audio: bytes | None = None  # FLAC when output.include.audio
     size: int = 0  # bytes of png + array + audio, noted by the writer that took them
     offset: int = -1  # where the writer put them in the recording's spool (parquet)
@@ -138,17 +138,20 @@ def render_batch(cfg: Config, spectrogrammer, windows: list, samples: list[np.nd
     the float values where a figure or the ``spectrogram`` column needs them. PNG encoding and
     figures stay on the CPU.
     """
-    from .render import render, to_uint8
+    from .channels import channel_pixels, spectrogram_channels
+    from .render import render
 
     batch = samples[0][None] if len(samples) == 1 else np.stack(samples)
-    scaled = spectrogrammer(batch)  # (batch, bins, frames) on the device
-    pixels = to_uint8(scaled, cfg.image)
-    values = scaled.double()
+    # (batch, bins, frames) and its image.channels (batch, channels, bins, frames), on the device
+    scaled, stack = spectrogram_channels(spectrogrammer, batch, cfg.image.channels, cfg.image.delta_width)
+    pixels = channel_pixels(stack, cfg.image)
+    data = scaled if stack.shape[1] == 1 else stack  # per row: (bins, frames) or (channels, bins, frames)
+    values = data.double()
     sums, sumsq = values.sum(-1).cpu().numpy(), (values * values).sum(-1).cpu().numpy()
     figure = None
     if cfg.image.style == "figure":
         from .figures import window_figure as figure
-    host = scaled.cpu().numpy() if figure or cfg.output.include.arrays else None  # one copy, not one per row
+    host = data.cpu().numpy() if figure or cfg.output.include.arrays else None  # one copy, not one per row
     rows = []
     for i, (w, x) in enumerate(zip(windows, samples)):
         png = figure(host[i], cfg, spectrogrammer.sample_rate) if figure else render(pixels[i], cfg.image)

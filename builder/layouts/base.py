@@ -80,7 +80,7 @@ class Layout:
         from .card import preview_grid, write_card
 
         counts: dict[str, Counter] = defaultdict(Counter)
-        stats = _Stats()
+        stats = _Stats(self.cfg.image.channels)
         hours, silent, n_sources, rates = 0.0, 0, 0, set()
         for rec in journal.records([s.rel for s in self.plan.sources]):
             if rec.reason is None:
@@ -147,9 +147,11 @@ def _json(obj) -> bytes:
 
 
 class _Stats:
-    """Per-bin mean/std of the scaled spectrogram over the train split (before uint8)."""
+    """Per-bin mean/std of the scaled spectrogram over the train split (before uint8); with several
+    ``image.channels``, of each channel (rows then carry ``(channels, bins)`` sums)."""
 
-    def __init__(self):
+    def __init__(self, channels: tuple[str, ...] = ("spectrogram",)):
+        self.channels = channels
         self.sums = self.sumsq = None
         self.n = 0
 
@@ -163,12 +165,22 @@ class _Stats:
         self.n += row.frames
 
     def result(self) -> dict:
-        mean = self.sums / self.n
-        std = np.sqrt(np.maximum(self.sumsq / self.n - mean * mean, 0.0))
-        r = lambda a: [round(float(v), 6) for v in a]  # noqa: E731
-        return {"split": "train", "frames": self.n, "mean": round(float(mean.mean()), 6),
-                "std": round(float(math.sqrt(max(float((self.sumsq.sum() / (self.n * len(mean))) - mean.mean() ** 2), 0.0))), 6),
-                "per_bin_mean": r(mean), "per_bin_std": r(std)}
+        if self.sums.ndim == 1:
+            return {"split": "train", "frames": self.n, **_moments(self.sums, self.sumsq, self.n)}
+        each = [_moments(s, q, self.n) for s, q in zip(self.sums, self.sumsq)]
+        # The top level describes channel 1 (the image's grey/red channel), as in a one-channel build.
+        return {"split": "train", "frames": self.n, **each[0],
+                "channels": {name: m for name, m in zip(self.channels, each)}}
+
+
+def _moments(sums: np.ndarray, sumsq: np.ndarray, n: int) -> dict:
+    """Overall and per-bin mean/std from per-bin sums and sums of squares over ``n`` frames."""
+    mean = sums / n
+    std = np.sqrt(np.maximum(sumsq / n - mean * mean, 0.0))
+    r = lambda a: [round(float(v), 6) for v in a]  # noqa: E731
+    return {"mean": round(float(mean.mean()), 6),
+            "std": round(float(math.sqrt(max(float((sumsq.sum() / (n * len(mean))) - mean.mean() ** 2), 0.0))), 6),
+            "per_bin_mean": r(mean), "per_bin_std": r(std)}
 
 
 def versions() -> dict[str, str]:

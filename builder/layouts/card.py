@@ -19,7 +19,7 @@ from ..names import end_tag  # noqa: F401  (re-exported for layouts)
 
 def features(layout):
     """The ``datasets.Features`` every split of this build has."""
-    from datasets import Array2D, Audio, ClassLabel, Features, Image, List, Value
+    from datasets import Array2D, Array3D, Audio, ClassLabel, Features, Image, List, Value
 
     plan, cfg = layout.plan, layout.cfg
     f = {"image": Image()}
@@ -34,7 +34,9 @@ def features(layout):
         from ..windows import window_samples
 
         spec = Spectrogrammer(cfg.spectrogram, rate)
-        f["spectrogram"] = Array2D((spec.n_bins, spec.n_frames(window_samples(cfg.windows, rate)[0])), "float16")
+        shape = (spec.n_bins, spec.n_frames(window_samples(cfg.windows, rate)[0]))
+        channels = len(cfg.image.channels)  # several: every channel, (channels, bins, frames)
+        f["spectrogram"] = Array2D(shape, "float16") if channels == 1 else Array3D((channels, *shape), "float16")
     if include.audio:
         f["audio"] = Audio(sampling_rate=rate) if rate else Audio()
     return Features(f)
@@ -109,7 +111,12 @@ def _columns(layout) -> str:
     lines.append("- `source`: the recording's path under the source folder; all windows of a recording share it.")
     lines.append("- `start`, `end`: the window's position in the recording, in seconds (`end` is nominal: "
                  "`start + duration`, also for a zero-padded last window).")
-    if "spectrogram" in feats:
+    if "spectrogram" in feats and len(feats["spectrogram"].shape) == 3:
+        shape = feats["spectrogram"].shape
+        lines.append(f"- `spectrogram`: the values of every channel ({', '.join(cfg.image.channels)}) before "
+                     f"normalisation and 8-bit conversion (`Array3D` float16, shape {shape[0]} channels × "
+                     f"{shape[1]} bins × {shape[2]} frames, low frequencies first).")
+    elif "spectrogram" in feats:
         shape = feats["spectrogram"].shape
         lines.append(f"- `spectrogram`: the scaled values the image was drawn from, before normalisation and 8-bit "
                      f"conversion (`Array2D` float16, shape {shape[0]} bins × {shape[1]} frames, low frequencies "
@@ -191,14 +198,25 @@ def write_card(layout, record: dict, stats: dict | None) -> None:
         "mixed to mono (mean of channels).\n"
         f"- Spectrogram: {spec.kind}, n_fft {spec.n_fft}, hop_length {spec.hop_length}, {spec.window} window, "
         f"{geometry}, power {spec.power:g}, scale {spec.scale}"
-        + (f" (ref {spec.ref}, top_db {spec.top_db})" if spec.scale == "db" else "") + ".\n"
+        + (f" (ref {spec.ref}, top_db {spec.top_db})" if spec.scale == "db" else "")
+        + (f" ({_pcen(spec)})" if spec.scale == "pcen" else "") + ".\n"
+        + _channels(cfg)
         + (f"- Image: normalisation {cfg.image.normalize}, {size}, low frequencies at the "
-         f"{'bottom' if cfg.image.origin == 'lower' else 'top'}, {cfg.image.colormap or 'grayscale'}, PNG.\n"
+         f"{'bottom' if cfg.image.origin == 'lower' else 'top'}, "
+         f"{cfg.image.colormap or ('RGB' if len(cfg.image.channels) > 1 else 'grayscale')}, PNG.\n"
          if cfg.image.style == "raw" else
          f"- Image: a labelled figure per window (time and frequency axes, colorbar, title), "
          f"{'x'.join(map(str, cfg.image.size or (640, 320)))} px RGB PNG.\n"),
     ]
-    if stats:
+    if stats and "channels" in stats:
+        parts.append(
+            f"\nNormalisation statistics over the train split (values before 8-bit conversion, {stats['frames']} "
+            "frames), per channel: " + "; ".join(f"{name} mean {m['mean']:.4f}, std {m['std']:.4f}"
+                                                 for name, m in stats["channels"].items())
+            + ". Per channel and bin: `channels.<name>.per_bin_mean` and `per_bin_std` in `stats.json` (its "
+            "top-level keys repeat the first channel).\n"
+        )
+    elif stats:
         parts.append(
             f"\nNormalisation statistics over the train split (scaled values, before 8-bit conversion, "
             f"{stats['frames']} frames): mean {stats['mean']:.4f}, std {stats['std']:.4f}; per-bin `per_bin_mean` "
@@ -210,6 +228,29 @@ def write_card(layout, record: dict, stats: dict | None) -> None:
         parts.append(f"\n{len(record['skipped'])} source file(s) were skipped; `build.json` lists each with its reason.\n")
     parts += ["\n## Config\n", "```yaml\n" + yaml.safe_dump(record["config"], sort_keys=False, allow_unicode=True) + "```\n"]
     layout.write_atomic("README.md", "\n".join(parts).encode("utf-8"))
+
+
+def _pcen(spec) -> str:
+    p = spec.pcen
+    return (f"librosa.pcen of the {'power' if spec.power == 2 else 'magnitude' if spec.power == 1 else 'linear'} "
+            f"spectrogram × {p.input_scale:g}: gain {p.gain:g}, bias {p.bias:g}, power {p.power:g}, "
+            f"time_constant {p.time_constant:g} s, eps {p.eps:g}")
+
+
+def _channels(cfg) -> str:
+    """The card's line on what each image channel holds; empty for a grey image."""
+    names = cfg.image.channels
+    if len(names) == 1:
+        return ""
+    what = {"spectrogram": "the scaled spectrogram", "pcen": f"PCEN ({_pcen(cfg.spectrogram)})",
+            "delta": "the first derivative of the scaled spectrogram over time (librosa.feature.delta, width "
+                     f"{cfg.image.delta_width})",
+            "delta2": f"the second derivative over time (librosa.feature.delta order 2, width {cfg.image.delta_width})"}
+    shown = list(zip("RGB", names))
+    return ("- Channels: " + "; ".join(f"{c} = {what[n]}" for c, n in shown)
+            + ("; B = 0" if len(names) == 2 else "")
+            + (f"; the `spectrogram` array also holds {', '.join(names[3:])}" if len(names) > 3 else "")
+            + ". Each channel of each window is normalised to 8 bits on its own, like a grey image.\n")
 
 
 def preview_grid(examples: dict[str, list[bytes]], cfg, tile=(160, 96), max_labels=16) -> bytes | None:
