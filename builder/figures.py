@@ -84,7 +84,8 @@ def unit(spec: SpectrogramConfig) -> str:
     if spec.kind == "mfcc":
         return "MFCC (DCT of " + ("dB)" if spec.scale == "db" else "log)")
     quantity = "power" if spec.power == 2.0 else "magnitude" if spec.power == 1.0 else f"|X|^{spec.power:g}"
-    return {"db": "dB", "log": f"ln({quantity} + {spec.log_epsilon:g})", "linear": quantity}[spec.scale]
+    return {"db": "dB", "log": f"ln({quantity} + {spec.log_epsilon:g})", "linear": quantity,
+            "pcen": f"PCEN of {quantity}"}[spec.scale]
 
 
 def describe(spec: SpectrogramConfig, sample_rate: int) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from builder.config import load_config
@@ -103,3 +104,27 @@ def test_preset_builds_from_the_cli_and_loads_with_datasets(tmp_path):
     assert all(len(m["per_bin_std"]) == 128 for m in stats["channels"].values())
     card = (out / "README.md").read_text()
     assert "scale pcen (librosa.pcen" in card and "G = the first derivative" in card and "Array3D" in card
+
+
+def test_preview_of_a_pcen_config_labels_its_scale(tmp_path):
+    from builder.figures import preview_figure
+
+    cfg = load_config("birdclef-pcen-rgb", [f"source.path={DEMO}"])
+    preview_figure(DEMO / "tabla" / "tabla_tun1.ogg", cfg, 0.0, tmp_path / "p.png")
+    assert Image.open(tmp_path / "p.png").size[0] > 600
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+def test_cuda_rows_match_cpu_rows():
+    """device: cuda computes the spectrogram on the GPU, PCEN and deltas on the host: pixels agree
+    with the CPU build within the device tests' tolerance (the STFTs round differently)."""
+    cfg = demo_cfg("spectrogram.scale=pcen", "spectrogram.power=1.0", "image.channels=[spectrogram,delta,delta2]",
+                   "output.include.arrays=true")
+    ws, xs = windows()
+    cpu = render_batch(cfg, _spectrogrammer(cfg.spectrogram, RATE, "cpu"), ws, xs)
+    gpu = render_batch(cfg, _spectrogrammer(cfg.spectrogram, RATE, "cuda"), ws, xs)
+    for a, b in zip(cpu, gpu):
+        pa, pb = (np.asarray(Image.open(io.BytesIO(r.png)), dtype=int) for r in (a, b))
+        assert np.mean(np.abs(pa - pb) <= 2) >= 0.99
+        ref = a.array.astype(np.float32)[0]
+        assert np.mean(np.abs(b.array.astype(np.float32)[0] - ref) <= 0.01 * np.abs(ref) + 1e-3) >= 0.999
