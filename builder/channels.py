@@ -54,8 +54,8 @@ def pcen(S: Any, sample_rate: float, hop_length: int, gain: float = 0.98, bias: 
     x, back = _host(S)
     x = np.asarray(x, dtype=np.float64) * input_scale
     b = pcen_b(sample_rate, hop_length, time_constant)
-    zi = np.full((1,) * x.ndim, scipy.signal.lfilter_zi([b], [1, b - 1])[0])
-    smooth, _ = scipy.signal.lfilter([b], [1, b - 1], x, zi=zi * np.ones(x.shape[:-1] + (1,)), axis=-1)
+    zi = np.full(x.shape[:-1] + (1,), scipy.signal.lfilter_zi([b], [1, b - 1])[0])  # every bin, every window
+    smooth, _ = scipy.signal.lfilter([b], [1, b - 1], x, zi=zi, axis=-1)
     # librosa works in log space here "for stability": the same expressions, so the same roundings.
     agc = np.exp(-gain * (np.log(eps) + np.log1p(smooth / eps)))
     if power == 0:

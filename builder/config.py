@@ -355,8 +355,8 @@ def check_geometry(cfg: Config, sample_rate: int) -> None:
         raise _bad("windows.duration", f"{cfg.windows.duration:g} s is shorter than n_fft/2 at {sample_rate} Hz")
     frames = n // spec.hop_length + 1 if spec.center else (n - spec.n_fft) // spec.hop_length + 1
     if {"delta", "delta2"} & set(cfg.image.channels) and cfg.image.delta_width > frames:
-        raise _bad("image.delta_width", f"{cfg.image.delta_width} is more than the {frames} frames of a window "
-                                        f"at {sample_rate} Hz")
+        raise _bad("image.delta_width", f"a {cfg.image.delta_width}-frame delta filter is longer than the {frames} "
+                                        f"frames of a window at {sample_rate} Hz")
     if spec.kind != "stft":
         from .filterbank import empty_mel_filters
 
