@@ -8,6 +8,7 @@ PCEN within 1% on >= 99.9% of values, delta channels within 2 grey levels on >= 
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 from pathlib import Path
 
 import librosa
@@ -40,11 +41,12 @@ def recordings() -> list[Path]:
     return found
 
 
+@lru_cache(maxsize=16)
 def waveform(path: Path, seconds: float = 5.0) -> np.ndarray:
     """The first seconds of a recording, mono at 32 kHz (soxr, as builds resample), zero-padded to
     that length as a build pads a short window."""
     y, _ = librosa.load(path, sr=RATE, mono=True, duration=seconds)
-    return np.pad(y, (0, int(seconds * RATE) - len(y))).astype(np.float32)
+    return np.pad(y, (0, int(seconds * RATE) - len(y))).astype(np.float32)  # cached: tests only read it
 
 
 def linear(y: np.ndarray, **cfg) -> np.ndarray:
