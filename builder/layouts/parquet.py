@@ -7,7 +7,8 @@ rows' bytes back from the spools, so the bytes depend only on the inputs and the
 max_shard_size)`` and a row goes to the shard its cumulative start offset falls in. Columns:
 ``image`` (PNG), ``label`` (ClassLabel), ``labels`` (list of ClassLabel, primary first, when
 multi-label), ``source``, ``start``/``end`` (s), ``spectrogram`` (Array2D float16 ``(bins,
-frames)``, with ``include.arrays``) and ``audio`` (FLAC, with ``include.audio``). The schema
+frames)``, or Array3D ``(channels, bins, frames)`` with several ``image.channels``; with
+``include.arrays``) and ``audio`` (FLAC, with ``include.audio``). The schema
 carries the ``huggingface`` features metadata, so the shards load with the right types alone.
 """
 
