@@ -14,10 +14,10 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -52,6 +52,51 @@ class CsvLabels(Frozen):
         return str(self.csv).rstrip("/").rsplit("/", 1)[-1]
 
 
+class EventLabels(Frozen):
+    """Time-stamped labels (``builder/events.py``): a CSV, or a folder of Raven selection tables.
+    Column names left at their CSV defaults mean Raven's own names in a Raven table."""
+
+    events: Path  # a CSV file, or a folder of *.selections.txt
+    file_column: str = "filename"
+    start_column: str | None = "start"  # null: each row is the `segment` seconds ending at end_column (BirdCLEF)
+    end_column: str = "end"
+    label_column: str = "label"
+    label_separator: str | None = None  # " " for BirdCLEF's space-separated labels
+    segment: float = Field(default=5.0, gt=0)
+    min_overlap: float = Field(default=0.5, ge=0)
+    background: str | None = "nocall"
+
+    @field_validator("background")
+    @classmethod
+    def _background(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("must be a label name, or null to drop windows without an event")
+        return v
+
+    def for_raven(self, columns: list[str]) -> "EventLabels":
+        """This spec with Raven's column names where the CSV defaults are not in the table."""
+        from .events import RAVEN_LABELS
+
+        raven = {"file_column": ("filename", "Begin File"), "start_column": ("start", "Begin Time (s)"),
+                 "end_column": ("end", "End Time (s)")}
+        update = {k: new for k, (default, new) in raven.items() if getattr(self, k) == default and default not in columns}
+        if self.label_column == "label" and "label" not in columns:
+            update["label_column"] = next((c for c in RAVEN_LABELS if c in columns), "label")
+        return self.model_copy(update=update)
+
+
+_NAMED = "literal[folder|none]"  # a tag _INTERNAL_LOC hides from error keys
+
+
+def _labels_kind(v: Any) -> str:
+    """Which labels model a value is for: a mapping with ``events`` is time-stamped labels, so its
+    errors never mention the CSV model's keys (and the other way round)."""
+    if isinstance(v, dict):
+        return "EventLabels" if "events" in v else "CsvLabels"
+    return "CsvLabels" if isinstance(v, (CsvLabels, EventLabels)) and not isinstance(v, EventLabels) else (
+        "EventLabels" if isinstance(v, EventLabels) else _NAMED)
+
+
 def _path_or_url(v: Any, example: str, kind: str = "folder") -> Any:
     from .fsutil import is_url
 
@@ -64,7 +109,8 @@ def _path_or_url(v: Any, example: str, kind: str = "folder") -> Any:
 
 class SourceConfig(Frozen):
     path: Union[Path, str]  # a folder, or an fsspec URL (memory://, s3://, ...) kept as a string
-    labels: Union[Literal["folder", "none"], CsvLabels] = "folder"
+    labels: Annotated[Union[Annotated[Literal["folder", "none"], Tag(_NAMED)], Annotated[CsvLabels, Tag("CsvLabels")],
+                            Annotated[EventLabels, Tag("EventLabels")]], Discriminator(_labels_kind)] = "folder"
     extensions: tuple[str, ...] = AUDIO_EXTENSIONS
 
     @field_validator("path", mode="before")
@@ -89,11 +135,18 @@ class WindowsConfig(Frozen):
     min_last: float = Field(default=0.0, ge=0)
     min_duration: float = Field(default=0.0, ge=0)
     skip_silent_below_db: float | None = Field(default=None, le=0)
+    select: Literal["all", "first", "loudest", "random", "events"] = "all"
+    per_recording: int | None = Field(default=None, ge=1)
+    seed: int = 0
 
     @model_validator(mode="after")
     def _derive(self) -> "WindowsConfig":
         if self.hop is None:
             object.__setattr__(self, "hop", self.duration)
+        if self.select in ("first", "loudest", "random") and self.per_recording is None:
+            raise _bad("per_recording", f"select: {self.select} needs per_recording (how many windows to keep)")
+        if self.select == "all" and self.per_recording is not None:
+            raise _bad("per_recording", "select: all keeps every window; use first, loudest or random to cap them")
         if self.min_last > self.duration:
             raise _bad("min_last", f"must be <= windows.duration ({self.duration:g})")
         return self
@@ -265,6 +318,7 @@ class OutputConfig(Frozen):
     splits: SplitsConfig = SplitsConfig()
     include: IncludeConfig = IncludeConfig()
     stats: bool = True
+    folds: int | None = Field(default=None, ge=2, le=100)  # a `fold` column: stratified group k-fold (splits.py)
 
     @field_validator("path", mode="before")
     @classmethod
@@ -319,6 +373,8 @@ class Config(Frozen):
     @model_validator(mode="after")
     def _cross(self) -> "Config":
         sr, spec = self.audio.sample_rate, self.spectrogram
+        if self.windows.select == "events" and not isinstance(self.source.labels, EventLabels):
+            raise _bad("windows.select", "events needs time-stamped labels (source.labels.events)")
         if self.output.include.arrays and sr is None:
             raise _bad("output.include.arrays", "needs a fixed audio.sample_rate (every array has one shape)")
         if sr is not None:
@@ -426,12 +482,13 @@ def _resolve_paths(data: dict, base: Path) -> None:
         fix(source, "path")
         if isinstance(source.get("labels"), dict):
             fix(source["labels"], "csv")
+            fix(source["labels"], "events")
     output = data.get("output") if isinstance(data.get("output"), dict) else None
     fix(output, "path")
     fix(output, "staging")
 
 
-_UNION_MODELS = ("CsvLabels",)
+_UNION_MODELS = ("CsvLabels", "EventLabels")
 
 
 def _format(exc: ValidationError, origin: str) -> ConfigError:
@@ -522,7 +579,9 @@ def public_dict(cfg: Config) -> dict:
     data["source"]["path"] = Path(data["source"]["path"]).name
     labels = data["source"]["labels"]
     if isinstance(labels, dict):
-        labels["csv"] = Path(labels["csv"]).name
+        for key in ("csv", "events"):
+            if key in labels:
+                labels[key] = Path(labels[key]).name
     data["output"]["path"] = Path(data["output"]["path"]).name
     data["output"].pop("staging", None)
     return data

@@ -4,6 +4,7 @@ With ``by: source`` every window of a recording lands in the split of its record
 label (``stratify: true``) or over all recordings, recordings are ordered by a seeded hash of
 their path and cut by exact largest-remainder counts, so per-label proportions hold as far as
 whole recordings allow, and the result depends on nothing but the paths, labels and seed.
+``output.folds`` adds a stratified group k-fold over the same recordings (:func:`assign_folds`).
 """
 
 from __future__ import annotations
@@ -63,3 +64,37 @@ def assign_window(rel: str, index: int, cfg: SplitsConfig) -> str:
         if u < acc:
             return split
     return next(reversed(fractions))
+
+
+def assign_folds(items: Iterable[tuple[str, Iterable[str]]], k: int, seed: int = 0) -> dict[str, int]:
+    """``{rel: fold}`` (0 … k-1) for ``(rel, labels)`` recordings: stratified group k-fold.
+
+    Every recording (group) is in one fold. Recordings are placed rarest label first, each in
+    the fold that holds the fewest recordings of its labels so far, then the fewest recordings,
+    then a seeded order of folds; so with one label per recording every label's recordings are
+    spread over the folds within one of each other, and fold sizes within one too. Depends only
+    on the paths, labels, ``k`` and ``seed``, never on input order.
+    """
+    groups = {rel: tuple(sorted(set(labels))) for rel, labels in items}
+    freq: dict[str, int] = defaultdict(int)
+    for labels in groups.values():
+        for label in labels:
+            freq[label] += 1
+
+    def order(rel: str) -> tuple:
+        labels = groups[rel]
+        rarest = min(labels, key=lambda lab: (freq[lab], lab)) if labels else ""
+        return (freq.get(rarest, 0), rarest, _rank(seed, rel))
+
+    per_label: dict[str, list[int]] = defaultdict(lambda: [0] * k)
+    sizes = [0] * k
+    out = {}
+    for rel in sorted(groups, key=order):
+        labels = groups[rel]
+        fold = min(range(k), key=lambda f: (sum(per_label[lab][f] for lab in labels), sizes[f],
+                                            _rank(seed, f"{rel}\x00fold{f}")))
+        out[rel] = fold
+        sizes[fold] += 1
+        for lab in labels:
+            per_label[lab][fold] += 1
+    return out

@@ -1,11 +1,15 @@
 """Window planning: which fixed-length spans of a recording become images. Pure functions.
 
 All positions are in samples at the working rate, so planning is exact and identical whether the
-file is decoded whole or streamed in blocks (:class:`WindowCutter`).
+file is decoded whole or streamed in blocks (:class:`WindowCutter`). ``windows.select`` then keeps
+all, the first, the loudest or a seeded random few of them (:class:`Selector`), or cuts one window
+centred on each annotated event instead of the hop grid (:class:`EventCutter`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -115,3 +119,120 @@ class WindowCutter:
         """Yield the padded last window if the plan keeps one."""
         for w in plan_windows(self.total, self.cfg, self.sample_rate)[self.next_index :]:
             yield w, cut(self.buffer, w, self.offset)
+
+
+# --------------------------------------------------------------------------- selection (windows.select)
+
+
+def window_rank(seed: int, rel: str, index: int) -> int:
+    """A window's place in a seeded random order of its recording: a pure function of the seed,
+    the recording and the index, so the choice is the same for any worker count or rerun."""
+    digest = hashlib.sha256(f"{seed}\x00{rel}\x00{index}".encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def rms(samples: np.ndarray, valid: int) -> float:
+    """Root mean square of the real (unpadded) samples; float64 sums, so it never depends on blocking."""
+    if valid <= 0:
+        return 0.0
+    x = samples[:valid].astype(np.float64)
+    return float(np.sqrt(np.dot(x, x) / valid))
+
+
+class Selector:
+    """Keeps the windows ``windows.select`` asks for from a stream of ``(Window, samples)``.
+
+    ``offer`` yields what can be rendered at once (``all``, ``first``, ``events``); ``loudest``
+    and ``random`` hold the best ``per_recording`` windows so far (a copy of their samples, so
+    memory is ``per_recording`` windows) and ``finish`` yields them in time order.
+    """
+
+    def __init__(self, cfg: WindowsConfig, rel: str):
+        self.cfg, self.rel = cfg, rel
+        self.cap = cfg.per_recording
+        self.given = 0
+        self.held: list[tuple] = []  # min-heap of (score, -index, window, samples): the worst on top
+
+    def _score(self, w: Window, x: np.ndarray) -> tuple:
+        if self.cfg.select == "loudest":
+            return (rms(x, w.valid_samples),)  # ties: the earlier window (larger -index) wins
+        return (-window_rank(self.cfg.seed, self.rel, w.index),)
+
+    def offer(self, w: Window, x: np.ndarray) -> Iterator[tuple[Window, np.ndarray]]:
+        if self.cfg.select in ("loudest", "random"):
+            item = (self._score(w, x), -w.index, w, x.copy())
+            if len(self.held) < self.cap:
+                heapq.heappush(self.held, item)
+            elif item[:2] > self.held[0][:2]:
+                heapq.heapreplace(self.held, item)
+            return
+        if self.cap is not None and self.given >= self.cap:
+            return
+        self.given += 1
+        yield w, x
+
+    def finish(self) -> Iterator[tuple[Window, np.ndarray]]:
+        for _, _, w, x in sorted(self.held, key=lambda item: item[2].index):
+            yield w, x
+        self.held = []
+
+
+def event_starts(events, cfg: WindowsConfig, sample_rate: int) -> list[tuple[int, int]]:
+    """``(index, start_sample)`` of a window of ``duration`` centred on each event, in time order,
+    clamped at the recording's start (the end is clamped by :class:`EventCutter`, which learns
+    the length). The index is the event's position among the recording's sorted events."""
+    n, _ = window_samples(cfg, sample_rate)
+    centres = sorted(round((e.start + e.end) / 2 * sample_rate) for e in events)
+    return [(i, max(0, c - n // 2)) for i, c in enumerate(centres)]
+
+
+class EventCutter:
+    """Cuts the event-centred windows from a stream of blocks; same interface as
+    :class:`WindowCutter`. A window that would run past the end is moved back to end there (or,
+    in a recording shorter than one window, follows ``windows.last``); windows that land on the
+    same start are cut once. Memory: about one window plus one block."""
+
+    def __init__(self, events, cfg: WindowsConfig, sample_rate: int):
+        self.cfg, self.sample_rate = cfg, sample_rate
+        self.n, _ = window_samples(cfg, sample_rate)
+        self.todo = event_starts(events, cfg, sample_rate)
+        self.buffer = np.zeros(0, dtype=np.float32)
+        self.offset = self.total = 0
+        self.last_start = -1
+
+    def _emit(self, index: int, start: int, valid: int):
+        if start == self.last_start:
+            return None
+        self.last_start = start
+        w = Window(index, start, self.n, valid, self.sample_rate)
+        return w, cut(self.buffer, w, self.offset)
+
+    def feed(self, block: np.ndarray) -> Iterator[tuple[Window, np.ndarray]]:
+        self.buffer = np.concatenate([self.buffer, block]) if len(self.buffer) else block
+        self.total += len(block)
+        if too_short(self.total, self.cfg, self.sample_rate):
+            return
+        while self.todo and self.todo[0][1] + self.n <= self.total:
+            index, start = self.todo.pop(0)
+            item = self._emit(index, start, self.n)
+            if item:
+                yield item
+        # Keep the next window's samples, and the last n for windows clamped to the end.
+        keep_from = min(self.todo[0][1], self.total - self.n) if self.todo else self.total
+        drop = min(max(0, keep_from - self.offset), len(self.buffer))
+        if drop:
+            self.buffer, self.offset = self.buffer[drop:], self.offset + drop
+
+    def finish(self) -> Iterator[tuple[Window, np.ndarray]]:
+        if too_short(self.total, self.cfg, self.sample_rate) or not self.todo:
+            return
+        if self.total >= self.n:
+            for index, _ in self.todo:
+                item = self._emit(index, self.total - self.n, self.n)
+                if item:
+                    yield item
+        elif self.cfg.last == "pad" and self.total >= max(1, round(self.cfg.min_last * self.sample_rate)):
+            item = self._emit(self.todo[0][0], 0, self.total)
+            if item:
+                yield item
+        self.todo = []

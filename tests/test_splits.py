@@ -107,3 +107,42 @@ def test_end_to_end_no_leak_and_same_bytes_for_any_worker_count(tmp_path):
     want = assign_sources([(f"{r.split('/')[0]}/{r.split('/')[1]}", r.split("/")[0]) for r in assigned[0]],
                           cfg.output.splits)
     assert assigned[0] == want
+
+
+# --------------------------------------------------------------------------- folds
+
+from builder.splits import assign_folds  # noqa: E402
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_folds_are_grouped_stratified_and_balanced(k, seed):
+    items = [(rel, [label]) for rel, label in SKEWED]
+    folds = assign_folds(items, k, seed)
+    assert sorted(folds) == sorted(rel for rel, _ in SKEWED)  # every recording (group) in one fold
+    assert set(folds.values()) <= set(range(k))
+    for label in {label for _, label in SKEWED}:
+        per = Counter(folds[rel] for rel, lab in SKEWED if lab == label)
+        counts = [per.get(f, 0) for f in range(k)]
+        assert max(counts) - min(counts) <= 1, (label, counts)  # as even as the recording count allows
+    sizes = Counter(folds.values())
+    assert max(sizes.values()) - min(sizes.get(f, 0) for f in range(k)) <= 1
+
+
+def test_folds_are_deterministic_and_independent_of_order():
+    items = [(rel, [label]) for rel, label in SKEWED]
+    first = assign_folds(items, 5, 3)
+    shuffled = items[:]
+    random.Random(1).shuffle(shuffled)
+    assert assign_folds(shuffled, 5, 3) == first
+    assert assign_folds(items, 5, 4) != first
+
+
+def test_folds_spread_multilabel_recordings():
+    rng = random.Random(0)
+    items = [(f"r{i:03d}.wav", rng.sample("abcdef", rng.randint(1, 3))) for i in range(120)]
+    folds = assign_folds(items, 4)
+    for label in "abcdef":
+        per = Counter(folds[rel] for rel, labels in items if label in labels)
+        counts = [per.get(f, 0) for f in range(4)]
+        assert max(counts) - min(counts) <= 3, (label, counts)
