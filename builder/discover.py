@@ -16,8 +16,9 @@ import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from .config import CsvLabels, SourceConfig
+from .config import CsvLabels, EventLabels, SourceConfig
 from .errors import SourceError
+from .events import events_digest, read_events
 from .fsutil import filesystem, is_url, join, list_files, stamp
 
 
@@ -30,10 +31,13 @@ class SourceFile:
     size: int
     mtime_ns: int
     etag: str = ""  # a URL source's content tag, where the store has one
+    events: tuple = ()  # its annotated events (events.Event), with ``source.labels.events``
 
     @property
     def fingerprint(self) -> str:
-        return f"{self.size}:{self.mtime_ns}" + (f":{self.etag}" if self.etag else "")
+        # The events are part of it: a changed annotation rebuilds only the recordings it touches.
+        return (f"{self.size}:{self.mtime_ns}" + (f":{self.etag}" if self.etag else "")
+                + (f":ev{events_digest(self.events)}" if self.events else ""))
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ def discover(cfg: SourceConfig) -> tuple[list[SourceFile], list[Skipped]]:
             files.append(item)
     if isinstance(cfg.labels, CsvLabels):
         return _label_from_csv(files, skipped, cfg.labels)
+    if isinstance(cfg.labels, EventLabels):
+        return _events(files, skipped, cfg.labels)
     if cfg.labels == "folder":
         labelled = []
         for f in files:
@@ -194,3 +200,12 @@ def _label_from_csv(
     for rel in sorted(set(table) - seen):
         skipped.append(Skipped(rel, f"listed in {spec.name} but not found under source.path"))
     return kept, sorted(skipped, key=lambda s: s.path)
+
+
+def _events(files: list[SourceFile], skipped: list[Skipped], spec: EventLabels):
+    """Every recording, with its events; a recording nobody annotated is all background.
+    Annotation rows that name no recording or no valid span are reported like skipped files."""
+    found, problems = read_events(spec, [f.rel for f in files])
+    files = [replace(f, events=found.get(f.rel, ())) for f in files]
+    skipped = skipped + [Skipped(where, reason) for where, reason in problems]
+    return files, sorted(skipped, key=lambda s: s.path)

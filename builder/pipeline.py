@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .config import Config, public_dict
 from .discover import Skipped, discover
+from .events import late_events
 from .errors import BuildError
 from .executors import LazyPool, prestart
 from .fsutil import is_url
@@ -200,6 +201,7 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
         decoded = _run(todo, journal, layout, pool, progress)
         skips = [{"path": s.path, "reason": s.reason} for s in skipped]
         skips += [{"path": r.rel, "reason": r.reason} for r in journal.records([s.rel for s in sources]) if r.reason]
+        skips += late_events(sources, journal)
         skips.sort(key=lambda s: s["path"])
         record = layout.finalize(journal, skips, fp, pool.map)
     except BrokenProcessPool:
@@ -263,7 +265,7 @@ def _todo(out: Path, cfg: Config, sources, journal: Journal, layout) -> tuple[li
                 reused += 1
                 continue
             remove_files(out, rec.paths)
-        todo.append(FileJob(str(s.path), s.rel, s.fingerprint, cfg))
+        todo.append(FileJob(str(s.path), s.rel, s.fingerprint, cfg, s.events))
     return todo, reused
 
 

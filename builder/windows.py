@@ -177,13 +177,14 @@ class Selector:
         self.held = []
 
 
-def event_starts(events, cfg: WindowsConfig, sample_rate: int) -> list[tuple[int, int]]:
-    """``(index, start_sample)`` of a window of ``duration`` centred on each event, in time order,
-    clamped at the recording's start (the end is clamped by :class:`EventCutter`, which learns
-    the length). The index is the event's position among the recording's sorted events."""
+def event_starts(events, cfg: WindowsConfig, sample_rate: int) -> list[tuple[int, int, int]]:
+    """``(index, start_sample, event_start_sample)`` of a window of ``duration`` centred on each
+    event, in time order, clamped at the recording's start (the end is clamped by
+    :class:`EventCutter`, which learns the length). The index is the event's position among the
+    recording's events ordered by centre."""
     n, _ = window_samples(cfg, sample_rate)
-    centres = sorted(round((e.start + e.end) / 2 * sample_rate) for e in events)
-    return [(i, max(0, c - n // 2)) for i, c in enumerate(centres)]
+    centres = sorted((round((e.start + e.end) / 2 * sample_rate), round(e.start * sample_rate)) for e in events)
+    return [(i, max(0, c - n // 2), a) for i, (c, a) in enumerate(centres)]
 
 
 class EventCutter:
@@ -213,7 +214,7 @@ class EventCutter:
         if too_short(self.total, self.cfg, self.sample_rate):
             return
         while self.todo and self.todo[0][1] + self.n <= self.total:
-            index, start = self.todo.pop(0)
+            index, start, _ = self.todo.pop(0)
             item = self._emit(index, start, self.n)
             if item:
                 yield item
@@ -224,10 +225,11 @@ class EventCutter:
             self.buffer, self.offset = self.buffer[drop:], self.offset + drop
 
     def finish(self) -> Iterator[tuple[Window, np.ndarray]]:
+        self.todo = [t for t in self.todo if t[2] < self.total]  # events past the end label nothing
         if too_short(self.total, self.cfg, self.sample_rate) or not self.todo:
             return
         if self.total >= self.n:
-            for index, _ in self.todo:
+            for index, _, _ in self.todo:
                 item = self._emit(index, self.total - self.n, self.n)
                 if item:
                     yield item

@@ -41,6 +41,7 @@ class FileJob:
     rel: str
     fingerprint: str
     cfg: Config
+    events: tuple = ()  # events.Event of the recording, with source.labels.events
 
 
 @dataclass
@@ -185,7 +186,7 @@ def process_file(job: FileJob, sink=None) -> FileResult:
                 return result
         spec = _spectrogrammer(cfg.spectrogram, rate, device)
         batch = batch_size(spec, window_samples(cfg.windows, rate)[0])
-        cutter = WindowCutter(cfg.windows, rate)
+        cutter, selector, wanted = _chooser(job, rate)
         pending: list = []
 
         def flush() -> None:
@@ -204,13 +205,19 @@ def process_file(job: FileJob, sink=None) -> FileResult:
                 if _is_silent(x, w.valid_samples, cfg.windows.skip_silent_below_db):
                     result.silent += 1
                     continue
-                pending.append((w, x))
+                if wanted(w):
+                    render_later(selector.offer(w, x))
+
+        def render_later(items) -> None:
+            for item in items:
+                pending.append(item)
                 if len(pending) >= batch:
                     flush()
 
         for block in blocks:
             take(cutter.feed(block))
         take(cutter.finish())
+        render_later(selector.finish())
         flush()
     except DecodeError as exc:
         return FileResult(job.rel, job.fingerprint, reason=exc.reason)
@@ -226,5 +233,38 @@ def process_file(job: FileJob, sink=None) -> FileResult:
     if short:
         return FileResult(job.rel, job.fingerprint, rate, result.duration, reason=short)
     if not result.rows and not result.silent:
-        result.reason = "no window kept (shorter than windows.min_last, or last: drop)"
+        result.reason = _why_none(job, cutter.total >= window_samples(cfg.windows, rate)[0])
     return result
+
+
+def _why_none(job: FileJob, long_enough: bool) -> str:
+    if job.cfg.windows.select == "events" and not job.events:
+        return "no annotated event (windows.select: events)"
+    if long_enough and _drops_background(job.cfg):
+        return "no window overlaps an event (source.labels.background: null)"
+    return "no window kept (shorter than windows.min_last, or last: drop)"
+
+
+def _drops_background(cfg: Config) -> bool:
+    from .config import EventLabels
+
+    return isinstance(cfg.source.labels, EventLabels) and cfg.source.labels.background is None
+
+
+def _chooser(job: FileJob, rate: int):
+    """``(cutter, selector, wanted)``: the cutter of the hop grid, or of event-centred windows;
+    the :class:`Selector` of ``windows.select``; and ``wanted(window)``, false for a window with
+    no event when ``background: null`` drops those (chosen among the rest)."""
+    from .events import label_window
+    from .windows import EventCutter, Selector
+
+    cfg = job.cfg
+    if cfg.windows.select == "events":
+        cutter = EventCutter(job.events, cfg.windows, rate)
+    else:
+        cutter = WindowCutter(cfg.windows, rate)
+    if not _drops_background(cfg):
+        return cutter, Selector(cfg.windows, job.rel), lambda w: True
+    spec = cfg.source.labels
+    return cutter, Selector(cfg.windows, job.rel), lambda w: label_window(
+        job.events, w.start, w.end, spec.min_overlap, None)[0] is not None

@@ -104,7 +104,13 @@ def test_events_in_a_recording_shorter_than_a_window_follow_last():
 
 def test_event_starts_are_centred():
     cfg = WindowsConfig(duration=2.0, select="events")
-    assert event_starts([Event(5.0, 6.0, "a"), Event(3.0, 3.2, "b")], cfg, SR) == [(0, 210), (1, 450)]
+    assert event_starts([Event(5.0, 6.0, "a"), Event(3.0, 3.2, "b")], cfg, SR) == [(0, 210, 300), (1, 450, 500)]
+
+
+def test_events_past_the_end_give_no_window():
+    events = [Event(0.2, 0.4, "a"), Event(12.0, 13.0, "late")]
+    got = stream(EventCutter(events, WindowsConfig(duration=1.0, select="events"), SR), np.ones(500, np.float32))
+    assert [(w.index, w.start_sample) for w, _ in got] == [(0, 0)]
 
 
 def test_select_needs_per_recording():

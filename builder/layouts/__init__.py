@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Config
+from ..config import Config, EventLabels
 from ..discover import SourceFile
+from ..events import dominant_label, label_window
 from ..names import fold, safe_component, unique_components, unique_stems
-from ..splits import assign_sources, assign_window
+from ..splits import assign_folds, assign_sources, assign_window
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class SourcePlan:
     split: str | None  # None when splits are drawn per window
     folder: str  # output folder of its images, relative to the split folder (or OUT for mirror)
     stem: str
+    fold: int | None = None  # with output.folds: its fold (train recordings), else -1
+    events: tuple = ()  # with source.labels.events: what labels each of its windows
 
 
 @dataclass
@@ -43,9 +46,27 @@ class DatasetPlan:
         return list(self.cfg.output.splits.fractions)
 
     @property
+    def events(self):
+        """The ``source.labels.events`` spec, or None: labels then come per window from events."""
+        labels = self.cfg.source.labels
+        return labels if isinstance(labels, EventLabels) else None
+
+    def window_labels(self, rel: str, row) -> tuple[str | None, tuple[str, ...]]:
+        """``(label, labels)`` of one window: its events' (``events.label_window``), or its recording's."""
+        entry, spec = self.entries[rel], self.events
+        if spec is not None:
+            return label_window(entry.events, row.start, row.end, spec.min_overlap, spec.background)
+        return entry.label, (entry.label, *entry.extra_labels)
+
+    def fold_of(self, rel: str, split: str) -> int:
+        """The ``fold`` column: the recording's fold inside train, -1 for rows of other splits."""
+        fold = self.entries[rel].fold
+        return fold if split == "train" and fold is not None else -1
+
+    @property
     def multilabel(self) -> bool:
         labels = self.cfg.source.labels
-        return not isinstance(labels, str) and labels.extra_labels_column is not None
+        return self.events is not None or (not isinstance(labels, str) and labels.extra_labels_column is not None)
 
     @property
     def labelled(self) -> bool:
@@ -55,8 +76,12 @@ class DatasetPlan:
 def make_plan(cfg: Config, sources: list[SourceFile]) -> DatasetPlan:
     splits = cfg.output.splits
     by_window = splits.by == "window" and len(splits.fractions) > 1
-    split_of = {} if by_window else assign_sources([(s.rel, s.label) for s in sources], splits)
-    names = sorted({s.label for s in sources if s.label is not None} | {x for s in sources for x in s.extra_labels})
+    spec = cfg.source.labels if isinstance(cfg.source.labels, EventLabels) else None
+    stratum = {s.rel: dominant_label(s.events, spec.background) if spec else s.label for s in sources}
+    split_of = {} if by_window else assign_sources([(s.rel, stratum[s.rel]) for s in sources], splits)
+    names = sorted({s.label for s in sources if s.label is not None} | {x for s in sources for x in s.extra_labels}
+                   | ({e.label for s in sources for e in s.events} | {spec.background} - {None} if spec else set()))
+    folds = _folds(cfg, sources, split_of, spec)
     entries: dict[str, SourcePlan] = {}
     if cfg.output.layout == "mirror":
         safe_folder = {}
@@ -72,7 +97,7 @@ def make_plan(cfg: Config, sources: list[SourceFile]) -> DatasetPlan:
             canonical.setdefault(fold(safe_folder[s.rel]), safe_folder[s.rel])
         for s in sources:
             folder = canonical[fold(safe_folder[s.rel])]
-            entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, None, folder, stems[s.rel])
+            entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, None, folder, stems[s.rel], folds.get(s.rel), s.events)
     else:
         label_dirs = unique_components(s.label for s in sources if s.label is not None)
         by_folder: dict[str, list[str]] = {}
@@ -81,8 +106,22 @@ def make_plan(cfg: Config, sources: list[SourceFile]) -> DatasetPlan:
         stems = {rel: stem for rels in by_folder.values() for rel, stem in unique_stems(rels).items()}
         for s in sources:
             folder = label_dirs.get(s.label, "")
-            entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, split_of.get(s.rel), folder, stems[s.rel])
+            entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, split_of.get(s.rel), folder, stems[s.rel],
+                                        folds.get(s.rel), s.events)
     return DatasetPlan(cfg, sources, entries, names)
+
+
+def _folds(cfg: Config, sources: list[SourceFile], split_of: dict[str, str], spec) -> dict[str, int]:
+    """``output.folds`` over the train recordings (all of them when splits are drawn per window),
+    stratified by each recording's labels: its events' (or background), or its own."""
+    if not cfg.output.folds:
+        return {}
+    items = []
+    for s in sources:
+        if split_of.get(s.rel, "train") == "train":
+            labels = ({e.label for e in s.events} or {spec.background} - {None}) if spec else {s.label, *s.extra_labels} - {None}
+            items.append((s.rel, labels))
+    return assign_folds(items, cfg.output.folds, cfg.output.splits.seed)
 
 
 def get_layout(cfg: Config, out: Path, plan: DatasetPlan, token: str = ""):

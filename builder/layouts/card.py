@@ -28,6 +28,8 @@ def features(layout):
     if plan.multilabel:
         f["labels"] = List(ClassLabel(names=plan.label_names))
     f.update(source=Value("string"), start=Value("float64"), end=Value("float64"))
+    if cfg.output.folds:
+        f["fold"] = Value("int32")
     include, rate = cfg.output.include, cfg.audio.sample_rate
     if include.arrays and rate:
         from ..spectrogram import Spectrogrammer
@@ -101,16 +103,26 @@ def _columns(layout) -> str:
     plan, cfg = layout.plan, layout.cfg
     feats = features(layout)
     lines = ["- `image`: the window's spectrogram as a PNG (`Image`)."]
-    if "label" in feats:
+    if "label" in feats and plan.events is not None:
+        spec = plan.events
+        lines.append(f"- `label`: the label whose annotated events cover most of the window (ties by name)"
+                     + (f", `{spec.background}` where none covers {spec.min_overlap:g} s" if spec.background else "")
+                     + f" (`ClassLabel`, {len(plan.label_names)} names, sorted).")
+        lines.append(f"- `labels`: every label whose events cover at least {spec.min_overlap:g} s of the window (or "
+                     "lie wholly inside it), `label` first, then by name (`List(ClassLabel)`, same names).")
+    elif "label" in feats:
         what = "the recording's primary label" if plan.multilabel else "the recording's label"
         lines.append(f"- `label`: {what} (`ClassLabel`, {len(plan.label_names)} names, sorted).")
-    if "labels" in feats:
+    if "labels" in feats and plan.events is None:
         lines.append("- `labels`: every label of the recording, primary first, then the secondary labels from the "
                      "CSV (`List(ClassLabel)`, same names as `label`; names that only ever occur as secondary "
                      "labels are included).")
     lines.append("- `source`: the recording's path under the source folder; all windows of a recording share it.")
     lines.append("- `start`, `end`: the window's position in the recording, in seconds (`end` is nominal: "
                  "`start + duration`, also for a zero-padded last window).")
+    if "fold" in feats:
+        lines.append(f"- `fold`: 0-{cfg.output.folds - 1}, a stratified group k-fold of the train split (all windows "
+                     "of a recording in one fold, each label's recordings spread evenly); -1 in other splits.")
     if "spectrogram" in feats and len(feats["spectrogram"].shape) == 3:
         shape = feats["spectrogram"].shape
         lines.append(f"- `spectrogram`: the values of every channel ({', '.join(cfg.image.channels)}) before "
@@ -134,7 +146,7 @@ def _columns(layout) -> str:
 
 def _secondary_only(layout) -> str:
     plan = layout.plan
-    if not plan.multilabel:
+    if not plan.multilabel or plan.events is not None:
         return ""
     primary = {s.label for s in plan.sources}
     only = [name for name in plan.label_names if name not in primary]

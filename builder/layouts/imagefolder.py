@@ -64,15 +64,15 @@ class ImageFolderLayout(Layout):
                 path = self.image_rel(rec.rel, row.index, row.end)
                 self.files[path] = row.sha256
                 split = "train" if self.mirror else split
-                entry = self.plan.entries[rec.rel]
-                label = entry.label if entry.label is not None else "(none)"
+                label = self.plan.window_labels(rec.rel, row)[0]
+                label = label if label is not None else "(none)"
                 counts[split][label] += 1
                 if split == "train":
                     stats.add(row)
                 shown = examples.setdefault(label, [])
                 if len(shown) < PREVIEW_PER_LABEL:
                     shown.append((self.out / path).read_bytes())
-                meta = self.metadata_row(path, rec, row)
+                meta = self.metadata_row(path, rec, row, split)
                 if self.rich:
                     if split not in streams:
                         streams[split] = ParquetFile(self.out, self.metadata_rel(split), self.metadata_features())
@@ -92,15 +92,17 @@ class ImageFolderLayout(Layout):
     def metadata_rel(self, split: str) -> str:
         return self.metadata_name() if self.mirror else f"{split}/{self.metadata_name()}"
 
-    def metadata_row(self, path: str, rec: FileResult, row) -> dict:
+    def metadata_row(self, path: str, rec: FileResult, row, split: str = "train") -> dict:
         """One metadata row; ``file_name`` is relative to the metadata file's folder."""
-        entry = self.plan.entries[rec.rel]
+        label, labels = self.plan.window_labels(rec.rel, row)
         meta = {"file_name": path if self.mirror else path.split("/", 1)[1]}
         if self.plan.labelled:
-            meta["label"] = entry.label
+            meta["label"] = label
         if self.plan.multilabel:
-            meta["labels"] = [entry.label, *entry.extra_labels]
+            meta["labels"] = list(labels)
         meta.update(source=rec.rel, start=row.start, end=row.end)
+        if self.cfg.output.folds:
+            meta["fold"] = self.plan.fold_of(rec.rel, split)
         if self.cfg.output.include.arrays:
             meta["spectrogram"] = row.array
         if self.cfg.output.include.audio:

@@ -128,16 +128,19 @@ class ParquetLayout(Layout):
     def paths(self, record) -> list[str]:
         return [spool_rel(record.rel)] if record.rows else []
 
-    def example(self, rec, row, label_ids: dict[str, int]) -> dict:
+    def example(self, rec, row, label_ids: dict[str, int], split: str = "train") -> dict:
         """One row without its bytes, columns in the order of :func:`card.features`."""
         entry = self.plan.entries[rec.rel]
         name = f"{entry.stem}_{end_tag(row.end)}"
+        label, labels = self.plan.window_labels(rec.rel, row)
         ex: dict = {"image": {"bytes": None, "path": f"{name}.png"}}
         if self.plan.labelled:
-            ex["label"] = label_ids[entry.label]
+            ex["label"] = label_ids[label]
         if self.plan.multilabel:
-            ex["labels"] = [label_ids[x] for x in (entry.label, *entry.extra_labels)]
+            ex["labels"] = [label_ids[x] for x in labels]
         ex.update(source=rec.rel, start=row.start, end=row.end)
+        if self.cfg.output.folds:
+            ex["fold"] = self.plan.fold_of(rec.rel, split)
         if self.cfg.output.include.arrays:
             ex["spectrogram"] = None
         if self.cfg.output.include.audio:
@@ -150,7 +153,7 @@ class ParquetLayout(Layout):
         examples: dict[str, list[bytes]] = {}
         with SpoolReader(self.out) as spools:
             for split, rec, row in self.rows(journal):
-                label = self.plan.entries[rec.rel].label
+                label = self.plan.window_labels(rec.rel, row)[0]
                 label = label if label is not None else "(none)"
                 counts[split][label] += 1
                 if split == "train":
@@ -183,7 +186,7 @@ class ParquetLayout(Layout):
                 if current is not None:
                     yield current
                 current = open_[split] = ShardJob(str(self.out), self.token, rel, feats, [], [])
-            current.rows.append(self.example(rec, row, label_ids))
+            current.rows.append(self.example(rec, row, label_ids, split))
             current.spooled.append((rec.paths[0], row.offset))
         yield from open_.values()
     def _remove_stale_shards(self) -> None:

@@ -1,0 +1,154 @@
+"""Builds with time-stamped labels through the CLI: per-window labels, selection, folds, loadable."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from builder.cli import main
+
+from .test_build import load, snapshot
+
+SR = 16000
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
+CFG = """
+source:
+  path: audio
+  labels:
+    events: {events}
+audio:
+  sample_rate: 16000
+windows:
+  duration: 1.0
+spectrogram:
+  n_fft: 512
+  hop_length: 256
+  n_mels: 32
+"""
+
+
+def bursts(total_s: float, at: list[tuple[float, float, float]]) -> np.ndarray:
+    """Silence with tone bursts ``(start_s, end_s, Hz)``."""
+    x = np.zeros(int(total_s * SR), np.float32)
+    for a, b, hz in at:
+        t = np.arange(int(a * SR), int(b * SR))
+        x[t] = 0.5 * np.sin(2 * np.pi * hz * t / SR)
+    return x
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    (tmp_path / "audio" / "site1").mkdir(parents=True)
+    sf.write(tmp_path / "audio" / "site1" / "a.wav", bursts(6, [(1.2, 1.9, 1000), (3.0, 4.6, 3000)]), SR)
+    sf.write(tmp_path / "audio" / "b.wav", bursts(4, [(0.5, 1.5, 2000)]), SR)
+    sf.write(tmp_path / "audio" / "c.wav", bursts(3, []), SR)
+    (tmp_path / "ann.csv").write_text("filename,start,end,label\nsite1/a.wav,1.2,1.9,owl\nsite1/a.wav,3.0,4.6,wren\n"
+                                      "b.wav,0.5,1.5,owl\nb.wav,9,10,owl\nzzz.wav,1,2,owl\n")
+    (tmp_path / "cfg.yaml").write_text(CFG.format(events="ann.csv"))
+    return tmp_path
+
+
+def cli(*argv) -> tuple[int, str]:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        rc = main(["build", *map(str, argv), "--quiet"])
+    return rc, err.getvalue()
+
+
+def rows(out: Path, split: str = "train") -> list[dict]:
+    part = load(out)[split]
+    names = part.features["label"].names
+    return [dict(source=r["source"], start=r["start"], label=names[r["label"]],
+                 labels=[names[i] for i in r["labels"]], fold=r.get("fold")) for r in part.remove_columns("image")]
+
+
+def test_tone_bursts_get_exact_labels_and_problems_are_reported(project):
+    rc, _ = cli(project / "cfg.yaml", "-j", "1", "-o", project / "out", "--set", "output.folds=2")
+    assert rc == 0
+    got = rows(project / "out")
+    assert [(r["source"], r["start"], r["label"]) for r in got] == [
+        ("b.wav", 0.0, "owl"), ("b.wav", 1.0, "owl"), ("b.wav", 2.0, "nocall"), ("b.wav", 3.0, "nocall"),
+        ("c.wav", 0.0, "nocall"), ("c.wav", 1.0, "nocall"), ("c.wav", 2.0, "nocall"),
+        ("site1/a.wav", 0.0, "nocall"), ("site1/a.wav", 1.0, "owl"), ("site1/a.wav", 2.0, "nocall"),
+        ("site1/a.wav", 3.0, "wren"), ("site1/a.wav", 4.0, "wren"), ("site1/a.wav", 5.0, "nocall")]
+    ds = load(project / "out")
+    assert ds["train"].features["label"].names == ["nocall", "owl", "wren"]
+    assert str(ds["train"].features["fold"].dtype) == "int32"
+    folds = {}
+    for r in got:  # every recording's windows in one fold
+        assert folds.setdefault(r["source"], r["fold"]) == r["fold"]
+    assert set(folds.values()) == {0, 1}
+    skipped = json.loads((project / "out" / "build.json").read_text())["skipped"]
+    assert {s["path"] for s in skipped} == {"ann.csv:6", "b.wav"}  # unknown file; event past b's 4-s end
+
+
+@pytest.mark.parametrize("layout", ["imagefolder", "parquet"])
+def test_loudest_and_events_same_bytes_for_any_worker_count(project, layout):
+    for select in (["windows.select=loudest", "windows.per_recording=1"], ["windows.select=events"]):
+        sets = [x for s in [f"output.layout={layout}", "output.folds=2", *select] for x in ("--set", s)]
+        for j in (1, 2):
+            assert cli(project / "cfg.yaml", "-j", j, "-o", project / f"j{j}" / "out", "--force", *sets)[0] == 0
+        assert snapshot(project / "j1" / "out") == snapshot(project / "j2" / "out")
+        got = [(r["source"], r["start"], r["label"]) for r in rows(project / "j1" / "out")]
+        if "windows.select=loudest" in select:  # the window holding most of each recording's tone
+            assert got == [("b.wav", 0.0, "owl"), ("c.wav", 0.0, "nocall"), ("site1/a.wav", 3.0, "wren")]
+        else:  # centred on each event; c.wav has none, b's late event gives no window
+            assert got == [("b.wav", 0.5, "owl"), ("site1/a.wav", 1.05, "owl"), ("site1/a.wav", 3.3, "wren")]
+
+
+def test_changed_annotation_rebuilds_only_its_recording(project):
+    from builder.config import load_config
+    from builder.pipeline import build
+
+    cfg = load_config(project / "cfg.yaml", [f"output.path={project / 'out'}"])
+    assert build(cfg, workers=1, progress=False).decoded == 3
+    text = (project / "ann.csv").read_text().replace("b.wav,0.5,1.5,owl", "b.wav,2.5,3.5,wren")
+    (project / "ann.csv").write_text(text)
+    report = build(cfg, workers=1, progress=False)
+    assert (report.decoded, report.reused) == (1, 2)
+    assert [(r["start"], r["label"]) for r in rows(project / "out") if r["source"] == "b.wav"] == [
+        (0.0, "nocall"), (1.0, "nocall"), (2.0, "wren"), (3.0, "wren")]
+
+
+def test_background_null_drops_windows_without_events(project):
+    rc, _ = cli(project / "cfg.yaml", "-j", "1", "-o", project / "out", "--set", "source.labels.background=null")
+    assert rc == 0
+    got = rows(project / "out")
+    assert {r["label"] for r in got} == {"owl", "wren"} and len(got) == 5
+    assert load(project / "out")["train"].features["label"].names == ["owl", "wren"]
+
+
+def test_raven_fixture_builds(project):
+    os.rename(project / "audio" / "site1" / "a.wav", project / "audio" / "rec1.wav")
+    os.rename(project / "audio" / "b.wav", project / "audio" / "rec2.wav")
+    (project / "cfg.yaml").write_text(CFG.format(events=FIXTURES / "raven"))
+    assert cli(project / "cfg.yaml", "-j", "1", "-o", project / "out")[0] == 0
+    got = {(r["source"], r["start"]): r["labels"] for r in rows(project / "out")}
+    assert got[("rec1.wav", 1.0)] == ["bird_a"] and got[("rec2.wav", 1.0)] == ["bird_b"]
+    assert got[("rec1.wav", 5.0)] == ["nocall"]  # bird_b's 0.2-s call at 6.2 s is in the next window
+    skipped = {s["path"] for s in json.loads((project / "out" / "build.json").read_text())["skipped"]}
+    assert {"rec1.Table.1.selections.txt:6", "session.Table.1.selections.txt:3", "rec1.wav"} <= skipped
+
+
+def test_birdclef_soundscape_fixture_builds(project):
+    audio = project / "audio"
+    for f in list(audio.rglob("*.wav")):
+        f.unlink()
+    sf.write(audio / "7019_COR_20190904.wav", bursts(15, [(6, 9, 2000), (11, 14, 3000)]), SR)
+    sf.write(audio / "2782_SSW_20170701.wav", bursts(10, [(6, 9, 1000)]), SR)
+    columns = ("\n    file_column: row_id\n    start_column: null\n    end_column: seconds\n"
+               "    label_column: birds\n    label_separator: ' '")
+    (project / "cfg.yaml").write_text(CFG.format(events=str(FIXTURES / "soundscape_labels.csv") + columns)
+                                      .replace("duration: 1.0", "duration: 5.0"))
+    assert cli(project / "cfg.yaml", "-j", "1", "-o", project / "out")[0] == 0
+    got = [(r["source"], r["start"], r["labels"]) for r in rows(project / "out")]
+    assert got == [("2782_SSW_20170701.wav", 0.0, ["nocall"]), ("2782_SSW_20170701.wav", 5.0, ["grycat"]),
+                   ("7019_COR_20190904.wav", 0.0, ["nocall"]), ("7019_COR_20190904.wav", 5.0, ["amecro", "rewbla"]),
+                   ("7019_COR_20190904.wav", 10.0, ["rewbla"])]
