@@ -152,3 +152,25 @@ def test_birdclef_soundscape_fixture_builds(project):
     assert got == [("2782_SSW_20170701.wav", 0.0, ["nocall"]), ("2782_SSW_20170701.wav", 5.0, ["grycat"]),
                    ("7019_COR_20190904.wav", 0.0, ["nocall"]), ("7019_COR_20190904.wav", 5.0, ["amecro", "rewbla"]),
                    ("7019_COR_20190904.wav", 10.0, ["rewbla"])]
+
+
+def test_raven_demo_config_on_real_audio_keeps_the_loudest_window(tmp_path):
+    """configs/events-raven.yaml on the bundled demo audio, one loudest window per recording."""
+    from builder.audio import read
+    from builder.windows import cut, plan_windows, rms
+    from builder.config import load_config
+
+    repo = Path(__file__).resolve().parents[2]
+    rc, err = cli(repo / "configs" / "events-raven.yaml", "-j", "2", "-o", tmp_path / "out",
+                  "--set", "windows.select=loudest", "--set", "windows.per_recording=1")
+    assert rc == 0, err
+    got = rows(tmp_path / "out")
+    cfg = load_config(repo / "configs" / "events-raven.yaml")
+    demo = repo / "examples" / "demo-audio"
+    assert len(got) == len(list(demo.rglob("*.*"))) - 1  # one per recording (MANIFEST.tsv aside)
+    for r in got:
+        if r["source"] in ("drum_loop/loop_safari.ogg", "drum_loop/loop_compus.ogg"):
+            x, rate = read(demo / r["source"], 32000)
+            windows = plan_windows(len(x), cfg.windows, rate)
+            loudest = max(windows, key=lambda w: (rms(cut(x, w), w.valid_samples), -w.index))
+            assert r["start"] == loudest.start
