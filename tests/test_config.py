@@ -293,3 +293,46 @@ def test_fuzz_nested_values_only_raise_config_error(tmp_path, doc):
 @FUZZ
 def test_fuzz_malformed_yaml_only_raises_config_error(tmp_path, text):
     assert_loads_or_config_error(tmp_path, text)
+
+
+# --------------------------------------------------------------------------- events, selection, folds
+
+
+def _events_cfg(tmp_path, labels, **sections):
+    from builder.config import parse_config
+
+    return parse_config({"source": {"path": "audio", "labels": labels}, **sections}, "c.yaml", tmp_path)
+
+
+def test_event_labels_resolve_and_validate(tmp_path):
+    from builder.config import EventLabels
+
+    cfg = _events_cfg(tmp_path, {"events": "ann.csv", "background": None}, windows={"select": "events"})
+    assert isinstance(cfg.source.labels, EventLabels)
+    assert cfg.source.labels.events == tmp_path / "ann.csv" and cfg.source.labels.background is None
+    with pytest.raises(ConfigError, match=r"c.yaml: source.labels.csv: unknown key"):
+        _events_cfg(tmp_path, {"events": "ann.csv", "csv": "x.csv"})  # never a CsvLabels complaint
+    with pytest.raises(ConfigError, match=r"source.labels.segment: Input should be greater than 0"):
+        _events_cfg(tmp_path, {"events": "ann.csv", "segment": 0})
+    with pytest.raises(ConfigError, match=r"windows.select: events needs time-stamped labels"):
+        _events_cfg(tmp_path, "folder", windows={"select": "events"})
+
+
+def test_selection_and_folds_validate(tmp_path):
+    with pytest.raises(ConfigError, match=r"windows.per_recording: select: random needs per_recording"):
+        _events_cfg(tmp_path, "folder", windows={"select": "random"})
+    with pytest.raises(ConfigError, match=r"windows.per_recording: select: all keeps every window"):
+        _events_cfg(tmp_path, "folder", windows={"per_recording": 3})
+    with pytest.raises(ConfigError, match=r"output.folds"):
+        _events_cfg(tmp_path, "folder", output={"folds": 1})
+    assert _events_cfg(tmp_path, "folder", output={"folds": 5}).output.folds == 5
+
+
+def test_raven_defaults_map_to_ravens_columns():
+    from builder.config import EventLabels
+
+    spec = EventLabels(events="x").for_raven(["Selection", "Begin Time (s)", "End Time (s)", "Annotation"])
+    assert (spec.file_column, spec.start_column, spec.end_column, spec.label_column) == (
+        "Begin File", "Begin Time (s)", "End Time (s)", "Annotation")
+    kept = EventLabels(events="x", label_column="Call").for_raven(["Begin Time (s)", "End Time (s)", "Call"])
+    assert kept.label_column == "Call"

@@ -210,3 +210,21 @@ def test_csv_file_names_may_not_escape_the_source_folder(tmp_path):
 )
 def test_parse_label_list(raw, expected):
     assert parse_label_list(raw) == expected
+
+
+def test_events_attach_to_recordings_and_fold_into_the_fingerprint(tmp_path):
+    from builder.config import EventLabels
+    from builder.events import Event
+
+    touch(tmp_path / "audio", "a.wav", "sub/b.wav")
+    ann = tmp_path / "ann.csv"
+    ann.write_text("filename,start,end,label\na.wav,1,2,owl\nnope.wav,1,2,owl\n")
+    cfg = SourceConfig(path=tmp_path / "audio", labels=EventLabels(events=ann))
+    files, skipped = discover(cfg)
+    assert {f.rel: f.events for f in files} == {"a.wav": (Event(1.0, 2.0, "owl"),), "sub/b.wav": ()}
+    assert all(f.label is None for f in files)  # labels come per window
+    assert reasons(skipped) == {"ann.csv:3": "no recording 'nope.wav' under source.path"}
+    before = {f.rel: f.fingerprint for f in files}
+    ann.write_text("filename,start,end,label\na.wav,1,2.5,owl\n")
+    after = {f.rel: f.fingerprint for f in discover(cfg)[0]}
+    assert after["a.wav"] != before["a.wav"] and after["sub/b.wav"] == before["sub/b.wav"]

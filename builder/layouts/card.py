@@ -144,6 +144,15 @@ def _columns(layout) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _selection(cfg) -> str:
+    """What ``windows.select`` kept, in a sentence (nothing for ``all``)."""
+    w = cfg.windows
+    what = {"all": "", "first": f"the first {w.per_recording}", "loudest": f"the {w.per_recording} loudest (RMS)",
+            "random": f"{w.per_recording} chosen at random (seed {w.seed})",
+            "events": f"one window centred on each annotated event{' (at most ' + str(w.per_recording) + ')' if w.per_recording else ''}"}[w.select]
+    return f"Windows kept per recording: {what}.\n" if what else ""
+
+
 def _secondary_only(layout) -> str:
     plan = layout.plan
     if not plan.multilabel or plan.events is not None:
@@ -190,6 +199,7 @@ def write_card(layout, record: dict, stats: dict | None) -> None:
         f"Spectrogram images of {record['sources']} recordings ({_duration(record['audio_hours'])} of audio), "
         f"cut into {cfg.windows.duration:g}-s windows every {cfg.windows.hop:g} s: {record['windows']} images in "
         f"{len(record['splits'])} split(s), built by [spectroset](https://pypi.org/project/spectroset/).\n",
+        _selection(cfg),
         "## Load it\n",
         "```python\nfrom datasets import load_dataset\n\n"
         f'ds = load_dataset("{repo}")        # from the Hub\n'

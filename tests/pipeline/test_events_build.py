@@ -174,3 +174,23 @@ def test_raven_demo_config_on_real_audio_keeps_the_loudest_window(tmp_path):
             windows = plan_windows(len(x), cfg.windows, rate)
             loudest = max(windows, key=lambda w: (rms(cut(x, w), w.valid_samples), -w.index))
             assert r["start"] == loudest.start
+
+
+def test_folds_with_folder_labels_live_inside_train(tmp_path):
+    """output.folds on the demo (folder labels, 3 splits): -1 outside train, grouped and spread inside."""
+    from collections import Counter
+
+    repo = Path(__file__).resolve().parents[2]
+    rc, err = cli(repo / "examples" / "demo.yaml", "-j", "1", "-o", tmp_path / "out", "--set", "output.folds=3",
+                  "--set", "output.layout=parquet")
+    assert rc == 0, err
+    ds = load(tmp_path / "out")
+    for split in ("validation", "test"):
+        assert set(ds[split]["fold"]) == {-1}
+    train = ds["train"].remove_columns("image").to_pandas()
+    per_source = train.groupby("source")["fold"].nunique()
+    assert (per_source == 1).all()
+    first = train.drop_duplicates("source")
+    for _, group in first.groupby("label"):
+        counts = Counter(group["fold"])
+        assert max(counts.values()) - min(counts.get(f, 0) for f in range(3)) <= 1
