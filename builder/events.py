@@ -71,16 +71,18 @@ def overlaps(events: Iterable[Event], start: float, end: float) -> dict[str, flo
 
 
 def label_window(events: Iterable[Event], start: float, end: float, min_overlap: float,
-                 background: str | None) -> tuple[str | None, tuple[str, ...]]:
-    """``(label, labels)`` of the window ``[start, end)`` s.
+                 background: str | None, duration: float = math.inf) -> tuple[str | None, tuple[str, ...]]:
+    """``(label, labels)`` of the window ``[start, end)`` s of a recording of ``duration`` s.
 
     A label applies when its events cover at least ``min_overlap`` s of the window, or when one
     of its events lies wholly inside it (a 0.2-s chirp is in the window, whatever min_overlap
     says). ``label`` is the one with the largest overlap, ties by name; ``labels`` is it, then the
     others by name. No label: ``(background, (background,))``, or ``(None, ())`` to drop it.
+    Only real audio counts: events from ``duration`` on are ignored and the zero padding of a
+    last window is never covered (for a full window, any ``duration >= end`` gives the same).
     """
-    events = list(events)
-    cover = overlaps(events, start, end)
+    events = [e for e in events if e.start < duration - EPS]
+    cover = overlaps(events, start, min(end, duration))
     inside = {e.label for e in events if e.start >= start - EPS and e.end <= end + EPS and e.end > e.start}
     hits = {lab: s for lab, s in cover.items() if s >= min_overlap - EPS or lab in inside}
     if not hits:

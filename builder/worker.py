@@ -266,5 +266,7 @@ def _chooser(job: FileJob, rate: int):
     if not _drops_background(cfg):
         return cutter, Selector(cfg.windows, job.rel), lambda w: True
     spec = cfg.source.labels
+    # The length read so far: past a full window's end, and final for a padded last one, so this
+    # labels every window exactly as the layouts do with the recording's duration.
     return cutter, Selector(cfg.windows, job.rel), lambda w: label_window(
-        job.events, w.start, w.end, spec.min_overlap, None)[0] is not None
+        job.events, w.start, w.end, spec.min_overlap, None, cutter.total / rate)[0] is not None

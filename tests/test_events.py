@@ -123,3 +123,12 @@ def test_ambiguous_name_is_a_problem(tmp_path):
     (tmp_path / "a.csv").write_text("filename,start,end,label\nx,1,2,owl\n")
     _, problems = read_events(spec(tmp_path / "a.csv"), ["s1/x.wav", "s2/x.wav"])
     assert "matches 2 recordings" in problems[0][1]
+
+
+def test_padding_of_a_last_window_is_never_labelled():
+    events = [Event(3.2, 3.8, "a"), Event(3.6, 3.9, "late")]  # recording ends at 3.5 s
+    assert label_window(events, 3.0, 4.0, 0.25, "bg", duration=3.5) == ("a", ("a",))
+    assert label_window(events, 3.0, 4.0, 0.35, "bg", duration=3.5) == ("a", ("a",))  # wholly inside [3, 4)
+    assert label_window([Event(3.6, 4.5, "late")], 3.0, 4.0, 0.1, "bg", duration=3.5) == ("bg", ("bg",))
+    # a full window: the duration changes nothing
+    assert label_window(EVENTS, 0.0, 5.0, 0.6, "bg", duration=5.0) == label_window(EVENTS, 0.0, 5.0, 0.6, "bg")

@@ -51,11 +51,12 @@ class DatasetPlan:
         labels = self.cfg.source.labels
         return labels if isinstance(labels, EventLabels) else None
 
-    def window_labels(self, rel: str, row) -> tuple[str | None, tuple[str, ...]]:
-        """``(label, labels)`` of one window: its events' (``events.label_window``), or its recording's."""
-        entry, spec = self.entries[rel], self.events
+    def window_labels(self, rec, row) -> tuple[str | None, tuple[str, ...]]:
+        """``(label, labels)`` of one window of a decoded recording: its events'
+        (``events.label_window``), or its recording's."""
+        entry, spec = self.entries[rec.rel], self.events
         if spec is not None:
-            return label_window(entry.events, row.start, row.end, spec.min_overlap, spec.background)
+            return label_window(entry.events, row.start, row.end, spec.min_overlap, spec.background, rec.duration)
         return entry.label, (entry.label, *entry.extra_labels)
 
     def fold_of(self, rel: str, split: str) -> int:

@@ -64,7 +64,7 @@ class ImageFolderLayout(Layout):
                 path = self.image_rel(rec.rel, row.index, row.end)
                 self.files[path] = row.sha256
                 split = "train" if self.mirror else split
-                label = self.plan.window_labels(rec.rel, row)[0]
+                label = self.plan.window_labels(rec, row)[0]
                 label = label if label is not None else "(none)"
                 counts[split][label] += 1
                 if split == "train":
@@ -94,7 +94,7 @@ class ImageFolderLayout(Layout):
 
     def metadata_row(self, path: str, rec: FileResult, row, split: str = "train") -> dict:
         """One metadata row; ``file_name`` is relative to the metadata file's folder."""
-        label, labels = self.plan.window_labels(rec.rel, row)
+        label, labels = self.plan.window_labels(rec, row)
         meta = {"file_name": path if self.mirror else path.split("/", 1)[1]}
         if self.plan.labelled:
             meta["label"] = label

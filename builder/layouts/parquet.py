@@ -132,7 +132,7 @@ class ParquetLayout(Layout):
         """One row without its bytes, columns in the order of :func:`card.features`."""
         entry = self.plan.entries[rec.rel]
         name = f"{entry.stem}_{end_tag(row.end)}"
-        label, labels = self.plan.window_labels(rec.rel, row)
+        label, labels = self.plan.window_labels(rec, row)
         ex: dict = {"image": {"bytes": None, "path": f"{name}.png"}}
         if self.plan.labelled:
             ex["label"] = label_ids[label]
@@ -153,7 +153,7 @@ class ParquetLayout(Layout):
         examples: dict[str, list[bytes]] = {}
         with SpoolReader(self.out) as spools:
             for split, rec, row in self.rows(journal):
-                label = self.plan.window_labels(rec.rel, row)[0]
+                label = self.plan.window_labels(rec, row)[0]
                 label = label if label is not None else "(none)"
                 counts[split][label] += 1
                 if split == "train":

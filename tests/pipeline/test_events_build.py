@@ -194,3 +194,12 @@ def test_folds_with_folder_labels_live_inside_train(tmp_path):
     for _, group in first.groupby("label"):
         counts = Counter(group["fold"])
         assert max(counts.values()) - min(counts.get(f, 0) for f in range(3)) <= 1
+
+
+def test_events_past_the_end_never_label_the_padding(project):
+    sf.write(project / "audio" / "d.wav", bursts(3.5, [(0.2, 0.9, 1000)]), SR)
+    with open(project / "ann.csv", "a") as fh:
+        fh.write("d.wav,0.2,0.9,owl\nd.wav,3.6,3.9,wren\n")
+    rc, err = cli(project / "cfg.yaml", "-j", "1", "-o", project / "out", "--set", "source.labels.background=null")
+    assert rc == 0, err
+    assert [(r["start"], r["label"]) for r in rows(project / "out") if r["source"] == "d.wav"] == [(0.0, "owl")]
