@@ -18,6 +18,7 @@ import csv
 import hashlib
 import math
 import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -130,15 +131,15 @@ class _Recordings:
         self.exact: dict[str, str] = {}
         self.by_stem: dict[str, list[str]] = defaultdict(list)
         for rel in sorted(rels):
-            p = PurePosixPath(rel)
-            self.exact.setdefault(rel, rel)
+            p = PurePosixPath(unicodedata.normalize("NFC", rel))
+            self.exact.setdefault(str(p), rel)
             self.exact.setdefault(str(p.with_suffix("")), rel)
             self.by_stem[p.stem].append(rel)
             self.by_stem[p.name].append(rel)
 
     def find(self, name: str) -> tuple[str | None, str | None]:
         """``(rel, None)``, or ``(None, why)``."""
-        name = name.strip().replace("\\", "/").removeprefix("./")
+        name = unicodedata.normalize("NFC", name.strip().replace("\\", "/").removeprefix("./"))
         for candidate in (name, re.sub(r"_\d+$", "", name)):
             if candidate in self.exact:
                 return self.exact[candidate], None
@@ -175,7 +176,8 @@ def _number(row: dict, column: str) -> float | None:
 def _labels(cell: str, separator: str | None, background: str | None) -> list[str]:
     cell = (cell or "").strip()
     parts = cell.split(separator if separator != " " else None) if separator else [cell]
-    return [p.strip() for p in parts if p.strip() and p.strip() != background]
+    labels = [unicodedata.normalize("NFC", p.strip()) for p in parts if p.strip()]
+    return [p for p in labels if p != background]
 
 
 def _rows(spec, rows: list[dict], where: str, recordings: _Recordings, default_rel: str | None,
@@ -247,13 +249,19 @@ def read_events(spec, rels: list[str]) -> tuple[dict[str, tuple[Event, ...]], li
 
 def _read(path: Path, spec, raven: bool):
     """A table's rows, its columns, and the spec with the column names that table uses."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh, delimiter="\t" if raven else ",")
-            columns = [c for c in (reader.fieldnames or [])]
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise SourceError(f"source.labels.events: cannot read {path}: {exc}") from None
+    for encoding in ("utf-8-sig", "cp1252"):  # Raven on Windows may save tables in the ANSI code page
+        try:
+            with open(path, newline="", encoding=encoding) as fh:
+                reader = csv.DictReader(fh, delimiter="\t" if raven else ",")
+                columns = [c.strip() for c in (reader.fieldnames or [])]
+                reader.fieldnames = columns
+                rows = list(reader)
+            break
+        except UnicodeDecodeError as exc:
+            if encoding != "utf-8-sig":
+                raise SourceError(f"source.labels.events: cannot read {path}: not UTF-8 text ({exc.reason})") from None
+        except (OSError, csv.Error) as exc:
+            raise SourceError(f"source.labels.events: cannot read {path}: {exc}") from None
     spec = spec.for_raven(columns) if raven else spec
     needed = [("end_column", spec.end_column), ("start_column", spec.start_column), ("label_column", spec.label_column)]
     if not raven:

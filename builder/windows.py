@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from collections import deque
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -196,7 +197,7 @@ class EventCutter:
     def __init__(self, events, cfg: WindowsConfig, sample_rate: int):
         self.cfg, self.sample_rate = cfg, sample_rate
         self.n, _ = window_samples(cfg, sample_rate)
-        self.todo = event_starts(events, cfg, sample_rate)
+        self.todo = deque(event_starts(events, cfg, sample_rate))
         self.buffer = np.zeros(0, dtype=np.float32)
         self.offset = self.total = 0
         self.last_start = -1
@@ -214,7 +215,7 @@ class EventCutter:
         if too_short(self.total, self.cfg, self.sample_rate):
             return
         while self.todo and self.todo[0][1] + self.n <= self.total:
-            index, start, _ = self.todo.pop(0)
+            index, start, _ = self.todo.popleft()
             item = self._emit(index, start, self.n)
             if item:
                 yield item
@@ -225,7 +226,7 @@ class EventCutter:
             self.buffer, self.offset = self.buffer[drop:], self.offset + drop
 
     def finish(self) -> Iterator[tuple[Window, np.ndarray]]:
-        self.todo = [t for t in self.todo if t[2] < self.total]  # events past the end label nothing
+        self.todo = deque(t for t in self.todo if t[2] < self.total)  # events past the end give no window
         if too_short(self.total, self.cfg, self.sample_rate) or not self.todo:
             return
         if self.total >= self.n:
@@ -237,4 +238,4 @@ class EventCutter:
             item = self._emit(self.todo[0][0], 0, self.total)
             if item:
                 yield item
-        self.todo = []
+        self.todo.clear()

@@ -247,7 +247,8 @@ def write_card(layout, record: dict, stats: dict | None) -> None:
             + ".\n"
         )
     if record["skipped"]:
-        parts.append(f"\n{len(record['skipped'])} source file(s) were skipped; `build.json` lists each with its reason.\n")
+        what = "source file(s) or annotation(s)" if layout.plan.events is not None else "source file(s)"
+        parts.append(f"\n{len(record['skipped'])} {what} were skipped; `build.json` lists each with its reason.\n")
     parts += ["\n## Config\n", "```yaml\n" + yaml.safe_dump(record["config"], sort_keys=False, allow_unicode=True) + "```\n"]
     layout.write_atomic("README.md", "\n".join(parts).encode("utf-8"))
 
