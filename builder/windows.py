@@ -145,14 +145,18 @@ class Selector:
 
     ``offer`` yields what can be rendered at once (``all``, ``first``, ``events``); ``loudest``
     and ``random`` hold the best ``per_recording`` windows so far (a copy of their samples, so
-    memory is ``per_recording`` windows) and ``finish`` yields them in time order.
+    memory is ``per_recording`` windows) and ``finish`` yields them in time order. Where that
+    would be too much (``hold=False``), only their scores are kept and ``chosen`` lists them after
+    ``finish``, for the caller to cut from a second decode.
     """
 
-    def __init__(self, cfg: WindowsConfig, rel: str):
+    def __init__(self, cfg: WindowsConfig, rel: str, hold: bool = True):
         self.cfg, self.rel = cfg, rel
         self.cap = cfg.per_recording
         self.given = 0
+        self.hold = hold  # False: keep only scores; ``chosen`` then names the windows to cut again
         self.held: list[tuple] = []  # min-heap of (score, -index, window, samples): the worst on top
+        self.chosen: set[int] = set()
 
     def _score(self, w: Window, x: np.ndarray) -> tuple:
         if self.cfg.select == "loudest":
@@ -161,7 +165,7 @@ class Selector:
 
     def offer(self, w: Window, x: np.ndarray) -> Iterator[tuple[Window, np.ndarray]]:
         if self.cfg.select in ("loudest", "random"):
-            item = (self._score(w, x), -w.index, w, x.copy())
+            item = (self._score(w, x), -w.index, w, x.copy() if self.hold else None)
             if len(self.held) < self.cap:
                 heapq.heappush(self.held, item)
             elif item[:2] > self.held[0][:2]:
@@ -173,8 +177,12 @@ class Selector:
         yield w, x
 
     def finish(self) -> Iterator[tuple[Window, np.ndarray]]:
-        for _, _, w, x in sorted(self.held, key=lambda item: item[2].index):
-            yield w, x
+        """The held windows in time order; without ``hold``, nothing (see ``chosen``)."""
+        if not self.hold:
+            self.chosen = {w.index for _, _, w, _ in self.held}
+        else:
+            for _, _, w, x in sorted(self.held, key=lambda item: item[2].index):
+                yield w, x
         self.held = []
 
 

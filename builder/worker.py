@@ -22,6 +22,7 @@ from .windows import WindowCutter, too_short, window_samples
 
 CPU_BATCH_BYTES = 4 << 20  # complex STFT output per call on a CPU: stays in cache, reuses heap pages
 TRIM_EVERY = 64  # windows between heap trims on long recordings (see executors.release_memory)
+HOLD_BYTES = 256 << 20  # loudest/random keep their best windows' samples up to this; past it, decode twice
 GPU_BATCH = 128  # on a GPU a launch costs more than the math; bigger batches amortise it
 
 
@@ -218,6 +219,8 @@ def process_file(job: FileJob, sink=None) -> FileResult:
             take(cutter.feed(block))
         take(cutter.finish())
         render_later(selector.finish())
+        if selector.chosen:  # too many windows to hold: cut the chosen ones from a second decode
+            render_later(_recut(job, rate, selector.chosen))
         flush()
     except DecodeError as exc:
         return FileResult(job.rel, job.fingerprint, reason=exc.reason)
@@ -251,6 +254,17 @@ def _drops_background(cfg: Config) -> bool:
     return isinstance(cfg.source.labels, EventLabels) and cfg.source.labels.background is None
 
 
+def _recut(job: FileJob, rate: int, chosen: set[int]):
+    """The grid windows ``chosen`` of a recording, decoded again (decoding is deterministic)."""
+    from . import audio
+
+    _, _, blocks = audio.stream(job.path, job.cfg.audio.sample_rate)
+    cutter = WindowCutter(job.cfg.windows, rate)
+    for block in blocks:
+        yield from ((w, x) for w, x in cutter.feed(block) if w.index in chosen)
+    yield from ((w, x) for w, x in cutter.finish() if w.index in chosen)
+
+
 def _chooser(job: FileJob, rate: int):
     """``(cutter, selector, wanted)``: the cutter of the hop grid, or of event-centred windows;
     the :class:`Selector` of ``windows.select``; and ``wanted(window)``, false for a window with
@@ -263,10 +277,12 @@ def _chooser(job: FileJob, rate: int):
         cutter = EventCutter(job.events, cfg.windows, rate)
     else:
         cutter = WindowCutter(cfg.windows, rate)
+    hold = (cfg.windows.per_recording or 0) * cutter.n * 4 <= HOLD_BYTES
+    selector = Selector(cfg.windows, job.rel, hold)
     if not _drops_background(cfg):
-        return cutter, Selector(cfg.windows, job.rel), lambda w: True
+        return cutter, selector, lambda w: True
     spec = cfg.source.labels
     # The length read so far: past a full window's end, and final for a padded last one, so this
     # labels every window exactly as the layouts do with the recording's duration.
-    return cutter, Selector(cfg.windows, job.rel), lambda w: label_window(
+    return cutter, selector, lambda w: label_window(
         job.events, w.start, w.end, spec.min_overlap, None, cutter.total / rate)[0] is not None

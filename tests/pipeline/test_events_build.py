@@ -203,3 +203,14 @@ def test_events_past_the_end_never_label_the_padding(project):
     rc, err = cli(project / "cfg.yaml", "-j", "1", "-o", project / "out", "--set", "source.labels.background=null")
     assert rc == 0, err
     assert [(r["start"], r["label"]) for r in rows(project / "out") if r["source"] == "d.wav"] == [(0.0, "owl")]
+
+
+def test_loudest_past_the_memory_cap_decodes_twice_to_the_same_bytes(project, monkeypatch):
+    import builder.worker
+
+    sets = ["--set", "windows.select=loudest", "--set", "windows.per_recording=2", "--set", "output.layout=parquet"]
+    assert cli(project / "cfg.yaml", "-j", "1", "-o", project / "a" / "out", *sets)[0] == 0
+    monkeypatch.setattr(builder.worker, "HOLD_BYTES", 0)  # -j 1 runs in this process
+    assert cli(project / "cfg.yaml", "-j", "1", "-o", project / "b" / "out", *sets)[0] == 0
+    assert snapshot(project / "a" / "out") == snapshot(project / "b" / "out")
+    assert len(rows(project / "a" / "out")) == 6
