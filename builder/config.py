@@ -93,8 +93,9 @@ def _labels_kind(v: Any) -> str:
     errors never mention the CSV model's keys (and the other way round)."""
     if isinstance(v, dict):
         return "EventLabels" if "events" in v else "CsvLabels"
-    return "CsvLabels" if isinstance(v, (CsvLabels, EventLabels)) and not isinstance(v, EventLabels) else (
-        "EventLabels" if isinstance(v, EventLabels) else _NAMED)
+    if isinstance(v, (CsvLabels, EventLabels)):
+        return type(v).__name__
+    return _NAMED
 
 
 def _path_or_url(v: Any, example: str, kind: str = "folder") -> Any:
