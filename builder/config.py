@@ -1,7 +1,8 @@
 """The build config: YAML → frozen, validated, typed objects, before any audio is read.
 
-Every relative path resolves against the config file's folder (against the working directory for
-a bundled preset). Derived defaults (``windows.hop``, ``spectrogram.win_length``,
+A relative path written in a config file resolves against that file's folder (against the working
+directory for a bundled preset); one typed on the command line (``--set source.path=…``, ``-o``)
+against the working directory, as a shell user expects. Derived defaults (``windows.hop``, ``spectrogram.win_length``,
 ``spectrogram.f_max`` where the rate is fixed) are filled here, so stages never guess.
 Errors are :class:`ConfigError` lines of the form ``file: dotted.key: message``.
 """
@@ -24,6 +25,14 @@ from .errors import ConfigError
 AUDIO_EXTENSIONS = ("wav", "aif", "aiff", "flac", "ogg", "oga", "opus", "mp3", "m4a")
 _INTERNAL_LOC = re.compile(r"^[a-z0-9_-]+\[.*\]$|^function-")  # pydantic's own names: lax-or-strict[...], union[...]
 _KEYED = re.compile(r"^@([\w.]+)@ (.*)$", re.S)
+# Pillow's default ``Image.MAX_IMAGE_PIXELS``: a larger PNG warns (2x: raises DecompressionBombError)
+# in every reader of the dataset, so no image may be larger. Not read from PIL: a user who raised it
+# in their session must not make a config valid that their dataset's users cannot open.
+MAX_IMAGE_PIXELS = 89_478_485
+# What one window may hold in a worker: its samples (float32) plus its complex STFT (complex64).
+# A fixed bound, not the machine's memory, so a config is valid or not everywhere.
+MAX_WINDOW_BYTES = 2 << 30
+MAX_YAML_NODES = 100_000  # a config has hundreds; an alias bomb expands to billions
 
 
 def _bad(key: str, message: str) -> ValueError:
@@ -270,6 +279,9 @@ class ImageConfig(Frozen):
     def _size(cls, v: Any) -> Any:
         if v is not None and not (0 < v[0] <= 16384 and 0 < v[1] <= 16384):
             raise ValueError("[width, height] must be between 1 and 16384")
+        if v is not None and v[0] * v[1] > MAX_IMAGE_PIXELS:
+            raise ValueError(f"{v[0]}x{v[1]} is {v[0] * v[1]:,} pixels, more than Pillow opens without a "
+                             f"decompression-bomb warning ({MAX_IMAGE_PIXELS:,})")
         return v
 
     @field_validator("colormap")
@@ -405,15 +417,27 @@ class Config(Frozen):
 
 
 def check_geometry(cfg: Config, sample_rate: int) -> None:
-    """Checks that need a sample rate: window long enough, every mel filter non-empty."""
+    """Checks that need a sample rate: window long enough, every mel filter non-empty, and one
+    window's image and memory bounded (:data:`MAX_IMAGE_PIXELS`, :data:`MAX_WINDOW_BYTES`)."""
     spec = cfg.spectrogram
     n = int(round(cfg.windows.duration * sample_rate))
     if spec.center and spec.pad_mode == "reflect" and n <= spec.n_fft // 2:
         raise _bad("windows.duration", f"{cfg.windows.duration:g} s is shorter than n_fft/2 at {sample_rate} Hz")
-    frames = n // spec.hop_length + 1 if spec.center else (n - spec.n_fft) // spec.hop_length + 1
+    frames = n // spec.hop_length + 1 if spec.center else max(1, (n - spec.n_fft) // spec.hop_length + 1)
     if {"delta", "delta2"} & set(cfg.image.channels) and cfg.image.delta_width > frames:
         raise _bad("image.delta_width", f"a {cfg.image.delta_width}-frame delta filter is longer than the {frames} "
                                         f"frames of a window at {sample_rate} Hz")
+    rows = {"stft": spec.n_freqs, "mel": spec.n_mels, "mfcc": spec.n_mfcc}[spec.kind]
+    if cfg.image.size is None and cfg.image.style == "raw" and rows * frames > MAX_IMAGE_PIXELS:
+        raise _bad("spectrogram.hop_length", f"a {cfg.windows.duration:g}-s window at {sample_rate} Hz makes a "
+                   f"{frames}x{rows} image ({rows * frames:,} pixels), more than Pillow opens without a "
+                   f"decompression-bomb warning ({MAX_IMAGE_PIXELS:,}): raise hop_length, shorten "
+                   "windows.duration or set image.size")
+    need = n * 4 + spec.n_freqs * frames * 8 + rows * frames * 4 * len(cfg.image.channels)
+    if need > MAX_WINDOW_BYTES:
+        raise _bad("windows.duration", f"one {cfg.windows.duration:g}-s window at {sample_rate} Hz needs "
+                   f"{need / 2**30:.1f} GiB in a worker (samples, STFT, channels; at most "
+                   f"{MAX_WINDOW_BYTES >> 30} GiB): shorten it or raise spectrogram.hop_length")
     if spec.kind != "stft":
         from .filterbank import empty_mel_filters
 
@@ -446,25 +470,79 @@ def parse_size(text: str) -> int:
 # --------------------------------------------------------------------------- loading
 
 
-def apply_override(data: dict, assignment: str, origin: str) -> None:
-    """Apply one ``--set a.b.c=value``; the value is parsed as YAML."""
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a document whose aliases expand past :data:`MAX_YAML_NODES` nodes.
+
+    PyYAML shares an aliased node instead of copying it, so a "billion laughs" document loads in
+    kilobytes; it is the first deep copy (or a model walking it) that grows to gigabytes. The
+    expanded size is counted on the composed graph, each node once (memoised), before anything
+    is constructed.
+    """
+
+    def compose_document(self):
+        node = super().compose_document()
+        _expanded_size(node)
+        return node
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Nodes the document has once every alias is copied out; ``yaml.YAMLError`` past the bound."""
+    sizes: dict[int, int] = {}
+    stack, active = [(root, False)], set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else \
+            node.value if isinstance(node, yaml.SequenceNode) else []
+        if done:
+            active.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[key] > MAX_YAML_NODES:
+                raise yaml.YAMLError(f"its aliases expand to more than {MAX_YAML_NODES:,} values (an alias bomb?)")
+            continue
+        if key in active:
+            raise yaml.YAMLError("the YAML refers to itself (a recursive alias)")
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with aliases bounded (see :class:`_BoundedLoader`)."""
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def apply_override(data: dict, assignment: str, origin: str) -> str:
+    """Apply one ``--set a.b.c=value`` (the value is parsed as YAML); returns the dotted key."""
     key, sep, raw = assignment.partition("=")
     if not sep or not key.strip():
-        raise ConfigError("expected KEY=VALUE", file="--set", key=assignment)
+        raise ConfigError("expected KEY=VALUE", file=f"--set {assignment}")
+    key = key.strip()
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = load_yaml(raw) if raw.strip() else None
+    except RecursionError:
+        raise ConfigError("value nests too deeply", file=f"--set {key}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"value is not YAML: {exc.__class__.__name__}", file="--set", key=key) from None
+        why = str(exc) if type(exc) is yaml.YAMLError else exc.__class__.__name__
+        raise ConfigError(f"value is not YAML: {why}", file=f"--set {key}") from None
     node = data
-    parts = key.strip().split(".")
+    parts = key.split(".")
     for part in parts[:-1]:
         child = node.get(part)
         if child is None or isinstance(child, str):
             child = node[part] = {} if child is None else {"path": child} if part == "source" else {}
         if not isinstance(child, dict):
-            raise ConfigError(f"{part} is not a section", file=origin, key=key)
+            raise ConfigError(f"{part} is not a section", file=f"--set {key}")
         node = child
     node[parts[-1]] = value
+    return key
 
 
 def _resolve_paths(data: dict, base: Path) -> None:
@@ -492,7 +570,46 @@ def _resolve_paths(data: dict, base: Path) -> None:
 _UNION_MODELS = ("CsvLabels", "EventLabels")
 
 
-def _format(exc: ValidationError, origin: str) -> ConfigError:
+def config_keys(model: type[BaseModel] = None, prefix: str = "") -> list[str]:
+    """Every dotted key a config may set, sections included (``spectrogram``, ``spectrogram.n_mels``)."""
+    import typing
+
+    keys = []
+    for name, field in (model or Config).model_fields.items():
+        keys.append(prefix + name)
+        todo = [field.annotation]
+        while todo:
+            t = todo.pop()
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                keys += config_keys(t, f"{prefix}{name}.")
+            else:
+                todo += typing.get_args(t)
+    return list(dict.fromkeys(keys))
+
+
+def did_you_mean(key: str) -> str:
+    """`` (did you mean a.b?)`` for the closest valid keys to an unknown one, else ``""``."""
+    import difflib
+
+    valid = config_keys()
+    close = difflib.get_close_matches(key, valid, n=2, cutoff=0.75)
+    if not close:  # the right name in the wrong section, or a short typo in a long path
+        leaf = key.rsplit(".", 1)[-1]
+        leaves = {k.rsplit(".", 1)[-1]: k for k in reversed(valid)}
+        close = [leaves[m] for m in difflib.get_close_matches(leaf, list(leaves), n=2, cutoff=0.7)]
+    return f" (did you mean {' or '.join(close)}?)" if close else ""
+
+
+def _where(key: str | None, origin: str, set_keys: list[str]) -> tuple[str, str | None]:
+    """(file, key) for a message: ``--set KEY`` when an override wrote ``key`` (or a section above
+    or below it), else the config file and the key."""
+    for k in reversed(set_keys):
+        if key and (key == k or key.startswith(k + ".") or k.startswith(key + ".")):
+            return f"--set {k}", None if key == k else key
+    return origin, key
+
+
+def _format(exc: ValidationError, origin: str, set_keys: list[str] = ()) -> ConfigError:
     errors = exc.errors()
     # A mapping under a Literal|Model union fails both branches; the Literal complaint is noise then.
     model_fields = {e["loc"][: [str(p) for p in e["loc"]].index(m)] for e in errors for m in _UNION_MODELS
@@ -506,17 +623,21 @@ def _format(exc: ValidationError, origin: str) -> ConfigError:
         m = _KEYED.match(msg)
         if m:
             loc, msg = loc + [m.group(1)], m.group(2)
+        key = ".".join(dict.fromkeys(loc)) or "(top level)"
         if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        lines.append((".".join(dict.fromkeys(loc)) or "(top level)", msg))
-    key, msg = lines[0]
-    error = ConfigError(msg, file=origin, key=key)
-    error.details = [f"{origin}: {k}: {m}" for k, m in lines]
-    return error
+            msg = "unknown key" + did_you_mean(key)
+        where, key = _where(key, origin, set_keys)
+        lines.append(ConfigError(msg, file=where, key=key))
+    lines[0].details = [str(e) for e in lines]
+    return lines[0]
 
 
 def parse_config(data: Any, origin: str, base: Path, overrides: list[str] = ()) -> Config:
-    """Validate a loaded YAML document (plus --set overrides) into a :class:`Config`."""
+    """Validate a loaded YAML document (plus --set overrides) into a :class:`Config`.
+
+    Paths in ``data`` resolve against ``base``; paths set by ``overrides`` against the working
+    directory (they were typed in a shell there).
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -525,27 +646,32 @@ def parse_config(data: Any, origin: str, base: Path, overrides: list[str] = ()) 
         data = json.loads(json.dumps(data, default=str))  # deep copy; YAML dates etc. become strings
     except (ValueError, RecursionError):
         raise ConfigError("the YAML refers to itself (a recursive alias) or nests too deeply", file=origin) from None
-    for assignment in overrides:
-        apply_override(data, assignment, origin)
+    _resolve(data, base, origin)
+    set_keys = [apply_override(data, assignment, origin) for assignment in overrides]
+    _resolve(data, Path.cwd(), "--set")  # only the overrides' paths are still relative
+    data.setdefault("name", Path(origin).stem)
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        raise _format(exc, origin, set_keys) from None
+    except ValueError as exc:  # geometry checks raised outside pydantic's wrapping
+        m = _KEYED.match(str(exc))
+        where, key = _where(m.group(1) if m else None, origin, set_keys)
+        raise ConfigError(m.group(2) if m else str(exc), file=where, key=key) from None
+    if cfg.output.path is None:
+        default = base / "out" / re.sub(r"[^\w.-]+", "-", cfg.name).strip("-.")
+        cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"path": default})})
+    return cfg
+
+
+def _resolve(data: dict, base: Path, origin: str) -> None:
     if isinstance(data.get("source"), str):
         data["source"] = {"path": data["source"]}
-    data.setdefault("name", Path(origin).stem)
     try:
         _resolve_paths(data, base)
     except ValueError as exc:
         m = _KEYED.match(str(exc))
         raise ConfigError(m.group(2), file=origin, key=m.group(1)) from None
-    try:
-        cfg = Config.model_validate(data)
-    except ValidationError as exc:
-        raise _format(exc, origin) from None
-    except ValueError as exc:  # geometry checks raised outside pydantic's wrapping
-        m = _KEYED.match(str(exc))
-        raise ConfigError(m.group(2) if m else str(exc), file=origin, key=m.group(1) if m else None) from None
-    if cfg.output.path is None:
-        default = base / "out" / re.sub(r"[^\w.-]+", "-", cfg.name).strip("-.")
-        cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"path": default})})
-    return cfg
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
@@ -561,12 +687,14 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
         path, origin, base = preset, preset.name, Path.cwd()
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc.__class__.__name__}", file=origin) from None
     except RecursionError:
         raise ConfigError("the YAML nests too deeply", file=origin) from None
     except yaml.YAMLError as exc:
+        if type(exc) is yaml.YAMLError:  # ours: the alias bound
+            raise ConfigError(str(exc), file=origin) from None
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "YAML"
         problem = getattr(exc, "problem", None) or "invalid YAML"

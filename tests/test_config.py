@@ -73,6 +73,23 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path, monkeypatch)
     assert cfg.output.path == folder.resolve() / "built"
 
 
+def test_paths_typed_with_set_resolve_against_the_working_directory(tmp_path, monkeypatch):
+    folder, here = tmp_path / "configs", tmp_path / "work"
+    folder.mkdir(), here.mkdir()
+    monkeypatch.chdir(here)
+    text = "source: {path: ../audio, labels: {csv: meta/train.csv}}\noutput: {path: built}\n"
+    cfg = load_config(write(folder, text), ["source.path=train_audio", "source.labels.csv=labels/t.csv",
+                                            "output.path=out/x"])
+    assert cfg.source.path == here.resolve() / "train_audio"
+    assert cfg.source.labels.csv == here.resolve() / "labels" / "t.csv"
+    assert cfg.output.path == here.resolve() / "out" / "x"
+    cfg = load_config(write(folder, "source: audio\n"), ["source=train_audio", "source.labels={csv: t.csv}"])
+    assert cfg.source.path == here.resolve() / "train_audio"
+    assert cfg.source.labels.csv == here.resolve() / "t.csv"
+    cfg = load_config(write(folder, "source: audio\n"), ["name=renamed"])  # the file's path is untouched
+    assert cfg.source.path == folder.resolve() / "audio"
+
+
 def test_source_shorthand_absolute_paths_and_default_output(tmp_path):
     audio = tmp_path / "elsewhere" / "audio"
     cfg = load(tmp_path, f"name: Bird Calls 2024!\nsource: {audio}\n")
@@ -191,20 +208,45 @@ def test_set_source_on_a_shorthand_source(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "assignment, file, key",
+    "assignment, key",
     [
-        ("spectrogram.n_mels", "--set", "spectrogram.n_mels"),
-        ("=3", "--set", "=3"),
-        ("spectrogram.n_mels=[1", "--set", "spectrogram.n_mels"),
-        ("spectrogram.n_mels.deeper=1", "x.yaml", "spectrogram.n_mels.deeper"),
-        ("spectrogram.n_mels=abc", "x.yaml", "spectrogram.n_mels"),
-        ("spectrogram.nmels=64", "x.yaml", "spectrogram.nmels"),
+        ("spectrogram.n_mels", "spectrogram.n_mels"),
+        ("=3", "=3"),
+        ("spectrogram.n_mels=[1", "spectrogram.n_mels"),
+        ("spectrogram.n_mels.deeper=1", "spectrogram.n_mels.deeper"),
+        ("spectrogram.n_mels=abc", "spectrogram.n_mels"),
+        ("spectrogram.nmels=64", "spectrogram.nmels"),
     ],
 )
-def test_bad_set_names_the_origin_and_the_key(tmp_path, assignment, file, key):
+def test_bad_set_names_the_set_key_not_the_file(tmp_path, assignment, key):
     error = config_error(tmp_path, "source: audio\nspectrogram: {n_mels: 128}\n", [assignment])
-    origin = "--set" if file == "--set" else str(tmp_path / file)
-    assert str(error).startswith(f"{origin}: {key}: "), str(error)
+    assert str(error).startswith(f"--set {key}: "), str(error)
+    assert "x.yaml" not in str(error)
+
+
+@pytest.mark.parametrize(
+    "assignment, hint",
+    [
+        ("spectrogram.nmels=64", "did you mean spectrogram.n_mels"),
+        ("image.n_mels=64", "did you mean spectrogram.n_mels"),  # right name, wrong section
+        ("spectogram.n_mels=64", "did you mean spectrogram"),
+        ("windows.hopp=1", "did you mean windows.hop"),
+    ],
+)
+def test_unknown_key_suggests_the_closest_valid_keys(tmp_path, assignment, hint):
+    error = config_error(tmp_path, "source: audio\n", [assignment])
+    assert "unknown key" in str(error) and hint in str(error), str(error)
+
+
+def test_unknown_key_in_the_file_names_the_file_and_suggests(tmp_path):
+    error = config_error(tmp_path, "source: audio\nspectrogram: {nmels: 64}\n")
+    assert str(error).startswith(f"{tmp_path / 'x.yaml'}: spectrogram.nmels: unknown key (did you mean "
+                                 "spectrogram.n_mels"), str(error)
+
+
+def test_set_section_error_names_the_set_and_the_inner_key(tmp_path):
+    error = config_error(tmp_path, "source: audio\n", ["spectrogram={n_mels: -1}"])
+    assert str(error).startswith("--set spectrogram: spectrogram.n_mels: "), str(error)
 
 
 # --------------------------------------------------------------------------- hash
@@ -336,3 +378,56 @@ def test_raven_defaults_map_to_ravens_columns():
         "Begin File", "Begin Time (s)", "End Time (s)", "Annotation")
     kept = EventLabels(events="x", label_column="Call").for_raven(["Begin Time (s)", "End Time (s)", "Call"])
     assert kept.label_column == "Call"
+
+
+# --------------------------------------------------------------------------- bounds (#13)
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\nsource: audio\n"  # 10**10 values once expanded
+
+
+def test_an_alias_bomb_is_one_error_line_before_any_copy(tmp_path):
+    # Bounded by a node count, not a clock: expanding it would take minutes and gigabytes.
+    error = config_error(tmp_path, _alias_bomb())
+    assert "alias" in str(error) and str(error).startswith(str(tmp_path / "x.yaml")), str(error)
+    flow = ", ".join([f"&a0 [{', '.join(['x'] * 10)}]"] + [f"&a{i} [{', '.join([f'*a{i - 1}'] * 10)}]"
+                                                          for i in range(1, 10)])
+    error = config_error(tmp_path, "source: audio\n", [f"publish.hf.tags=[{flow}]"])
+    assert str(error).startswith("--set publish.hf.tags: ") and "alias" in str(error), str(error)
+
+
+def test_aliases_that_stay_small_still_load(tmp_path):
+    cfg = load(tmp_path, "source: audio\npublish: {hf: {tags: &t [a, b]}, kaggle: {keywords: *t}}\n")
+    assert cfg.publish.hf.tags == ("a", "b") == cfg.publish.kaggle.keywords
+
+
+def test_pillow_bomb_limit_is_pillows_default():
+    from PIL import Image
+
+    from builder.config import MAX_IMAGE_PIXELS
+
+    assert MAX_IMAGE_PIXELS == Image.MAX_IMAGE_PIXELS
+
+
+@pytest.mark.parametrize("size", ["[16384, 16384]", "[16384, 5462]", "[9460, 9460]"])
+def test_image_size_past_pillows_bomb_limit_is_refused(tmp_path, size):
+    error = config_error(tmp_path, f"source: audio\nimage: {{size: {size}}}\n")
+    assert error.key == "image.size" and "decompression-bomb" in str(error), str(error)
+    assert load(tmp_path, "source: audio\nimage: {size: [16384, 5461]}\n").image.size == (16384, 5461)
+
+
+@pytest.mark.parametrize("settings, key", [
+    # 60-s windows at hop 1: a 1,920,001 x 128 image
+    ("audio: {sample_rate: 32000}\nwindows: {duration: 60}\nspectrogram: {hop_length: 1}\n", "spectrogram.hop_length"),
+    # the same with image.size: the image is small, but one window's STFT is 15 GiB
+    ("audio: {sample_rate: 32000}\nwindows: {duration: 60}\nspectrogram: {hop_length: 1}\n"
+     "image: {size: [256, 128]}\n", "windows.duration"),
+    # an hour at 768 kHz: 11 GB of samples alone
+    ("audio: {sample_rate: 768000}\nwindows: {duration: 3600}\nimage: {size: [256, 128]}\n", "windows.duration"),
+])
+def test_windows_too_big_for_an_image_or_a_worker_are_refused(tmp_path, settings, key):
+    error = config_error(tmp_path, "source: audio\n" + settings)
+    assert error.key == key, str(error)
