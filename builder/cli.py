@@ -10,7 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .errors import ConfigError, SpectrosetError
+from .errors import ConfigError, NothingToBuild, SpectrosetError
 
 EPILOG = "Docs: README.md. Add --debug to any command to see a traceback."
 
@@ -75,6 +75,10 @@ def cmd_build(args) -> int:
     report = build(cfg, workers=args.jobs, force=args.force, executor=args.executor, address=args.address,
                    progress=False if args.quiet else None)
     rec, where = report.record, report.url or report.out
+    if not rec.get("windows"):
+        for s in report.skipped:
+            print(f"  skipped {s['path']}: {s['reason']}")
+        raise NothingToBuild(_why_no_window(rec, report.skipped))
     if report.up_to_date:
         print(f"{where}: up to date ({rec['windows']} windows from {rec['sources']} recordings); nothing to do")
     else:
@@ -88,6 +92,17 @@ def cmd_build(args) -> int:
     if report.skipped:
         print(f"  {len(report.skipped)} file(s) skipped (listed in build.json)")
     return 1 if (args.strict and report.skipped) else 0
+
+
+def _why_no_window(rec: dict, skipped: list[dict]) -> str:
+    """The one line for a build that wrote no window (discovery found recordings, the build none)."""
+    if rec.get("silent_windows_skipped"):
+        return (f"no window built: all {rec['silent_windows_skipped']} windows were quieter than "
+                "windows.skip_silent_below_db; lower it or set it to null")
+    if skipped:
+        return (f"no window built: every recording was skipped ({len(skipped)}, listed above): fix or remove "
+                "them, or change the settings their reasons name")
+    return "no window built from the recordings found: see windows.min_duration and windows.last"
 
 
 def _dataset_folder(text: str) -> Path:

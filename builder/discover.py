@@ -2,8 +2,10 @@
 
 Labels come from the first folder below the source root (``labels: folder``), from a CSV
 (``labels: {csv: ...}``), or not at all (``labels: none``). Anything that cannot be used is
-returned as a :class:`Skipped` with a reason, never silently dropped. A ``source.path`` that is
-an fsspec URL (``memory://``, ``s3://`` …) is listed through fsspec with the same rules.
+returned as a :class:`Skipped` with a reason, never silently dropped; a source that yields no
+usable recording at all is a :class:`SourceError` saying why and what to try, before any work.
+A ``source.path`` that is an fsspec URL (``memory://``, ``s3://`` …) is listed through fsspec
+with the same rules.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import logging
 import os
 import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from .config import CsvLabels, EventLabels, SourceConfig
-from .errors import SourceError
+from .errors import NothingToBuild, SourceError
 from .events import events_digest, read_events
 from .fsutil import filesystem, is_url, join, list_files, stamp
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,11 @@ def _local(root: Path, extensions: tuple[str, ...]):
 
 
 def discover(cfg: SourceConfig) -> tuple[list[SourceFile], list[Skipped]]:
-    """Sorted recordings and the files skipped on the way, both deterministic."""
+    """Sorted recordings and the files skipped on the way, both deterministic.
+
+    Raises :class:`SourceError` when not one recording is usable (an empty folder, no class
+    folders, a CSV that matches no file): a build of nothing is never a success.
+    """
     files, skipped = [], []
     found = _remote(cfg.path, cfg.extensions) if is_url(cfg.path) else _local(cfg.path, cfg.extensions)
     for item in found:
@@ -104,6 +113,8 @@ def discover(cfg: SourceConfig) -> tuple[list[SourceFile], list[Skipped]]:
             skipped.append(item)
         elif item is not None:
             files.append(item)
+    if not files:
+        raise NothingToBuild(_no_audio(cfg, skipped))
     if isinstance(cfg.labels, CsvLabels):
         return _label_from_csv(files, skipped, cfg.labels)
     if isinstance(cfg.labels, EventLabels):
@@ -115,8 +126,24 @@ def discover(cfg: SourceConfig) -> tuple[list[SourceFile], list[Skipped]]:
                 skipped.append(Skipped(f.rel, "not inside a label folder (labels: folder)"))
             else:
                 labelled.append(_with(f, nfc(f.rel.split("/", 1)[0]), ()))
+        if not labelled:
+            raise NothingToBuild(f"source.path: no class sub-folders under {cfg.path}: put files in "
+                                 f"{_slash(cfg.path)}<label>/ or set source.labels: none")
         files = labelled
     return files, sorted(skipped, key=lambda s: s.path)
+
+
+def _slash(path) -> str:
+    return str(path).rstrip("/") + "/"
+
+
+def _no_audio(cfg: SourceConfig, skipped: list[Skipped]) -> str:
+    if not skipped:
+        return (f"source.path: no audio files under {cfg.path} (looked for "
+                f"{', '.join('.' + e for e in cfg.extensions)}; see source.extensions)")
+    first = sorted(skipped, key=lambda s: s.path)[0]
+    return (f"source.path: none of the {len(skipped)} audio file(s) under {cfg.path} can be read, "
+            f"e.g. {first.path}: {first.reason}")
 
 
 def _with(f: SourceFile, label: str | None, extra: tuple[str, ...]) -> SourceFile:
@@ -174,7 +201,33 @@ def _label_from_csv(
             rows = list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise SourceError(f"source.labels.csv: cannot read {spec.csv}: {exc}") from None
+    table = _table(rows, spec, skipped)
+    kept, seen = [], set()
+    for f in files:
+        rel = nfc(f.rel)
+        folder, _, name = rel.rpartition("/")
+        if rel not in table and table.get(name, ("",))[0] == folder:
+            rel = name  # BirdCLEF 2021: the row says XC1.ogg, the file is its label's folder, acafly/XC1.ogg
+        entry = table.get(rel)
+        if entry is None:
+            skipped.append(Skipped(f.rel, f"not listed in {spec.name}"))
+            continue
+        seen.add(rel)
+        kept.append(_with(f, *entry))
+    if not kept:
+        raise NothingToBuild(_no_match(files, table, spec))
+    for rel in sorted(set(table) - seen):
+        skipped.append(Skipped(rel, f"listed in {spec.name} but not found under source.path"))
+    return kept, sorted(skipped, key=lambda s: s.path)
+
+
+def _table(rows: list[dict], spec: CsvLabels, skipped: list[Skipped]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """``{rel: (label, extra labels)}`` from the CSV rows (header = line 1). Rows that repeat a file
+    with the same labels are merged (one log line); with other labels they stop the build, naming
+    the file and both lines: which one is right is the user's call, not the last row's."""
     table: dict[str, tuple[str, tuple[str, ...]]] = {}
+    line_of: dict[str, int] = {}
+    repeats, conflicts = [], []
     for n, row in enumerate(rows, start=2):
         rel = nfc((row.get(spec.file_column) or "").strip().replace("\\", "/"))
         while rel.startswith("./"):
@@ -188,18 +241,36 @@ def _label_from_csv(
             continue
         extra = parse_label_list(row.get(spec.extra_labels_column, "")) if spec.extra_labels_column else ()
         extra = tuple(dict.fromkeys(nfc(x) for x in extra if nfc(x) != label))
-        table[rel] = (label, extra)
-    kept, seen = [], set()
-    for f in files:
-        entry = table.get(nfc(f.rel))
-        if entry is None:
-            skipped.append(Skipped(f.rel, f"not listed in {spec.name}"))
+        if rel in table:
+            same = table[rel][0] == label and set(table[rel][1]) == set(extra)
+            (repeats if same else conflicts).append((rel, line_of[rel], n, label))
             continue
-        seen.add(nfc(f.rel))
-        kept.append(_with(f, *entry))
-    for rel in sorted(set(table) - seen):
-        skipped.append(Skipped(rel, f"listed in {spec.name} but not found under source.path"))
-    return kept, sorted(skipped, key=lambda s: s.path)
+        table[rel], line_of[rel] = (label, extra), n
+    if conflicts:
+        rel, first, n, label = conflicts[0]
+        more = f" (and {len(conflicts) - 1} more conflicting row(s))" if len(conflicts) > 1 else ""
+        raise SourceError(f"source.labels.csv: {spec.name} lists {rel!r} on lines {first} and {n} with different "
+                          f"labels ({table[rel][0]!r} and {label!r}){more}: keep one row per file")
+    if repeats:
+        log.info(f"{spec.name}: {len(repeats)} row(s) repeat a file with the same labels (first: {repeats[0][0]!r}, "
+                 f"lines {repeats[0][1]} and {repeats[0][2]}); merged")
+    return table
+
+
+def _no_match(files: list[SourceFile], table: dict, spec: CsvLabels) -> str:
+    """Why no recording matches a CSV row, and what to try."""
+    if not table:
+        return f"source.labels.csv: {spec.name} has no usable row (each needs a file name and a label)"
+    names = {PurePosixPath(f.rel).name: f.rel for f in files}
+    flat = next((rel for rel in sorted(table) if "/" not in rel and rel in names and names[rel] != rel), None)
+    if flat is not None:
+        return (f"source.labels.csv: the CSV's {spec.file_column} column has no folder part ({flat!r}) and the "
+                f"recordings are in sub-folders not named after their {spec.label_column} ({names[flat]!r}): "
+                "give file_column a column of paths relative to source.path, or point source.path at the "
+                "folder that holds the files")
+    return (f"source.labels.csv: none of the {len(files)} recording(s) under source.path is listed in {spec.name} "
+            f"(e.g. {files[0].rel!r} vs. the CSV's {sorted(table)[0]!r}): check source.path and "
+            f"source.labels.file_column ({spec.file_column!r})")
 
 
 def _events(files: list[SourceFile], skipped: list[Skipped], spec: EventLabels):

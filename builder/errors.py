@@ -3,6 +3,7 @@
     SpectrosetError                 root: the CLI turns any of these into one line and an exit code
     ├── ConfigError                 a config file or --set value is invalid (names the file and key)
     ├── SourceError                 the source folder or label CSV cannot be used as a whole
+    │   └── NothingToBuild          the source yields no window at all (says why and what to try)
     ├── DecodeError                 one audio file cannot be read (the build skips it and reports it)
     ├── BuildError                  the build cannot go on (output locked, disk full, read-only output)
     │   └── LockedError             another build holds the output folder
@@ -38,6 +39,13 @@ class SourceError(SpectrosetError):
     """The source folder or label file cannot be used."""
 
     exit_code = 2
+
+
+class NothingToBuild(SourceError):
+    """Not one window to build: an empty folder, no class folders, every file skipped. Exit 1, as
+    a failed build, with or without ``--strict``."""
+
+    exit_code = 1
 
 
 class DecodeError(SpectrosetError):

@@ -6,13 +6,36 @@ from pathlib import Path
 
 from .errors import LayoutError
 from .layouts.base import sha256_file
-from .pipeline import read_record
+
+LAYOUTS = ("imagefolder", "parquet", "mirror")
+# What every finished build.json holds, with its type: a file missing one is not ours, or not finished.
+_SHAPE = {"name": str, "layout": str, "config_hash": str, "config": dict, "sources": int, "windows": int,
+          "splits": dict, "counts": dict, "skipped": list, "files": dict}
 
 
-def load_record(dataset: Path) -> dict:
-    record = read_record(dataset)
-    if record is None:
-        raise LayoutError(f"{dataset}: no readable build.json; is this a spectroset dataset?")
+def finished_build(out: Path) -> dict:
+    """``OUT/build.json`` of a finished spectroset build, checked for shape; else one
+    :class:`LayoutError` line that says what ``out`` is instead. Used by inspect, report and push.
+
+    A folder with spectroset's private ``.spectroset/`` state but no ``build.json`` is an
+    unfinished (or interrupted) build.
+    """
+    from .publish.stage import read_build
+
+    out = Path(out)
+    if not out.is_dir():
+        raise LayoutError(f"{out}: not a folder" if out.exists() else f"{out}: no such folder")
+    if not (out / "build.json").exists() and (out / ".spectroset").is_dir():
+        raise LayoutError(f"{out}: unfinished: rerun the build (no build.json yet)")
+    record = read_build(out)
+    if record.get("status", "finished") != "finished":
+        raise LayoutError(f"{out}: unfinished: rerun the build (build.json says {record['status']!r})")
+    wrong = [key for key, kind in _SHAPE.items() if not isinstance(record.get(key), kind)
+             or (kind is int and isinstance(record.get(key), bool))]
+    if wrong or record["layout"] not in LAYOUTS:
+        what = f"no valid {', '.join(wrong[:3])}" if wrong else f"unknown layout {record['layout']!r}"
+        raise LayoutError(f"{out / 'build.json'}: not a spectroset build record ({what}); "
+                          "is this a folder `spectroset build` wrote?")
     return record
 
 
@@ -48,9 +71,9 @@ def _loaded_files(dataset: Path, record: dict) -> list[str]:
 
 
 def inspect(dataset: Path, verify: bool = False) -> int:
-    rec = load_record(dataset)
+    rec = finished_build(dataset)
     print(f"{rec['name']}  ({rec['layout']}, {dataset})")
-    print(f"  {rec['windows']} windows from {rec['sources']} recordings, {rec['audio_hours']:.2f} h of audio, "
+    print(f"  {rec['windows']} windows from {rec['sources']} recordings, {rec.get('audio_hours', 0):.2f} h of audio, "
           f"sample rates {', '.join(map(str, rec.get('sample_rates', []))) or '-'}")
     print("  splits: " + ", ".join(f"{k} {v}" for k, v in rec["splits"].items()))
     width = max((len(label) for label in rec["counts"]), default=5)

@@ -68,34 +68,69 @@ def _esc(value) -> str:
 def read_rows(out: Path, record: dict) -> list[dict]:
     """Every window as ``{split, label, source, start, end, image, audio}`` in canonical order.
 
-    ``image``/``audio`` are a file path (imagefolder, mirror) or ``(shard, row)`` (parquet), read
-    only for the windows the page shows.
+    Reads only the metadata files that ``record["files"]`` lists (``data/*.parquet`` shards, or
+    each split's ``metadata.csv`` / ``metadata.parquet``), never a folder glob. ``image`` is a file
+    path or ``(parquet, row)``; ``audio`` is None or ``(parquet, row)``; both are read only for
+    the windows the page shows.
     """
-    rows: list[dict] = []
+    files = record.get("files") or {}
     if record.get("layout") == "parquet":
-        import pyarrow.parquet as pq
-
-        for shard in sorted((out / "data").glob("*.parquet")):
-            pf = pq.ParquetFile(shard)
-            meta = json.loads(pf.schema_arrow.metadata.get(b"huggingface", b"{}"))
-            names = meta.get("info", {}).get("features", {}).get("label", {}).get("names")
-            cols = [c for c in ("label", "source", "start", "end") if c in pf.schema_arrow.names]
-            table = pf.read(columns=cols).to_pylist()
-            for i, r in enumerate(table):
-                label = names[r["label"]] if names and r.get("label") is not None else "(none)"
-                rows.append(dict(split=shard.name.split("-")[0], label=label, source=r["source"],
-                                 start=r["start"], end=r["end"], image=(shard, i), audio=(shard, i)))
+        rows = []
+        for rel in sorted(f for f in files if f.startswith("data/") and f.endswith(".parquet")):
+            split = rel[len("data/"):].split("-")[0]
+            rows += _parquet_rows(out, _listed(out, rel), split, None)
         return rows
-    splits = ["train"] if record.get("layout") == "mirror" else list(record.get("splits", {}))
-    for split in splits:
-        base = out if record.get("layout") == "mirror" else out / split
-        meta = base / "metadata.csv"
-        if not meta.is_file():
-            raise LayoutError(f"{meta}: missing; is {out} a complete spectroset build?")
+    rows = []
+    mirror = record.get("layout") == "mirror"
+    for split in ["train"] if mirror else list(record.get("splits", {})):
+        base = "" if mirror else f"{split}/"
+        rel = next((base + m for m in ("metadata.csv", "metadata.parquet") if base + m in files), None)
+        if rel is None:
+            raise LayoutError(f"{out}: build.json lists no metadata file for split {split!r}; rerun the build")
+        meta = _listed(out, rel)
+        if rel.endswith(".parquet"):
+            rows += _parquet_rows(out, meta, split, meta.parent)
+            continue
         with open(meta, newline="", encoding="utf-8") as fh:
             for r in csv.DictReader(fh):
                 rows.append(dict(split=split, label=r.get("label") or "(none)", source=r["source"],
-                                 start=float(r["start"]), end=float(r["end"]), image=base / r["file_name"], audio=None))
+                                 start=float(r["start"]), end=float(r["end"]),
+                                 image=_inside(out, meta.parent / r["file_name"]), audio=None))
+    return rows
+
+
+def _listed(out: Path, rel: str) -> Path:
+    path = out / rel
+    if not path.is_file():
+        raise LayoutError(f"{path}: missing, though build.json lists it; rerun the build")
+    return path
+
+
+def _inside(out: Path, path: Path) -> Path:
+    """``path`` if it stays inside ``out`` (symlinks resolved): a tampered file_name must not put
+    another file of this machine into a page that gets mailed around."""
+    if not path.resolve().is_relative_to(out.resolve()):
+        raise LayoutError(f"{path}: a metadata file_name points outside {out}; rerun the build")
+    return path
+
+
+def _parquet_rows(out: Path, path: Path, split: str, image_dir: Path | None) -> list[dict]:
+    """Rows of a parquet shard (images inside) or of an image folder's ``metadata.parquet``
+    (``image_dir``: where its ``file_name`` points)."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    meta = json.loads((pf.schema_arrow.metadata or {}).get(b"huggingface", b"{}"))
+    names = meta.get("info", {}).get("features", {}).get("label", {}).get("names")
+    cols = [c for c in ("file_name", "label", "source", "start", "end") if c in pf.schema_arrow.names]
+    has_audio = "audio" in pf.schema_arrow.names
+    rows = []
+    for i, r in enumerate(pf.read(columns=cols).to_pylist()):
+        label = r.get("label")
+        label = "(none)" if label is None else names[label] if names and isinstance(label, int) else str(label)
+        image = (path, i) if image_dir is None else _inside(out, image_dir / r["file_name"])
+        rows.append(dict(split=split, label=label, source=r["source"], start=r["start"], end=r["end"],
+                         image=image, audio=(path, i) if has_audio else None))
     return rows
 
 
@@ -114,24 +149,23 @@ def pick_gallery(rows: list[dict], per_label: int = PER_LABEL) -> dict[str, list
 
 
 def _load_media(picked: dict[str, list[dict]]) -> None:
-    """Fill ``png``/``flac`` bytes of the picked windows (one read per parquet shard)."""
-    wanted: dict[Path, list[dict]] = defaultdict(list)
+    """Fill ``png``/``flac`` bytes of the picked windows (one read per parquet file)."""
+    wanted: dict[tuple[Path, str], list[dict]] = defaultdict(list)
     for items in picked.values():
         for r in items:
-            if isinstance(r["image"], tuple):
-                wanted[r["image"][0]].append(r)
-            else:
-                r["png"], r["flac"] = Path(r["image"]).read_bytes(), None
+            r["png"] = r["flac"] = None
+            for column in ("image", "audio"):
+                if isinstance(r[column], tuple):
+                    wanted[(r[column][0], column)].append(r)
+            if isinstance(r["image"], Path):
+                r["png"] = r["image"].read_bytes()
     if wanted:
         import pyarrow.parquet as pq
 
-        for shard, items in wanted.items():
-            pf = pq.ParquetFile(shard)
-            cols = [c for c in ("image", "audio") if c in pf.schema_arrow.names]
-            table = pf.read(columns=cols).take([r["image"][1] for r in items]).to_pylist()
-            for r, cells in zip(items, table):
-                r["png"] = (cells.get("image") or {}).get("bytes")
-                r["flac"] = (cells.get("audio") or {}).get("bytes")
+        for (path, column), items in wanted.items():
+            cells = pq.ParquetFile(path).read(columns=[column]).column(column).take([r[column][1] for r in items])
+            for r, cell in zip(items, cells.to_pylist()):
+                r["png" if column == "image" else "flac"] = (cell or {}).get("bytes")
 
 
 def svg_histogram(values: list[float], title: str, xlabel: str, integer: bool = False, w=420, h=220) -> str:
@@ -199,12 +233,10 @@ def _gallery(picked: dict[str, list[dict]], totals: Counter) -> str:
 
 def render_report(out: Path, per_label: int = PER_LABEL) -> str:
     """The report of the dataset in ``out`` as one HTML string."""
+    from .inspect import finished_build
+
     out = Path(out)
-    try:
-        record = json.loads((out / "build.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise LayoutError(f"{out}: no readable build.json ({exc.__class__.__name__}); "
-                          "is it a spectroset dataset?") from None
+    record = finished_build(out)
     rows = read_rows(out, record)
     picked = pick_gallery(rows, per_label)
     _load_media(dict(list(picked.items())[:MAX_LABELS]))

@@ -183,10 +183,11 @@ def test_csv_file_names_may_not_escape_the_source_folder(tmp_path):
     # HF folder-based builders refuse a file_name that leaves its folder; here "../x.wav" must not
     # quietly become the unrelated "x.wav" at the root.
     root = tmp_path / "audio"
-    touch(root, "x.wav")
-    csv_path = write_csv(tmp_path / "labels.csv", [dict(filename="../x.wav", primary_label="wren")])
+    touch(root, "x.wav", "y.wav")
+    csv_path = write_csv(tmp_path / "labels.csv", [dict(filename="../x.wav", primary_label="wren"),
+                                                   dict(filename="y.wav", primary_label="wren")])
     files, skipped = discover(SourceConfig(path=root, labels=CsvLabels(csv=csv_path)))
-    assert files == []
+    assert rels(files) == ["y.wav"]
     assert "x.wav" in reasons(skipped)
 
 
@@ -228,3 +229,74 @@ def test_events_attach_to_recordings_and_fold_into_the_fingerprint(tmp_path):
     ann.write_text("filename,start,end,label\na.wav,1,2.5,owl\n")
     after = {f.rel: f.fingerprint for f in discover(cfg)[0]}
     assert after["a.wav"] != before["a.wav"] and after["sub/b.wav"] == before["sub/b.wav"]
+
+
+# --------------------------------------------------------------------------- nothing usable (#14)
+
+
+def test_an_empty_source_folder_is_a_source_error(tmp_path):
+    touch(tmp_path, "readme.txt")
+    with pytest.raises(SourceError, match=r"no audio files under .*looked for .*\.wav"):
+        discover(SourceConfig(path=tmp_path))
+
+
+def test_only_unreadable_audio_is_a_source_error_with_an_example(tmp_path):
+    touch(tmp_path, "a/.hidden.wav")
+    with pytest.raises(SourceError, match=r"none of the 1 audio file\(s\) .* a/.hidden.wav: hidden"):
+        discover(SourceConfig(path=tmp_path))
+
+
+def test_files_without_class_folders_say_what_to_do(tmp_path):
+    touch(tmp_path, "a.wav", "b.wav")
+    with pytest.raises(SourceError, match=r"no class sub-folders under .*: put files in .*/<label>/ or set "
+                                          r"source.labels: none"):
+        discover(SourceConfig(path=tmp_path))
+    assert rels(discover(SourceConfig(path=tmp_path, labels="none"))[0]) == ["a.wav", "b.wav"]
+
+
+def test_birdclef_2021_csv_without_folder_part_matches_the_label_folder(tmp_path):
+    # BirdCLEF 2021's train_metadata.csv says filename=XC1.ogg; the file is train_short_audio/acafly/XC1.ogg.
+    root = tmp_path / "train_short_audio"
+    touch(root, "acafly/XC1.ogg", "acafly/XC2.ogg", "amecro/XC3.ogg", "amecro/XC1.ogg")
+    csv_path = write_csv(tmp_path / "t.csv", [row("acafly", "['amecro']", "XC1.ogg"), row("acafly", "[]", "XC2.ogg"),
+                                              row("amecro", "[]", "XC3.ogg")])
+    files, skipped = discover(SourceConfig(path=root, labels=BIRDCLEF.model_copy(update={"csv": csv_path})))
+    assert {f.rel: (f.label, f.extra_labels) for f in files} == {
+        "acafly/XC1.ogg": ("acafly", ("amecro",)), "acafly/XC2.ogg": ("acafly", ()), "amecro/XC3.ogg": ("amecro", ())}
+    assert reasons(skipped) == {"amecro/XC1.ogg": "not listed in t.csv"}  # XC1.ogg's row says acafly
+
+
+def test_csv_without_folder_part_and_other_folders_says_so(tmp_path):
+    root = tmp_path / "audio"
+    touch(root, "batch1/XC1.ogg", "batch1/XC2.ogg")
+    csv_path = write_csv(tmp_path / "t.csv", [row("acafly", "[]", "XC1.ogg"), row("acafly", "[]", "XC2.ogg")])
+    with pytest.raises(SourceError, match=r"filename column has no folder part \('XC1.ogg'\) .*'batch1/XC1.ogg'"):
+        discover(SourceConfig(path=root, labels=BIRDCLEF.model_copy(update={"csv": csv_path})))
+
+
+def test_csv_that_matches_no_file_is_a_source_error(tmp_path):
+    root = tmp_path / "audio"
+    touch(root, "a/x.ogg")
+    csv_path = write_csv(tmp_path / "t.csv", [row("a", "[]", "b/y.ogg")])
+    with pytest.raises(SourceError, match=r"none of the 1 recording\(s\) .* listed in t.csv"):
+        discover(SourceConfig(path=root, labels=BIRDCLEF.model_copy(update={"csv": csv_path})))
+
+
+def test_conflicting_duplicate_csv_rows_stop_naming_the_file_and_lines(birdclef):
+    root, labels = birdclef
+    rows = list(csv.DictReader(open(labels.csv, encoding="utf-8")))
+    rows.insert(3, row("barfly1", "[]", "asbfly/XC2.ogg"))  # line 5; the first XC2 row is line 3
+    write_csv(labels.csv, rows)
+    with pytest.raises(SourceError, match=r"lists 'asbfly/XC2.ogg' on lines 3 and 5 with different labels "
+                                          r"\('asbfly' and 'barfly1'\)"):
+        discover(SourceConfig(path=root, labels=labels))
+
+
+def test_identical_duplicate_csv_rows_are_merged_with_a_note(birdclef, caplog):
+    root, labels = birdclef
+    before = discover(SourceConfig(path=root, labels=labels))
+    rows = list(csv.DictReader(open(labels.csv, encoding="utf-8")))
+    write_csv(labels.csv, rows + [row("asbfly", "['comkin1', 'grewar1']", "asbfly/XC1.ogg")])  # extras reordered
+    with caplog.at_level("INFO", logger="builder.discover"):
+        assert discover(SourceConfig(path=root, labels=labels)) == before
+    assert "1 row(s) repeat a file with the same labels" in caplog.text and "merged" in caplog.text

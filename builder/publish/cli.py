@@ -44,8 +44,10 @@ def add_push_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_push(args: argparse.Namespace) -> int:
+    from ..inspect import finished_build
+
     out: Path = args.out
-    build = stage.read_build(out)
+    build = finished_build(out)
     config = build.get("config") or {}
     files = stage.published_files(out, build)
     wrong = HF_ONLY if args.to == "kaggle" else KAGGLE_ONLY

@@ -37,10 +37,12 @@ def browse(page: Path, tmp_path: Path, *args: str) -> str:
     return proc.stdout
 
 
-@pytest.fixture(scope="module", params=["imagefolder", "parquet-audio-figure"])
+@pytest.fixture(scope="module", params=["imagefolder", "parquet-audio-figure", "imagefolder-metadata-parquet"])
 def dataset(request, tmp_path_factory):
     if request.param == "imagefolder":
         return demo_build(tmp_path_factory)
+    if request.param == "imagefolder-metadata-parquet":  # clips go to metadata.parquet, not metadata.csv
+        return demo_build(tmp_path_factory, "output.include.audio=true", workers=1)
     return demo_build(tmp_path_factory, "image.style=figure", "image.size=[320,160]",
                       "output.layout=parquet", "output.include.audio=true", workers=1)
 
@@ -55,6 +57,9 @@ def test_report_is_self_contained(dataset, tmp_path):
     assert "http://" not in text and "https://" not in text
     for label, counts in record["counts"].items():
         assert f"{label} <span class=muted>({sum(counts.values())} windows)" in text
+    n_tiles = sum(min(PER_LABEL, sum(c.values())) for c in record["counts"].values())
+    assert text.count("data:image/png;base64,") == n_tiles + 1  # the gallery and the overview grid
+    assert text.count("data:audio/flac;base64,") == (n_tiles if record["config"]["output"]["include"]["audio"] else 0)
     assert "<pre>name: spectroset-demo" in text and "<h2>Skipped files</h2><p>None.</p>" in text
 
 
@@ -63,7 +68,7 @@ def test_report_loads_in_chromium(dataset, tmp_path):
     page = tmp_path / "report.html"
     page.write_text(render_report(out), encoding="utf-8")
     n_tiles = sum(min(PER_LABEL, sum(c.values())) for c in record["counts"].values())
-    with_audio = record["layout"] == "parquet"
+    with_audio = record["config"]["output"]["include"]["audio"]
     # the page's own inline script writes what the browser decoded into the DOM
     dom = browse(page, tmp_path, "--virtual-time-budget=15000", "--dump-dom")
     check = re.search(r'id="load-check"[^>]*data-images="(\d+)/(\d+)" data-audio="(\d+)/(\d+)"', dom)
@@ -81,6 +86,9 @@ def test_report_counts_and_gallery_from_metadata(dataset):
     from builder.report import pick_gallery, read_rows
 
     out, record = dataset
+    if record["layout"] == "imagefolder" and record["config"]["output"]["include"]["audio"]:
+        assert any(f.endswith("/metadata.parquet") for f in record["files"])
+        assert not any(f.endswith("/metadata.csv") for f in record["files"])
     rows = read_rows(out, record)
     assert len(rows) == record["windows"]
     picked = pick_gallery(rows)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 
 from builder.cli import main
 
-from . import run_cli
+from . import DEMO, REPO, run_cli, write_config, write_tone
 
 MISSING = "/nonexistent/spectroset-test-source"
 GOOD = f"name: fuzz\nsource: {MISSING}\n"
@@ -129,3 +130,122 @@ def test_set_fuzz_gives_error_lines_never_a_traceback(fuzz_dir, assignments):
 def test_key_with_a_line_break_stays_one_line(fuzz_dir):
     rc, out, err = _main(["build", str(fuzz_dir / "cfg.yaml"), "--set=bad\nkey\x85x=1", "-o", str(fuzz_dir / "o")])
     assert rc == 2 and len(err.strip().splitlines()) == 1, err
+
+
+# -- the first hour (#14): README paths, builds of nothing, folders that are not builds ------------
+
+BIRDCLEF_PRESET = REPO / "configs" / "birdclef-mel.yaml"
+
+
+def _one_error_line(rc: int, out: str, err: str, code: int) -> str:
+    assert "Traceback" not in out + err, err
+    assert rc == code, (rc, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def test_readme_example_resolves_set_paths_against_the_working_directory(tmp_path):
+    # verbatim: spectroset build configs/birdclef-mel.yaml -o out/birdclef --set source.path=train_audio
+    (tmp_path / "configs").mkdir()
+    shutil.copy(BIRDCLEF_PRESET, tmp_path / "configs" / "birdclef-mel.yaml")
+    for label in ("kick_drum", "tabla"):
+        src = sorted((DEMO / label).iterdir())[0]
+        (tmp_path / "train_audio" / label).mkdir(parents=True)
+        shutil.copy(src, tmp_path / "train_audio" / label / src.name)
+    done = run_cli("build", "configs/birdclef-mel.yaml", "-o", "out/birdclef", "--set", "source.path=train_audio",
+                   "-j", "1", "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "from 2 recordings" in done.stdout
+    assert (tmp_path / "out" / "birdclef" / "build.json").is_file()
+    assert "--set source.path" in BIRDCLEF_PRESET.read_text()  # the preset's comment says how
+
+
+def test_a_misspelt_set_key_names_the_set_and_suggests(tmp_path):
+    rc, out, err = _main(["build", "birdclef-mel", "--set", "spectrogram.nmels=64", "-o", str(tmp_path / "o")])
+    line = _one_error_line(rc, out, err, 2)
+    assert line.startswith("error: --set spectrogram.nmels: unknown key (did you mean spectrogram.n_mels")
+    assert "birdclef-mel.yaml" not in line
+
+
+@pytest.mark.parametrize("case", ["empty", "no_class_folders", "csv_without_folders", "all_unreadable"])
+def test_a_build_of_nothing_fails_with_one_line_saying_what_to_try(tmp_path, case):
+    src, sets = tmp_path / "src", []
+    src.mkdir()
+    if case == "no_class_folders":
+        write_tone(src / "a.wav", 0.6)
+        want = f"no class sub-folders under {src}: put files in {src}/<label>/ or set source.labels: none"
+    elif case == "csv_without_folders":
+        write_tone(src / "part1" / "XC1.wav", 0.6)
+        (tmp_path / "t.csv").write_text("filename,primary_label\nXC1.wav,wren\n")
+        sets = ["--set", f"source.labels={{csv: {tmp_path / 't.csv'}}}"]
+        want = "filename column has no folder part ('XC1.wav')"
+    elif case == "all_unreadable":
+        (src / "wren").mkdir()
+        (src / "wren" / "a.wav").write_text("not audio")
+        want = "no window built: every recording was skipped (1, listed above)"
+    else:
+        want = f"no audio files under {src}"
+    cfg = write_config(tmp_path / "c.yaml", src, tmp_path / "out")
+    for strict in ([], ["--strict"]):
+        done = run_cli("build", cfg, "-j", "1", "--quiet", *sets, *strict)
+        assert want in _one_error_line(done.returncode, done.stdout, done.stderr, 1), done.stderr
+    if case == "all_unreadable":
+        assert "skipped wren/a.wav:" in done.stdout
+    else:
+        assert not (tmp_path / "out").exists()  # found before any work
+
+
+def test_conflicting_csv_rows_stop_the_build_naming_file_and_lines(tmp_path):
+    src = tmp_path / "src"
+    write_tone(src / "wren" / "a.wav", 0.6)
+    (tmp_path / "t.csv").write_text("filename,primary_label\nwren/a.wav,wren\nwren/a.wav,robin\n")
+    cfg = write_config(tmp_path / "c.yaml", src, tmp_path / "out", source={"labels": {"csv": "t.csv"}})
+    done = run_cli("build", cfg, "-j", "1", "--quiet")
+    line = _one_error_line(done.returncode, done.stdout, done.stderr, 2)
+    assert "t.csv lists 'wren/a.wav' on lines 2 and 3 with different labels ('wren' and 'robin')" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_alias_bomb_and_a_huge_image_are_refused_before_work(tmp_path):
+    bomb = "\n".join(["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+                     + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)])
+    (tmp_path / "bomb.yaml").write_text(bomb + f"\nsource: {MISSING}\n")
+    rc, out, err = _main(["build", str(tmp_path / "bomb.yaml"), "-o", str(tmp_path / "out")])
+    assert "alias" in _one_error_line(rc, out, err, 2)
+    rc, out, err = _main(["build", "birdclef-mel", "--set", "image.size=[16384, 16384]", "--set",
+                          f"source.path={DEMO}", "-o", str(tmp_path / "out")])
+    assert _one_error_line(rc, out, err, 2).startswith("error: --set image.size: 16384x16384 is 268,435,456 pixels")
+    assert not (tmp_path / "out").exists()
+
+
+def _not_builds(root: Path) -> dict[str, tuple[Path, str]]:
+    cases = {
+        "empty_folder": ("", "not a built dataset (no build.json)"),
+        "unfinished": ("", "unfinished: rerun the build"),
+        "empty_json": ("{}", "not a spectroset build record"),
+        "foreign_json": ('{"name": "thesis", "version": 3}', "not a spectroset build record"),
+        "list_json": ("[1, 2]", "expected a JSON object"),
+        "broken_json": ("{", "unreadable"),
+    }
+    out = {}
+    for name, (text, want) in cases.items():
+        folder = root / name
+        folder.mkdir()
+        (folder / "README.md").write_text("# my thesis\n")
+        if text:
+            (folder / "build.json").write_text(text)
+        if name == "unfinished":
+            (folder / ".spectroset").mkdir()
+        out[name] = (folder, want)
+    out["no_such_folder"] = (root / "missing", "no such folder")
+    return out
+
+
+def test_inspect_report_and_push_refuse_anything_but_a_finished_build(tmp_path):
+    for name, (folder, want) in _not_builds(tmp_path).items():
+        for argv in (["inspect", str(folder)], ["report", str(folder), "-o", str(tmp_path / "r.html")],
+                     ["push", str(folder), "--to", "hf", "--dry-run", str(tmp_path / "stage")]):
+            rc, out, err = _main(argv)
+            assert want in _one_error_line(rc, out, err, 4), (name, argv, err)
+        assert not (tmp_path / "r.html").exists() and not (tmp_path / "stage").exists()
