@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from .config import ImageConfig
+from .deflate import deflate_rle, deflate_stored
 
 _RESAMPLE = {
     "nearest": Image.Resampling.NEAREST,
@@ -68,23 +69,23 @@ def to_image(pixels: np.ndarray, cfg: ImageConfig) -> Image.Image:
 
 
 def encode_png(img: Image.Image, compress_level: int) -> bytes:
-    """PNG bytes of a PIL image (any mode), through Pillow."""
+    """PNG bytes of a PIL image: grey and RGB through :func:`png_bytes` (reproducible), other
+    modes through Pillow (whose zlib bytes depend on the zlib it was built with)."""
+    if img.mode in ("L", "RGB"):
+        return png_bytes(np.asarray(img), compress_level)
     buf = io.BytesIO()
     img.save(buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()
 
 
-try:  # ISA-L's deflate: ~6x faster than zlib at levels 1-3, standard output any inflater reads
-    from isal import isal_zlib as _fast_deflate
-except ImportError:  # a platform without isal wheels: zlib, same pixels, other bytes
-    _fast_deflate = None
-
-
 def deflate(data: bytes, level: int) -> bytes:
-    """zlib-format deflate; levels 1-3 through ISA-L when installed, 0 and 4-9 through zlib."""
-    if _fast_deflate is not None and 1 <= level <= 3:
-        return _fast_deflate.compress(data, level)
-    return zlib.compress(data, level)
+    """zlib-format deflate of a PNG's filtered scanlines, the same bytes on every machine.
+
+    Level 0 stores; 1-9 all give :func:`~builder.deflate.deflate_rle` (run-length matches and
+    one Huffman code: as small as ISA-L level 1 on spectrograms). Not ISA-L or zlib: their
+    bytes depend on the CPU's instruction set and on the library build (see builder/deflate.py).
+    """
+    return deflate_stored(data) if level == 0 else deflate_rle(data)
 
 
 def _chunk(tag: bytes, data: bytes) -> bytes:
@@ -94,8 +95,8 @@ def _chunk(tag: bytes, data: bytes) -> bytes:
 def png_bytes(pixels: np.ndarray, compress_level: int) -> bytes:
     """PNG of a uint8 ``(rows, cols)`` grey or ``(rows, cols, 3)`` RGB array.
 
-    Every row uses PNG's "Sub" filter (a vectorised difference) and one deflate call: a fraction
-    of Pillow's time, whose per-row adaptive filter choice and zlib dominate at level 1.
+    Every row uses PNG's "Sub" filter (a vectorised difference) and one deflate call (no per-row
+    adaptive filter choice, as Pillow makes); the bytes depend on the pixels and level alone.
     Output is a standard 8-bit PNG that any decoder (Pillow, browsers, datasets) reads.
     """
     rows, cols = pixels.shape[:2]
