@@ -1,12 +1,20 @@
-"""Shared fixtures. The audio corpus lives beside the repository, in ``../shared/corpus``."""
+"""Shared fixtures. The audio corpus lives beside the repository, in ``../shared/corpus``.
+
+Where it is absent (a fresh clone), the real-audio tests run on stand-ins instead of skipping:
+``nasty_dir`` generates the odd files of ``corpus/nasty`` (``tests/fixtures/nasty.py``) and
+``classes_dir`` is the bundled CC0 demo audio (``examples/demo-audio/<class>/``).
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus"
+DEMO_AUDIO = REPO / "examples" / "demo-audio"
 
 
 @pytest.fixture(scope="session")
@@ -15,3 +23,20 @@ def corpus_dir() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"audio corpus not found at {CORPUS} (expected ../shared/corpus beside the repository)")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def nasty_dir(tmp_path_factory) -> Path:
+    """``corpus/nasty``, or a generated folder with the same names, formats, rates and lengths."""
+    if (CORPUS / "nasty").is_dir():
+        return CORPUS / "nasty"
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+    from nasty import make_nasty
+
+    return make_nasty(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="session")
+def classes_dir() -> Path:
+    """Recordings in one folder per class: ``corpus/classes``, else the bundled demo audio."""
+    return CORPUS / "classes" if (CORPUS / "classes").is_dir() else DEMO_AUDIO

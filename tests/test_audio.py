@@ -115,8 +115,8 @@ def test_demo_recordings_decode(demo_dir, ext):
 
 
 @pytest.fixture(scope="module")
-def nasty(corpus_dir) -> Path:
-    return corpus_dir / "nasty"
+def nasty(nasty_dir) -> Path:
+    return nasty_dir
 
 
 @pytest.mark.parametrize("name", ["zero_length.wav", "not_audio_text.wav", "._appledouble_junk.wav"])

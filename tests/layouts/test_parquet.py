@@ -171,8 +171,8 @@ def test_arrays_need_a_fixed_sample_rate(tmp_path):
     assert err.value.key == "output.include.arrays" and "sample_rate" in str(err.value)
 
 
-def test_corpus_parquet_matches_imagefolder(tmp_path, corpus_dir):
-    common = [f"source.path={corpus_dir / 'classes'}", "output.splits={train: 0.8, test: 0.2}"]
+def test_corpus_parquet_matches_imagefolder(tmp_path, classes_dir):
+    common = [f"source.path={classes_dir}", "output.splits={train: 0.8, test: 0.2}"]
     folder = load_config(REPO / "configs" / "birdclef-mel.yaml", [*common, f"output.path={tmp_path / 'folder'}"])
     shards = load_config(REPO / "configs" / "birdclef-mel.yaml",
                          [*common, f"output.path={tmp_path / 'shards'}", "output.layout=parquet", "output.max_shard_size=1MB"])

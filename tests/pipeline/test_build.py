@@ -115,9 +115,9 @@ def test_added_and_removed_sources_rebuild_only_those(tmp_path):
     assert snapshot(cfg.output.path) == snapshot(fresh.output.path)
 
 
-def test_nasty_corpus_reports_every_bad_file(tmp_path, corpus_dir):
+def test_nasty_corpus_reports_every_bad_file(tmp_path, nasty_dir):
     nasty = tmp_path / "nasty"
-    shutil.copytree(corpus_dir / "nasty", nasty / "weird", symlinks=True)
+    shutil.copytree(nasty_dir, nasty / "weird", symlinks=True)
     cfg = demo_config(tmp_path, "windows.min_duration=0.1", "windows.min_last=0.1", source=nasty)
     report = build(cfg, workers=2, progress=False)
     reasons = {s["path"]: s["reason"] for s in report.skipped}
@@ -134,13 +134,13 @@ def test_nasty_corpus_reports_every_bad_file(tmp_path, corpus_dir):
     assert built.isdisjoint(reasons)
 
 
-def test_corpus_classes_build(tmp_path, corpus_dir):
+def test_corpus_classes_build(tmp_path, classes_dir):
     cfg = load_config(REPO / "configs" / "birdclef-mel.yaml",
-                      [f"source.path={corpus_dir / 'classes'}", f"output.path={tmp_path / 'out'}",
+                      [f"source.path={classes_dir}", f"output.path={tmp_path / 'out'}",
                        "output.splits={train: 0.8, test: 0.2}"])
     report = build(cfg, workers=2, progress=False)
     ds = load(cfg.output.path)
-    assert len(ds["train"].features["label"].names) == 13
+    assert len(ds["train"].features["label"].names) == len([d for d in classes_dir.iterdir() if d.is_dir()])
     assert sum(len(p) for p in ds.values()) == report.record["windows"]
     img = np.asarray(ds["train"][0]["image"])
     assert img.shape == (128, 313) and img.dtype == np.uint8 and img.max() > img.min()

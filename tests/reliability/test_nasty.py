@@ -21,10 +21,11 @@ EXTENSIONS = [*AUDIO_EXTENSIONS, "mp4"]  # the video's AAC track is audio too
 WINDOW = 2.0
 
 
-def _nasty(root: Path, corpus_dir: Path) -> Path:
-    """../shared/corpus/nasty plus what it lacks here: truncated ogg files, real symlinks."""
+def _nasty(root: Path, nasty_dir: Path) -> Path:
+    """../shared/corpus/nasty (or its generated stand-in) plus what it lacks here: truncated ogg
+    files, real symlinks."""
     src = root / "src"
-    shutil.copytree(corpus_dir / "nasty", src / "nasty", symlinks=True)
+    shutil.copytree(nasty_dir, src / "nasty", symlinks=True)
     for p in [src, *src.rglob("*")]:
         if not p.is_symlink():
             p.chmod(p.stat().st_mode | 0o200)
@@ -51,8 +52,8 @@ def _rows(out: Path) -> list[dict]:
     return rows
 
 
-def test_nasty_corpus_builds_or_reports_every_file(tmp_path, corpus_dir):
-    src = _nasty(tmp_path, corpus_dir)
+def test_nasty_corpus_builds_or_reports_every_file(tmp_path, nasty_dir):
+    src = _nasty(tmp_path, nasty_dir)
     out = tmp_path / "out"
     cfg = write_config(tmp_path / "nasty.yaml", src, source={"extensions": EXTENSIONS},
                        windows={"duration": WINDOW, "hop": WINDOW, "min_last": 0.1, "min_duration": 0.1},
