@@ -221,7 +221,7 @@ def verify(*checks: str, env: dict[str, str]) -> dict[str, dict]:
     return {r.pop("check"): r for r in reports}
 
 
-def interrupt_client(*args: str, env: dict[str, str], server, timeout: float = 30) -> None:
+def interrupt_client(*args: str, env: dict[str, str], server, timeout: float = 180) -> None:
     """Start a push, wait until ``server`` holds a stalled request, then kill the push (SIGKILL):
     an upload interrupted by a crash or a lost machine, with nothing cleaned up."""
     proc = subprocess.Popen([sys.executable, str(HERE / "push_client.py"), *map(str, args)], env=env,

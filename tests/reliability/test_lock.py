@@ -41,7 +41,7 @@ def test_in_process_second_build_raises_locked_error(tmp_path):
 
 def test_concurrent_cli_build_refuses_and_killed_holder_does_not_block(tmp_path):
     src = tmp_path / "src"
-    for i in range(16):  # long enough (-j 1) that the first build is still running when raced
+    for i in range(16):  # long enough (-j 1) that the first build is still at work when it is frozen
         write_tone(src / f"l{i % 2}" / f"t{i:02d}.flac", 8.0, rate=44100, channels=2, freq=200 + 50 * i)
     cfg = write_config(tmp_path / "cfg.yaml", src, audio={"sample_rate": 32000},
                        spectrogram={"n_fft": 1024, "hop_length": 320, "n_mels": 64, "f_max": 16000.0})
@@ -51,6 +51,9 @@ def test_concurrent_cli_build_refuses_and_killed_holder_does_not_block(tmp_path)
                              start_new_session=True)
     try:
         _wait_for_lock_holder(out, first)
+        # Freeze the holder (and its workers) so that it holds the lock for as long as the second
+        # build takes to start: on a loaded machine an unfrozen first build could finish first.
+        os.killpg(first.pid, signal.SIGSTOP)
         second = run_cli("build", cfg, "-o", out, "-j", "1", "--quiet")
         assert first.poll() is None, "the first build ended before the second one tried"
         assert second.returncode == 3
