@@ -592,9 +592,10 @@ def did_you_mean(key: str) -> str:
     import difflib
 
     valid = config_keys()
-    close = difflib.get_close_matches(key, valid, n=2, cutoff=0.75)
-    if not close:  # the right name in the wrong section, or a short typo in a long path
-        leaf = key.rsplit(".", 1)[-1]
+    leaf = key.rsplit(".", 1)[-1]
+    close = [k for k in valid if k.rsplit(".", 1)[-1] == leaf]  # the right name in the wrong section
+    close = close or difflib.get_close_matches(key, valid, n=2, cutoff=0.75)
+    if not close:  # a short typo in a long path
         leaves = {k.rsplit(".", 1)[-1]: k for k in reversed(valid)}
         close = [leaves[m] for m in difflib.get_close_matches(leaf, list(leaves), n=2, cutoff=0.7)]
     return f" (did you mean {' or '.join(close)}?)" if close else ""
