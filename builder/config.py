@@ -519,6 +519,10 @@ def load_yaml(text: str) -> Any:
         loader.dispose()
 
 
+def _set_error(msg: str, key: str) -> ConfigError:
+    return _error(msg, key, "", [key])
+
+
 def apply_override(data: dict, assignment: str, origin: str) -> str:
     """Apply one ``--set a.b.c=value`` (the value is parsed as YAML); returns the dotted key."""
     key, sep, raw = assignment.partition("=")
@@ -528,10 +532,10 @@ def apply_override(data: dict, assignment: str, origin: str) -> str:
     try:
         value = load_yaml(raw) if raw.strip() else None
     except RecursionError:
-        raise ConfigError("value nests too deeply", file=f"--set {key}") from None
+        raise _set_error("value nests too deeply", key) from None
     except yaml.YAMLError as exc:
         why = str(exc) if type(exc) is yaml.YAMLError else exc.__class__.__name__
-        raise ConfigError(f"value is not YAML: {why}", file=f"--set {key}") from None
+        raise _set_error(f"value is not YAML: {why}", key) from None
     node = data
     parts = key.split(".")
     for part in parts[:-1]:
@@ -539,7 +543,7 @@ def apply_override(data: dict, assignment: str, origin: str) -> str:
         if child is None or isinstance(child, str):
             child = node[part] = {} if child is None else {"path": child} if part == "source" else {}
         if not isinstance(child, dict):
-            raise ConfigError(f"{part} is not a section", file=f"--set {key}")
+            raise _set_error(f"{part} is not a section", key)
         node = child
     node[parts[-1]] = value
     return key
@@ -627,10 +631,17 @@ def _format(exc: ValidationError, origin: str, set_keys: list[str] = ()) -> Conf
         key = ".".join(dict.fromkeys(loc)) or "(top level)"
         if err["type"] == "extra_forbidden":
             msg = "unknown key" + did_you_mean(key)
-        where, key = _where(key, origin, set_keys)
-        lines.append(ConfigError(msg, file=where, key=key))
+        lines.append(_error(msg, key, origin, set_keys))
     lines[0].details = [str(e) for e in lines]
     return lines[0]
+
+
+def _error(msg: str, key: str | None, origin: str, set_keys: list[str]) -> ConfigError:
+    """A ConfigError whose line names ``--set KEY`` or the file; ``.key`` is the full key either way."""
+    where, shown = _where(key, origin, set_keys)
+    error = ConfigError(msg, file=where, key=shown)
+    error.key = key
+    return error
 
 
 def parse_config(data: Any, origin: str, base: Path, overrides: list[str] = ()) -> Config:
@@ -657,8 +668,7 @@ def parse_config(data: Any, origin: str, base: Path, overrides: list[str] = ()) 
         raise _format(exc, origin, set_keys) from None
     except ValueError as exc:  # geometry checks raised outside pydantic's wrapping
         m = _KEYED.match(str(exc))
-        where, key = _where(m.group(1) if m else None, origin, set_keys)
-        raise ConfigError(m.group(2) if m else str(exc), file=where, key=key) from None
+        raise _error(m.group(2) if m else str(exc), m.group(1) if m else None, origin, set_keys) from None
     if cfg.output.path is None:
         default = base / "out" / re.sub(r"[^\w.-]+", "-", cfg.name).strip("-.")
         cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"path": default})})

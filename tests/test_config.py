@@ -222,6 +222,8 @@ def test_bad_set_names_the_set_key_not_the_file(tmp_path, assignment, key):
     error = config_error(tmp_path, "source: audio\nspectrogram: {n_mels: 128}\n", [assignment])
     assert str(error).startswith(f"--set {key}: "), str(error)
     assert "x.yaml" not in str(error)
+    if "=" in assignment[1:]:
+        assert error.key == key  # the key stays data, not only text
 
 
 @pytest.mark.parametrize(
