@@ -92,8 +92,8 @@ def canonical_codes(lengths: np.ndarray) -> np.ndarray:
     return codes
 
 
-def pack_bits(values: np.ndarray, nbits: np.ndarray) -> bytes:
-    """Concatenate ``values[i]`` (``1 <= nbits[i]`` <= 31 bits) LSB-first into bytes.
+def pack_bits(values: np.ndarray, nbits: np.ndarray) -> tuple[bytes, int]:
+    """Concatenate ``values[i]`` (``nbits[i]`` <= 31 bits) LSB-first into bytes; also the bit count.
 
     Fields never overlap, so OR-ing them into 32-bit words is a sum, and as no field is longer
     than a word, every word holds the start of one: sums per word are one ``add.reduceat`` over
@@ -108,7 +108,7 @@ def pack_bits(values: np.ndarray, nbits: np.ndarray) -> bytes:
     spill = np.add.reduceat(shifted >> 32, first)
     words = np.append(low, 0)
     words[1:] += spill
-    return words.astype("<u4").tobytes()[: (total + 7) // 8]
+    return words.astype("<u4").tobytes()[: (total + 7) // 8], total
 
 
 def _tokens(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,9 +147,32 @@ def _tokens(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return symbol, length
 
 
+BLOCK = 1 << 20  # input bytes per deflate block: bounds a worker's memory (~40 bytes per input byte)
+
+
 def deflate_rle(raw: bytes) -> bytes:
-    """zlib-format (RFC 1950) stream of ``raw``; byte-identical on every machine."""
+    """zlib-format (RFC 1950) stream of ``raw``; byte-identical on every machine.
+
+    One dynamic-Huffman block per :data:`BLOCK` input bytes (a spectrogram PNG is one block);
+    the blocks follow each other bit by bit, so the last partial byte carries over.
+    """
     data = np.frombuffer(raw, dtype=np.uint8)
+    out, carry_v, carry_n = [b"\x78\x01"], 0, 0
+    for i in range(0, max(len(data), 1), BLOCK):
+        last = i + BLOCK >= len(data)
+        values, nbits = _block(data[i : i + BLOCK], last)
+        packed, total = pack_bits(np.concatenate(([carry_v], values)), np.concatenate(([carry_n], nbits)))
+        if last:
+            out.append(packed)
+        else:
+            out.append(packed[: total // 8])
+            carry_n = total % 8
+            carry_v = packed[total // 8] if carry_n else 0
+    return b"".join(out) + zlib.adler32(raw).to_bytes(4, "big")
+
+
+def _block(data: np.ndarray, last: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Bit fields ``(values, nbits)`` of one dynamic-Huffman block: header, tokens, end of block."""
     symbol, length = (np.zeros(0, np.int64),) * 2 if not len(data) else _tokens(data)
     lit_len = code_lengths(np.bincount(symbol, minlength=286) + (np.arange(286) == 256), 15)
     lit_codes = canonical_codes(lit_len)
@@ -160,7 +183,7 @@ def deflate_rle(raw: bytes) -> bytes:
     cl_codes = canonical_codes(cl_len)
     hclen = max(4, max(i for i, s in enumerate(_CL_ORDER) if cl_len[s]) + 1)
 
-    head_v = [1, 2, hlit - 257, len(dist_len) - 1, hclen - 4] + [int(cl_len[s]) for s in _CL_ORDER[:hclen]]
+    head_v = [int(last), 2, hlit - 257, len(dist_len) - 1, hclen - 4] + [int(cl_len[s]) for s in _CL_ORDER[:hclen]]
     head_n = [1, 2, 5, 5, 4] + [3] * hclen
     for s, e, b in zip(cl_sym, cl_extra, cl_bits):
         head_v.append(int(cl_codes[s]) | (e << int(cl_len[s])))
@@ -174,7 +197,7 @@ def deflate_rle(raw: bytes) -> bytes:
         nbits[m] += _LEXTRA[li] + 1
     values = np.concatenate((np.array(head_v, np.int64), values, [lit_codes[256]]))
     nbits = np.concatenate((np.array(head_n, np.int64), nbits, [lit_len[256]]))
-    return b"\x78\x01" + pack_bits(values, nbits) + zlib.adler32(raw).to_bytes(4, "big")
+    return values, nbits
 
 
 def deflate_stored(raw: bytes) -> bytes:

@@ -48,6 +48,16 @@ def test_streams_inflate_to_their_input(index):
     assert zlib.decompress(deflate_stored(raw)) == raw
 
 
+@pytest.mark.parametrize("block", [1, 7, 1000, 4096])
+def test_streams_of_many_blocks_inflate_to_their_input(monkeypatch, block):
+    # Blocks follow each other bit by bit; small blocks put every carry position to the test.
+    from builder import deflate
+
+    monkeypatch.setattr(deflate, "BLOCK", block)
+    for raw in _samples()[:6] + [_samples()[14][:20_000], _samples()[12][:9000]]:
+        assert zlib.decompress(deflate_rle(raw)) == raw, (block, len(raw))
+
+
 def test_code_lengths_are_complete_and_limited():
     for freq in ([5, 0, 0], [0, 0, 3], np.bincount(np.frombuffer(_samples()[-1], np.uint8), minlength=286), [1] * 19):
         lengths = code_lengths(np.array(freq), 7 if len(freq) == 19 else 15)
