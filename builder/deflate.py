@@ -48,21 +48,21 @@ def _huffman(freq: np.ndarray) -> np.ndarray:
     creation order (their weights never decrease); on equal weights a leaf goes first."""
     used = np.flatnonzero(freq)
     order = used[np.argsort(freq[used], kind="stable")]
-    leaves = [int(w) for w in freq[order]]
-    n = len(leaves)
-    weight, parent = [], [0] * (2 * n - 1)
-    i = j = 0
+    n = len(order)
+    weight = freq[order].tolist() + [0] * (n - 1)  # leaves 0..n-1, merged nodes n..2n-2
+    parent = [0] * (2 * n - 1)
+    i, j = 0, n  # the next leaf and the next merged node to take
     for node in range(n, 2 * n - 1):
-        pair = []
-        for _ in range(2):
-            if i < n and (j >= len(weight) or leaves[i] <= weight[j]):
-                pair.append((leaves[i], i))
-                i += 1
-            else:
-                pair.append((weight[j], n + j))
-                j += 1
-        weight.append(pair[0][0] + pair[1][0])
-        parent[pair[0][1]] = parent[pair[1][1]] = node
+        if i < n and (j >= node or weight[i] <= weight[j]):
+            a, i = i, i + 1
+        else:
+            a, j = j, j + 1
+        if i < n and (j >= node or weight[i] <= weight[j]):
+            b, i = i, i + 1
+        else:
+            b, j = j, j + 1
+        weight[node] = weight[a] + weight[b]
+        parent[a] = parent[b] = node
     depth = [0] * (2 * n - 1)
     for node in range(2 * n - 3, -1, -1):  # parents come after their children
         depth[node] = depth[parent[node]] + 1
