@@ -32,6 +32,7 @@ class SourceFile:
     mtime_ns: int
     etag: str = ""  # a URL source's content tag, where the store has one
     events: tuple = ()  # its annotated events (events.Event), with ``source.labels.events``
+    columns: tuple[tuple[str, object], ...] = ()  # source.labels.keep_columns: (name, int|float|str|None)
 
     @property
     def fingerprint(self) -> str:
@@ -171,10 +172,15 @@ def _label_from_csv(
                              ("extra_labels_column", spec.extra_labels_column)):
                 if col is not None and col not in columns:
                     raise SourceError(f"source.labels.{key}: no column {col!r} in {spec.name} (has {', '.join(columns)})")
+            for col in spec.keep_columns:
+                if col not in columns:
+                    raise SourceError(f"source.labels.keep_columns: no column {col!r} in {spec.name} "
+                                      f"(has {', '.join(columns)})")
             rows = list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise SourceError(f"source.labels.csv: cannot read {spec.csv}: {exc}") from None
-    table: dict[str, tuple[str, tuple[str, ...]]] = {}
+    kept_types = {col: column_type(row.get(col) for row in rows) for col in spec.keep_columns}
+    table: dict[str, tuple[str, tuple[str, ...], tuple]] = {}
     for n, row in enumerate(rows, start=2):
         rel = nfc((row.get(spec.file_column) or "").strip().replace("\\", "/"))
         while rel.startswith("./"):
@@ -188,7 +194,8 @@ def _label_from_csv(
             continue
         extra = parse_label_list(row.get(spec.extra_labels_column, "")) if spec.extra_labels_column else ()
         extra = tuple(dict.fromkeys(nfc(x) for x in extra if nfc(x) != label))
-        table[rel] = (label, extra)
+        kept = tuple((col, typed(row.get(col), kind)) for col, kind in kept_types.items())
+        table[rel] = (label, extra, kept)
     kept, seen = [], set()
     for f in files:
         entry = table.get(nfc(f.rel))
@@ -196,7 +203,7 @@ def _label_from_csv(
             skipped.append(Skipped(f.rel, f"not listed in {spec.name}"))
             continue
         seen.add(nfc(f.rel))
-        kept.append(_with(f, *entry))
+        kept.append(replace(_with(f, *entry[:2]), columns=entry[2]))
     for rel in sorted(set(table) - seen):
         skipped.append(Skipped(rel, f"listed in {spec.name} but not found under source.path"))
     return kept, sorted(skipped, key=lambda s: s.path)
@@ -209,3 +216,38 @@ def _events(files: list[SourceFile], skipped: list[Skipped], spec: EventLabels):
     files = [replace(f, events=found.get(f.rel, ())) for f in files]
     skipped = skipped + [Skipped(where, reason) for where, reason in problems]
     return files, sorted(skipped, key=lambda s: s.path)
+
+
+def column_type(values) -> type:
+    """The type of a kept CSV column, as the CSV has it: ``int`` when every non-empty cell is an
+    integer, ``float`` when every one is a number, else ``str`` (one type per column, so that
+    every row of every shard has the same schema)."""
+    kind: type = int
+    seen = False
+    for value in values:
+        value = (value or "").strip()
+        if not value:
+            continue
+        seen = True
+        if kind is int:
+            try:
+                int(value)
+                continue
+            except ValueError:
+                kind = float
+        if kind is float:
+            try:
+                if float(value) == float(value):  # NaN is no number to keep
+                    continue
+            except ValueError:
+                pass
+            return str
+    return kind if seen else str
+
+
+def typed(value: str | None, kind: type):
+    """One kept cell in its column's type; an empty cell is None."""
+    value = (value or "").strip() if kind is not str else (value or "")
+    if value == "":
+        return None
+    return kind(value)

@@ -30,6 +30,7 @@ def features(layout):
     f.update(source=Value("string"), start=Value("float64"), end=Value("float64"))
     if cfg.output.folds:
         f["fold"] = Value("int32")
+    f.update({name: Value(dtype) for name, dtype in plan.columns.items()})
     include, rate = cfg.output.include, cfg.audio.sample_rate
     if include.arrays and rate:
         from ..spectrogram import Spectrogrammer
@@ -44,41 +45,89 @@ def features(layout):
     return Features(f)
 
 
-class _NoAliases(yaml.SafeDumper):
-    def ignore_aliases(self, data) -> bool:  # the Hub's YAML reader wants plain repeated blocks
-        return True
-
-
 def split_bytes(layout, split: str) -> int:
-    """Bytes of the data files of one split (what the Hub shows as its size)."""
+    """Bytes of the data files of one split as stored (what ``datasets`` calls its download size)."""
+    return sum((layout.out / rel).stat().st_size for rel in _split_files(layout, split))
+
+
+def _split_files(layout, split: str) -> list[str]:
     prefix = layout.data_files()[split].split("*", 1)[0]
-    return sum((layout.out / rel).stat().st_size for rel in layout.files if rel.startswith(prefix)
-               and rel not in ("README.md", "preview.png", "stats.json"))
+    return [rel for rel in layout.files if rel.startswith(prefix) and rel not in ("README.md", "preview.png",
+                                                                                  "stats.json", "croissant.json")]
 
 
-def card_header(layout, record: dict) -> dict:
-    feats = features(layout)._to_yaml_list()
-    hub = layout.cfg.publish.hf
-    header = {
-        "pretty_name": layout.cfg.name,
-        "tags": sorted({"audio", "spectrogram", "spectroset", *hub.tags}),
-        "task_categories": ["image-classification"] if layout.plan.labelled else [],
-        "configs": [{
-            "config_name": "default",
-            "data_files": [{"split": s, "path": p} for s, p in layout.data_files().items() if s in record["splits"]],
-            "features": feats,
-        }],
-        "dataset_info": {
-            "features": feats,
-            "splits": [{"name": s, "num_bytes": split_bytes(layout, s), "num_examples": n}
-                       for s, n in record["splits"].items()],
-        },
-    }
-    if hub.license:
-        header["license"] = hub.license
-    if not header["task_categories"]:
-        del header["task_categories"]
-    return header
+def arrow_bytes(layout, split: str) -> int:
+    """The split's size as an Arrow table with the images embedded, as ``datasets`` counts
+    ``num_bytes`` (and as the Hub's parquet conversion holds it). Parquet shards: the row groups'
+    uncompressed sizes; an image folder: the metadata table plus the images' bytes."""
+    import pyarrow.parquet as pq
+
+    total = 0
+    for rel in _split_files(layout, split):
+        path = layout.out / rel
+        if rel.endswith(".parquet"):
+            meta = pq.read_metadata(path)
+            total += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        elif rel.endswith(".csv"):
+            from pyarrow import csv as pacsv
+
+            total += pacsv.read_csv(path).nbytes
+        else:
+            total += path.stat().st_size
+    return total
+
+
+def size_category(n: int) -> str:
+    """The Hub's ``size_categories`` bucket for ``n`` examples."""
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                        (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")):
+        if n < limit:
+            return name
+    return "100M<n<1B"
+
+
+def licence_of(cfg) -> str:
+    """The dataset's licence as a Hub id; ``unknown`` when none is set (never a silent default)."""
+    from ..licenses import hub_id
+
+    return hub_id(cfg.publish.hf.license or cfg.publish.license)
+
+
+def card_data(layout, record: dict):
+    """The card's YAML header as ``huggingface_hub.DatasetCardData``, with ``configs`` and
+    ``dataset_info`` written by ``datasets``' own ``MetadataConfigs``/``DatasetInfosDict``."""
+    import copy
+
+    from datasets import DatasetInfo, SplitDict, SplitInfo
+    from datasets.info import DatasetInfosDict
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCardData
+
+    cfg, plan = layout.cfg, layout.plan
+    hub = cfg.publish.hf
+    labelled = plan.labelled
+    data = DatasetCardData(
+        license=licence_of(cfg), pretty_name=cfg.name,
+        size_categories=[size_category(record["windows"])],
+        source_datasets=list(hub.source_datasets) or None,
+        task_categories=["image-classification"] if labelled else None,
+        task_ids=([("multi-label" if plan.multilabel else "multi-class") + "-image-classification"]
+                  if labelled else None),
+        tags=sorted({"audio", "spectrogram", "spectroset", *hub.tags}),
+    )
+    splits = SplitDict()
+    for name, n in record["splits"].items():
+        splits.add(SplitInfo(name=name, num_bytes=arrow_bytes(layout, name), num_examples=n))
+    download = sum(split_bytes(layout, name) for name in record["splits"])
+    info = DatasetInfo(features=features(layout), splits=splits, download_size=download,
+                       dataset_size=sum(s.num_bytes for s in splits.values()))
+    DatasetInfosDict({"default": info}).to_dataset_card_data(data)
+    files = [{"split": s, "path": p} for s, p in layout.data_files().items() if s in record["splits"]]
+    # The folder loaders take features from ``configs`` only (imagefolder stops inferring ClassLabel
+    # once a metadata file exists), so the config repeats what dataset_info declares.
+    MetadataConfigs({"default": {"data_files": files, "features": copy.deepcopy(data["dataset_info"]["features"])}}
+                    ).to_dataset_card_data(data)
+    return data
 
 
 def _table(record: dict) -> str:
@@ -123,6 +172,10 @@ def _columns(layout) -> str:
     if "fold" in feats:
         lines.append(f"- `fold`: 0-{cfg.output.folds - 1}, a stratified group k-fold of the train split (all windows "
                      "of a recording in one fold, each label's recordings spread evenly); -1 in other splits.")
+    if plan.columns:
+        kinds = ", ".join(f"`{c}` ({t})" for c, t in plan.columns.items())
+        lines.append(f"- {kinds}: kept from the source CSV (`source.labels.keep_columns`), the recording's values on "
+                     "every one of its windows, typed as in the CSV (empty cells are null).")
     if "spectrogram" in feats and len(feats["spectrogram"].shape) == 3:
         shape = feats["spectrogram"].shape
         lines.append(f"- `spectrogram`: the values of every channel ({', '.join(cfg.image.channels)}) before "
@@ -173,15 +226,21 @@ def _files(layout) -> str:
                 "file (`spectroset inspect --verify` checks them).\n")
     meta = layout.metadata_name()
     where = "beside the images" if layout.name == "mirror" else "in each split folder"
-    return (f"PNG files `{'<folders>' if layout.name == 'mirror' else '<split>/<label>'}/<stem>_<end>.png` with "
+    sub = any("/" in e.folder for e in layout.plan.entries.values()) and layout.name != "mirror"
+    where_png = "<folders>" if layout.name == "mirror" else "<split>/<label>/<NNNN>" if sub else "<split>/<label>"
+    return (f"PNG files `{where_png}/<stem>_<end>.png` with "
             f"`{meta}` {where}; `build.json` holds the resolved config, counts, skipped files and a sha256 per file "
             "(`spectroset inspect --verify` checks them).\n")
 
 
 def write_card(layout, record: dict, stats: dict | None) -> None:
+    from huggingface_hub import DatasetCard
+
+    from .provenance import PLACEHOLDER, trust_sections
+
     cfg, spec = layout.cfg, layout.cfg.spectrogram
-    header = yaml.dump(card_header(layout, record), Dumper=_NoAliases, sort_keys=False, allow_unicode=True)
-    repo = cfg.publish.hf.repo_id or "OWNER/NAME"
+    data = card_data(layout, record)
+    repo = cfg.publish.hf.repo_id or PLACEHOLDER
     geometry = {"stft": f"{spec.n_freqs} STFT bins", "mel": f"{spec.n_mels} mel bands ({spec.mel_scale})",
                 "mfcc": f"{spec.n_mfcc} MFCCs"}[spec.kind]
     size = f"{cfg.image.size[0]}×{cfg.image.size[1]}" if cfg.image.size else "native size (frames × bins)"
@@ -194,7 +253,6 @@ def write_card(layout, record: dict, stats: dict | None) -> None:
     else:
         split_note = ""
     parts = [
-        f"---\n{header}---\n",
         f"# {cfg.name}\n",
         f"Spectrogram images of {record['sources']} recordings ({_duration(record['audio_hours'])} of audio), "
         f"cut into {cfg.windows.duration:g}-s windows every {cfg.windows.hop:g} s: {record['windows']} images in "
@@ -249,8 +307,13 @@ def write_card(layout, record: dict, stats: dict | None) -> None:
     if record["skipped"]:
         what = "source file(s) or annotation(s)" if layout.plan.events is not None else "source file(s)"
         parts.append(f"\n{len(record['skipped'])} {what} were skipped; `build.json` lists each with its reason.\n")
-    parts += ["\n## Config\n", "```yaml\n" + yaml.safe_dump(record["config"], sort_keys=False, allow_unicode=True) + "```\n"]
-    layout.write_atomic("README.md", "\n".join(parts).encode("utf-8"))
+    parts += ["", *trust_sections(layout, data["license"], cfg.publish.citation)]
+    parts += ["## Config\n", "```yaml\n" + yaml.safe_dump(record["config"], sort_keys=False, allow_unicode=True) + "```\n"]
+    card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(parts))
+    layout.write_atomic("README.md", str(card).encode("utf-8"))
+    from .croissant import write_croissant
+
+    write_croissant(layout, record, data["license"], cfg.publish.citation)
 
 
 def _pcen(spec) -> str:
