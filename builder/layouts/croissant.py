@@ -156,9 +156,14 @@ def write_croissant(layout, record: dict, licence: str, citation: str | None) ->
     layout.write_atomic(NAME, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
-def retarget(text: str, url: str | None, licence: str | None) -> str:
-    """``croissant.json`` for one push: the dataset's real URL and licence."""
+def retarget(text: str, url: str | None, licence: str | None, moved: str = "") -> str:
+    """``croissant.json`` for one push: the dataset's real URL and licence; files under the folder
+    ``moved`` (Kaggle's flattened ``data/``) are named from the top."""
     doc = json.loads(text)
+    for item in doc.get("distribution", []) if moved else ():
+        for key in ("contentUrl", "includes"):
+            if str(item.get(key, "")).startswith(moved):
+                item[key] = item[key][len(moved):]
     if url:
         doc["url"] = url
     if licence:
