@@ -60,8 +60,9 @@ def _lookup(value: str) -> tuple[str, str] | None:
 
 def suggestions(value: str, n: int = 3) -> list[str]:
     """The valid spellings closest to ``value`` (Hub ids and Kaggle names)."""
-    names = sorted(set(HUB_IDS) | set(KAGGLE_TO_HUB))
-    folded = {name.lower(): name for name in names}
+    kaggle_first = value != value.lower()  # answer in the spelling the user wrote: CC-BY-4 → CC-BY-4.0
+    names = [*HUB_IDS, *KAGGLE_TO_HUB] if kaggle_first else [*KAGGLE_TO_HUB, *HUB_IDS]
+    folded = {name.lower(): name for name in names}  # later wins
     close = difflib.get_close_matches(value.strip().lower(), list(folded), n=n, cutoff=0.4)
     return [folded[c] for c in close] or ["cc-by-4.0", "cc0-1.0", "other"]
 
