@@ -126,7 +126,7 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
                        f"of {cfg.windows.duration:g} s, built by spectroset.",
         "license": licence if licence in ("unknown", "other") else f"{LICENSE_URL}#{licence}",
         "url": url or "https://huggingface.co/datasets/" + (cfg.publish.hf.repo_id or "OWNER/NAME"),
-        "version": "1.0.0", "citeAs": (citation or f"{cfg.name} (spectroset build {record.get('config_hash', '')})"),
+        "version": "1.0.0", "citeAs": citation or f"{cfg.name}, a spectrogram dataset built with spectroset",
         "keywords": sorted({"audio", "spectrogram", *cfg.publish.hf.tags}),
         "distribution": distribution, "recordSet": record_sets,
     }
