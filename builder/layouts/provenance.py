@@ -30,13 +30,13 @@ def recording_licences(plan) -> dict[str, int]:
     column = licence_column(plan)
     if column is None:
         return {}
-    cells = Counter(str(dict(e.columns).get(column) or "(none)") for e in plan.entries.values())
+    cells = Counter(str(dict(e.columns).get(column) or "(not given)") for e in plan.entries.values())
     return dict(sorted(cells.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def conflicts(licence: str, counts: dict[str, int]) -> list[str]:
     """The recordings' licence cells that ``licence`` (a Hub id) is more permissive than."""
-    return [cell for cell in counts if more_permissive(licence, recording_license(None if cell == "(none)" else cell))]
+    return [cell for cell in counts if more_permissive(licence, recording_license(None if cell == "(not given)" else cell))]
 
 
 def licence_section(licence: str, counts: dict[str, int], column: str | None) -> str:
@@ -54,7 +54,7 @@ def licence_section(licence: str, counts: dict[str, int], column: str | None) ->
         bad = conflicts(licence, counts)
         if bad:
             lines += ["", f"**Warning:** `{licence}` grants more than the licence of {sum(counts[c] for c in bad)} "
-                      f"recording(s) ({', '.join(bad[:5])}{', …' if len(bad) > 5 else ''}): publish under the most "
+                      f"recording(s): {'; '.join(bad[:5])}{'; …' if len(bad) > 5 else ''}. Publish under the most "
                       "restrictive of them, or leave those recordings out."]
         lines += ["", f"Each row's `{column}` column names its recording's licence; keep the attribution columns "
                   "when you redistribute."]

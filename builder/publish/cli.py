@@ -93,8 +93,8 @@ def _licence(value: str | None, out: Path) -> tuple[str, list[str]]:
                         "`license: unknown`; set the one the recordings allow")
     bad = card_conflicts(text, licence)
     if bad:
-        warnings.append(f"warning: licence {licence} grants more than some recordings' licences "
-                        f"({', '.join(bad[:3])}{', …' if len(bad) > 3 else ''}); see the card's Licence section")
+        warnings.append(f"warning: licence {licence} grants more than some recordings' licences: "
+                        f"{'; '.join(bad[:3])}{'; …' if len(bad) > 3 else ''} (see the card's Licence section)")
     return licence, warnings
 
 
