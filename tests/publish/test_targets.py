@@ -250,3 +250,13 @@ def test_dry_run_needs_no_credentials(tmp_path, kaggle_home, capsys):
     meta = json.loads((tmp_path / "stage" / stage.METADATA).read_text())
     assert meta["id"] == "OWNER/tiny-birds" and "pass --id OWNER/SLUG" in capsys.readouterr().out
     assert 20 <= len(meta["subtitle"]) <= 80 and meta["keywords"] == list(kg.DEFAULT_KEYWORDS)
+
+
+def test_too_many_files_for_the_hub_suggest_parquet(tmp_path, monkeypatch):
+    from builder.publish import cli
+
+    out = build_fixture_dataset(tmp_path / "out")
+    monkeypatch.setattr(cli, "HUB_MAX_FILES", 5)  # the fixture has 16 files; the real limit is 100,000
+    with pytest.raises(PublishError, match=r"more than the Hub takes in one repo .*output.layout: parquet"):
+        run_push(parse(out, "--to", "hf", "--repo", "alice/x", "--dry-run", tmp_path / "stage"))
+    assert not (tmp_path / "stage").exists()

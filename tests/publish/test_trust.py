@@ -58,10 +58,18 @@ def test_hub_push_without_a_licence_says_unknown_and_warns_once(built, tmp_path)
 def test_hub_push_with_a_licence_rewrites_header_and_licence_section(built, tmp_path):
     from huggingface_hub import DatasetCard
 
+    env = make_client_env(tmp_path)
+    with FakeHub({HF_TOKEN: "alice"}) as hub:
+        push = run_client("push", built["parquet"], "--to", "hf", "--repo", "alice/birds", "--license", "CC-BY-4.0",
+                          env=hub_env(env, hub))
+        remote = hub.files("alice/birds")
+    assert push.returncode == 0, push.output
+    assert card_of(remote["README.md"].decode()).data.license == "cc-by-4.0"
     stage = tmp_path / "stage"
     result = run_client("push", built["parquet"], "--to", "hf", "--repo", "alice/birds", "--license", "CC-BY-4.0",
-                        "--dry-run", stage, env=make_client_env(tmp_path))
+                        "--dry-run", stage, env=env)
     assert result.returncode == 0, result.output
+    assert (stage / "README.md").read_bytes() == remote["README.md"]  # a dry run stages what a push sends
     assert "no licence set" not in result.stderr
     assert "warning: licence cc-by-4.0 grants more than some recordings' licences" in result.stderr
     card = DatasetCard.load(stage / "README.md")
@@ -163,3 +171,16 @@ def test_an_unreachable_service_is_its_own_error(to, built, tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and errors[0].startswith("error: cannot reach ") and "Traceback" not in result.output
     assert "credentials" not in errors[0] and "token" not in errors[0]
+
+
+def test_kaggle_push_without_a_licence_is_unknown_with_one_warning(built, kaggle, client_env):
+    env = kaggle_env(client_env, kaggle, KAGGLE_API_TOKEN=KAGGLE_TOKEN)
+    result = run_client("push", built["parquet"], "--to", "kaggle", "--id", "alice/birds-parquet", env=env)
+    assert result.returncode == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "no licence set" in warnings[0]
+    sent = kaggle.datasets["alice/birds-parquet"].create
+    assert sent["licenseName"] == "unknown"
+    files = kaggle.files_of(sent)
+    assert card_of(files["README.md"].decode()).data.license == "unknown"
+    assert json.loads(files["croissant.json"])["url"] == "https://www.kaggle.com/datasets/alice/birds-parquet"
