@@ -118,12 +118,14 @@ def make_plan(cfg: Config, sources: list[SourceFile],
         for s in sources:
             by_folder.setdefault(label_dirs.get(s.label, ""), []).append(s.rel)
         stems = {rel: stem for rels in by_folder.values() for rel, stem in unique_stems(rels).items()}
-        folder_of = sub_folders(cfg, sources, label_dirs, windows or estimated_windows(cfg))
+        if cfg.output.layout == "imagefolder":  # parquet keeps images inside its shards: no folders to fill
+            folder_of = sub_folders(cfg, sources, label_dirs, windows or estimated_windows(cfg))
+        else:
+            folder_of = {s.rel: label_dirs.get(s.label, "") for s in sources}
         for s in sources:
             entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, split_of.get(s.rel), folder_of[s.rel],
                                         stems[s.rel], folds.get(s.rel), s.events)
-    entries = {rel: replace(e, columns=by_rel[rel].columns) for rel, e in entries.items()} if any(
-        s.columns for s in sources) else entries
+    entries = {rel: replace(e, columns=by_rel[rel].columns) for rel, e in entries.items()}  # kept CSV columns
     return DatasetPlan(cfg, sources, entries, names, column_types(sources))
 
 
