@@ -370,14 +370,6 @@ class KagglePublish(Frozen):
     public: bool = False
 
 
-def _licence(v: str | None) -> str | None:
-    from .licenses import check
-
-    if v is not None:
-        check(v)  # a ValueError naming the closest valid ids
-    return v
-
-
 class PublishConfig(Frozen):
     license: str | None = None  # the dataset's licence on both targets, Hub id or Kaggle name; None: unknown
     citation: str | None = None  # BibTeX (or text) for the card's Citation section and Croissant's citeAs
@@ -386,10 +378,13 @@ class PublishConfig(Frozen):
 
     @model_validator(mode="after")
     def _licences(self) -> "PublishConfig":
+        from .licenses import check
+
         for key, value in (("license", self.license), ("hf.license", self.hf.license),
                            ("kaggle.license", self.kaggle.license)):
             try:
-                _licence(value)
+                if value is not None:
+                    check(value)  # names the closest valid ids
             except ValueError as exc:
                 raise _bad(key, str(exc)) from None
         return self

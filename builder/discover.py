@@ -194,8 +194,8 @@ def _label_from_csv(
             continue
         extra = parse_label_list(row.get(spec.extra_labels_column, "")) if spec.extra_labels_column else ()
         extra = tuple(dict.fromkeys(nfc(x) for x in extra if nfc(x) != label))
-        kept = tuple((col, typed(row.get(col), kind)) for col, kind in kept_types.items())
-        table[rel] = (label, extra, kept)
+        cells = tuple((col, typed(row.get(col), kind)) for col, kind in kept_types.items())
+        table[rel] = (label, extra, cells)
     kept, seen = [], set()
     for f in files:
         entry = table.get(nfc(f.rel))

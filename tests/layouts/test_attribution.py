@@ -58,6 +58,18 @@ def test_integer_columns_stay_integers(tmp_path):
     assert train.features["rating"].dtype == "int64" and sorted(set(train["rating"])) == [0, 1, 2, 3, 4, 5]
 
 
+def test_an_edited_cell_is_picked_up_by_the_next_build(tmp_path):
+    audio, table = attributed_source(tmp_path)
+    cfg = demo_config(tmp_path / "out", audio, KEEP.format(csv=table, cols="author", extra=""),
+                      "output.splits={train: 1.0}")
+    build(cfg, workers=1, progress=False)
+    table.write_text(table.read_text().replace("Ann Author", "Ann B. Author"))
+    report = build(cfg, workers=1, progress=False)
+    assert not report.up_to_date
+    text = (cfg.output.path / "train" / "metadata.csv").read_text()
+    assert "Ann B. Author" in text and "Ann Author," not in text
+
+
 def test_a_missing_kept_column_is_one_line(tmp_path):
     audio, table = attributed_source(tmp_path)
     cfg = demo_config(tmp_path / "out", audio, KEEP.format(csv=table, cols="author, recordist", extra=""))
