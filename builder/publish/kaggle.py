@@ -126,6 +126,8 @@ def metadata(target: KaggleTarget, owner: str, description: str) -> dict:
         meta["subtitle"] = check_subtitle(target.subtitle)
     meta["description"] = description
     meta["keywords"] = list(target.keywords)
+    # read by the client's metadata update (the cover image), which otherwise makes a dataset public
+    meta["isPrivate"] = not target.public
     return meta
 
 
@@ -275,8 +277,11 @@ def publish(target: KaggleTarget, stage: Path, creds: Credentials, api) -> tuple
     if response.error or (response.status or "ok").lower() != "ok":
         raise PublishError(f"Kaggle refused {ref}: {describe(Exception(response.error or response.status))}")
     url = response.url or f"https://www.kaggle.com/datasets/{ref}"
-    if (stage / COVER).is_file():
-        try:  # the cover is not part of create/version: the client sets it through the metadata update
+    # The cover is not part of create/version: the client sets it through the metadata update,
+    # which also resets visibility, collaborators and the rest from the stage. So only on creation,
+    # when the stage says all there is; a new version keeps the cover it has.
+    if created and (stage / COVER).is_file():
+        try:
             _quietly(lambda: api.dataset_metadata_update(ref, str(stage)))
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - the data is up; a missing cover is not fatal
             log.warning("warning: Kaggle did not take the cover image (%s); the dataset is published",

@@ -144,9 +144,12 @@ def test_kaggle_push_with_a_licence_sets_cover_subtitle_and_keywords(built, kagg
     card = card_of(files["README.md"].decode())
     assert card.data.license == "cc-by-nc-sa-4.0" and "/kaggle/input/spectroset-demo" in card.text
     (settings,) = dataset.settings  # the cover image, through the client's metadata update
-    assert settings["image"]["token"] in kaggle.blobs
+    assert settings["image"]["token"] in kaggle.blobs and settings["isPrivate"] is True  # still private
     cover = kaggle.blobs[settings["image"]["token"]]
     assert bytes(cover.data) == (built["imagefolder"] / "preview.png").read_bytes()
+    again = run_client("push", built["imagefolder"], "--to", "kaggle", "--license", "cc-by-nc-sa-4.0", env=env)
+    assert again.returncode == 0, again.output
+    assert len(dataset.versions) == 2 and len(dataset.settings) == 1  # a version leaves the settings alone
 
 
 def _closed_port() -> int:
