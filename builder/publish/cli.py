@@ -64,7 +64,10 @@ def run_push(args: argparse.Namespace) -> int:
                                else f"Upload {name} with spectroset")
     publish = config.get("publish") or {}
     own = publish.get(args.to) or {}
-    licence, warnings = _licence(args.license or own.get("license") or publish.get("license"), out)
+    chosen = own.get("license")
+    if "license" not in publish and args.to == "kaggle" and chosen == "CC0-1.0":
+        chosen = None  # a build from before publish.license: CC0-1.0 was the default, not a choice
+    licence, warnings = _licence(args.license or chosen or publish.get("license"), out)
     with redacted_output(), stage.build_lock(out):
         if args.to == "hf":
             return _push_hf(args, out, files, own, message, licence, warnings)

@@ -260,3 +260,15 @@ def test_too_many_files_for_the_hub_suggest_parquet(tmp_path, monkeypatch):
     with pytest.raises(PublishError, match=r"more than the Hub takes in one repo .*output.layout: parquet"):
         run_push(parse(out, "--to", "hf", "--repo", "alice/x", "--dry-run", tmp_path / "stage"))
     assert not (tmp_path / "stage").exists()
+
+
+def test_an_older_builds_default_cc0_is_not_taken_as_a_choice(tmp_path, kaggle_home):
+    out = build_fixture_dataset(tmp_path / "out")
+    build = json.loads((out / "build.json").read_text())
+    del build["config"]["publish"]["license"]  # as build.json was written before publish.license
+    build["config"]["publish"]["kaggle"]["license"] = "CC0-1.0"
+    (out / "build.json").write_text(json.dumps(build))
+    card = (out / "README.md").read_text().replace("license: cc0-1.0\n", "")
+    (out / "README.md").write_text(card)
+    run_push(parse(out, "--to", "kaggle", "--dry-run", tmp_path / "stage"))
+    assert json.loads((tmp_path / "stage" / stage.METADATA).read_text())["licenses"] == [{"name": "unknown"}]
