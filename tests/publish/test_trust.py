@@ -3,32 +3,51 @@ names the real repo, Kaggle users get the same features, and an offline push say
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import socket
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from builder.pipeline import build
-
-from layouts import ATTRIBUTION, attributed_source, demo_config, load
+from layouts import ATTRIBUTION, REPO, load
 from .conftest import HF_TOKEN, KAGGLE_TOKEN, FakeHub, hub_env, kaggle_env, make_client_env, run_client
 
 KEEP = "source.labels={{csv: {csv}, keep_columns: [{cols}]}}"
 
 
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-audio"
+LICENCES = ("Creative Commons Attribution-NonCommercial-ShareAlike 4.0", "Creative Commons Attribution 4.0", "")
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, Path]:
+    """Real recordings (the bundled CC0 demo: 8 flac, ogg and aiff files) with a BirdCLEF-style
+    train_metadata.csv whose attribution columns mix licences, built through the CLI."""
     root = tmp_path_factory.mktemp("trust")
-    audio, table = attributed_source(root)
+    rows = []
+    for i, path in enumerate(sorted(p for label in ("kick_drum", "tabla") for p in (DEMO / label).iterdir())):
+        rel = path.relative_to(DEMO).as_posix()
+        rows.append([rel, rel.split("/")[0], f"Recordist {i}", LICENCES[i % 3], f"https://xeno-canto.org/{i}",
+                     f"{50 + i / 8:.3f}" if i != 2 else "", f"{i - 4}", f"{i % 5}.5"])
+    table = root / "train_metadata.csv"
+    with open(table, "w", newline="") as fh:
+        csv.writer(fh).writerows([["filename", "primary_label", *ATTRIBUTION], *rows])
     outs = {}
     for layout in ("imagefolder", "parquet"):
-        cfg = demo_config(root / f"birds-{layout}", audio, KEEP.format(csv=table, cols=", ".join(ATTRIBUTION)),
-                          f"output.layout={layout}", "output.splits={train: 0.5, test: 0.5}")
-        build(cfg, workers=1, progress=False)
-        outs[layout] = cfg.output.path
+        out = root / f"birds-{layout}"
+        done = subprocess.run(
+            [sys.executable, "-m", "builder", "build", str(REPO / "examples" / "demo.yaml"), "-j", "1",
+             "--set", f"source.path={DEMO}", "--set", f"output.path={out}", "--set", f"output.layout={layout}",
+             "--set", KEEP.format(csv=table, cols=", ".join(ATTRIBUTION)), "--set", "output.splits={train: 0.5, test: 0.5}",
+             "--set", "name=demo-birds"],
+            capture_output=True, text=True, cwd=str(REPO), timeout=600)
+        assert done.returncode == 0, done.stderr
+        outs[layout] = out
     return outs
 
 
@@ -135,14 +154,14 @@ def test_kaggle_push_with_a_licence_sets_cover_subtitle_and_keywords(built, kagg
     result = run_client("push", built["imagefolder"], "--to", "kaggle", "--license", "cc-by-nc-sa-4.0", env=env)
     assert result.returncode == 0, result.output
     assert "no licence set" not in result.stderr
-    dataset = kaggle.datasets["alice/spectroset-demo"]
+    dataset = kaggle.datasets["alice/demo-birds"]
     sent = dataset.create
-    assert sent["licenseName"] == "CC-BY-NC-SA-4.0" and sent["subtitle"].startswith("Mel spectrograms of 6 recordings")
+    assert sent["licenseName"] == "CC-BY-NC-SA-4.0" and sent["subtitle"].startswith("Mel spectrograms of 8 recordings in 2 classes")
     assert sent["categoryIds"] == ["audio", "image classification"]
     files = kaggle.files_of(sent)
     assert "README.md" in files and "croissant.json" in files and "dataset-cover-image.png" not in files
     card = card_of(files["README.md"].decode())
-    assert card.data.license == "cc-by-nc-sa-4.0" and "/kaggle/input/spectroset-demo" in card.text
+    assert card.data.license == "cc-by-nc-sa-4.0" and "/kaggle/input/demo-birds" in card.text
     (settings,) = dataset.settings  # the cover image, through the client's metadata update
     assert settings["image"]["token"] in kaggle.blobs and settings["isPrivate"] is True  # still private
     cover = kaggle.blobs[settings["image"]["token"]]
