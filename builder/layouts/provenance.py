@@ -17,7 +17,6 @@ from ..licenses import more_permissive, recording_license
 
 PLACEHOLDER = "OWNER/NAME"
 _COUNTS = re.compile(r"<!-- spectroset:recording-licenses (\{.*?\}) -->")
-_SECTION = re.compile(r"(^## Licence\n)(.*?)(?=^## |\Z)", re.S | re.M)
 
 
 def licence_column(plan) -> str | None:
@@ -102,8 +101,13 @@ def relicense(body: str, licence: str) -> str:
     m = _COUNTS.search(body)
     counts = json.loads(m.group(1)) if m else {}
     column = re.search(r"\(`([^`]+)` column, recordings per value\)", body)
-    section = licence_section(licence, counts, column.group(1) if column else "license")
-    return _SECTION.sub(lambda mm: mm.group(1) + "\n" + section + "\n", body, count=1)
+    return replace_section(body, "Licence", licence_section(licence, counts, column.group(1) if column else "license"))
+
+
+def replace_section(body: str, title: str, text: str) -> str:
+    """``body`` (markdown) with the text under ``## title`` (up to the next ``## ``) replaced."""
+    pattern = rf"(^## {re.escape(title)}\n)(.*?)(?=^## |\Z)"
+    return re.sub(pattern, lambda m: m.group(1) + "\n" + text + "\n", body, count=1, flags=re.S | re.M)
 
 
 def card_conflicts(body: str, licence: str) -> list[str]:

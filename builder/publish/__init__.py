@@ -4,6 +4,7 @@
     stage.py    what goes up: file selection, Kaggle archives and metadata, ``--dry-run`` folders
     hub.py      Hugging Face Hub through ``huggingface_hub`` (create the repo, ``upload_folder``)
     kaggle.py   Kaggle through the ``kaggle`` client (create the dataset, or a new version)
+    kaggle_card.py  the card, croissant.json and description as Kaggle users get them
 
 Both publishers stage first and upload the staged folder, so ``--dry-run STAGE`` writes exactly
 what a real push sends and contacts nothing. The staged folders of a real push live in

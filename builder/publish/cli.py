@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import PublishError
-from . import hub, kaggle, redacted_output, stage
+from . import hub, kaggle, kaggle_card, redacted_output, stage
 
 log = logging.getLogger("spectroset.publish")
 
@@ -167,7 +167,7 @@ def _push_kaggle(args, out: Path, files: list[str], cfg: dict, name: str, messag
     planned = stage.plan_kaggle(out, files)
 
     def staged(owner_name: str):
-        items, description = stage.for_kaggle(planned, f"{owner_name}/{slug}", licence)
+        items, description = kaggle_card.for_kaggle(planned, f"{owner_name}/{slug}", licence)
         return items, kaggle.metadata(target, owner_name, description)
 
     if args.dry_run is not None:
