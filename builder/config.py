@@ -49,6 +49,19 @@ class CsvLabels(Frozen):
     file_column: str = "filename"
     label_column: str = "primary_label"
     extra_labels_column: str | None = None
+    # CSV columns carried onto every row (attribution: author, license, url, latitude, rating …)
+    keep_columns: tuple[str, ...] = ()
+
+    @field_validator("keep_columns")
+    @classmethod
+    def _keep(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        taken = {"file_name", "image", "label", "labels", "source", "start", "end", "fold", "spectrogram", "audio"}
+        for name in v:
+            if not name or name in taken:
+                raise ValueError(f"{name!r} is a column spectroset writes itself; keep another CSV column")
+        if len(set(v)) != len(v):
+            raise ValueError("lists a column twice")
+        return v
 
     @field_validator("csv", mode="before")
     @classmethod
@@ -355,22 +368,38 @@ class OutputConfig(Frozen):
 class HubPublish(Frozen):
     repo_id: str | None = None
     private: bool = False
-    license: str | None = None
+    license: str | None = None  # overrides publish.license on the Hub
     tags: tuple[str, ...] = ()
+    source_datasets: tuple[str, ...] = ()  # Hub ids of the datasets the recordings come from
 
 
 class KagglePublish(Frozen):
     id: str | None = None
     title: str | None = None
     subtitle: str | None = None
-    license: str = "CC0-1.0"
+    license: str | None = None  # overrides publish.license on Kaggle
     keywords: tuple[str, ...] = ()
     public: bool = False
 
 
 class PublishConfig(Frozen):
+    license: str | None = None  # the dataset's licence on both targets, Hub id or Kaggle name; None: unknown
+    citation: str | None = None  # BibTeX (or text) for the card's Citation section and Croissant's citeAs
     hf: HubPublish = HubPublish()
     kaggle: KagglePublish = KagglePublish()
+
+    @model_validator(mode="after")
+    def _licences(self) -> "PublishConfig":
+        from .licenses import check
+
+        for key, value in (("license", self.license), ("hf.license", self.hf.license),
+                           ("kaggle.license", self.kaggle.license)):
+            try:
+                if value is not None:
+                    check(value)  # names the closest valid ids
+            except ValueError as exc:
+                raise _bad(key, str(exc)) from None
+        return self
 
 
 class Config(Frozen):

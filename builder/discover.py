@@ -37,6 +37,7 @@ class SourceFile:
     mtime_ns: int
     etag: str = ""  # a URL source's content tag, where the store has one
     events: tuple = ()  # its annotated events (events.Event), with ``source.labels.events``
+    columns: tuple[tuple[str, object], ...] = ()  # source.labels.keep_columns: (name, int|float|str|None)
 
     @property
     def fingerprint(self) -> str:
@@ -198,6 +199,10 @@ def _label_from_csv(
                              ("extra_labels_column", spec.extra_labels_column)):
                 if col is not None and col not in columns:
                     raise SourceError(f"source.labels.{key}: no column {col!r} in {spec.name} (has {', '.join(columns)})")
+            for col in spec.keep_columns:
+                if col not in columns:
+                    raise SourceError(f"source.labels.keep_columns: no column {col!r} in {spec.name} "
+                                      f"(has {', '.join(columns)})")
             rows = list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise SourceError(f"source.labels.csv: cannot read {spec.csv}: {exc}") from None
@@ -213,7 +218,7 @@ def _label_from_csv(
             skipped.append(Skipped(f.rel, f"not listed in {spec.name}"))
             continue
         seen.add(rel)
-        kept.append(_with(f, *entry))
+        kept.append(replace(_with(f, *entry[:2]), columns=entry[2]))
     if not kept:
         raise NothingToBuild(_no_match(files, table, spec))
     for rel in sorted(set(table) - seen):
@@ -221,11 +226,12 @@ def _label_from_csv(
     return kept, sorted(skipped, key=lambda s: s.path)
 
 
-def _table(rows: list[dict], spec: CsvLabels, skipped: list[Skipped]) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """``{rel: (label, extra labels)}`` from the CSV rows (header = line 1). Rows that repeat a file
+def _table(rows: list[dict], spec: CsvLabels, skipped: list[Skipped]) -> dict[str, tuple[str, tuple[str, ...], tuple]]:
+    """``{rel: (label, extra labels, kept cells)}`` from the CSV rows (header = line 1). Rows that repeat a file
     with the same labels are merged (one log line); with other labels they stop the build, naming
     the file and both lines: which one is right is the user's call, not the last row's."""
-    table: dict[str, tuple[str, tuple[str, ...]]] = {}
+    kept_types = {col: column_type(row.get(col) for row in rows) for col in spec.keep_columns}
+    table: dict[str, tuple[str, tuple[str, ...], tuple]] = {}
     line_of: dict[str, int] = {}
     repeats, conflicts = [], []
     for n, row in enumerate(rows, start=2):
@@ -245,7 +251,8 @@ def _table(rows: list[dict], spec: CsvLabels, skipped: list[Skipped]) -> dict[st
             same = table[rel][0] == label and set(table[rel][1]) == set(extra)
             (repeats if same else conflicts).append((rel, line_of[rel], n, label))
             continue
-        table[rel], line_of[rel] = (label, extra), n
+        cells = tuple((col, typed(row.get(col), kind)) for col, kind in kept_types.items())
+        table[rel], line_of[rel] = (label, extra, cells), n
     if conflicts:
         rel, first, n, label = conflicts[0]
         more = f" (and {len(conflicts) - 1} more conflicting row(s))" if len(conflicts) > 1 else ""
@@ -280,3 +287,38 @@ def _events(files: list[SourceFile], skipped: list[Skipped], spec: EventLabels):
     files = [replace(f, events=found.get(f.rel, ())) for f in files]
     skipped = skipped + [Skipped(where, reason) for where, reason in problems]
     return files, sorted(skipped, key=lambda s: s.path)
+
+
+def column_type(values) -> type:
+    """The type of a kept CSV column, as the CSV has it: ``int`` when every non-empty cell is an
+    integer, ``float`` when every one is a number, else ``str`` (one type per column, so that
+    every row of every shard has the same schema)."""
+    kind: type = int
+    seen = False
+    for value in values:
+        value = (value or "").strip()
+        if not value:
+            continue
+        seen = True
+        if kind is int:
+            try:
+                int(value)
+                continue
+            except ValueError:
+                kind = float
+        if kind is float:
+            try:
+                if float(value) == float(value):  # NaN is no number to keep
+                    continue
+            except ValueError:
+                pass
+            return str
+    return kind if seen else str
+
+
+def typed(value: str | None, kind: type):
+    """One kept cell in its column's type; an empty cell is None."""
+    value = (value or "").strip() if kind is not str else (value or "")
+    if value == "":
+        return None
+    return kind(value)

@@ -9,7 +9,8 @@
     │   └── LockedError             another build holds the output folder
     ├── LayoutError                 a built dataset on disk is missing files or fails verification
     └── PublishError                an upload to the Hub or Kaggle failed
-        └── CredentialsError        no usable token; says which variable or file to set
+        ├── CredentialsError        no usable token; says which variable or file to set
+        └── NetworkError            the Hub or Kaggle could not be reached at all (exit code 6)
 
 Per-file problems are values, not exceptions, once they leave the decoder: the pipeline records
 ``(path, reason)`` and carries on. Only problems that make the whole run meaningless are raised.
@@ -80,3 +81,10 @@ class PublishError(SpectrosetError):
 
 class CredentialsError(PublishError):
     """No usable credentials; the message names the variable or file to set."""
+
+
+class NetworkError(PublishError):
+    """The service could not be reached (no DNS, refused or dropped connections, timeouts) after a
+    short bounded retry: not a credentials problem, and nothing the service said."""
+
+    exit_code = 6

@@ -57,6 +57,8 @@ def fingerprint(cfg: Config, sources, skipped) -> str:
     h = hashlib.sha256(f"{ours}\n{cfg.hash()}\n".encode())
     for s in sources:
         h.update(f"{s.rel}\t{s.fingerprint}\t{s.label}\t{'|'.join(s.extra_labels)}\n".encode("utf-8", "surrogatepass"))
+        if s.columns:  # kept CSV columns: an edited author or licence cell rewrites the metadata
+            h.update(json.dumps(s.columns).encode("utf-8", "surrogatepass"))
     for s in skipped:
         h.update(f"skip\t{s.path}\t{s.reason}\n".encode("utf-8", "surrogatepass"))
     return h.hexdigest()[:32]

@@ -4,12 +4,20 @@ A :class:`DatasetPlan` is computed from the discovered recordings before any dec
 recording's split, its (safe, unique) output folder and stem, and the sorted label names. Workers
 write each recording's files where its layout's ``target`` says (``units.py``); the layout then
 ``finalize``s data files, metadata, card and build record.
+
+Folder sizes. The Hub refuses more than 10,000 files in one folder, so an imagefolder label whose
+recordings could give more windows than :data:`FOLDER_BUDGET` is spread over numbered
+sub-folders (``label/0000``, ``label/0001`` …), recordings in sorted order, whole recordings per
+sub-folder. Windows are only counted after decoding, so the plan counts them from the headers'
+frame counts (``audio.probe``: no decoding) with a margin; a label that fits keeps today's flat
+``label/`` folder. The plan stays a function of the sources and their headers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 from ..config import Config, EventLabels
 from ..discover import SourceFile
@@ -28,6 +36,7 @@ class SourcePlan:
     stem: str
     fold: int | None = None  # with output.folds: its fold (train recordings), else -1
     events: tuple = ()  # with source.labels.events: what labels each of its windows
+    columns: tuple[tuple[str, object], ...] = ()  # kept CSV columns, typed
 
 
 @dataclass
@@ -36,6 +45,7 @@ class DatasetPlan:
     sources: list[SourceFile]
     entries: dict[str, SourcePlan]
     label_names: list[str]
+    columns: dict[str, str] = field(default_factory=dict)  # kept CSV column → "int64" | "float64" | "string"
 
     def split_of(self, rel: str, index: int) -> str:
         entry = self.entries[rel]
@@ -74,7 +84,10 @@ class DatasetPlan:
         return self.cfg.source.labels != "none"
 
 
-def make_plan(cfg: Config, sources: list[SourceFile]) -> DatasetPlan:
+def make_plan(cfg: Config, sources: list[SourceFile],
+              windows: Callable[[SourceFile], int] | None = None) -> DatasetPlan:
+    """The plan; ``windows(source)`` estimates a recording's windows (default: from its header)."""
+    by_rel = {s.rel: s for s in sources}
     splits = cfg.output.splits
     by_window = splits.by == "window" and len(splits.fractions) > 1
     spec = cfg.source.labels if isinstance(cfg.source.labels, EventLabels) else None
@@ -105,11 +118,76 @@ def make_plan(cfg: Config, sources: list[SourceFile]) -> DatasetPlan:
         for s in sources:
             by_folder.setdefault(label_dirs.get(s.label, ""), []).append(s.rel)
         stems = {rel: stem for rels in by_folder.values() for rel, stem in unique_stems(rels).items()}
+        if cfg.output.layout == "imagefolder":  # parquet keeps images inside its shards: no folders to fill
+            folder_of = sub_folders(cfg, sources, label_dirs, windows or estimated_windows(cfg))
+        else:
+            folder_of = {s.rel: label_dirs.get(s.label, "") for s in sources}
         for s in sources:
-            folder = label_dirs.get(s.label, "")
-            entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, split_of.get(s.rel), folder, stems[s.rel],
-                                        folds.get(s.rel), s.events)
-    return DatasetPlan(cfg, sources, entries, names)
+            entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, split_of.get(s.rel), folder_of[s.rel],
+                                        stems[s.rel], folds.get(s.rel), s.events)
+    entries = {rel: replace(e, columns=by_rel[rel].columns) for rel, e in entries.items()}  # kept CSV columns
+    return DatasetPlan(cfg, sources, entries, names, column_types(sources))
+
+
+FOLDER_LIMIT = 10_000  # files per folder the Hub accepts
+FOLDER_BUDGET = 9_000  # windows counted from headers per folder: room for the margin and metadata
+
+
+def estimated_windows(cfg: Config) -> Callable[[SourceFile], int]:
+    """Windows a recording will give, from its header (no decoding), rounded up with a margin:
+    +2% and +2 for resampling, header frame counts that are off, and a padded last window.
+    A recording whose header cannot be read counts 0: decoding it will most likely fail too."""
+    from ..audio import probe
+    from ..errors import DecodeError
+    from ..fsutil import is_url
+    from ..windows import plan_windows
+
+    def count(source: SourceFile) -> int:
+        if is_url(source.path):
+            return 0  # a header read per remote file costs a request each; see README
+        try:
+            info = probe(source.path)
+        except (DecodeError, OSError, ValueError):
+            return 0
+        if not info.frames:
+            return 0
+        rate = cfg.audio.sample_rate or info.sample_rate
+        total = -(-info.frames * rate // info.sample_rate)
+        return int(len(plan_windows(total, cfg.windows, rate)) * 1.02) + 2
+
+    return count
+
+
+def sub_folders(cfg: Config, sources: list[SourceFile], label_dirs: dict, windows: Callable[[SourceFile], int]
+                ) -> dict[str, str]:
+    """rel → image folder inside its split folder: the label's folder, or a numbered sub-folder of
+    it when the label's recordings could give more than :data:`FOLDER_BUDGET` windows."""
+    by_label: dict[str, list[SourceFile]] = {}
+    for s in sources:
+        by_label.setdefault(label_dirs.get(s.label, ""), []).append(s)
+    folder_of = {}
+    for folder, group in by_label.items():
+        counts = [windows(s) for s in group] if len(group) > 1 else [0]
+        if sum(counts) <= FOLDER_BUDGET:
+            folder_of.update((s.rel, folder) for s in group)
+            continue
+        chunk, used = 0, 0
+        for s, n in zip(group, counts):  # sources are sorted: the same chunks on every run
+            if used and used + n > FOLDER_BUDGET:
+                chunk, used = chunk + 1, 0
+            used += n
+            folder_of[s.rel] = f"{folder}/{chunk:04d}" if folder else f"{chunk:04d}"
+    return folder_of
+
+
+def column_types(sources: list[SourceFile]) -> dict[str, str]:
+    """Each kept CSV column's ``datasets`` dtype (discovery gave each column one Python type)."""
+    found: dict[str, set[type]] = {}
+    for s in sources:
+        for name, value in s.columns:
+            found.setdefault(name, set()).update({type(value)} - {type(None)})
+    return {name: "string" if str in kinds or not kinds else "float64" if float in kinds else "int64"
+            for name, kinds in found.items()}
 
 
 def _folds(cfg: Config, sources: list[SourceFile], split_of: dict[str, str], spec) -> dict[str, int]:

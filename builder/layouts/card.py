@@ -3,7 +3,9 @@
 The YAML header is what makes ``load_dataset(OUT)`` (and the Hub) return the right features with
 no arguments: ``configs`` names each split's files and declares the features (imagefolder stops
 inferring ``ClassLabel`` once a metadata file exists), ``dataset_info`` repeats them with split
-sizes. The body tells a person what they have and how it was made.
+sizes (``header.py``). The body tells a person what they have and how it was made, and where it
+comes from and under what terms (``provenance.py``); ``croissant.json`` says the same for
+Croissant readers (``croissant.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def features(layout):
     f.update(source=Value("string"), start=Value("float64"), end=Value("float64"))
     if cfg.output.folds:
         f["fold"] = Value("int32")
+    f.update({name: Value(dtype) for name, dtype in plan.columns.items()})
     include, rate = cfg.output.include, cfg.audio.sample_rate
     if include.arrays and rate:
         from ..spectrogram import Spectrogrammer
@@ -42,43 +45,6 @@ def features(layout):
     if include.audio:
         f["audio"] = Audio(sampling_rate=rate) if rate else Audio()
     return Features(f)
-
-
-class _NoAliases(yaml.SafeDumper):
-    def ignore_aliases(self, data) -> bool:  # the Hub's YAML reader wants plain repeated blocks
-        return True
-
-
-def split_bytes(layout, split: str) -> int:
-    """Bytes of the data files of one split (what the Hub shows as its size)."""
-    prefix = layout.data_files()[split].split("*", 1)[0]
-    return sum((layout.out / rel).stat().st_size for rel in layout.files if rel.startswith(prefix)
-               and rel not in ("README.md", "preview.png", "stats.json"))
-
-
-def card_header(layout, record: dict) -> dict:
-    feats = features(layout)._to_yaml_list()
-    hub = layout.cfg.publish.hf
-    header = {
-        "pretty_name": layout.cfg.name,
-        "tags": sorted({"audio", "spectrogram", "spectroset", *hub.tags}),
-        "task_categories": ["image-classification"] if layout.plan.labelled else [],
-        "configs": [{
-            "config_name": "default",
-            "data_files": [{"split": s, "path": p} for s, p in layout.data_files().items() if s in record["splits"]],
-            "features": feats,
-        }],
-        "dataset_info": {
-            "features": feats,
-            "splits": [{"name": s, "num_bytes": split_bytes(layout, s), "num_examples": n}
-                       for s, n in record["splits"].items()],
-        },
-    }
-    if hub.license:
-        header["license"] = hub.license
-    if not header["task_categories"]:
-        del header["task_categories"]
-    return header
 
 
 def _table(record: dict) -> str:
@@ -123,6 +89,10 @@ def _columns(layout) -> str:
     if "fold" in feats:
         lines.append(f"- `fold`: 0-{cfg.output.folds - 1}, a stratified group k-fold of the train split (all windows "
                      "of a recording in one fold, each label's recordings spread evenly); -1 in other splits.")
+    if plan.columns:
+        kinds = ", ".join(f"`{c}` ({t})" for c, t in plan.columns.items())
+        lines.append(f"- {kinds}: kept from the source CSV (`source.labels.keep_columns`), the recording's values on "
+                     "every one of its windows, typed as in the CSV (empty cells are null).")
     if "spectrogram" in feats and len(feats["spectrogram"].shape) == 3:
         shape = feats["spectrogram"].shape
         lines.append(f"- `spectrogram`: the values of every channel ({', '.join(cfg.image.channels)}) before "
@@ -173,15 +143,22 @@ def _files(layout) -> str:
                 "file (`spectroset inspect --verify` checks them).\n")
     meta = layout.metadata_name()
     where = "beside the images" if layout.name == "mirror" else "in each split folder"
-    return (f"PNG files `{'<folders>' if layout.name == 'mirror' else '<split>/<label>'}/<stem>_<end>.png` with "
+    sub = any("/" in e.folder for e in layout.plan.entries.values()) and layout.name != "mirror"
+    where_png = "<folders>" if layout.name == "mirror" else "<split>/<label>/<NNNN>" if sub else "<split>/<label>"
+    return (f"PNG files `{where_png}/<stem>_<end>.png` with "
             f"`{meta}` {where}; `build.json` holds the resolved config, counts, skipped files and a sha256 per file "
             "(`spectroset inspect --verify` checks them).\n")
 
 
 def write_card(layout, record: dict, stats: dict | None) -> None:
+    from huggingface_hub import DatasetCard
+
+    from .header import card_data
+    from .provenance import PLACEHOLDER, trust_sections
+
     cfg, spec = layout.cfg, layout.cfg.spectrogram
-    header = yaml.dump(card_header(layout, record), Dumper=_NoAliases, sort_keys=False, allow_unicode=True)
-    repo = cfg.publish.hf.repo_id or "OWNER/NAME"
+    data = card_data(layout, record)  # the YAML header (header.py)
+    repo = cfg.publish.hf.repo_id or PLACEHOLDER
     geometry = {"stft": f"{spec.n_freqs} STFT bins", "mel": f"{spec.n_mels} mel bands ({spec.mel_scale})",
                 "mfcc": f"{spec.n_mfcc} MFCCs"}[spec.kind]
     size = f"{cfg.image.size[0]}×{cfg.image.size[1]}" if cfg.image.size else "native size (frames × bins)"
@@ -194,7 +171,6 @@ def write_card(layout, record: dict, stats: dict | None) -> None:
     else:
         split_note = ""
     parts = [
-        f"---\n{header}---\n",
         f"# {cfg.name}\n",
         f"Spectrogram images of {record['sources']} recordings ({_duration(record['audio_hours'])} of audio), "
         f"cut into {cfg.windows.duration:g}-s windows every {cfg.windows.hop:g} s: {record['windows']} images in "
@@ -249,8 +225,13 @@ def write_card(layout, record: dict, stats: dict | None) -> None:
     if record["skipped"]:
         what = "source file(s) or annotation(s)" if layout.plan.events is not None else "source file(s)"
         parts.append(f"\n{len(record['skipped'])} {what} were skipped; `build.json` lists each with its reason.\n")
-    parts += ["\n## Config\n", "```yaml\n" + yaml.safe_dump(record["config"], sort_keys=False, allow_unicode=True) + "```\n"]
-    layout.write_atomic("README.md", "\n".join(parts).encode("utf-8"))
+    parts += ["", *trust_sections(layout, data["license"], cfg.publish.citation)]
+    parts += ["## Config\n", "```yaml\n" + yaml.safe_dump(record["config"], sort_keys=False, allow_unicode=True) + "```\n"]
+    card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(parts))
+    layout.write_atomic("README.md", str(card).encode("utf-8"))
+    from .croissant import write_croissant
+
+    write_croissant(layout, record, data["license"], cfg.publish.citation)
 
 
 def _pcen(spec) -> str:

@@ -103,6 +103,7 @@ class ImageFolderLayout(Layout):
         meta.update(source=rec.rel, start=row.start, end=row.end)
         if self.cfg.output.folds:
             meta["fold"] = self.plan.fold_of(rec.rel, split)
+        meta.update(self.plan.entries[rec.rel].columns)  # source.labels.keep_columns, typed as in the CSV
         if self.cfg.output.include.arrays:
             meta["spectrogram"] = row.array
         if self.cfg.output.include.audio:

@@ -141,6 +141,7 @@ class ParquetLayout(Layout):
         ex.update(source=rec.rel, start=row.start, end=row.end)
         if self.cfg.output.folds:
             ex["fold"] = self.plan.fold_of(rec.rel, split)
+        ex.update(entry.columns)  # source.labels.keep_columns, typed as in the CSV
         if self.cfg.output.include.arrays:
             ex["spectrogram"] = None
         if self.cfg.output.include.audio:

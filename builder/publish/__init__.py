@@ -4,13 +4,17 @@
     stage.py    what goes up: file selection, Kaggle archives and metadata, ``--dry-run`` folders
     hub.py      Hugging Face Hub through ``huggingface_hub`` (create the repo, ``upload_folder``)
     kaggle.py   Kaggle through the ``kaggle`` client (create the dataset, or a new version)
+    kaggle_card.py  the card, croissant.json and description as Kaggle users get them
 
 Both publishers stage first and upload the staged folder, so ``--dry-run STAGE`` writes exactly
 what a real push sends and contacts nothing. The staged folders of a real push live in
 ``OUT/.spectroset/publish/`` (private state, never uploaded) so that reruns find them again.
 
 Failures. Transient ones (HTTP 408/429/5xx, dropped or refused connections) are retried here with
-exponential backoff around whole client calls, on top of the clients' own per-request retries.
+exponential backoff: around whole client calls for the Hub, and as the kaggle client's own
+per-request hook (one layer, see ``kaggle.py``). A service that cannot be reached at all (no DNS,
+refused connections, timeouts) is retried :data:`NETWORK_ATTEMPTS` times (a few seconds) and then
+reported as a :class:`~builder.errors.NetworkError` (exit code 6), never as a credentials problem.
 Retrying is cheap because the clients skip what already arrived: the Hub deduplicates by content
 hash (LFS objects and unchanged files are not sent again) and Kaggle resumes blob uploads from
 its resume records. Everything else becomes a :class:`~builder.errors.PublishError`, or a
@@ -37,6 +41,7 @@ T = TypeVar("T")
 RETRY_ATTEMPTS = 5
 RETRY_BASE_S = 2.0  # first delay; doubles each time, capped at RETRY_MAX_S
 RETRY_MAX_S = 60.0
+NETWORK_ATTEMPTS = 3  # no connection at all: 2 + 4 s of waiting, then one line (offline stays offline)
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 _secrets: set[str] = set()
@@ -128,6 +133,31 @@ def causes(exc: BaseException):
         exc = exc.__cause__ or exc.__context__
 
 
+def is_offline(exc: BaseException) -> bool:
+    """Whether ``exc`` means no answer came at all: name resolution failed, the connection was
+    refused, dropped or timed out (and no HTTP status was received)."""
+    import importlib
+    import socket
+
+    kinds: tuple[type, ...] = (ConnectionError, TimeoutError, socket.gaierror, socket.herror)
+    for module, name in (("requests", "ConnectionError"), ("requests", "Timeout"), ("httpx", "TransportError"),
+                         ("httpx2", "TransportError"), ("urllib3.exceptions", "HTTPError")):
+        with contextlib.suppress(ImportError, AttributeError):
+            kinds += (getattr(importlib.import_module(module), name),)
+    chain = list(causes(exc))
+    if any(getattr(getattr(e, "response", None), "status_code", None) for e in chain):
+        return False
+    return any(isinstance(e, kinds) for e in chain)
+
+
+def network_error(exc: BaseException, service: str):
+    """The one line for a service that could not be reached."""
+    from ..errors import NetworkError
+
+    return NetworkError(f"cannot reach {service} ({describe(exc, 160)}): check the network connection or proxy and "
+                        "rerun; files already sent are not sent again")
+
+
 def retrying(call: Callable[[], T], *, transient: Callable[[BaseException], bool], what: str,
              attempts: int = RETRY_ATTEMPTS, sleep: Callable[[float], None] = time.sleep) -> T:
     """Run ``call()``; when it fails with a transient error, wait and run it again.
@@ -140,8 +170,12 @@ def retrying(call: Callable[[], T], *, transient: Callable[[BaseException], bool
         try:
             return call()
         except Exception as exc:  # noqa: BLE001 - classified by `transient`
-            if attempt == attempts or not transient(exc):
+            if attempt >= attempts or not transient(exc):
                 raise
+            if is_offline(exc):
+                attempts = min(attempts, NETWORK_ATTEMPTS)
+                if attempt >= attempts:
+                    raise
             delay = min(RETRY_MAX_S, base * 2 ** (attempt - 1))
             log.warning("%s failed (%s); retrying in %.1f s [%d/%d]", what, describe(exc, 160), delay,
                         attempt, attempts - 1)
@@ -149,4 +183,5 @@ def retrying(call: Callable[[], T], *, transient: Callable[[BaseException], bool
     raise AssertionError("unreachable")
 
 
-__all__ = ["add_secret", "causes", "describe", "redact", "redacted_output", "retrying", "TRANSIENT_STATUS"]
+__all__ = ["add_secret", "causes", "describe", "is_offline", "network_error", "redact", "redacted_output", "retrying",
+           "TRANSIENT_STATUS"]

@@ -9,15 +9,19 @@ main CLI prints as one line; results are printed here.
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import tempfile
 from pathlib import Path
 
 from ..errors import PublishError
-from . import hub, kaggle, redacted_output, stage
+from . import hub, kaggle, kaggle_card, redacted_output, stage
+
+log = logging.getLogger("spectroset.publish")
 
 HF_ONLY = {"repo": "--repo", "private": "--private", "revision": "--revision"}
-KAGGLE_ONLY = {"kaggle_id": "--id", "title": "--title", "license": "--license", "public": "--public"}
+KAGGLE_ONLY = {"kaggle_id": "--id", "title": "--title", "public": "--public"}
+HUB_MAX_FILES = 100_000  # the Hub's advice for one repo; beyond it, commits and listings fail
 
 
 def _out_folder(text: str) -> Path:
@@ -32,6 +36,9 @@ def add_push_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-m", "--message", help="commit message (hf) or version notes (kaggle)")
     parser.add_argument("--dry-run", metavar="STAGE", type=Path,
                         help="write what would be uploaded into STAGE (absent or empty) and contact nothing")
+    parser.add_argument("--license", metavar="ID",
+                        help="the dataset's licence, a Hub id (cc-by-4.0) or Kaggle name (CC-BY-4.0); default: "
+                             "publish.license, else unknown")
     hf = parser.add_argument_group("Hugging Face (--to hf)")
     hf.add_argument("--repo", metavar="OWNER/NAME", help="dataset repo (default: publish.hf.repo_id)")
     hf.add_argument("--private", action="store_true", default=None, help="create the repo private")
@@ -39,7 +46,6 @@ def add_push_arguments(parser: argparse.ArgumentParser) -> None:
     kg = parser.add_argument_group("Kaggle (--to kaggle)")
     kg.add_argument("--id", dest="kaggle_id", metavar="OWNER/SLUG", help="dataset id (default: from the name)")
     kg.add_argument("--title", help="6-50 characters (default: from the name)")
-    kg.add_argument("--license", metavar="NAME", help="a Kaggle licence name, e.g. CC0-1.0 (the default)")
     kg.add_argument("--public", action="store_true", default=None, help="make a new dataset public")
 
 
@@ -59,54 +65,128 @@ def run_push(args: argparse.Namespace) -> int:
     message = args.message or (f"Upload {name} (spectroset build {build_hash})" if build_hash
                                else f"Upload {name} with spectroset")
     publish = config.get("publish") or {}
+    own = publish.get(args.to) or {}
+    chosen = own.get("license")
+    if "license" not in publish and args.to == "kaggle" and chosen == "CC0-1.0":
+        chosen = None  # a build from before publish.license: CC0-1.0 was the default, not a choice
+    licence, warnings = _licence(args.license or chosen or publish.get("license"), out)
     with redacted_output(), stage.build_lock(out):
         if args.to == "hf":
-            return _push_hf(args, out, files, publish.get("hf") or {}, message)
-        return _push_kaggle(args, out, files, publish.get("kaggle") or {}, name, message)
+            return _push_hf(args, out, files, own, message, licence, warnings)
+        return _push_kaggle(args, out, files, own, name, message, licence, warnings, build)
 
 
-def _push_hf(args, out: Path, files: list[str], cfg: dict, message: str) -> int:
+def _licence(value: str | None, out: Path) -> tuple[str, list[str]]:
+    """The licence as a Hub id, and the warnings a push owes its user (printed once the push is
+    sure to go ahead): none set, or one that grants more than the recordings' own licences (as the
+    built card lists them)."""
+    from ..layouts.provenance import card_conflicts
+    from ..licenses import hub_id
+
+    card = out / "README.md"
+    text = card.read_text(encoding="utf-8") if card.is_file() else ""
+    if value is None:  # the built card's own (what the build's config said, or an edit by hand)
+        value = stage.split_card(text)[0].get("license") if text else None
+        value = value if isinstance(value, str) and value != "unknown" else None
+    try:
+        licence = hub_id(value)
+    except ValueError as exc:
+        raise PublishError(f"--license: {exc}") from None
+    warnings = []
+    if value is None:
+        warnings.append("warning: no licence set (--license or publish.license): the dataset is published as "
+                        "`license: unknown`; set the one the recordings allow")
+    bad = card_conflicts(text, licence)
+    if bad:
+        warnings.append(f"warning: licence {licence} grants more than some recordings' licences: "
+                        f"{'; '.join(bad[:3])}{'; …' if len(bad) > 3 else ''} (see the card's Licence section)")
+    return licence, warnings
+
+
+def _hub_texts(out: Path, files: list[str], licence: str):
+    """``repo_id → {rel: text}``: the card and croissant.json with the real repo id and licence."""
+    from ..layouts import croissant, provenance
+
+    def texts(repo_id: str | None) -> dict[str, str]:
+        found = {}
+        if "README.md" in files:
+            found["README.md"] = provenance.retarget((out / "README.md").read_text(encoding="utf-8"), repo_id, licence)
+        if croissant.NAME in files:
+            url = f"https://huggingface.co/datasets/{repo_id}" if repo_id else None
+            found[croissant.NAME] = croissant.retarget((out / croissant.NAME).read_text(encoding="utf-8"), url, licence)
+        return found
+
+    return texts
+
+
+def _push_hf(args, out: Path, files: list[str], cfg: dict, message: str, licence: str, warnings: list[str]) -> int:
     repo_id = args.repo or cfg.get("repo_id")
     if repo_id:
         hub.check_repo_id(repo_id)
+    if len(files) > HUB_MAX_FILES:
+        raise PublishError(f"{out}: {len(files)} files is more than the Hub takes in one repo ({HUB_MAX_FILES:,}); "
+                           "rebuild with output.layout: parquet (a few shards per split)")
+    texts = _hub_texts(out, files, licence)
     if args.dry_run is not None:
-        _dry_run(args.dry_run, lambda dest: stage.stage_hub(out, dest, files, link=False))
+        def write(dest: Path) -> None:
+            stage.stage_hub(out, dest, files, link=False)
+            stage.replace_texts(dest, texts(repo_id if repo_id and "/" in repo_id else None))
+
+        _dry_run(args.dry_run, write)
+        _warn(warnings)
         size = sum((out / f).stat().st_size for f in files)
         print(f"dry run: staged {len(files)} files ({size / 1e6:.1f} MB) for the Hub in {args.dry_run}; "
               "nothing was uploaded")
         return 0
     if not repo_id:
         raise PublishError("no Hub repo: pass --repo OWNER/NAME or set publish.hf.repo_id in the config")
+    hub.find_token()  # a missing token is the one line, before any warning
+    _warn(warnings)
     private = args.private if args.private is not None else bool(cfg.get("private", False))
     target = hub.HubTarget(repo_id, private, args.revision, message)
-    url = hub.publish(out, files, target, stage.work_dir(out, "hf"))
+    url = hub.publish(out, files, target, stage.work_dir(out, "hf"), texts)
     print(f"pushed {len(files)} files to {url}")
     return 0
 
 
-def _push_kaggle(args, out: Path, files: list[str], cfg: dict, name: str, message: str) -> int:
+def _push_kaggle(args, out: Path, files: list[str], cfg: dict, name: str, message: str, licence: str,
+                 warnings: list[str], build: dict) -> int:
+    from ..licenses import kaggle_name
+
     ref = args.kaggle_id or cfg.get("id")
     owner, slug = kaggle.check_id(ref) if ref else (None, kaggle.derive_slug(name))
     title, subtitle = args.title or cfg.get("title"), cfg.get("subtitle")
+    if kaggle_name(licence) == "other" and licence != "other":
+        warnings = [*warnings, f"warning: Kaggle has no licence {licence}: the dataset goes up as `other`, and its "
+                               f"description names {licence}"]
     target = kaggle.KaggleTarget(
         owner=owner, slug=slug,
         title=kaggle.check_title(title) if title else kaggle.derive_title(name),
-        license=kaggle.check_license(args.license or cfg.get("license") or "CC0-1.0"),
-        subtitle=kaggle.check_subtitle(subtitle) if subtitle else None, keywords=tuple(cfg.get("keywords") or ()),
+        license=kaggle.check_license(licence),
+        subtitle=kaggle.check_subtitle(subtitle) if subtitle else kaggle.derive_subtitle(build),
+        keywords=tuple(cfg.get("keywords") or kaggle.DEFAULT_KEYWORDS),
         public=args.public if args.public is not None else bool(cfg.get("public", False)), message=message)
-    items = stage.plan_kaggle(out, files)
-    _, description = stage.split_card((out / "README.md").read_text(encoding="utf-8"))
+    planned = stage.plan_kaggle(out, files)
+
+    def staged(owner_name: str):
+        items, description = kaggle_card.for_kaggle(planned, f"{owner_name}/{slug}", licence)
+        return items, kaggle.metadata(target, owner_name, description)
 
     if args.dry_run is not None:
-        meta = kaggle.metadata(target, target.owner or _known_username(), description)
+        owner_name = target.owner or _known_username()
+        items, meta = staged(owner_name)
         _dry_run(args.dry_run, lambda dest: stage.stage_kaggle(items, meta, dest))
+        _warn(warnings)
         print(f"dry run: staged {len(items)} files and {stage.METADATA} for Kaggle dataset {meta['id']} "
-              f"in {args.dry_run}; nothing was uploaded")
+              f"in {args.dry_run}; nothing was uploaded"
+              + ("" if owner_name != kaggle.OWNER_PLACEHOLDER else
+                 f" ({kaggle.OWNER_PLACEHOLDER} stands for the signed-in user; pass --id OWNER/SLUG to name it)"))
         return 0
 
     creds = kaggle.find_credentials()
+    _warn(warnings)
     api = kaggle.authenticate(creds)
-    meta = kaggle.metadata(target, target.owner or creds.username or api.config_values["username"], description)
+    items, meta = staged(target.owner or creds.username or api.config_values["username"])
     work = stage.work_dir(out, "kaggle")
     scratch = Path(tempfile.mkdtemp(prefix=".kaggle-", dir=work.parent))
     try:
@@ -121,15 +201,18 @@ def _push_kaggle(args, out: Path, files: list[str], cfg: dict, name: str, messag
     return 0
 
 
+def _warn(warnings: list[str]) -> None:
+    for line in warnings:
+        log.warning("%s", line)
+
+
 def _known_username() -> str:
     """The owner for a dry run, from KAGGLE_USERNAME or kaggle.json (without contacting Kaggle)."""
     try:
         username = kaggle.find_credentials().username
     except PublishError:
         username = None
-    if not username:
-        raise PublishError("cannot tell the Kaggle owner without signing in: pass --id OWNER/SLUG")
-    return username
+    return username or kaggle.OWNER_PLACEHOLDER  # a dry run needs no credentials
 
 
 def _dry_run(dest: Path, write) -> None:

@@ -23,8 +23,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..errors import CredentialsError, PublishError
-from . import TRANSIENT_STATUS, add_secret, causes, describe, retrying
-from .stage import stage_hub
+from . import TRANSIENT_STATUS, add_secret, causes, describe, is_offline, network_error, retrying
+from .stage import replace_texts, stage_hub
 
 _NAME = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
 SPLIT_DIRS = ("train", "validation", "test", "data")
@@ -83,6 +83,8 @@ def _status(exc: BaseException) -> int | None:
 
 
 def _failure(exc: BaseException, source: str, what: str) -> PublishError:
+    if is_offline(exc):
+        return network_error(exc, "the Hugging Face Hub")
     status = _status(exc)
     if status == 401:
         return CredentialsError(f"the Hub rejected the token from {source}: set HF_TOKEN to a valid write token")
@@ -91,8 +93,9 @@ def _failure(exc: BaseException, source: str, what: str) -> PublishError:
     return PublishError(f"Hugging Face: could not {what}: {describe(exc)}")
 
 
-def publish(out: Path, files: list[str], target: HubTarget, stage: Path) -> str:
-    """Upload ``files`` of ``out`` (staged into ``stage``) to the target repo; return its URL."""
+def publish(out: Path, files: list[str], target: HubTarget, stage: Path, texts=None) -> str:
+    """Upload ``files`` of ``out`` (staged into ``stage``) to the target repo; return its URL.
+    ``texts(repo_id)`` gives files to stage in place of the built ones (the card with the repo id)."""
     from huggingface_hub import HfApi
 
     token, source = find_token()
@@ -107,6 +110,8 @@ def publish(out: Path, files: list[str], target: HubTarget, stage: Path) -> str:
     user = step("check the token", lambda: api.whoami())["name"]
     repo_id = target.repo_id if "/" in target.repo_id else f"{user}/{target.repo_id}"
     stage_hub(out, stage, files)
+    if texts is not None:
+        replace_texts(stage, texts(repo_id))
     step(f"create {repo_id}", lambda: api.create_repo(
         repo_id, repo_type="dataset", private=target.private, exist_ok=True))
     if target.revision:

@@ -1,6 +1,7 @@
 """Publish to Kaggle with the official ``kaggle`` client: a new dataset, or a new version of it.
 
-    credentials → authenticate → status(owner/slug) → upload_files(staged folder) → create | version
+    credentials → authenticate → status(owner/slug) → dataset_create_new | dataset_create_version
+                → dataset_metadata_update (the cover image, when the stage has one)
 
 The client is imported lazily and quietly: ``kaggle`` 2.x authenticates (and prints help) when it
 is imported and imports ``six`` without declaring it. Credentials are looked up in the client's
@@ -8,9 +9,11 @@ own order (``KAGGLE_API_TOKEN`` or ``~/.kaggle/access_token``, then ``KAGGLE_USE
 ``KAGGLE_KEY`` or ``kaggle.json``, then ``kaggle auth login``) so that a missing one is reported
 before anything is imported or sent.
 
-Uploads go through ``KaggleApi.upload_files`` (resumable blob uploads, ``dir_mode="zip"``); the
-create/version request is only sent once every staged file has a blob token, because the client
-silently leaves out files whose upload failed.
+The create and version calls are the client's own (``kaggle>=2.2.5`` raises when a file fails to
+upload, so nothing is silently left out). Retrying has one layer: the client sends every API
+request through ``KaggleApi.with_retry``, which this module points at :func:`~builder.publish.retrying`
+on our API object (5xx, 429 and connection failures, short and bounded), instead of nesting our
+retries around the client's own ten.
 """
 
 from __future__ import annotations
@@ -24,16 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CredentialsError, PublishError
-from . import TRANSIENT_STATUS, add_secret, causes, describe, log, retrying
+from . import TRANSIENT_STATUS, add_secret, causes, describe, is_offline, log, network_error, retrying
 from .stage import METADATA
 
-LICENSES = (
-    "CC0-1.0", "CC-BY-SA-3.0", "CC-BY-SA-4.0", "CC-BY-NC-SA-4.0", "GPL-2.0", "ODbL-1.0", "DbCL-1.0",
-    "copyright-authors", "other", "unknown", "CC-BY-4.0", "CC-BY-NC-4.0", "PDDL", "CC-BY-3.0", "CC-BY-3.0-IGO",
-    "US-Government-Works", "CC-BY-NC-SA-3.0-IGO", "CDLA-Permissive-1.0", "CDLA-Sharing-1.0", "CC-BY-ND-4.0",
-    "CC-BY-NC-ND-4.0", "ODC-BY-1.0", "LGPL-3.0", "AGPL-3.0", "FDL-1.3", "EU-ODP-Legal-Notice", "apache-2.0",
-    "GPL-3.0",
-)
+OWNER_PLACEHOLDER = "OWNER"  # a dry run without credentials: the signed-in user, filled in on push
+DEFAULT_KEYWORDS = ("audio", "image classification")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 OWNER = re.compile(r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
 MISSING = ("no Kaggle credentials: set KAGGLE_API_TOKEN (or KAGGLE_USERNAME and KAGGLE_KEY, "
@@ -52,13 +50,14 @@ class KaggleTarget:
     message: str = "Update from spectroset"
 
 
-def check_license(name: str) -> str:
-    """Kaggle's spelling of a licence name (matched case-insensitively)."""
-    for known in LICENSES:
-        if known.lower() == name.strip().lower():
-            return known
-    raise PublishError(f"--license {name!r}: not a Kaggle licence; use one of CC0-1.0, CC-BY-4.0, CC-BY-SA-4.0, "
-                       "CC-BY-NC-4.0, ODbL-1.0, apache-2.0, other (see the Kaggle dataset metadata docs)")
+def check_license(name: str | None) -> str:
+    """Kaggle's name for a licence given as a Hub id or a Kaggle name; ``unknown`` for None."""
+    from ..licenses import kaggle_name
+
+    try:
+        return kaggle_name(name)
+    except ValueError as exc:
+        raise PublishError(f"--license: {exc}") from None
 
 
 def check_id(ref: str) -> tuple[str | None, str]:
@@ -92,6 +91,19 @@ def derive_slug(name: str) -> str:
     return slug[:50].rstrip("-")
 
 
+def derive_subtitle(build: dict) -> str:
+    """A 20-80 character subtitle from the build record: what the images are, and how many."""
+    config = build.get("config") or {}
+    kind = {"mel": "Mel", "stft": "STFT", "mfcc": "MFCC"}.get((config.get("spectrogram") or {}).get("kind"), "Audio")
+    labels = len(build.get("counts") or {})
+    text = f"{kind} spectrograms of {build.get('sources', 0)} recordings"
+    text += f" in {labels} classes" if labels > 1 else ""
+    text += f", {build.get('windows', 0)} images"
+    if len(text) < 20:
+        text += ", built with spectroset"
+    return text[:80]
+
+
 def derive_title(name: str) -> str:
     """A valid title from a dataset name: ``"bird_calls"`` → ``"Bird Calls"``, padded or cut to 6-50."""
     words = re.sub(r"[-_\s]+", " ", name).strip()
@@ -114,6 +126,8 @@ def metadata(target: KaggleTarget, owner: str, description: str) -> dict:
         meta["subtitle"] = check_subtitle(target.subtitle)
     meta["description"] = description
     meta["keywords"] = list(target.keywords)
+    # read by the client's metadata update (the cover image), which otherwise makes a dataset public
+    meta["isPrivate"] = not target.public
     return meta
 
 
@@ -181,16 +195,12 @@ def is_transient(exc: BaseException) -> bool:
         response = getattr(e, "response", None)
         if isinstance(e, requests.HTTPError) and response is not None and response.status_code in TRANSIENT_STATUS:
             return True
-        if isinstance(e, (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError, _Incomplete)):
-            return True
-    return False
-
-
-class _Incomplete(Exception):
-    """Some staged files got no blob token; the next attempt resumes their uploads."""
+    return is_offline(exc)
 
 
 def _failure(exc: BaseException, creds: Credentials, what: str) -> PublishError:
+    if is_offline(exc):
+        return network_error(exc, "Kaggle")
     status = next((e.response.status_code for e in causes(exc) if getattr(e, "response", None) is not None), None)
     if status == 401:
         return CredentialsError(f"Kaggle rejected the credentials in {creds.source}: set KAGGLE_API_TOKEN to a "
@@ -200,12 +210,22 @@ def _failure(exc: BaseException, creds: Credentials, what: str) -> PublishError:
     return PublishError(f"Kaggle: could not {what}: {describe(exc)}")
 
 
+def _one_retry_layer(api) -> None:
+    """Point the client's ``with_retry`` (around every API request it sends) at ours."""
+    def with_retry(func, *args, **kwargs):
+        name = getattr(func, "__name__", "request")
+        return lambda *a, **kw: retrying(lambda: func(*a, **kw), transient=is_transient, what=f"Kaggle {name}")
+
+    api.with_retry = with_retry
+
+
 def authenticate(creds: Credentials):
     """A ``KaggleApi`` that has authenticated, or a :class:`CredentialsError` naming the source."""
     def login():
         from kaggle.api.kaggle_api_extended import KaggleApi
 
         api = KaggleApi()
+        _one_retry_layer(api)
         try:
             api.authenticate()
         except SystemExit:  # the client gives up with exit(1) after printing help
@@ -213,7 +233,7 @@ def authenticate(creds: Credentials):
         return api
 
     try:
-        api = retrying(lambda: _quietly(login), transient=is_transient, what="Kaggle sign-in")
+        api = _quietly(login)
     except Exception as exc:  # noqa: BLE001
         raise _failure(exc, creds, "sign in") from None
     if api is None or not api.config_values.get("username"):
@@ -224,54 +244,46 @@ def authenticate(creds: Credentials):
 
 def publish(target: KaggleTarget, stage: Path, creds: Credentials, api) -> tuple[str, bool]:
     """Upload the staged folder as a new dataset or a new version; return (URL, created)."""
-    from kaggle.api.kaggle_api_extended import ResumableUploadContext
-    from kagglesdk.blobs.types.blob_api_service import ApiBlobType
-    from kagglesdk.datasets.types import dataset_api_service as svc
     from requests import HTTPError
 
+    from .stage import COVER
+
     meta = json.loads((stage / METADATA).read_text(encoding="utf-8"))
-    owner, slug = meta["id"].split("/")
-    expected = sorted(p.name for p in stage.iterdir() if p.name != METADATA)
+    ref = meta["id"]
 
     def exists() -> bool:
         try:
-            _quietly(lambda: api.dataset_status(f"{owner}/{slug}"))
+            _quietly(lambda: api.dataset_status(ref))
             return True
         except HTTPError as exc:
             if exc.response is not None and exc.response.status_code == 404:
                 return False
             raise
 
-    def attempt():
-        created = not exists()
-        if created:
-            request = holder = svc.ApiCreateDatasetRequest()
-            request.owner_slug, request.slug, request.title = owner, slug, meta["title"]
-            request.license_name, request.is_private = meta["licenses"][0]["name"], not target.public
-        else:
-            request, holder = svc.ApiCreateDatasetVersionRequest(), svc.ApiCreateDatasetVersionRequestBody()
-            request.owner_slug, request.dataset_slug, request.body = owner, slug, holder
-            holder.version_notes, holder.delete_old_versions = target.message, False
-        holder.subtitle, holder.description = meta.get("subtitle"), meta.get("description")
-        holder.category_ids, holder.files = meta.get("keywords", []), []
-        with ResumableUploadContext() as context:
-            _quietly(lambda: api.upload_files(holder, meta["resources"], str(stage), ApiBlobType.DATASET,
-                                              context, quiet=True, dir_mode="zip"))
-            if len(holder.files) != len(expected):
-                raise _Incomplete(f"{len(expected) - len(holder.files)} of {len(expected)} files did not upload")
-            with api.build_kaggle_client() as client:
-                send = client.datasets.dataset_api_client
-                call = send.create_dataset if created else send.create_dataset_version
-                response = api.with_retry(call)(request)
-        return response, created
-
-    what = f"publish {owner}/{slug}"
+    what = f"publish {ref}"
     try:
-        response, created = retrying(attempt, transient=is_transient, what=f"Kaggle upload of {owner}/{slug}")
-    except PublishError:
-        raise
+        created = not retrying(exists, transient=is_transient, what=f"Kaggle status of {ref}")
+        if created:
+            response = _quietly(lambda: api.dataset_create_new(str(stage), public=target.public, quiet=True,
+                                                               convert_to_csv=False, dir_mode="zip"))
+        else:
+            response = _quietly(lambda: api.dataset_create_version(
+                str(stage), target.message, quiet=True, convert_to_csv=False, delete_old_versions=False,
+                dir_mode="zip"))
+    except SystemExit:
+        raise PublishError(f"Kaggle: could not {what} (the client gave up; rerun with --debug for its output)") from None
     except Exception as exc:  # noqa: BLE001
         raise _failure(exc, creds, what) from None
     if response.error or (response.status or "ok").lower() != "ok":
-        raise PublishError(f"Kaggle refused {owner}/{slug}: {describe(Exception(response.error or response.status))}")
-    return response.url or f"https://www.kaggle.com/datasets/{owner}/{slug}", created
+        raise PublishError(f"Kaggle refused {ref}: {describe(Exception(response.error or response.status))}")
+    url = response.url or f"https://www.kaggle.com/datasets/{ref}"
+    # The cover is not part of create/version: the client sets it through the metadata update,
+    # which also resets visibility, collaborators and the rest from the stage. So only on creation,
+    # when the stage says all there is; a new version keeps the cover it has.
+    if created and (stage / COVER).is_file():
+        try:
+            _quietly(lambda: api.dataset_metadata_update(ref, str(stage)))
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the data is up; a missing cover is not fatal
+            log.warning("warning: Kaggle did not take the cover image (%s); the dataset is published",
+                        describe(exc) if isinstance(exc, Exception) else "the client gave up")
+    return url, created

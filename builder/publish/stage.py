@@ -36,6 +36,7 @@ PRIVATE = ".spectroset"  # build state: journal, lock, publish work folders. Nev
 STORED = (".png", ".jpg", ".jpeg", ".webp", ".parquet", ".zip", ".npy", ".npz", ".flac", ".ogg", ".mp3")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 METADATA = "dataset-metadata.json"
+COVER = "dataset-cover-image.png"  # the name the kaggle client takes as the dataset's cover image
 ARROW_KINDS = (("integer", "is_integer"), ("numeric", "is_floating"), ("boolean", "is_boolean"),
                ("string", "is_string"), ("datetime", "is_timestamp"))  # Kaggle column types
 
@@ -50,6 +51,8 @@ NOTES = {  # descriptions of known columns and top-level files, for Kaggle's res
     "preview.png": "A few spectrograms per label",
     "build.json": "Build record: resolved config, counts, skipped files, sha256 of each built file",
     "metadata.csv": "One row per image; file_name is relative to the dataset root",
+    "README.md": "Dataset card: its header gives load_dataset the splits and features (label as ClassLabel)",
+    "croissant.json": "Croissant 1.0 metadata (ML Commons): record sets per split, for mlcroissant",
 }
 
 
@@ -165,6 +168,16 @@ def stage_hub(out: Path, dest: Path, files: list[str], link: bool = True) -> Non
             shutil.copy2(src, dst)
 
 
+def replace_texts(dest: Path, texts: dict[str, str]) -> None:
+    """Write ``texts`` (rel → text: the card and croissant.json with the real repo id) over staged
+    files; a hard-linked one is unlinked first so that the built file itself stays as it was."""
+    for rel, text in texts.items():
+        path = dest / rel
+        if path.exists():
+            path.unlink()
+        path.write_text(text, encoding="utf-8")
+
+
 # --------------------------------------------------------------------------- Kaggle
 
 
@@ -173,9 +186,11 @@ class KaggleItem:
     """One top-level entry of the Kaggle upload folder."""
 
     name: str
-    kind: str  # "file": copied; "zip": a folder archived; "metadata": a split's metadata, paths rebased
+    kind: str  # "file": copied; "zip": a folder archived; "metadata": a split's metadata, paths rebased;
+    #            "card"/"croissant": rewritten for Kaggle (``text``, see :func:`for_kaggle`)
     source: Path
     description: str
+    text: str | None = None  # the bytes to stage instead of ``source``'s
 
 
 def plan_kaggle(out: Path, files: list[str]) -> list[KaggleItem]:
@@ -188,8 +203,11 @@ def plan_kaggle(out: Path, files: list[str]) -> list[KaggleItem]:
         items[item.name] = item
 
     top_dirs = sorted({f.split("/")[0] for f in files if "/" in f})
-    for rel in (f for f in files if "/" not in f and f != "README.md"):
-        add(KaggleItem(rel, "file", out / rel, NOTES.get(rel, rel)))
+    for rel in (f for f in files if "/" not in f):
+        kind = {"README.md": "card", "croissant.json": "croissant"}.get(rel, "file")
+        add(KaggleItem(rel, kind, out / rel, NOTES.get(rel, rel)))
+    if "preview.png" in files:  # the kaggle client sets a file of this name as the cover, not as data
+        add(KaggleItem(COVER, "file", out / "preview.png", "Cover image: a few spectrograms per label"))
     for d in top_dirs:
         inside = [f for f in files if f.startswith(d + "/")]
         if all(f.endswith(".parquet") and f.count("/") == 1 for f in inside):
@@ -284,13 +302,17 @@ def stage_kaggle(items: list[KaggleItem], metadata: dict, dest: Path) -> None:
     resources = []
     for item in items:
         target = dest / item.name
-        if item.kind == "zip":
+        if item.text is not None:
+            target.write_text(item.text, encoding="utf-8")
+        elif item.kind == "zip":
             write_zip(item.source, target)
         elif item.kind == "metadata":
             rebase = _rebased_csv if item.source.suffix == ".csv" else _rebased_parquet
             rebase(item.source, target, item.name.rsplit(".", 1)[0])
         else:
             shutil.copyfile(item.source, target)
+        if item.name == COVER:
+            continue
         resource = {"path": item.name, "description": item.description}
         if item.name.endswith(".csv"):
             resource["schema"] = {"fields": csv_fields(target)}
@@ -298,3 +320,4 @@ def stage_kaggle(items: list[KaggleItem], metadata: dict, dest: Path) -> None:
             resource["schema"] = {"fields": parquet_fields(target)}
         resources.append(resource)
     (dest / METADATA).write_text(json.dumps({**metadata, "resources": resources}, indent=2) + "\n", encoding="utf-8")
+

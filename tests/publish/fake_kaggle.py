@@ -8,6 +8,7 @@
                                                                 progress, 308 + ``Range`` answers)
     POST /api/v1/datasets.DatasetApiService/CreateDataset
     POST /api/v1/datasets.DatasetApiService/CreateDatasetVersion
+    POST /api/v1/datasets.DatasetApiService/UpdateDatasetMetadata  (the cover image: an uploaded blob)
 
 The create calls are checked the way Kaggle checks them (owner, slug, title length, exactly one
 known licence, every file token fully uploaded), and recorded for the tests to inspect.
@@ -45,6 +46,7 @@ class Dataset:
     ref: str
     create: dict
     versions: list[dict] = field(default_factory=list)  # the create request, then each version request
+    settings: list[dict] = field(default_factory=list)  # each metadata update (cover image, …)
 
 
 class FakeKaggle(FakeServer):
@@ -99,6 +101,12 @@ class FakeKaggle(FakeServer):
             return self.create(user, body)
         if method == "datasets.DatasetApiService/CreateDatasetVersion":
             return self.version(user, body)
+        if method == "datasets.DatasetApiService/UpdateDatasetMetadata":
+            ref = f"{body.get('ownerSlug')}/{body.get('datasetSlug')}"
+            if ref not in self.datasets:
+                return self.error(404, f"Dataset {ref} not found")
+            self.datasets[ref].settings.append(body.get("settings", {}))
+            return Reply(200, {"errors": []})
         return self.error(404, f"no such method {method}")
 
     # ------------------------------------------------------------------ uploads

@@ -151,7 +151,7 @@ def test_kaggle_5xx_burst_is_retried(imagefolder_out, kaggle, client_env):
     result = run_client("push", imagefolder_out, "--to", "kaggle", env=env)
     assert result.returncode == 0, result.output
     files = kaggle.files_of(kaggle.datasets["alice/tiny-birds"].create)
-    assert sorted(files) == ["build.json", "test.csv", "test.zip", "train.csv", "train.zip"]
+    assert sorted(files) == ["README.md", "build.json", "test.csv", "test.zip", "train.csv", "train.zip"]
     assert set(names_sent(kaggle).values()) == {1}
 
 
@@ -176,7 +176,7 @@ def test_kaggle_interrupted_push_resumes_without_resending(imagefolder_out, kagg
     result = run_client("push", imagefolder_out, "--to", "kaggle", env=env)
     assert result.returncode == 0, result.output
     files = kaggle.files_of(kaggle.datasets["alice/tiny-birds"].create)
-    assert sorted(files) == ["build.json", "test.csv", "test.zip", "train.csv", "train.zip"]
+    assert sorted(files) == ["README.md", "build.json", "test.csv", "test.zip", "train.csv", "train.zip"]
     assert set(names_sent(kaggle).values()) == {1}  # the two finished files were not sent again
     assert any(b.resumed_at == [300] for b in kaggle.blobs.values())  # the cut one went on from byte 300
 

@@ -18,10 +18,12 @@ def test_create_then_version_imagefolder(imagefolder_out, kaggle, client_env):
 
     dataset = kaggle.datasets["alice/tiny-birds"]
     sent = dataset.create
+    # no flag, no config: the card's own licence (cc0-1.0 in this hand-made card), in Kaggle's spelling
     assert sent["title"] == "Tiny Birds" and sent["licenseName"] == "CC0-1.0" and not sent.get("isPrivate", False)
+    assert "no licence set" not in first.stderr
     assert sent["description"].startswith("# tiny-birds") and "configs:" not in sent["description"]
     files = kaggle.files_of(sent)
-    assert sorted(files) == ["build.json", "test.csv", "test.zip", "train.csv", "train.zip"]
+    assert sorted(files) == ["README.md", "build.json", "test.csv", "test.zip", "train.csv", "train.zip"]
 
     with zipfile.ZipFile(io.BytesIO(files["train.zip"])) as zf:
         assert sorted(zf.namelist())[:2] == ["cat/train-cat-0.png", "cat/train-cat-1.png"]
@@ -51,8 +53,9 @@ def test_parquet_files_go_up_flat_with_their_schema(parquet_out, kaggle, client_
     sent = kaggle.datasets["alice/bird-spectra"].create
     assert sent["licenseName"] == "CC-BY-4.0" and sent["isPrivate"] is True
     files = kaggle.files_of(sent)
-    assert sorted(files) == ["build.json", "stats.json", "test-00000-of-00001.parquet",
+    assert sorted(files) == ["README.md", "build.json", "stats.json", "test-00000-of-00001.parquet",
                              "train-00000-of-00001.parquet"]
+    assert "no licence set" not in result.stderr
     assert files["train-00000-of-00001.parquet"] == (parquet_out / "data/train-00000-of-00001.parquet").read_bytes()
     columns = next(f["columns"] for f in sent["files"] if kaggle.blobs[f["token"]].name.startswith("train-"))
     label = next(c for c in columns if c["name"] == "label")
@@ -83,11 +86,11 @@ def test_dry_run_writes_metadata_and_archives(imagefolder_out, kaggle, client_en
     assert result.returncode == 0, result.output
     assert kaggle.log == []
     assert sorted(p.name for p in stage.iterdir()) == [
-        "build.json", "dataset-metadata.json", "test.csv", "test.zip", "train.csv", "train.zip"]
+        "README.md", "build.json", "dataset-metadata.json", "test.csv", "test.zip", "train.csv", "train.zip"]
     meta = json.loads((stage / "dataset-metadata.json").read_text())
     assert meta["id"] == "alice/tiny-birds" and meta["licenses"] == [{"name": "CC0-1.0"}]
     assert 6 <= len(meta["title"]) <= 50 and meta["description"].startswith("# tiny-birds")
     resources = {r["path"]: r for r in meta["resources"]}
-    assert sorted(resources) == ["build.json", "test.csv", "test.zip", "train.csv", "train.zip"]
+    assert sorted(resources) == ["README.md", "build.json", "test.csv", "test.zip", "train.csv", "train.zip"]
     assert [f["name"] for f in resources["train.csv"]["schema"]["fields"]] == [
         "file_name", "label", "source", "start", "end"]

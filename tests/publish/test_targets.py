@@ -43,8 +43,9 @@ def test_bad_titles(title):
 
 def test_licences_are_matched_case_insensitively_and_unknown_ones_refused():
     assert kg.check_license("cc-by-4.0") == "CC-BY-4.0" and kg.check_license("Apache-2.0") == "apache-2.0"
-    for bad in ("MIT", "CC-BY", "", "cc0"):
-        with pytest.raises(PublishError, match="not a Kaggle licence"):
+    assert kg.check_license("MIT") == "other" and kg.check_license(None) == "unknown"  # Kaggle has no MIT
+    for bad, closest in (("CC-BY", "cc-by-4.0"), ("", "cc-by-4.0"), ("cc0", "cc0-1.0")):
+        with pytest.raises(PublishError, match="not a licence id; closest: .*" + re.escape(closest)):
             kg.check_license(bad)
 
 
@@ -138,10 +139,14 @@ def test_retrying_backs_off_on_transient_errors_only(monkeypatch):
         retrying(lambda: (_ for _ in ()).throw(ValueError("bad")), transient=lambda e: False, what="x",
                  sleep=sleeps.append)
     assert sleeps == [1.0, 2.0]
-    with pytest.raises(ConnectionError):
-        retrying(lambda: (_ for _ in ()).throw(ConnectionError()), transient=lambda e: True, what="x",
+    with pytest.raises(TimeoutError):  # no answer at all: a short bounded retry, whatever `attempts` says
+        retrying(lambda: (_ for _ in ()).throw(TimeoutError()), transient=lambda e: True, what="x",
                  attempts=4, sleep=sleeps.append)
-    assert sleeps == [1.0, 2.0, 1.0, 2.0, 4.0]
+    assert sleeps == [1.0, 2.0, 1.0, 2.0]
+    with pytest.raises(KeyError):  # other transient errors get every attempt
+        retrying(lambda: (_ for _ in ()).throw(KeyError()), transient=lambda e: True, what="x",
+                 attempts=4, sleep=sleeps.append)
+    assert sleeps == [1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 4.0]
 
 
 # --------------------------------------------------------------------------- staging
@@ -217,7 +222,7 @@ def parse(*argv: str) -> argparse.Namespace:
 @pytest.mark.parametrize("argv, message", [
     (["--id", "alice/Bad_Slug"], "--id"),
     (["--title", "Tiny"], "6-50 characters"),
-    (["--license", "MIT"], "not a Kaggle licence"),
+    (["--license", "not a licence"], "is not a licence id; closest:"),
     (["--repo", "alice/x-y"], "--repo does not apply to --to kaggle"),
 ])
 def test_bad_kaggle_flags_fail_before_anything_is_sent(argv, message, tmp_path, kaggle_home):
@@ -239,8 +244,31 @@ def test_a_folder_being_built_is_not_pushed(tmp_path, kaggle_home):
     assert (tmp_path / "stage" / "README.md").is_file()
 
 
-def test_dry_run_without_an_owner_asks_for_one(tmp_path, kaggle_home):
+def test_dry_run_needs_no_credentials(tmp_path, kaggle_home, capsys):
     out = build_fixture_dataset(tmp_path / "out")
-    with pytest.raises(PublishError, match="--id OWNER/SLUG"):
-        run_push(parse(out, "--to", "kaggle", "--dry-run", tmp_path / "stage"))
+    run_push(parse(out, "--to", "kaggle", "--dry-run", tmp_path / "stage"))
+    meta = json.loads((tmp_path / "stage" / stage.METADATA).read_text())
+    assert meta["id"] == "OWNER/tiny-birds" and "pass --id OWNER/SLUG" in capsys.readouterr().out
+    assert 20 <= len(meta["subtitle"]) <= 80 and meta["keywords"] == list(kg.DEFAULT_KEYWORDS)
+
+
+def test_too_many_files_for_the_hub_suggest_parquet(tmp_path, monkeypatch):
+    from builder.publish import cli
+
+    out = build_fixture_dataset(tmp_path / "out")
+    monkeypatch.setattr(cli, "HUB_MAX_FILES", 5)  # the fixture has 16 files; the real limit is 100,000
+    with pytest.raises(PublishError, match=r"more than the Hub takes in one repo .*output.layout: parquet"):
+        run_push(parse(out, "--to", "hf", "--repo", "alice/x", "--dry-run", tmp_path / "stage"))
     assert not (tmp_path / "stage").exists()
+
+
+def test_an_older_builds_default_cc0_is_not_taken_as_a_choice(tmp_path, kaggle_home):
+    out = build_fixture_dataset(tmp_path / "out")
+    build = json.loads((out / "build.json").read_text())
+    del build["config"]["publish"]["license"]  # as build.json was written before publish.license
+    build["config"]["publish"]["kaggle"]["license"] = "CC0-1.0"
+    (out / "build.json").write_text(json.dumps(build))
+    card = (out / "README.md").read_text().replace("license: cc0-1.0\n", "")
+    (out / "README.md").write_text(card)
+    run_push(parse(out, "--to", "kaggle", "--dry-run", tmp_path / "stage"))
+    assert json.loads((tmp_path / "stage" / stage.METADATA).read_text())["licenses"] == [{"name": "unknown"}]

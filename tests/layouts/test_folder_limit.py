@@ -1,0 +1,46 @@
+"""The Hub's 10,000-files-per-folder limit: big labels go to numbered sub-folders, small ones stay flat."""
+
+from __future__ import annotations
+
+import os
+
+from builder.discover import SourceFile
+from builder.layouts import FOLDER_BUDGET, FOLDER_LIMIT, make_plan
+from builder.pipeline import build
+
+from . import demo_config, load, tone
+
+
+def _sources(label: str, n: int) -> list[SourceFile]:
+    return [SourceFile(f"/x/{label}/r{i:03d}.wav", f"{label}/r{i:03d}.wav", label, (), 1, 1) for i in range(n)]
+
+
+def test_sub_folders_only_where_a_label_could_overflow(tmp_path):
+    cfg = demo_config(tmp_path / "out", tmp_path, "output.splits={train: 1.0}")
+    sources = _sources("big", 30) + _sources("small", 3)
+    plan = make_plan(cfg, sources, windows=lambda s: 1000)  # 30,000 windows in "big", 3,000 in "small"
+    folders = [plan.entries[s.rel].folder for s in sources]
+    assert set(folders[30:]) == {"small"}  # fits: the path is exactly as before
+    per_folder = {f: folders.count(f) * 1000 for f in set(folders[:30])}
+    assert sorted(per_folder) == ["big/0000", "big/0001", "big/0002", "big/0003"]
+    assert max(per_folder.values()) <= FOLDER_BUDGET
+    assert folders[:30] == sorted(folders[:30])  # recordings in sorted order: contiguous sub-folders
+    again = make_plan(cfg, sources, windows=lambda s: 1000)
+    assert [again.entries[s.rel].folder for s in sources] == folders
+
+
+def test_an_11000_window_label_loads_in_full_with_no_folder_over_the_limit(tmp_path):
+    audio = tmp_path / "audio"
+    for i in range(2):  # 2 × 55 s of 10-ms windows: 11,000 windows of one label
+        tone(audio / "tone" / f"r{i}.wav", 55.0, 440.0 + i, rate=8000)
+    cfg = demo_config(tmp_path / "out", audio, "audio.sample_rate=8000", "windows={duration: 0.01, hop: 0.01, last: drop}",
+                      "spectrogram={kind: stft, n_fft: 64, hop_length: 16}", "output.splits={train: 1.0}",
+                      "output.stats=false")
+    record = build(cfg, workers=1, progress=False).record
+    assert record["windows"] == 11_000
+    biggest = max(len(dirs) + len(files) for _, dirs, files in os.walk(cfg.output.path))
+    assert biggest <= FOLDER_LIMIT
+    assert sorted(os.listdir(cfg.output.path / "train" / "tone")) == ["0000", "0001"]
+    ds = load(cfg.output.path)
+    assert ds["train"].num_rows == 11_000
+    assert ds["train"].features["label"].names == ["tone"]
