@@ -48,9 +48,10 @@ def assert_same_dataset(out: Path, local_build) -> None:
         assert record.get(key) == ref_report.record.get(key), key
 
 
-def test_config_keeps_urls_and_resolves_paths():
+def test_config_keeps_urls_and_resolves_paths(monkeypatch):
     cfg = load_config(REPO / "examples" / "demo.yaml", ["source.path=memory://bucket/demo-audio"])
     assert cfg.source.path == "memory://bucket/demo-audio"
+    monkeypatch.chdir(REPO / "examples")  # a path typed with --set resolves against the working directory
     cfg = load_config(REPO / "examples" / "demo.yaml", ["source.path=demo-audio"])
     assert cfg.source.path == DEMO and isinstance(cfg.source.path, Path)
     assert is_url("s3://b/k") and is_url("simplecache::s3://b/k") and not is_url("C://x") and not is_url(Path("/x"))
