@@ -132,5 +132,8 @@ def unique_stems(rels: Iterable[str]) -> dict[str, str]:
 
 
 def end_tag(end: float) -> str:
-    """Window end in seconds as used in file names: 5 → '5', 7.5 → '7.5'."""
-    return f"{round(end, 3):g}"
+    """Window end in seconds as used in file names, exact to the microsecond (``Window.end``'s
+    precision): 5 → '5', 7.5 → '7.5', 5.0005 → '5.0005'. Ends of one recording's windows are at
+    least one sample apart, so at rates up to 1 MHz (``audio.sample_rate`` allows 768 kHz) no two
+    windows share a name."""
+    return f"{round(end, 6):.6f}".rstrip("0").rstrip(".")

@@ -4,14 +4,18 @@ Everything with side effects is here or in the layouts and state modules; the st
 are pure. A build is an idempotent function of (config, source files): a rerun with nothing
 changed touches nothing; a rerun after a crash decodes only what the journal does not hold;
 a changed source decodes only that recording; a changed config refuses unless ``force``.
+
+What is ours is decided in one place: the ledger (``ledger.py``). :func:`_build_in` withdraws
+build.json before the first recorded file changes, removes what a killed run left unfinished,
+removes the files of recordings that changed or went, and — once the new files are in place —
+every recorded file the new build does not list; build.json is written last. Files no row names
+are the user's, counted in ``left_alone``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import shutil
 import sys
 import time
 from concurrent.futures.process import BrokenProcessPool
@@ -20,14 +24,15 @@ from pathlib import Path
 
 from .config import Config, public_dict
 from .discover import Skipped, discover
+from .errors import BuildError, SpectrosetError
 from .events import late_events
-from .errors import BuildError
 from .executors import LazyPool, prestart
 from .fsutil import is_url
 from .layouts import get_layout, make_plan
-from .layouts.base import KNOWN_FILES
-from .layouts.units import Unit, expand, new_token, remove_files, remove_temp_files, run_unit
-from .state import STATE_DIR, Journal, OutputLock
+from .layouts.base import to_json
+from .layouts.units import Unit, new_token, run_unit
+from .ledger import RECORD, foreign_files, read_build
+from .state import STATE_DIR, Journal, OutputLock, atomic_write
 from .worker import FileJob
 
 log = logging.getLogger("spectroset")
@@ -45,6 +50,7 @@ class BuildReport:
     url: str | None = None  # where the build was mirrored, for an output.path URL
     uploaded: int = 0  # files uploaded to the URL in this run
     deleted: int = 0  # files the URL no longer needed
+    left_alone: list[str] = field(default_factory=list)  # files in OUT that spectroset did not write
 
 
 def fingerprint(cfg: Config, sources, skipped) -> str:
@@ -65,9 +71,10 @@ def fingerprint(cfg: Config, sources, skipped) -> str:
 
 
 def read_record(out: Path) -> dict | None:
+    """The finished build record of ``out``, or None (see :func:`ledger.read_build`)."""
     try:
-        return json.loads((out / "build.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_build(out)
+    except SpectrosetError:
         return None
 
 
@@ -82,32 +89,30 @@ def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
     return keys
 
 
-def _prepare(out: Path, cfg: Config, journal: Journal, force: bool) -> None:
-    new = public_dict(cfg)
+def _config_changed(out: Path, cfg: Config, journal: Journal, force: bool) -> bool:
+    """Whether OUT holds a build of another config; refused (before anything changes) unless ``force``."""
     old_hash = journal.get_meta("config_hash")
-    if old_hash and old_hash != cfg.hash():
-        if not force:
-            changed = [k for k in _changed_keys(journal.get_meta("config") or {}, new) if not k.startswith(("output.path", "output.staging", "publish."))]
-            raise BuildError(
-                f"{out} holds a build made with a different config (changed: {', '.join(changed[:6]) or 'unknown'}); "
-                "rerun with --force to replace it, or build elsewhere with -o"
-            )
-    if force or (old_hash and old_hash != cfg.hash()):
-        _wipe(out, journal)
-    journal.set_meta("config_hash", cfg.hash())
-    journal.set_meta("config", new)
+    changed = bool(old_hash) and old_hash != cfg.hash()
+    if changed and not force:
+        keys = [k for k in _changed_keys(journal.get_meta("config") or {}, public_dict(cfg))
+                if not k.startswith(("output.path", "output.staging", "publish."))]
+        raise BuildError(
+            f"{out} holds a build made with a different config (changed: {', '.join(keys[:6]) or 'unknown'}); "
+            "rerun with --force to replace it, or build elsewhere with -o"
+        )
+    return changed
 
 
-def _wipe(out: Path, journal: Journal) -> None:
-    """Remove everything a previous build wrote (and only that)."""
-    previous = read_record(out) or {}
-    remove_files(out, list(previous.get("files", {})) + ["build.json"])
-    for rel in journal.fingerprints():
-        rec = journal.get(rel)
-        remove_files(out, getattr(rec, "paths", []) or [])
-    for name in ("data",):
-        shutil.rmtree(out / name, ignore_errors=True)
-    journal.clear()
+def _check_nesting(source, out: Path) -> None:
+    """Refuse an output folder inside the source folder or the other way round: a build would
+    read what it writes, and replacing it (``--force``) could only ever be unsafe."""
+    if is_url(source):
+        return
+    src, dst = Path(source).resolve(), out.resolve()
+    if src == dst or dst in src.parents:
+        raise BuildError(f"source.path {source} is inside the output folder {out}; choose another -o")
+    if src in dst.parents:
+        raise BuildError(f"output folder {out} is inside source.path {source}; choose a folder outside it with -o")
 
 
 def _check_output(out: Path) -> None:
@@ -169,6 +174,7 @@ def build(
         remote.check()
         cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"path": remote.staging})})
     out = cfg.output.path
+    _check_nesting(cfg.source.path, out)
     _check_output(out)
     # Discovery reads only the sources; done first, a missing folder or bad label CSV stops the
     # build before OUT exists or its journal records a config that never built anything.
@@ -189,15 +195,25 @@ def build(
 
 def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force: bool,
               workers, executor, address, progress) -> BuildReport:
-    _remove_uncommitted(out, journal)
-    _prepare(out, cfg, journal, force)
+    ledger = journal.ledger
+    replace = _config_changed(out, cfg, journal, force) or force
     fp = fingerprint(cfg, sources, skipped)
     previous = read_record(out)
-    if previous and previous.get("fingerprint") == fp and all((out / f).is_file() for f in previous.get("files", {})):
-        return BuildReport(out, previous, reused=len(sources), up_to_date=True, skipped=previous.get("skipped", []))
+    if (not replace and previous and previous.get("fingerprint") == fp
+            and all((out / f).is_file() for f in previous["files"])):
+        return BuildReport(out, previous, reused=len(sources), up_to_date=True, skipped=previous.get("skipped", []),
+                           left_alone=foreign_files(out, [*previous["files"], RECORD]))
+    ledger.remove([RECORD])  # withdrawn before the first recorded file changes: unfinished until the end
+    ledger.remove_unfinished()
+    if replace:
+        ledger.forget_all()
+        journal.clear()
+    journal.set_meta("config_hash", cfg.hash())
+    journal.set_meta("config", public_dict(cfg))
     plan = make_plan(cfg, sources)
     layout = get_layout(cfg, out, plan, new_token(out))
-    todo, reused = _todo(out, cfg, sources, journal, layout)
+    layout.ledger = ledger
+    todo, reused = _todo(cfg, sources, journal, layout)
     pool = LazyPool(executor, workers, address)
     try:
         decoded = _run(todo, journal, layout, pool, progress)
@@ -213,21 +229,19 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
         ) from None
     finally:
         pool.close()
-    if previous:
-        remove_files(out, sorted(set(previous.get("files", {})) - set(record["files"]) - set(KNOWN_FILES)))
-    remove_temp_files(out)
-    return BuildReport(out, record, decoded, reused, skipped=skips)
+    keep = set(record["files"]) | set(ledger.of_units(journal.fingerprints()))
+    ledger.remove(set(ledger.rows()) - keep)  # stale shards, metadata, images of the previous build
+    left_alone = foreign_files(out, [*record["files"], RECORD])
+    record["left_alone"] = {"count": len(left_alone), "files": left_alone[:1000]}
+    _write_record(out, ledger, record)
+    return BuildReport(out, record, decoded, reused, skipped=skips, left_alone=left_alone)
 
 
-def _remove_uncommitted(out: Path, journal: Journal) -> None:
-    """Delete the images of recordings a killed run began but never committed. Redone unchanged,
-    they would only be rewritten; but the recording may since have changed or gone, and its old
-    images must not stay behind as files no metadata row names."""
-    pending = journal.pending()
-    for rel in sorted(pending):
-        remove_files(out, [f for planned in pending[rel] for f in expand(out, planned)])
-    if pending:
-        journal.forget_pending()
+def _write_record(out: Path, ledger, record: dict) -> None:
+    data = to_json(record)
+    ledger.intend([RECORD])
+    atomic_write(out / RECORD, data)
+    ledger.confirm(RECORD, hashlib.sha256(data).hexdigest(), len(data))
 
 
 def _printable(text: str) -> str:
@@ -252,41 +266,45 @@ def _usable_names(sources, skipped) -> tuple[list, list[Skipped]]:
     return keep, sorted(skipped, key=lambda s: s.path)
 
 
-def _todo(out: Path, cfg: Config, sources, journal: Journal, layout) -> tuple[list[FileJob], int]:
+def _todo(cfg: Config, sources, journal: Journal, layout) -> tuple[list[FileJob], int]:
+    """Recordings to (re)decode; the files of those, and of recordings gone, are removed first."""
     known = journal.fingerprints()
-    wanted = {s.rel for s in sources}
-    gone = [rel for rel in known if rel not in wanted]
-    for rel in gone:
-        remove_files(out, getattr(journal.get(rel), "paths", []) or [])
-    journal.delete(gone)
+    stale = sorted(set(known) - {s.rel for s in sources})
     todo, reused = [], 0
     for s in sources:
         if known.get(s.rel) == s.fingerprint:
             rec = journal.get(s.rel)
-            if layout.is_current(rec):
+            if rec is not None and layout.is_current(rec):
                 reused += 1
                 continue
-            remove_files(out, rec.paths)
+        if s.rel in known:
+            stale.append(s.rel)
         todo.append(FileJob(str(s.path), s.rel, s.fingerprint, cfg, s.events))
+    journal.ledger.remove(journal.ledger.of_units(stale))
+    journal.delete(stale)
     return todo, reused
 
 
 def _run(todo: list[FileJob], journal: Journal, layout, pool: LazyPool, progress) -> int:
-    """Run the recordings' units; each is journalled as begun before it is submitted, and
-    committed with its metadata when it is back (its files are down by then)."""
+    """Run the recordings' units; each unit's spool or intent log is recorded in the ledger before
+    it is submitted, and its metadata and files are committed when it is back."""
     if not todo:
         return 0
+    planned = {}
 
     def units():
         for job in todo:
             target = layout.target(job.rel)
-            journal.begin(job.rel, target.planned(job.rel))
+            planned[job.rel] = target.planned(job.rel)
+            journal.ledger.intend([planned[job.rel]], unit=job.rel)
             yield Unit(job, target)
 
     bar = _Progress(len(todo), progress)
     try:
-        for result in pool.map(run_unit, units(), len(todo)):
-            journal.put(result.rel, result.fingerprint, result)
+        for result, files in pool.map(run_unit, units(), len(todo)):
+            journal.put(result.rel, result.fingerprint, result, files)
+            if planned[result.rel] not in {f for f, _, _ in files}:  # an intent log, or no spool after all
+                journal.ledger.remove([planned.pop(result.rel)])
             bar.update(len(result.rows))
     finally:
         bar.close()

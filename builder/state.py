@@ -2,25 +2,31 @@
 
 The journal is one SQLite database (WAL): a recording's result is committed in one transaction
 only after its images are on disk, so a build killed at any moment resumes from the last commit
-and never counts a window twice. The lock is an ``flock`` on a file, which the kernel releases
+and never counts a window twice. Rows are JSON (arrays and bytes as base64 with their dtype and
+shape), never pickles: a copied or shared folder's journal is data, and a row that does not
+decode is a recording to rebuild. The same database holds the ledger of written files
+(``ledger.py``). The lock is an ``flock`` on a file, which the kernel releases
 when its holder dies, so a crashed build never leaves the folder locked.
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import errno
 import fcntl
 import json
+import logging
 import os
-import pickle
 import sqlite3
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
 from .errors import BuildError, LockedError
+from .ledger import STATE_DIR, temp_name
 
-STATE_DIR = ".spectroset"
+JOURNAL_FORMAT = 2  # PRAGMA user_version; 0 is the pickled journal of spectroset <= 0.x
+log = logging.getLogger("spectroset")
 
 
 def _file_mode() -> int:
@@ -32,24 +38,30 @@ def _file_mode() -> int:
 FILE_MODE = _file_mode()
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a hidden temp file in the same folder and a rename.
+def _open_temp(path: Path) -> tuple[int, Path]:
+    """Create (or truncate) ``path``'s temp file, never following a link planted at its name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), tmp
 
-    A reader (or a later run) sees the old file or the new one, never a part: a process killed
-    mid-write leaves only a hidden ``.*.tmp`` beside the target, which the next finished build
-    removes. Any ``OSError`` (full disk, read-only folder) becomes a one-line :class:`BuildError`.
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via its temp file (:func:`ledger.temp_name`) and a rename.
+
+    A reader (or a later run) sees the old file or the new one, never a part. A process killed
+    mid-write leaves only the temp, whose name the ledger derives from ``path``, so the next run
+    removes it. Any ``OSError`` (full disk, read-only folder) becomes a one-line :class:`BuildError`.
     """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = _open_temp(path)
     except OSError as exc:
         raise disk_error(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; datasets are meant to be shared
+        os.chmod(tmp, FILE_MODE)  # datasets are meant to be shared
         os.replace(tmp, path)
-    except BaseException as exc:
+    except Exception as exc:  # a kill (or Ctrl-C) leaves the temp: the ledger names it
         try:
             os.unlink(tmp)
         except OSError:
@@ -67,8 +79,8 @@ class AtomicFile:
     def __init__(self, path: Path, open_file: bool = True):
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
+            fd, tmp = _open_temp(path)
+            self.tmp = str(tmp)
             self.fh = os.fdopen(fd, "wb") if open_file else None
             if not open_file:
                 os.close(fd)
@@ -163,55 +175,119 @@ class OutputLock:
             self.fh.close()
 
 
+def encode(value):
+    """A journal value as JSON data: dataclasses by field, arrays and bytes as base64."""
+    import numpy as np
+
+    if dataclasses.is_dataclass(value):
+        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, np.ndarray):
+        return {"$array": value.dtype.str, "shape": list(value.shape),
+                "data": base64.b64encode(np.ascontiguousarray(value).tobytes()).decode()}
+    if isinstance(value, bytes):
+        return {"$bytes": base64.b64encode(value).decode()}
+    if isinstance(value, list):
+        return [encode(v) for v in value]
+    return value
+
+
+def _decode(value):
+    import numpy as np
+
+    if isinstance(value, dict) and "$array" in value:
+        data = base64.b64decode(value["data"], validate=True)
+        return np.frombuffer(data, dtype=np.dtype(value["$array"])).reshape(value["shape"]).copy()
+    if isinstance(value, dict) and "$bytes" in value:
+        return base64.b64decode(value["$bytes"], validate=True)
+    return value
+
+
+def decode_result(text: str):
+    """A journalled :class:`worker.FileResult`; ``ValueError`` (or ``TypeError``) if it is not one."""
+    from .worker import FileResult, Row
+
+    data = json.loads(text)
+    rows = [Row(**{k: _decode(v) for k, v in row.items()}) for row in data.pop("rows")]
+    result = FileResult(**data, rows=rows)
+    if not isinstance(result.rel, str) or not all(isinstance(p, str) for p in result.paths):
+        raise ValueError("not a journalled recording")
+    return result
+
+
 class Journal:
-    """Finished recordings of one output folder, keyed by their path under ``source.path``."""
+    """Finished recordings of one output folder, keyed by their path under ``source.path``, and
+    the ledger of the files written there (:class:`ledger.Ledger`, same database)."""
 
     def __init__(self, out: Path):
+        self.out = out
         path = out / STATE_DIR / "journal.sqlite"
         try:
             self.db = sqlite3.connect(path, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "units" in tables and version != JOURNAL_FORMAT:
+                self._start_over(version)
             self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            self.db.execute(
-                "CREATE TABLE IF NOT EXISTS units (rel TEXT PRIMARY KEY, fingerprint TEXT, record BLOB)"
-            )
-            # Files a run is about to write for a recording it has not committed yet: a run killed
-            # mid-recording leaves them behind, and the next run deletes them (the recording may
-            # since have changed or gone, and would otherwise leave stray images).
-            self.db.execute("CREATE TABLE IF NOT EXISTS pending (rel TEXT PRIMARY KEY, paths TEXT)")
+            self.db.execute("CREATE TABLE IF NOT EXISTS units (rel TEXT PRIMARY KEY, fingerprint TEXT, record TEXT)")
+            self.db.execute(f"PRAGMA user_version = {JOURNAL_FORMAT}")
         except sqlite3.Error as exc:
             raise BuildError(f"cannot open the build journal {path}: {exc}; {_hint(exc)}") from None
+        from .ledger import Ledger
+
+        self.ledger = Ledger(self)
+
+    def _start_over(self, version: int) -> None:
+        """A journal of another format (an earlier spectroset's pickles): its rows are never
+        decoded. The files its build.json lists (with their recorded hashes) and its spools are
+        removed, and the folder is rebuilt from scratch."""
+        from .layouts.units import spool_rel
+        from .ledger import RECORD, recorded_files, remove
+
+        log.warning("note: %s was built by an earlier spectroset (journal format %d, now %d): rebuilding it from "
+                    "scratch", self.out, version, JOURNAL_FORMAT)
+        try:
+            old = json.loads((self.out / RECORD).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        files = old.get("files") if isinstance(old, dict) else None
+        listed = [rel for rel in recorded_files(old) if _same_file(self.out / rel, files[rel])]
+        spools = [spool_rel(rel) for (rel,) in self.db.execute("SELECT rel FROM units") if isinstance(rel, str)]
+        remove(self.out, [RECORD, *listed, *spools])
+        for table in ("units", "meta", "pending", "files"):
+            self.db.execute(f"DROP TABLE IF EXISTS {table}")
 
     def get_meta(self, key: str):
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        try:
+            return None if row is None else json.loads(row[0])
+        except (TypeError, ValueError):
+            return None
 
     def set_meta(self, key: str, value) -> None:
         self._write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True)))
 
     def fingerprints(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT rel, fingerprint FROM units"))
+        return {rel: fp for rel, fp in self.db.execute("SELECT rel, fingerprint FROM units")
+                if isinstance(rel, str) and isinstance(fp, str)}
 
-    def begin(self, rel: str, paths: list[str]) -> None:
-        """Note the files about to be written for ``rel``; :meth:`put` commits them."""
-        self._write("INSERT OR REPLACE INTO pending VALUES (?, ?)", (rel, json.dumps(paths)))
-
-    def pending(self) -> dict[str, list[str]]:
-        """Files of recordings begun but never committed (their run was killed)."""
-        return {rel: json.loads(paths) for rel, paths in self.db.execute("SELECT rel, paths FROM pending")}
-
-    def forget_pending(self) -> None:
-        self._write("DELETE FROM pending")
-
-    def put(self, rel: str, fingerprint: str, record) -> None:
-        blob = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
-        self._write_all([("INSERT OR REPLACE INTO units VALUES (?, ?, ?)", (rel, fingerprint, blob)),
-                         ("DELETE FROM pending WHERE rel=?", (rel,))])
+    def put(self, rel: str, fingerprint: str, record, files: list[tuple[str, str, int]]) -> None:
+        """Commit a recording's result and its files (path, sha256, size) in one transaction."""
+        text = json.dumps(encode(record), separators=(",", ":"))
+        self._write_all([("INSERT OR REPLACE INTO units VALUES (?, ?, ?)", (rel, fingerprint, text)),
+                         *(self.ledger.confirm_sql(p, sha, size, rel) for p, sha, size in files)])
 
     def get(self, rel: str):
+        """The journalled result of ``rel``; None when there is none or its row does not decode."""
         row = self.db.execute("SELECT record FROM units WHERE rel=?", (rel,)).fetchone()
-        return None if row is None else pickle.loads(row[0])
+        if row is None:
+            return None
+        try:
+            record = decode_result(row[0])
+        except (TypeError, ValueError, KeyError, AttributeError):  # tampered or foreign: rebuild it
+            return None
+        return record if record.rel == rel else None
 
     def records(self, rels: list[str]) -> Iterator:
         """Records in the order of ``rels`` (missing ones skipped), one at a time."""
@@ -221,11 +297,10 @@ class Journal:
                 yield rec
 
     def delete(self, rels: list[str]) -> None:
-        for rel in rels:
-            self._write("DELETE FROM units WHERE rel=?", (rel,))
+        self._write_all([("DELETE FROM units WHERE rel=?", (rel,)) for rel in rels])
 
     def clear(self) -> None:
-        self._write_all([("DELETE FROM units", ()), ("DELETE FROM meta", ()), ("DELETE FROM pending", ())])
+        self._write_all([("DELETE FROM units", ()), ("DELETE FROM meta", ())])
 
     def _write(self, sql: str, args=()) -> None:
         self._write_all([(sql, args)])
@@ -247,3 +322,12 @@ class Journal:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _same_file(path: Path, digest) -> bool:
+    from .layouts.base import sha256_file
+
+    try:
+        return path.is_file() and not path.is_symlink() and sha256_file(path) == digest
+    except OSError:
+        return False

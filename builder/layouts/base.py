@@ -1,6 +1,8 @@
 """What every layout shares: walking finished recordings in order, counts, stats, build record.
 
-Workers write each recording's bytes where :meth:`Layout.target` says (``units.py``); subclasses
+Every file a layout writes goes through the ledger (:meth:`Layout.write_atomic`, or
+:meth:`Layout.intend` before a streamed file): recorded before it exists, confirmed with its
+hash once in place. Workers write each recording's bytes where :meth:`Layout.target` says (``units.py``); subclasses
 decide those places and how rows become data files (``write_data``). Rows
 are always visited in the same order — recordings sorted by path, windows by index — so the
 output is byte-identical whatever the worker count or the order results arrived in.
@@ -23,8 +25,6 @@ from ..worker import FileResult, Row
 from . import DatasetPlan
 from .units import Target
 
-KNOWN_FILES = ("README.md", "build.json", "stats.json", "preview.png")
-
 
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
@@ -41,6 +41,7 @@ class Layout:
         self.cfg, self.out, self.plan, self.token = cfg, out, plan, token
         self.files: dict[str, str] = {}  # every data file written → sha256
         self._targets: dict[str, Target] = {}
+        self.ledger = None  # the build's ledger (``ledger.Ledger``), set by the pipeline
 
     # -- per recording --------------------------------------------------------------------------
     def target(self, rel: str) -> Target:
@@ -70,13 +71,26 @@ class Layout:
                 for row in rec.rows:
                     yield self.plan.split_of(rec.rel, row.index), rec, row
 
+    def intend(self, rel: str) -> None:
+        """Record ``rel`` in the ledger before it is created (refused if a file not ours is there)."""
+        if self.ledger is not None:
+            self.ledger.intend([rel])
+
+    def confirm(self, rel: str, sha256: str) -> None:
+        """``rel`` is in place: into the build record, and its hash and size into the ledger."""
+        self.files[rel] = sha256
+        if self.ledger is not None:
+            self.ledger.confirm(rel, sha256, (self.out / rel).stat().st_size)
+
     def write_atomic(self, rel: str, data: bytes) -> None:
+        self.intend(rel)
         atomic_write(self.out / rel, data)
-        self.files[rel] = hashlib.sha256(data).hexdigest()
+        self.confirm(rel, hashlib.sha256(data).hexdigest())
 
     def finalize(self, journal, skipped: list[dict], fingerprint: str, run=None) -> dict:
-        """Write data files, stats, preview, card and build.json; return the build record.
-        ``run(fn, jobs, n)`` runs data-file jobs (parquet shards) in the build's workers."""
+        """Write data files, stats, preview and card; return the build record, which the
+        pipeline writes as build.json last. ``run(fn, jobs, n)`` runs data-file jobs (parquet
+        shards) in the build's workers."""
         from .card import preview_grid, write_card
 
         counts: dict[str, Counter] = defaultdict(Counter)
@@ -108,13 +122,12 @@ class Layout:
             "skipped": skipped,
         }
         if self.cfg.output.stats and stats.n:
-            self.write_atomic("stats.json", _json(stats.result()))
+            self.write_atomic("stats.json", to_json(stats.result()))
         preview = preview_grid(examples, self.cfg)
         if preview:
             self.write_atomic("preview.png", preview)
         write_card(self, record, stats.result() if stats.n else None)
         record["files"] = dict(sorted(self.files.items()))
-        atomic_write(self.out / "build.json", _json(record))
         return record
 
     def write_data(self, journal, counts: dict, stats: "_Stats", run=None) -> dict[str, list[bytes]]:
@@ -142,7 +155,7 @@ def _by_label(counts: dict[str, Counter]) -> dict[str, Counter]:
     return out
 
 
-def _json(obj) -> bytes:
+def to_json(obj) -> bytes:
     return (json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode()
 
 

@@ -75,13 +75,14 @@ class ImageFolderLayout(Layout):
                 meta = self.metadata_row(path, rec, row, split)
                 if self.rich:
                     if split not in streams:
+                        self.intend(self.metadata_rel(split))
                         streams[split] = ParquetFile(self.out, self.metadata_rel(split), self.metadata_features())
                     streams[split].write(meta)
                 else:
                     tables.setdefault(split, []).append(meta)
             for split in list(streams):
                 f = streams.pop(split)
-                self.files[f.rel] = f.commit()
+                self.confirm(f.rel, f.commit())
         finally:
             for f in streams.values():
                 f.abort()

@@ -166,8 +166,7 @@ class ParquetLayout(Layout):
         plan = {split: assign_shards(s, self.cfg.output.max_shard_size) for split, s in sizes.items()}
         shards = sum(n for _, n in plan.values())
         for rel, digest in run(write_shard, self._shard_jobs(journal, plan), shards):
-            self.files[rel] = digest
-        self._remove_stale_shards()
+            self.confirm(rel, digest)
         return examples
 
     def _shard_jobs(self, journal, plan: dict):
@@ -186,14 +185,8 @@ class ParquetLayout(Layout):
             if current is None or current.rel != rel:
                 if current is not None:
                     yield current
+                self.intend(rel)  # shards of an earlier build that this one does not write go at the end
                 current = open_[split] = ShardJob(str(self.out), self.token, rel, feats, [], [])
             current.rows.append(self.example(rec, row, label_ids, split))
             current.spooled.append((rec.paths[0], row.offset))
         yield from open_.values()
-    def _remove_stale_shards(self) -> None:
-        """Shards of an earlier (possibly crashed) build that this one did not write."""
-        data = self.out / "data"
-        if data.is_dir():
-            for path in sorted(data.glob("*.parquet")):
-                if f"data/{path.name}" not in self.files:
-                    path.unlink()

@@ -5,16 +5,19 @@ cluster. It decodes and renders one recording (:func:`worker.process_file`) and 
 recording's bytes straight into the output folder, batch by batch, so PNG bytes never travel
 back to the driver and a worker holds at most one batch of them:
 
-- imagefolder and mirror: the images, each with :func:`state.atomic_write`;
-- parquet: a *spool*, ``OUT/.spectroset/spool/<hash>.pkl``, one pickled ``(png, array, audio)``
-  per window; each row keeps its offset. The shards are assembled from the spools at the end by
-  ``parquet.write_shard`` units, in the workers too.
+- imagefolder and mirror: the images, each with :func:`state.atomic_write`, each noted in the
+  recording's intent log (``ledger.intent_log``) before it is created;
+- parquet: a *spool*, ``OUT/.spectroset/spool/<hash>.bin``: per window a length-prefixed JSON
+  header and the raw PNG, array and FLAC bytes (data, never pickles: spools outlive the run).
+  The shards are assembled from the spools at the end by ``parquet.write_shard`` units, in the
+  workers too.
 
-The unit returns the rows' metadata only (times, SHA-256, per-bin sums). The driver notes a
-unit's files in the journal *before* submitting it, as ``<folder>/<stem>_*.png`` patterns since
-the windows are known only after decoding, and commits the returned metadata when it is back.
-A build killed at any moment therefore deletes the half-written recording's files when it
-restarts, and the bytes never depend on which worker wrote what.
+The driver records the unit's spool or intent log in the ledger *before* submitting it, and
+commits the returned metadata with each file's SHA-256 and size when it is back. A build killed
+at any moment therefore finds every file of a half-written recording by name when it restarts,
+and the bytes never depend on which worker wrote what. An image name is the window's end in
+seconds to the microsecond (``names.end_tag``): windows of one recording start at least one
+sample apart, so at any rate up to 1 MHz every window has its own file.
 
 Every worker must see the output folder at the same path. Before its first unit, a worker
 compares ``OUT/.spectroset/token`` with the token the driver wrote for this build; a node that
@@ -23,25 +26,26 @@ reads another token, or none, stops the build with one line instead of writing e
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-import pickle
-import re
 import secrets
 import socket
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import SplitsConfig
-from ..errors import BuildError
+from ..errors import BuildError, DecodeError
+from ..ledger import STATE_DIR, intent_log, remove
 from ..names import end_tag, short_hash
 from ..splits import assign_window
-from ..state import STATE_DIR, AtomicFile, atomic_write, disk_error
+from ..state import AtomicFile, atomic_write, disk_error
 from ..worker import FileJob, FileResult, Row, process_file
 
 SPOOL_DIR = f"{STATE_DIR}/spool"
 TOKEN = f"{STATE_DIR}/token"
-_END = r"[0-9.e+-]+"  # the alphabet of end_tag: "{:g}" of a non-negative number
-_PATTERN = "_*.png"
+_HEADER = struct.Struct("<I")
 
 
 @dataclass(frozen=True)
@@ -61,12 +65,9 @@ class Target:
         split = None if self.mirror else (self.split or assign_window(rel, index, self.splits))
         return "/".join(p for p in (split, self.folder, f"{self.stem}_{end_tag(end)}.png") if p)
 
-    def planned(self, rel: str) -> list[str]:
-        """What the journal notes before the unit runs: the spool, or a pattern per image folder."""
-        if self.spool:
-            return [spool_rel(rel)]
-        splits = [None] if self.mirror else [self.split] if self.split else list(self.splits.fractions)
-        return ["/".join(p for p in (s, self.folder, self.stem + _PATTERN) if p) for s in splits]
+    def planned(self, rel: str) -> str:
+        """What the ledger records before the unit runs: the spool, or the intent log of its images."""
+        return spool_rel(rel) if self.spool else intent_log(rel)
 
 
 @dataclass(frozen=True)
@@ -80,20 +81,40 @@ class Unit:
 
 
 def spool_rel(rel: str) -> str:
-    return f"{SPOOL_DIR}/{short_hash(rel, 24)}.pkl"
+    return f"{SPOOL_DIR}/{short_hash(rel, 24)}.bin"
 
 
-def expand(out: Path, planned: str) -> list[str]:
-    """The existing files a journalled name stands for: itself, or the images its pattern matches."""
-    if not planned.endswith(_PATTERN):
-        return [planned]
-    folder, _, stem = planned[: -len(_PATTERN)].rpartition("/")
-    name = re.compile(re.escape(stem) + "_" + _END + r"\.png")
-    try:
-        names = os.listdir(out / folder)
-    except OSError:
-        return []
-    return sorted(f"{folder}/{n}" if folder else n for n in names if name.fullmatch(n))
+def pack(png: bytes, array, audio: bytes | None) -> bytes:
+    """One spooled window: ``<u32 header length><JSON header><png><array bytes><audio>``."""
+    head = {"png": len(png), "audio": None if audio is None else len(audio)}
+    raw = b""
+    if array is not None:
+        raw = array.tobytes()
+        head["array"] = [array.dtype.str, list(array.shape)]
+    text = json.dumps(head, separators=(",", ":")).encode()
+    return _HEADER.pack(len(text)) + text + png + raw + (audio or b"")
+
+
+def unpack(fh) -> tuple:
+    """``(png, array, audio)`` of the window at ``fh``'s position (see :func:`pack`)."""
+    import numpy as np
+
+    (n,) = _HEADER.unpack(_read(fh, _HEADER.size))
+    head = json.loads(_read(fh, n))
+    png, array, audio = _read(fh, int(head["png"])), None, None
+    if head.get("array"):
+        dtype, shape = np.dtype(head["array"][0]), tuple(int(d) for d in head["array"][1])
+        array = np.frombuffer(_read(fh, dtype.itemsize * int(np.prod(shape))), dtype).reshape(shape)
+    if head.get("audio") is not None:
+        audio = _read(fh, int(head["audio"]))
+    return png, array, audio
+
+
+def _read(fh, n: int) -> bytes:
+    data = fh.read(n)
+    if len(data) != n:
+        raise EOFError("truncated spool")
+    return data
 
 
 def new_token(out: Path) -> str:
@@ -127,48 +148,76 @@ class _Sink:
 
     def __init__(self, unit: Unit):
         self.unit, self.out = unit, Path(unit.target.out)
-        self.written: list[str] = []
+        self.files: list[tuple[str, str, int]] = []  # (path, sha256, size) of each file written
         self.spool = AtomicFile(self.out / spool_rel(unit.job.rel)) if unit.target.spool else None
-        self.offset = 0
+        self.spool_hash, self.offset, self.log, self.names = hashlib.sha256(), 0, None, set()
 
     def __call__(self, rows: list[Row]) -> None:
         for row in rows:
             row.size = len(row.png) + (row.array.nbytes if row.array is not None else 0) + len(row.audio or b"")
             if self.spool is not None:
-                data = pickle.dumps((row.png, row.array, row.audio), protocol=pickle.HIGHEST_PROTOCOL)
+                data = pack(row.png, row.array, row.audio)
                 self.spool.write(data)
+                self.spool_hash.update(data)
                 row.offset, self.offset = self.offset, self.offset + len(data)
                 row.array = row.audio = None
             else:  # arrays and clips stay in the row: imagefolder's metadata file carries them
-                rel = self.unit.target.image_rel(self.unit.job.rel, row.index, row.end)
-                atomic_write(self.out / rel, row.png)
-                self.written.append(rel)
+                self._image(self.unit.target.image_rel(self.unit.job.rel, row.index, row.end), row.png)
             row.png = None
 
-    def finish(self, result: FileResult) -> FileResult:
+    def _image(self, rel: str, png: bytes) -> None:
+        if rel in self.names:
+            raise DecodeError(self.unit.job.path, "windows less than 1 µs apart cannot each have their own file; "
+                                                  "set audio.sample_rate (at most 768 kHz)")
+        path = self.out / rel
+        if os.path.lexists(path):  # the ledger removed ours before this unit was submitted
+            raise BuildError(f"{path} exists and was not written by spectroset; move it away and rerun")
+        try:
+            if self.log is None:
+                log_path = self.out / intent_log(self.unit.job.rel)
+                log_path.parent.mkdir(parents=True, exist_ok=True)
+                self.log = open(log_path, "a", encoding="utf-8")
+            self.log.write(rel + "\n")
+            self.log.flush()  # in the page cache before the image exists: a kill -9 cannot lose it
+        except OSError as exc:
+            raise disk_error(exc, self.out / intent_log(self.unit.job.rel)) from None
+        atomic_write(path, png)
+        self.names.add(rel)
+        self.files.append((rel, hashlib.sha256(png).hexdigest(), len(png)))
+
+    def finish(self, result: FileResult) -> tuple[FileResult, list[tuple[str, str, int]]]:
+        self.close()
         if result.reason is not None or not result.rows:  # e.g. a file that broke halfway
             self.abort()
-            result.rows, result.paths = [], []
+            result.rows, result.paths, self.files = [], [], []
         elif self.spool is not None:
             self.spool.commit()
+            self.files = [(spool_rel(result.rel), self.spool_hash.hexdigest(), self.offset)]
             result.paths = [spool_rel(result.rel)]
         else:
-            result.paths = self.written
-        return result
+            result.paths = [f for f, _, _ in self.files]
+        return result, self.files
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
     def abort(self) -> None:
+        self.close()
         if self.spool is not None:
             self.spool.abort()
-        remove_files(self.out, self.written)
+        remove(self.out, [f for f, _, _ in self.files])
 
 
-def run_unit(unit: Unit) -> FileResult:
-    """One recording: decode, render, write its files; its metadata back to the driver."""
+def run_unit(unit: Unit) -> tuple[FileResult, list[tuple[str, str, int]]]:
+    """One recording: decode, render, write its files; its metadata and ``(path, sha256, size)``
+    of each file back to the driver."""
     check_visible(unit.target.out, unit.target.token)
     sink = _Sink(unit)
     try:
         result = process_file(unit.job, sink)
-    except Exception:  # not on a kill: the journal's patterns clean up after those
+    except Exception:  # not on a kill: the ledger's intents clean up after those
         sink.abort()
         raise
     return sink.finish(result)
@@ -187,8 +236,8 @@ class SpoolReader:
                 self.close()
                 self.fh, self.rel = open(self.out / rel, "rb"), rel
             self.fh.seek(offset)
-            return pickle.load(self.fh)
-        except (OSError, EOFError, pickle.UnpicklingError) as exc:
+            return unpack(self.fh)
+        except (OSError, EOFError, ValueError, TypeError, struct.error) as exc:
             self.close()
             raise BuildError(f"cannot read the spool {self.out / rel}: {getattr(exc, 'strerror', None) or exc}; "
                              "rerun with --force to rebuild it") from None
@@ -203,41 +252,3 @@ class SpoolReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def remove_files(out: Path, rels) -> None:
-    """Delete files this tool wrote earlier, and folders left empty by that."""
-    for rel in rels:
-        path = out / rel
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        except OSError as exc:  # read-only output: one line, not a traceback
-            raise disk_error(exc, path) from None
-        parent = path.parent
-        while parent != out:
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
-
-
-def remove_temp_files(out: Path) -> None:
-    """Temp files a killed build left behind (hidden ``.*.tmp`` beside their targets, spools too)."""
-    for folder, dirs, files in os.walk(out):
-        dirs[:] = [d for d in dirs if d != STATE_DIR]
-        _remove_temp(folder, files)
-    spools = out / SPOOL_DIR
-    if spools.is_dir():
-        _remove_temp(str(spools), os.listdir(spools))
-
-
-def _remove_temp(folder: str, names) -> None:
-    for name in names:
-        if name.startswith(".") and name.endswith(".tmp"):
-            try:
-                os.unlink(os.path.join(folder, name))
-            except OSError:
-                pass

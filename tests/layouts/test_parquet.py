@@ -138,16 +138,29 @@ def test_fewer_shards_after_removing_sources_drop_old_names(tmp_path):
     assert snapshot(out) == snapshot(fresh.output.path)  # resume equals clean build
 
 
-def test_stale_shards_of_a_crashed_build_are_removed(tmp_path):
+def test_a_user_parquet_survives_and_a_crashed_builds_shard_goes(tmp_path):
+    """Only the ledger says which shards are ours: a shard a killed run had begun is removed, a
+    user's own parquet beside the shards stays (and is counted, never listed in build.json)."""
+    from builder.state import Journal
+
     src = tmp_path / "src"
     shutil.copytree(DEMO / "kick_drum", src / "kick_drum")
     cfg = demo_config(tmp_path / "out", src, "output.layout=parquet")
     build(cfg, workers=1, progress=False)
-    stray = cfg.output.path / "data" / "train-00007-of-00009.parquet"
-    stray.write_bytes(b"left by a build that died before build.json")
+    out = cfg.output.path
+    mine = out / "data" / "train-00007-of-00009.parquet"
+    mine.write_bytes(b"the user's own table")
+    journal = Journal(out)
+    journal.ledger.intend(["data/train-00008-of-00009.parquet"])  # what a run killed mid-shard leaves
+    journal.close()
+    crashed = out / "data" / "train-00008-of-00009.parquet"
+    crashed.write_bytes(b"half a shard")
     (src / "kick_drum" / "bd_boom.aiff").unlink()  # a change, so the build runs again
-    build(cfg, workers=1, progress=False)
-    assert not stray.exists()
+    report = build(cfg, workers=1, progress=False)
+    assert not crashed.exists() and mine.read_bytes() == b"the user's own table"
+    assert report.left_alone == ["data/train-00007-of-00009.parquet"]
+    assert "data/train-00007-of-00009.parquet" not in report.record["files"]
+    assert report.record["left_alone"] == {"count": 1, "files": ["data/train-00007-of-00009.parquet"]}
 
 
 @pytest.mark.parametrize("sizes, limit", [([10] * 10, 30), ([1, 1, 1, 50, 1], 20), ([5], 1000), ([], 10), ([7, 0, 0, 7], 7)])

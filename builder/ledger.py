@@ -1,0 +1,218 @@
+"""The ledger: every file spectroset writes into an output folder, and the only reason it removes one.
+
+A row is written *before* its file is created (intent: ``sha256`` NULL) and completed with the
+file's SHA-256 and size once it is in place. Removals (stale images and shards, ``--force``, the
+files of a recording a killed run began, temp files), staging for the Hub, Kaggle or a URL, and
+deletions there are all computed from these rows or from the ``files`` of a ``build.json`` this
+module read and checked, never from a folder listing or a name pattern. Files in OUT that no row
+names are the user's: left alone, never overwritten, never published.
+
+A temp file is never recorded on its own: its name is derived exactly from its final name
+(:func:`temp_name`), so removing a recorded path removes its temp too. Workers that write images
+in other processes note each path in an *intent log* (``.spectroset/intent/<hash>.txt``, one path
+per line) before creating the file; the driver records the log itself as an intent, so a run
+killed mid-recording leaves nothing the next run cannot name.
+
+Every path acted on must be relative, free of ``..``, and resolve inside its root with symlinks
+followed (:func:`inside`); anything else is skipped, whatever a tampered journal or build.json says.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path, PurePosixPath
+
+from .errors import BuildError, LayoutError
+
+STATE_DIR = ".spectroset"
+INTENT_DIR = f"{STATE_DIR}/intent"
+TEMP_SUFFIX = ".spectroset.tmp"
+RECORD = "build.json"
+log = logging.getLogger("spectroset")
+
+
+def temp_name(path: Path) -> Path:
+    """The one temp name :func:`state.atomic_write` uses for ``path``: hidden, in the same folder."""
+    return path.with_name(f".{path.name}{TEMP_SUFFIX}")
+
+
+def safe_rel(rel) -> bool:
+    """Whether ``rel`` is a plain relative POSIX path (no ``..``, no absolute, no empty part)."""
+    if not isinstance(rel, str) or not rel or "\\" in rel or "\0" in rel or rel.startswith("/"):
+        return False
+    return all(part not in ("", ".", "..") for part in rel.split("/"))
+
+
+def inside(root: Path, rel) -> Path | None:
+    """``root / rel`` if it stays inside ``root`` with symlinked folders resolved; else None."""
+    if not safe_rel(rel):
+        return None
+    path = root / PurePosixPath(rel)
+    try:
+        base = root.resolve()
+        parent = path.parent.resolve()
+    except (OSError, RuntimeError):
+        return None
+    if parent != base and base not in parent.parents:
+        return None
+    return parent / path.name
+
+
+def remove(root: Path, rels) -> int:
+    """Delete the files ``rels`` under ``root`` (and their temps, and folders left empty by that).
+
+    Only for paths a record names; unsafe ones are skipped with a note. Returns files removed.
+    """
+    removed = 0
+    for rel in rels:
+        path = inside(root, rel)
+        if path is None:
+            log.warning("note: not removing %r: it does not resolve inside %s", rel, root)
+            continue
+        for target in (temp_name(path), path):
+            try:
+                target.unlink()
+                removed += target is path
+            except FileNotFoundError:
+                continue
+            except IsADirectoryError:
+                continue  # a folder the user put where we once wrote a file: theirs
+            except OSError as exc:
+                from .state import disk_error
+
+                raise disk_error(exc, target) from None
+        parent = path.parent  # emptied folders go too; the private state's stay (workers write there)
+        while parent != root and root in parent.parents and parent.relative_to(root).parts[0] != STATE_DIR:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+    return removed
+
+
+def intent_log(rel: str) -> str:
+    from .names import short_hash
+
+    return f"{INTENT_DIR}/{short_hash(rel, 24)}.txt"
+
+
+def read_intent_log(out: Path, log_rel: str) -> list[str]:
+    try:
+        return (out / log_rel).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+class Ledger:
+    """The ``files`` table of the journal database: path → (recording or None, sha256, size)."""
+
+    def __init__(self, journal):
+        self.journal, self.out = journal, journal.out
+        journal.db.execute("CREATE TABLE IF NOT EXISTS files "
+                           "(path TEXT PRIMARY KEY, unit TEXT, sha256 TEXT, size INTEGER)")
+
+    def rows(self) -> dict[str, tuple[str | None, str | None]]:
+        """path → (unit, sha256); ``sha256`` is None for a file not known to be complete."""
+        return {p: (u, s) for p, u, s in self.journal.db.execute("SELECT path, unit, sha256 FROM files")}
+
+    def of_units(self, units) -> list[str]:
+        units = set(units)
+        return sorted(p for p, (u, _) in self.rows().items() if u in units)
+
+    def owns(self, rel: str) -> bool:
+        return self.journal.db.execute("SELECT 1 FROM files WHERE path=?", (rel,)).fetchone() is not None
+
+    def intend(self, rels, unit: str | None = None) -> None:
+        """Record ``rels`` before they are created. A path that exists and is not ours stops the build."""
+        rels = list(rels)
+        for rel in rels:
+            path = inside(self.out, rel)
+            if path is None:
+                raise BuildError(f"{self.out}: refusing to write {rel!r}: it does not resolve inside the output folder")
+            if os.path.lexists(path) and not self.owns(rel):
+                raise BuildError(f"{path} exists and was not written by spectroset; move it away and rerun")
+        self.journal._write_all([("INSERT OR REPLACE INTO files VALUES (?, ?, NULL, NULL)", (r, unit)) for r in rels])
+
+    def confirm_sql(self, rel: str, sha256: str, size: int, unit: str | None = None) -> tuple[str, tuple]:
+        return "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", (rel, unit, sha256, size)
+
+    def confirm(self, rel: str, sha256: str, size: int, unit: str | None = None) -> None:
+        self.journal._write_all([self.confirm_sql(rel, sha256, size, unit)])
+
+    def remove(self, rels) -> int:
+        """Delete these recorded files (and their temps) and forget them. The one way files go."""
+        rels = sorted(r for r in set(rels) if self.owns(r))  # a path no row names is not ours to remove
+        if not rels:
+            return 0
+        n = remove(self.out, rels)
+        self.journal._write_all([("DELETE FROM files WHERE path=?", (r,)) for r in rels])
+        return n
+
+    def remove_unfinished(self) -> int:
+        """Files whose write never completed: a killed run's intents, and what its intent logs name."""
+        rows = self.rows()
+        unfinished = [p for p, (_, sha) in rows.items() if sha is None]
+        logged = [p for log_rel in unfinished if log_rel.startswith(INTENT_DIR + "/")
+                  for p in read_intent_log(self.out, log_rel) if p not in rows]
+        n = remove(self.out, logged)  # never recorded as rows: named only by the log
+        return n + self.remove(unfinished)
+
+    def forget_all(self) -> int:
+        return self.remove(self.rows())
+
+
+def read_build(out: Path) -> dict:
+    """``OUT/build.json``, checked to be a finished spectroset build record.
+
+    A :class:`LayoutError` one-liner when ``out`` is not a build, an unfinished one (a state
+    folder but no build.json: a build was interrupted), or holds a build.json spectroset did not
+    write (not a JSON object with ``layout``, ``config_hash`` and a ``files`` map of safe paths to
+    SHA-256 digests).
+    """
+    path = out / RECORD
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if (out / STATE_DIR).is_dir():
+            raise LayoutError(f"{out}: unfinished: rerun the build (no build.json; a build was interrupted)") from None
+        raise LayoutError(f"{out}: not a built dataset (no build.json); run `spectroset build` first") from None
+    except (OSError, ValueError) as exc:
+        raise LayoutError(f"{path}: unreadable ({exc.__class__.__name__}); rerun the build") from None
+    files = record.get("files") if isinstance(record, dict) else None
+    if not isinstance(files, dict) or not isinstance(record.get("layout"), str) or not record.get("config_hash"):
+        raise LayoutError(f"{path}: not a spectroset build.json (no layout, config_hash and files); "
+                          "rebuild with `spectroset build`")
+    bad = [rel for rel, sha in files.items() if not safe_rel(rel) or rel == RECORD or not _is_sha(sha)]
+    if bad:
+        raise LayoutError(f"{path}: {len(bad)} entr{'y' if len(bad) == 1 else 'ies'} that spectroset never writes, "
+                          f"e.g. {bad[0]!r}; rebuild with `spectroset build`")
+    return record
+
+
+def _is_sha(value) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def recorded_files(record: dict | None) -> list[str]:
+    """The safe paths a (possibly tampered, possibly remote) build record lists."""
+    files = (record or {}).get("files") if isinstance(record, dict) else None
+    return sorted(rel for rel in files if safe_rel(rel)) if isinstance(files, dict) else []
+
+
+def foreign_files(out: Path, ours) -> list[str]:
+    """Files under ``out`` (private state excluded) that are not in ``ours``: the user's."""
+    ours, found = set(ours), []
+    for folder, dirs, names in os.walk(out):
+        rel_folder = Path(folder).relative_to(out).as_posix()
+        if rel_folder == ".":
+            dirs[:] = [d for d in dirs if d != STATE_DIR]
+            rel_folder = ""
+        dirs.sort()
+        for name in sorted(names):
+            rel = f"{rel_folder}/{name}" if rel_folder else name
+            if rel not in ours and not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
+                found.append(rel)
+    return sorted(found)
