@@ -122,6 +122,10 @@ class Ledger:
         units = set(units)
         return sorted(p for p, (u, _) in self.rows().items() if u in units)
 
+    def unfinished(self) -> bool:
+        """Whether a run stopped with writes under way (intents never confirmed)."""
+        return self.journal.db.execute("SELECT 1 FROM files WHERE sha256 IS NULL LIMIT 1").fetchone() is not None
+
     def owns(self, rel: str) -> bool:
         return self.journal.db.execute("SELECT 1 FROM files WHERE path=?", (rel,)).fetchone() is not None
 

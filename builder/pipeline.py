@@ -199,7 +199,7 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
     replace = _config_changed(out, cfg, journal, force) or force
     fp = fingerprint(cfg, sources, skipped)
     previous = read_record(out)
-    if (not replace and previous and previous.get("fingerprint") == fp
+    if (not replace and previous and previous.get("fingerprint") == fp and not ledger.unfinished()
             and all((out / f).is_file() for f in previous["files"])):
         return BuildReport(out, previous, reused=len(sources), up_to_date=True, skipped=previous.get("skipped", []),
                            left_alone=foreign_files(out, [*previous["files"], RECORD]))

@@ -5,14 +5,18 @@ built in a local *staging* folder exactly like a local one, then mirrored to the
 
 1. the remote ``build.json`` is deleted first, so a reader never takes a half-updated dataset
    for a finished one;
-2. every data file the remote does not already hold with the same SHA-256 is uploaded; what was
-   uploaded is noted in ``STAGING/.spectroset/remote.json`` as it goes, so an upload that dies
-   resumes where it stopped;
-3. files the previous build had put there and this one no longer has are deleted;
+2. the files about to be uploaded are noted in ``STAGING/.spectroset/remote.json`` *before* the
+   first one goes (intent), then every data file the remote does not already hold with the same
+   SHA-256 is uploaded, and what arrived is noted as it goes: an upload that dies — even the
+   first one, seconds in — resumes where it stopped;
+3. files the previous build had put there (its remote ``build.json``, or this staging folder's
+   note) and this one no longer has are deleted, each by its exact name;
 4. ``build.json`` is uploaded last.
 
-Only files a spectroset build wrote are ever deleted; a remote folder holding anything else
-without a ``build.json`` is refused, as a local one is.
+Only files a spectroset build wrote are ever deleted, and only at relative paths inside the URL:
+an entry with ``..`` or an absolute path is never acted on. A remote folder holding anything
+else without a ``build.json`` (or this staging folder's note of an upload to it) is refused, as
+a local one is.
 
 Object stores cannot be locked, so two builds mirroring to one URL are kept apart by a lease,
 ``URL/.spectroset-lease.json`` (who, and until when), held for the whole mirror and renewed as it
@@ -34,7 +38,8 @@ from pathlib import Path
 
 from ..errors import BuildError
 from ..fsutil import filesystem, is_url, join
-from ..state import STATE_DIR, atomic_write
+from ..ledger import RECORD, STATE_DIR, recorded_files, safe_rel
+from ..state import atomic_write
 
 NOTE_EVERY = 5.0  # seconds between saves of remote.json during an upload
 LEASE = ".spectroset-lease.json"
@@ -81,7 +86,7 @@ class Remote:
 
     def check(self) -> None:
         """Refuse a remote folder that holds files no spectroset build put there."""
-        if self.record() is not None or self._noted():
+        if self.record() is not None or any(self._noted()):
             return
         try:
             found = self._call("list", self.fs.find, self.root)
@@ -91,39 +96,47 @@ class Remote:
             raise BuildError(f"output.path: {self.url} is not empty and was not built by spectroset; "
                              "choose a new URL")
 
-    def _noted(self) -> dict[str, str]:
-        """Files this staging folder knows to be on the remote already (rel → sha256)."""
+    def _noted(self) -> tuple[dict[str, str], list[str]]:
+        """What this staging folder knows it put on the remote (rel → sha256), and what it was
+        about to upload when it last stopped (maybe there, maybe partly)."""
         try:
             note = json.loads(self.note_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return {}
-        return note.get("files", {}) if note.get("url") == self.url else {}
+            return {}, []
+        if not isinstance(note, dict) or note.get("url") != self.url:
+            return {}, []
+        files = note.get("files") if isinstance(note.get("files"), dict) else {}
+        intended = note.get("intended") if isinstance(note.get("intended"), list) else []
+        return {k: v for k, v in files.items() if safe_rel(k)}, [k for k in intended if safe_rel(k)]
 
-    def _note(self, files: dict[str, str]) -> None:
-        data = json.dumps({"url": self.url, "files": files}, sort_keys=True).encode()
+    def _note(self, files: dict[str, str], intended: list[str]) -> None:
+        data = json.dumps({"url": self.url, "files": files, "intended": intended}, sort_keys=True).encode()
         atomic_write(self.note_path, data)
 
     def sync(self, record: dict, full: bool = False) -> tuple[int, int]:
         """Mirror the staging folder's finished build to the URL; ``(uploaded, deleted)`` files.
         ``full`` (``--force``) uploads every file again, whatever the remote says it holds."""
         previous = self.record()
-        local_json = (self.staging / "build.json").read_bytes()
+        local_json = (self.staging / RECORD).read_bytes()
         if previous is not None and json.loads(local_json) == previous and not full:
             return 0, 0
-        there = dict(previous.get("files", {})) if previous else {}
-        there.update(self._noted())
+        there = {rel: previous["files"][rel] for rel in recorded_files(previous)}
+        noted, intended = self._noted()
+        there.update(noted)
         skip = {} if full else dict(there)
         with _Lease(self) as lease:
-            return self._mirror(record, local_json, previous, there, skip, lease)
+            return self._mirror(record, local_json, previous, there, intended, skip, lease)
 
-    def _mirror(self, record: dict, local_json: bytes, previous, there: dict, skip: dict, lease) -> tuple[int, int]:
+    def _mirror(self, record: dict, local_json: bytes, previous, there: dict, intended: list[str], skip: dict,
+                lease) -> tuple[int, int]:
         if previous is not None:
-            self._call("delete", self.fs.rm_file, self._remote("build.json"))
+            self._call("delete", self.fs.rm_file, self._remote(RECORD))
+        todo = [(rel, sha) for rel, sha in sorted(record["files"].items()) if skip.get(rel) != sha and safe_rel(rel)]
+        intended = sorted(set(intended) | {rel for rel, _ in todo})
+        self._note(there, intended)  # before the first upload: whatever arrives from here on is ours
         uploaded, last_note, folders = 0, time.monotonic(), set()
         try:
-            for rel, sha in sorted(record["files"].items()):
-                if skip.get(rel) == sha:
-                    continue
+            for rel, sha in todo:
                 folder = self._remote(rel).rsplit("/", 1)[0]
                 if folder not in folders:  # object stores ignore this; file:// needs the folders
                     self._call("create a folder in", self.fs.makedirs, folder, True)
@@ -133,19 +146,19 @@ class Remote:
                 there[rel] = sha
                 uploaded += 1
                 if time.monotonic() - last_note > NOTE_EVERY:
-                    self._note(there)
+                    self._note(there, intended)
                     lease.renew()
                     last_note = time.monotonic()
         finally:  # an error (or Ctrl-C) keeps what did arrive; only a kill loses the last seconds
-            self._note(there)
-        gone = sorted(set(there) - set(record["files"]))
+            self._note(there, intended)
+        gone = sorted((set(there) | set(intended)) - set(record["files"]) - {RECORD, LEASE})
         for rel in gone:
             try:
                 self._call("delete", self.fs.rm_file, self._remote(rel))
             except FileNotFoundError:
                 pass
-        self._note({rel: sha for rel, sha in there.items() if rel in record["files"]})
-        self._call("upload to", self.fs.pipe_file, self._remote("build.json"), local_json)
+        self._note({rel: sha for rel, sha in there.items() if rel in record["files"]}, [])
+        self._call("upload to", self.fs.pipe_file, self._remote(RECORD), local_json)
         return uploaded + 1, len(gone)
 
 

@@ -34,6 +34,7 @@ def add_push_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", metavar="OUT", type=_out_folder, help="a built dataset folder, or the URL it was built to")
     parser.add_argument("--to", required=True, choices=("hf", "kaggle"), help="where to publish")
     parser.add_argument("-m", "--message", help="commit message (hf) or version notes (kaggle)")
+    parser.add_argument("--verbose", action="store_true", help="name the files in OUT that are not published")
     parser.add_argument("--dry-run", metavar="STAGE", type=Path,
                         help="write what would be uploaded into STAGE (absent or empty) and contact nothing")
     parser.add_argument("--license", metavar="ID",
@@ -56,6 +57,10 @@ def run_push(args: argparse.Namespace) -> int:
     build = finished_build(out)
     config = build.get("config") or {}
     files = stage.published_files(out, build)
+    alone = stage.left_alone(out, build)
+    if alone:
+        print(f"left alone {len(alone)} file(s) in {out} that spectroset did not write (not published)"
+              + (": " + ", ".join(alone) if getattr(args, "verbose", False) else "; --verbose names them"))
     wrong = HF_ONLY if args.to == "kaggle" else KAGGLE_ONLY
     for dest, flag in wrong.items():
         if getattr(args, dest, None) is not None:

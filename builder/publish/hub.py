@@ -5,8 +5,10 @@
 ``upload_folder`` hashes every file and skips what the repo already holds (unchanged files by oid,
 LFS objects by sha256); with ``hf_xet`` installed it uploads through Xet in several resumable
 commits, otherwise it makes one LFS commit. Either way a retry or a rerun after an interruption
-only sends what is missing. Remote files under the folders we publish that are no longer part of
-the build (a shard count that shrank, a removed label) are deleted in the same commit.
+only sends what is missing. Files that the previous spectroset push uploaded (listed in the
+``build.json`` it left in the repo) and this build no longer has (a shard count that shrank, a
+removed label) are deleted in the same commit, each by its exact name; any other file in the repo
+is someone else's and stays.
 
 The dataset card is uploaded as the engine wrote it: its ``configs`` tell ``load_dataset`` which
 files make which split and declare the features (``label`` as a ``ClassLabel``).
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -24,10 +27,11 @@ from urllib.parse import quote
 
 from ..errors import CredentialsError, PublishError
 from . import TRANSIENT_STATUS, add_secret, causes, describe, is_offline, network_error, retrying
+from ..ledger import RECORD, recorded_files
 from .stage import replace_texts, stage_hub
 
 _NAME = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
-SPLIT_DIRS = ("train", "validation", "test", "data")
+_GLOB = re.compile(r"([*?\[])")
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,25 @@ def _failure(exc: BaseException, source: str, what: str) -> PublishError:
     return PublishError(f"Hugging Face: could not {what}: {describe(exc)}")
 
 
+def exact_pattern(path: str) -> str:
+    """An fnmatch pattern (what ``delete_patterns`` takes) that matches ``path`` and nothing else."""
+    return _GLOB.sub(r"[\1]", path)
+
+
+def _remote_record(api, repo_id: str, revision: str | None) -> dict | None:
+    """The build.json an earlier push left in the repo, or None (none there, or not JSON)."""
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        path = api.hf_hub_download(repo_id, RECORD, repo_type="dataset", revision=revision)
+    except EntryNotFoundError:
+        return None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def publish(out: Path, files: list[str], target: HubTarget, stage: Path, texts=None) -> str:
     """Upload ``files`` of ``out`` (staged into ``stage``) to the target repo; return its URL.
     ``texts(repo_id)`` gives files to stage in place of the built ones (the card with the repo id)."""
@@ -117,10 +140,11 @@ def publish(out: Path, files: list[str], target: HubTarget, stage: Path, texts=N
     if target.revision:
         step(f"create branch {target.revision}", lambda: api.create_branch(
             repo_id, branch=target.revision, repo_type="dataset", exist_ok=True))
-    ours = sorted({f.split("/")[0] for f in files if "/" in f} | set(SPLIT_DIRS))
+    previous = step(f"read build.json of {repo_id}", lambda: _remote_record(api, repo_id, target.revision))
+    gone = sorted(set(recorded_files(previous)) - set(files) - {RECORD})
     commit = step(f"upload to {repo_id}", lambda: api.upload_folder(
         repo_id=repo_id, repo_type="dataset", folder_path=stage, revision=target.revision,
-        commit_message=target.message, delete_patterns=[f"{d}/*" for d in ours]))
+        commit_message=target.message, delete_patterns=[exact_pattern(p) for p in gone] or None))
     url = f"{api.endpoint}/datasets/{repo_id}"
     if target.revision:
         url += f"/tree/{quote(target.revision, safe='')}"

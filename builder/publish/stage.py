@@ -1,5 +1,7 @@
 """What goes up: the files of a built dataset, as folders that a publisher uploads whole.
 
+What is published is exactly what ``build.json`` lists (:func:`published_files`), each file's
+hash checked first; a folder that is not a finished build is refused by :func:`read_build`.
 A built dataset ``OUT`` holds the card (``README.md``), the data (``<split>/…`` image folders,
 ``data/*.parquet``, or the mirror layout's source folders), extras (``stats.json``,
 ``preview.png``), ``build.json`` (the build record the card points to) and the private
@@ -31,6 +33,8 @@ from pathlib import Path
 import yaml
 
 from ..errors import BuildError, LayoutError, LockedError, PublishError
+from ..layouts.base import sha256_file
+from ..ledger import RECORD, foreign_files, inside, read_build  # noqa: F401  (read_build: the one reader)
 
 PRIVATE = ".spectroset"  # build state: journal, lock, publish work folders. Never published.
 STORED = (".png", ".jpg", ".jpeg", ".webp", ".parquet", ".zip", ".npy", ".npz", ".flac", ".ogg", ".mp3")
@@ -56,38 +60,35 @@ NOTES = {  # descriptions of known columns and top-level files, for Kaggle's res
 }
 
 
-def read_build(out: Path) -> dict:
-    """``OUT/build.json`` as a dict; a :class:`LayoutError` when ``out`` is not a built dataset."""
-    path = out / "build.json"
-    try:
-        build = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LayoutError(f"{out}: not a built dataset (no build.json); run `spectroset build` first") from None
-    except (OSError, ValueError) as exc:
-        raise LayoutError(f"{path}: unreadable ({exc.__class__.__name__})") from None
-    if not isinstance(build, dict):
-        raise LayoutError(f"{path}: expected a JSON object")
-    return build
-
-
 def published_files(out: Path, build: dict | None = None) -> list[str]:
-    """Sorted POSIX paths under ``out`` that are published: no private state, no half-written files."""
-    if not (out / "README.md").is_file():
-        raise LayoutError(f"{out}: no README.md dataset card")
-    listed = (build or {}).get("files") or {}
-    missing = sorted(p for p in listed if not (out / p).is_file())
-    if missing:
-        raise LayoutError(f"{out}: {len(missing)} built file(s) missing, e.g. {missing[0]}; rebuild first")
-    files = []
-    for root, dirs, names in os.walk(out):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.endswith(".incomplete"))
-        rel_root = Path(root).relative_to(out)
-        for name in sorted(names):
-            rel = (rel_root / name).as_posix()
-            if name.startswith(".") or ".incomplete" in name or name.endswith(".tmp"):
-                continue
-            files.append(rel)
-    return sorted(files)
+    """Exactly the files ``build`` (``OUT/build.json``, from :func:`read_build`) lists, plus
+    build.json itself, after checking each one's SHA-256: sorted POSIX paths.
+
+    A missing, changed or symlinked file, or one outside ``out``, is a :class:`LayoutError` naming
+    the paths to fix. Files the build does not list (the user's) are never published.
+    """
+    build = read_build(out) if build is None else build
+    problems = []
+    for rel, digest in sorted(build["files"].items()):
+        path = inside(out, rel)
+        if path is None or path.is_symlink():
+            problems.append(f"{rel} (outside the folder)")
+        elif not path.is_file():
+            problems.append(f"{rel} (missing)")
+        elif sha256_file(path) != digest:
+            problems.append(f"{rel} (changed since the build)")
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; … {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise LayoutError(f"{out}: {len(problems)} built file(s) do not match build.json: {shown}; "
+                          "rerun the build to restore them")
+    if "README.md" not in build["files"]:
+        raise LayoutError(f"{out}: no README.md dataset card in build.json; rerun the build")
+    return sorted([*build["files"], RECORD])
+
+
+def left_alone(out: Path, build: dict) -> list[str]:
+    """Files in ``out`` that the build does not list: the user's, never published."""
+    return foreign_files(out, [*build["files"], RECORD])
 
 
 @contextlib.contextmanager
@@ -191,6 +192,7 @@ class KaggleItem:
     source: Path
     description: str
     text: str | None = None  # the bytes to stage instead of ``source``'s
+    members: tuple[str, ...] = ()  # a zip's files, relative to ``source``: only what build.json lists
 
 
 def plan_kaggle(out: Path, files: list[str]) -> list[KaggleItem]:
@@ -216,24 +218,29 @@ def plan_kaggle(out: Path, files: list[str]) -> list[KaggleItem]:
                 split = name.split("-", 1)[0]
                 add(KaggleItem(name, "file", out / rel, f"{split} split, parquet shard (image bytes and labels)"))
             continue
+        members = tuple(f.split("/", 1)[1] for f in inside)
         count = sum(f.endswith(".png") for f in inside)
         meta = next((f"{d}/{m}" for m in ("metadata.csv", "metadata.parquet") if f"{d}/{m}" in inside), None)
         if meta:
             add(KaggleItem(f"{d}.zip", "zip", out / d, f"{d} split: {count} spectrogram images in one folder per "
-                           f"label, with its {meta.split('/')[1]} (Kaggle unpacks the archive to {d}/)"))
+                           f"label, with its {meta.split('/')[1]} (Kaggle unpacks the archive to {d}/)", members=members))
             add(KaggleItem(f"{d}.{meta.rsplit('.', 1)[1]}", "metadata", out / meta,
                            f"{d} split: one row per image; file_name is relative to the dataset root"))
         else:
             add(KaggleItem(f"{d}.zip", "zip", out / d,
-                           f"{count} spectrogram images from {d}/ (Kaggle unpacks the archive to {d}/)"))
+                           f"{count} spectrogram images from {d}/ (Kaggle unpacks the archive to {d}/)", members=members))
     return [items[k] for k in sorted(items)]
 
 
-def write_zip(folder: Path, dest: Path) -> None:
-    """Zip ``folder``'s contents (paths relative to it) with fixed timestamps: same input, same bytes."""
+def write_zip(folder: Path, dest: Path, members=None) -> None:
+    """Zip ``members`` of ``folder`` (paths relative to it; default: all its files) with fixed
+    timestamps: same input, same bytes."""
+    if members is None:
+        members = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
     with zipfile.ZipFile(dest, "w") as zf:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=ZIP_TIME)
+        for rel in sorted(members):
+            path = folder / rel
+            info = zipfile.ZipInfo(rel, date_time=ZIP_TIME)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_STORED if path.suffix.lower() in STORED else zipfile.ZIP_DEFLATED
             with open(path, "rb") as src, zf.open(info, "w") as dst:
@@ -305,7 +312,7 @@ def stage_kaggle(items: list[KaggleItem], metadata: dict, dest: Path) -> None:
         if item.text is not None:
             target.write_text(item.text, encoding="utf-8")
         elif item.kind == "zip":
-            write_zip(item.source, target)
+            write_zip(item.source, target, item.members or None)
         elif item.kind == "metadata":
             rebase = _rebased_csv if item.source.suffix == ".csv" else _rebased_parquet
             rebase(item.source, target, item.name.rsplit(".", 1)[0])

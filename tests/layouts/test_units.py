@@ -1,7 +1,10 @@
-"""Workers write their recording's files: images or spools, patterns the journal can clean up after,
-and a stop (never a write elsewhere) where a worker does not see the build's output folder."""
+"""Workers write their recording's files: images (each named in the unit's intent log first) or
+spools, and a stop (never a write elsewhere) where a worker does not see the build's output folder."""
 
 from __future__ import annotations
+
+import csv
+import hashlib
 
 import pytest
 
@@ -9,7 +12,8 @@ from builder import worker
 from builder.config import SplitsConfig
 from builder.errors import BuildError
 from builder.layouts import units
-from builder.layouts.units import Target, Unit, check_visible, expand, new_token, run_unit, spool_rel
+from builder.layouts.units import Target, Unit, check_visible, new_token, run_unit, spool_rel
+from builder.ledger import intent_log, read_intent_log
 from builder.pipeline import build
 from builder.state import Journal
 from builder.worker import FileJob
@@ -30,37 +34,23 @@ def _unit(tmp_path, path, *overrides, **target):
     return Unit(FileJob(str(path), path.name, "1:1", cfg), _target(out, token, **target)), out
 
 
-def test_a_pattern_expands_to_that_stems_images_only(tmp_path):
-    folder = tmp_path / "train" / "birds"
-    folder.mkdir(parents=True)
-    for name in ("rec_5.png", "rec_7.5.png", "rec_1e+06.png", "rec_10_5.png", "rec_x.png", "record_5.png",
-                 ".rec_5.png.abc.tmp", "rec_5.png.txt"):
-        (folder / name).write_bytes(b"")
-    (tmp_path / "preview.png").write_bytes(b"")
-    assert expand(tmp_path, "train/birds/rec_*.png") == [
-        "train/birds/rec_1e+06.png", "train/birds/rec_5.png", "train/birds/rec_7.5.png"]
-    assert expand(tmp_path, "rec_*.png") == []  # mirror layout at the root: preview.png is not an image of "rec"
-    assert expand(tmp_path, "missing/rec_*.png") == []
-    assert expand(tmp_path, ".spectroset/spool/abc.pkl") == [".spectroset/spool/abc.pkl"]
-
-
-def test_planned_names_cover_every_folder_an_image_can_land_in(tmp_path):
-    by_window = SplitsConfig(train=0.8, validation=0.1, test=0.1, by="window")
-    assert _target(tmp_path, "t").planned("a/rec.wav") == ["train/birds/rec_*.png"]
-    assert _target(tmp_path, "t", split=None, splits=by_window).planned("a/rec.wav") == [
-        "train/birds/rec_*.png", "validation/birds/rec_*.png", "test/birds/rec_*.png"]
-    assert _target(tmp_path, "t", split=None, mirror=True, folder="").planned("rec.wav") == ["rec_*.png"]
-    assert _target(tmp_path, "t", spool=True).planned("a/rec.wav") == [spool_rel("a/rec.wav")]
+def test_planned_is_the_spool_or_the_intent_log_exact_names(tmp_path):
+    assert _target(tmp_path, "t").planned("a/rec.wav") == intent_log("a/rec.wav")
+    assert _target(tmp_path, "t", spool=True).planned("a/rec.wav") == spool_rel("a/rec.wav")
+    assert intent_log("a/rec.wav") != intent_log("a/rec2.wav")
 
 
 def test_images_are_written_in_the_worker_and_only_metadata_comes_back(tmp_path):
     unit, out = _unit(tmp_path, tone(tmp_path / "src" / "rec.wav", 2.0))
-    result = run_unit(unit)
+    result, files = run_unit(unit)
     assert result.reason is None and len(result.rows) == 3  # 1-s windows every 0.5 s
     assert result.paths == ["train/birds/rec_1.png", "train/birds/rec_1.5.png", "train/birds/rec_2.png"]
     assert all(row.png is None and row.size > 0 for row in result.rows)
-    assert sorted(expand(out, unit.target.planned("rec.wav")[0])) == sorted(result.paths)
+    assert read_intent_log(out, unit.target.planned("rec.wav")) == result.paths  # named before written
+    assert [f for f, _, _ in files] == result.paths
     assert all((out / p).read_bytes().startswith(b"\x89PNG") for p in result.paths)
+    assert [(sha, size) for _, sha, size in files] == [
+        (hashlib.sha256((out / p).read_bytes()).hexdigest(), (out / p).stat().st_size) for p in result.paths]
 
 
 def test_a_recording_that_breaks_halfway_leaves_no_images(tmp_path, monkeypatch):
@@ -75,15 +65,17 @@ def test_a_recording_that_breaks_halfway_leaves_no_images(tmp_path, monkeypatch)
 
     monkeypatch.setattr(worker, "render_batch", breaks_on_the_third_batch)
     monkeypatch.setattr(worker, "batch_size", lambda spec, n: 1)
-    result = run_unit(unit)
-    assert result.reason.startswith("unexpected error") and result.paths == [] and result.rows == []
+    result, files = run_unit(unit)
+    assert result.reason.startswith("unexpected error") and result.paths == [] and result.rows == [] and files == []
     assert calls["n"] == 3 and not (out / "train").exists()  # the two images written are gone again
 
 
 def test_a_spool_holds_each_rows_bytes_at_its_offset(tmp_path):
     unit, out = _unit(tmp_path, tone(tmp_path / "src" / "rec.wav", 2.0), "output.include={arrays: true}", spool=True)
-    result = run_unit(unit)
+    result, files = run_unit(unit)
     assert result.paths == [spool_rel("rec.wav")] and not (out / "train").exists()
+    assert files == [(spool_rel("rec.wav"), hashlib.sha256((out / spool_rel("rec.wav")).read_bytes()).hexdigest(),
+                      (out / spool_rel("rec.wav")).stat().st_size)]
     direct = worker.process_file(unit.job)
     with units.SpoolReader(out) as spools:
         for row, ref in zip(result.rows, direct.rows):
@@ -114,9 +106,9 @@ def test_process_workers_check_the_token_before_writing(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("layout", ["imagefolder", "parquet"])
 def test_a_kill_between_begin_and_commit_is_cleaned_up_at_the_next_start(tmp_path, layout):
-    """A run begins a new recording, its worker writes the files, and the run dies before the
-    commit; the recording is then deleted. No build.json ever listed those files: only the
-    journal's planned names can find them."""
+    """A run records a new recording's spool or intent log, its worker writes the files, and the
+    run dies before the commit; the recording is then deleted. No build.json ever listed those
+    files: only the ledger's intent (and the log it names) can find them."""
     src = tmp_path / "src"
     tone(src / "a" / "one.wav", 1.5)
     sets = (f"output.layout={layout}", "output.splits={train: 1.0}")
@@ -126,17 +118,18 @@ def test_a_kill_between_begin_and_commit_is_cleaned_up_at_the_next_start(tmp_pat
     out, new = cfg.output.path, tone(src / "b" / "two.wav", 2.5, freq=700)
     target = _target(out, new_token(out), folder="b", stem="two", spool=layout == "parquet")
     journal = Journal(out)
-    journal.begin("b/two.wav", target.planned("b/two.wav"))
+    journal.ledger.intend([target.planned("b/two.wav")], unit="b/two.wav")
     journal.close()
-    written = run_unit(Unit(FileJob(str(new), "b/two.wav", "1:1", cfg), target)).paths
+    written = run_unit(Unit(FileJob(str(new), "b/two.wav", "1:1", cfg), target))[0].paths
     assert len(written) == (1 if layout == "parquet" else 4) and all((out / p).is_file() for p in written)
     new.unlink()
     build(cfg, workers=1, progress=False)
     assert [p for p in written if (out / p).exists()] == []
+    assert not (out / target.planned("b/two.wav")).exists()
     assert snapshot(out) == snapshot(clean.output.path)
 
 
-def test_window_splits_put_one_recordings_images_in_several_folders_the_patterns_cover(tmp_path):
+def test_window_splits_put_one_recordings_images_in_several_folders_the_ledger_names(tmp_path):
     src = tmp_path / "src"
     tone(src / "birds" / "long.wav", 12.0)
     sets = ("output.splits={train: 0.5, validation: 0.25, test: 0.25, by: window}",)
@@ -148,9 +141,20 @@ def test_window_splits_put_one_recordings_images_in_several_folders_the_patterns
     images = sorted(p.relative_to(out).as_posix() for p in out.glob("*/birds/*.png"))
     assert {p.split("/")[0] for p in images} == {"train", "validation", "test"}
     journal = Journal(out)
-    rec = journal.get("birds/long.wav")
+    rec, owned = journal.get("birds/long.wav"), journal.ledger.of_units(["birds/long.wav"])
     journal.close()
-    layout_target = _target(out, "t", folder="birds", stem="long", split=None,
-                            splits=SplitsConfig(train=0.5, validation=0.25, test=0.25, by="window"))
-    assert sorted(f for p in layout_target.planned("birds/long.wav") for f in expand(out, p)) == images
-    assert sorted(rec.paths) == images
+    assert sorted(rec.paths) == images == owned
+
+
+def test_hops_of_half_a_millisecond_give_one_file_per_row(tmp_path):
+    """Names carry the window end to the microsecond: 0.5 ms hops never share a file."""
+    src = tmp_path / "src"
+    tone(src / "birds" / "click.wav", 0.03)
+    cfg = demo_config(tmp_path / "out", src, "windows={duration: 0.01, hop: 0.0005}", "output.splits={train: 1.0}",
+                      "spectrogram={kind: mel, n_fft: 64, hop_length: 16, n_mels: 8}", "image.size=null")
+    record = build(cfg, workers=1, progress=False).record
+    images = list((cfg.output.path / "train" / "birds").glob("*.png"))
+    with open(cfg.output.path / "train" / "metadata.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(images) == record["windows"] == len({r["file_name"] for r in rows}) > 40
+    assert "birds/click_0.0105.png" in {r["file_name"] for r in rows}

@@ -120,11 +120,25 @@ def build_fixture_dataset(out: Path, layout: str = "imagefolder", name: str = "t
     (out / ".spectroset" / "journal.sqlite").write_bytes(b"SQLite format 3\0 private build state")
     (out / ".spectroset" / "lock").write_text("4242")
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and ".spectroset" not in p.parts)
+    import hashlib
+
     build = {"name": name, "layout": layout, "config": cfg.model_dump(mode="json"), "config_hash": cfg.hash(),
              "sources": 3, "windows": sum(map(len, rows.values())), "splits": {s: len(r) for s, r in rows.items()},
-             "counts": {s: len(r) for s, r in rows.items()}, "skipped": [], "files": {f: "0" * 64 for f in files}}
+             "counts": {s: len(r) for s, r in rows.items()}, "skipped": [],
+             "files": {f: hashlib.sha256((out / f).read_bytes()).hexdigest() for f in files}}
     (out / "build.json").write_text(json.dumps(build, indent=2))
     return out
+
+
+def relist(out: Path) -> None:
+    """Rewrite build.json's ``files`` after a test changed the dataset, as a rebuild would."""
+    import hashlib
+
+    build = json.loads((out / "build.json").read_text())
+    build["files"] = {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                      for p in sorted(out.rglob("*")) if p.is_file() and ".spectroset" not in p.parts
+                      and p.name != "build.json"}
+    (out / "build.json").write_text(json.dumps(build, indent=2))
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from builder.publish import add_secret, describe, redact, retrying
 from builder.publish import kaggle as kg
 from builder.publish import stage
 from builder.publish.cli import add_push_arguments, run_push
-from .conftest import build_fixture_dataset
+from .conftest import build_fixture_dataset, relist
 
 # --------------------------------------------------------------------------- Kaggle names
 
@@ -194,6 +194,7 @@ def test_rich_metadata_parquet_goes_to_kaggle_rebased_with_its_schema(tmp_path):
     table = pacsv.read_csv(out / "train" / "metadata.csv")
     pq.write_table(table.replace_schema_metadata({b"huggingface": b"{}"}), out / "train" / "metadata.parquet")
     (out / "train" / "metadata.csv").unlink()
+    relist(out)
     items = {i.name: i for i in stage.plan_kaggle(out, stage.published_files(out))}
     assert items["train.parquet"].kind == "metadata" and "test.csv" in items and "train.csv" not in items
     stage.stage_kaggle(list(items.values()), {"id": "alice/x-y-z"}, tmp_path / "k")

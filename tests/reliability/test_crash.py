@@ -135,7 +135,8 @@ class Crash(BaseException):
 def test_crash_at_every_write_then_resume_gives_the_clean_bytes(tmp_path, monkeypatch, layout):
     """Deterministic complement of the kill test: for every file write of a small build (images,
     metadata, stats, preview, card, build.json) die right there, with the temp file of the
-    interrupted write left behind as a kill -9 leaves it; then rerun and compare."""
+    interrupted write left behind as a kill -9 leaves it; then rerun and compare. A folder left
+    by any of these crashes is never a finished build (no build.json until the very end)."""
     src = tmp_path / "src"
     for i in range(4):
         write_tone(src / f"label{i % 2}" / f"rec{i}.wav", 1.3, freq=300 + 100 * i)
@@ -146,8 +147,7 @@ def test_crash_at_every_write_then_resume_gives_the_clean_bytes(tmp_path, monkey
         calls["n"] += 1
         calls["targets"].append(Path(target).name)
         if calls["n"] == calls["at"]:
-            os.link(tmp, f"{tmp[:-4]}-killed.tmp")  # atomic_write removes its temp; a kill would not
-            raise Crash(target)
+            raise Crash(target)  # the temp stays, as a kill leaves it; its name is derived from the target
         return real_replace(tmp, target)
 
     monkeypatch.setattr(state.os, "replace", dying_replace)
@@ -168,6 +168,7 @@ def test_crash_at_every_write_then_resume_gives_the_clean_bytes(tmp_path, monkey
         with pytest.raises(Crash):
             build(cfg, workers=1, progress=False)
         _assert_only_complete_files(cfg.output.path, clean)
+        assert not (cfg.output.path / "build.json").exists(), writes[at - 1]
         calls.update(n=0, at=0)
         report = build(cfg, workers=1, progress=False)
         assert not report.up_to_date, writes[at - 1]
