@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--executor", choices=["local", "ray"], default="local", help="where work units run")
     b.add_argument("--address", help="Ray cluster address (ray://HOST:PORT or auto); with --executor ray")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--verbose", action="store_true", help="name the files in OUT that spectroset left alone")
 
     i = sub.add_parser("inspect", help="summarise a built dataset; --verify re-hashes every file")
     i.add_argument("dataset", type=_dataset_folder, help="a built dataset folder, or the URL it was built to")
@@ -87,6 +88,9 @@ def cmd_build(args) -> int:
         print("  splits: " + ", ".join(f"{k} {v}" for k, v in rec["splits"].items()))
         if report.url:
             print(f"  uploaded {report.uploaded} file(s), deleted {report.deleted}; staging folder {report.out}")
+    if report.left_alone:
+        names = ": " + ", ".join(report.left_alone) if args.verbose else " (named in build.json and with --verbose)"
+        print(f"  left alone {len(report.left_alone)} file(s) in {report.out} that spectroset did not write{names}")
     for s in report.skipped:
         print(f"  skipped {s['path']}: {s['reason']}")
     if report.skipped:

@@ -181,6 +181,10 @@ class _Lease:
             f"pid {held.get('pid', '?')}, staging folder {held.get('staging', '?')}); wait for it to finish "
             f"(a lease of a build that died expires {LEASE_SECONDS:.0f} s after its last renewal)")
 
+    def _left_by_us(self, held: dict) -> bool:
+        """A lease of this staging folder on this host: a build of it that died (we hold its lock)."""
+        return held.get("host") == socket.gethostname() and held.get("staging") == str(self.remote.staging)
+
     def renew(self) -> None:
         data = {"id": self.id, "host": socket.gethostname(), "pid": os.getpid(),
                 "staging": str(self.remote.staging), "until": time.time() + LEASE_SECONDS}
@@ -188,7 +192,7 @@ class _Lease:
 
     def __enter__(self) -> "_Lease":
         held = self._read()
-        if held and held.get("id") != self.id and held.get("until", 0) > time.time():
+        if held and held.get("id") != self.id and held.get("until", 0) > time.time() and not self._left_by_us(held):
             self._refuse(held)
         self.remote._call("create a folder in", self.remote.fs.makedirs, self.remote.root, True)  # file:// needs it
         self.renew()
