@@ -242,8 +242,8 @@ class Journal:
         """A journal of another format (an earlier spectroset's pickles): its rows are never
         decoded. The files its build.json lists (with their recorded hashes) and its spools are
         removed, and the folder is rebuilt from scratch."""
-        from .layouts.units import spool_rel
         from .ledger import RECORD, recorded_files, remove
+        from .names import short_hash
 
         log.warning("note: %s was built by an earlier spectroset (journal format %d, now %d): rebuilding it from "
                     "scratch", self.out, version, JOURNAL_FORMAT)
@@ -253,7 +253,8 @@ class Journal:
             old = {}
         files = old.get("files") if isinstance(old, dict) else None
         listed = [rel for rel in recorded_files(old) if _same_file(self.out / rel, files[rel])]
-        spools = [spool_rel(rel) for (rel,) in self.db.execute("SELECT rel FROM units") if isinstance(rel, str)]
+        spools = [f"{STATE_DIR}/spool/{short_hash(rel, 24)}.pkl"  # the earlier version's spool names
+                  for (rel,) in self.db.execute("SELECT rel FROM units") if isinstance(rel, str)]
         remove(self.out, [RECORD, *listed, *spools])
         for table in ("units", "meta", "pending", "files"):
             self.db.execute(f"DROP TABLE IF EXISTS {table}")
