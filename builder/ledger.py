@@ -168,6 +168,31 @@ class Ledger:
         return self.remove(self.rows())
 
 
+def remove_earlier_build(out: Path, rels) -> None:
+    """Remove what a build of an earlier spectroset (no ledger) wrote: the files its build.json
+    lists whose bytes still match the recorded hash, the record itself, and its spools, named
+    from the recordings ``rels`` of its journal as that version named them."""
+    from .layouts.base import sha256_file
+    from .names import short_hash
+
+    try:
+        old = json.loads((out / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = {}
+
+    def same(rel: str) -> bool:
+        path = inside(out, rel)
+        try:
+            return path is not None and path.is_file() and not path.is_symlink() and \
+                sha256_file(path) == old["files"][rel]
+        except OSError:
+            return False
+
+    listed = [rel for rel in recorded_files(old) if same(rel)]
+    spools = [f"{STATE_DIR}/spool/{short_hash(rel, 24)}.pkl" for rel in rels if isinstance(rel, str)]
+    remove(out, [RECORD, *listed, *spools])
+
+
 def read_build(out: Path) -> dict:
     """``OUT/build.json``, checked to be a finished spectroset build record.
 

@@ -240,22 +240,13 @@ class Journal:
 
     def _start_over(self, version: int) -> None:
         """A journal of another format (an earlier spectroset's pickles): its rows are never
-        decoded. The files its build.json lists (with their recorded hashes) and its spools are
-        removed, and the folder is rebuilt from scratch."""
-        from .ledger import RECORD, recorded_files, remove
-        from .names import short_hash
+        decoded; what that build wrote goes (:func:`ledger.remove_earlier_build`) and the folder
+        is rebuilt from scratch."""
+        from .ledger import remove_earlier_build
 
         log.warning("note: %s was built by an earlier spectroset (journal format %d, now %d): rebuilding it from "
                     "scratch", self.out, version, JOURNAL_FORMAT)
-        try:
-            old = json.loads((self.out / RECORD).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            old = {}
-        files = old.get("files") if isinstance(old, dict) else None
-        listed = [rel for rel in recorded_files(old) if _same_file(self.out / rel, files[rel])]
-        spools = [f"{STATE_DIR}/spool/{short_hash(rel, 24)}.pkl"  # the earlier version's spool names
-                  for (rel,) in self.db.execute("SELECT rel FROM units") if isinstance(rel, str)]
-        remove(self.out, [RECORD, *listed, *spools])
+        remove_earlier_build(self.out, [rel for (rel,) in self.db.execute("SELECT rel FROM units")])
         for table in ("units", "meta", "pending", "files"):
             self.db.execute(f"DROP TABLE IF EXISTS {table}")
 
@@ -324,11 +315,3 @@ class Journal:
     def close(self) -> None:
         self.db.close()
 
-
-def _same_file(path: Path, digest) -> bool:
-    from .layouts.base import sha256_file
-
-    try:
-        return path.is_file() and not path.is_symlink() and sha256_file(path) == digest
-    except OSError:
-        return False
