@@ -164,7 +164,8 @@ class Ledger:
         n = remove(self.out, logged)  # never recorded as rows: named only by the log
         return n + self.remove(unfinished)
 
-    def forget_all(self) -> int:
+    def remove_all(self) -> int:
+        """Every recorded file (``--force``, a changed config): the user's files stay."""
         return self.remove(self.rows())
 
 

@@ -206,7 +206,7 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
     ledger.remove([RECORD])  # withdrawn before the first recorded file changes: unfinished until the end
     ledger.remove_unfinished()
     if replace:
-        ledger.forget_all()
+        ledger.remove_all()
         journal.clear()
     journal.set_meta("config_hash", cfg.hash())
     journal.set_meta("config", public_dict(cfg))
