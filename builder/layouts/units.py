@@ -37,7 +37,7 @@ from pathlib import Path
 
 from ..config import SplitsConfig
 from ..errors import BuildError, DecodeError
-from ..ledger import STATE_DIR, intent_log, remove
+from ..ledger import STATE_DIR, inside, intent_log, remove
 from ..names import end_tag, short_hash
 from ..splits import assign_window
 from ..state import AtomicFile, atomic_write, disk_error
@@ -169,7 +169,9 @@ class _Sink:
         if rel in self.names:
             raise DecodeError(self.unit.job.path, "windows less than 1 µs apart cannot each have their own file; "
                                                   "set audio.sample_rate (at most 768 kHz)")
-        path = self.out / rel
+        path = inside(self.out, rel)  # a folder the user symlinked elsewhere is not written through
+        if path is None:
+            raise BuildError(f"{self.out / rel}: its folder resolves outside the output folder; remove the link")
         if os.path.lexists(path):  # the ledger removed ours before this unit was submitted
             raise BuildError(f"{path} exists and was not written by spectroset; move it away and rerun")
         try:

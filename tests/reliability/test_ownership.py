@@ -247,3 +247,16 @@ def test_an_old_pickled_journal_is_rebuilt_from_scratch_with_one_line(tmp_path):
     assert _intact(out, USER) and {k: v for k, v in mine.items() if k not in USER} == {
         k: v for k, v in snapshot(clean).items()} | {"build.json": mine["build.json"]}
     assert run_cli("build", cfg, "-j", "1", "--quiet").stdout.count("up to date") == 1
+
+
+def test_a_symlinked_folder_in_out_is_never_written_through(tmp_path):
+    src = _source(tmp_path)
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    cfg = load_config(write_config(tmp_path / "c.yaml", src, out, output={"splits": {"train": 1.0}}))
+    build(cfg, workers=1, progress=False)
+    shutil.rmtree(out / "train")
+    elsewhere.mkdir()
+    (out / "train").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(BuildError, match="resolves outside the output folder"):
+        build(cfg, workers=1, progress=False)
+    assert list(elsewhere.iterdir()) == []
