@@ -61,7 +61,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             fh.write(data)
         os.chmod(tmp, FILE_MODE)  # datasets are meant to be shared
         os.replace(tmp, path)
-    except Exception as exc:  # a kill (or Ctrl-C) leaves the temp: the ledger names it
+    except (Exception, KeyboardInterrupt) as exc:  # only a kill leaves the temp; the ledger names it
         try:
             os.unlink(tmp)
         except OSError:

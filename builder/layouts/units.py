@@ -111,6 +111,8 @@ def unpack(fh) -> tuple:
 
 
 def _read(fh, n: int) -> bytes:
+    if n < 0 or n > os.fstat(fh.fileno()).st_size - fh.tell():  # a damaged header must not allocate at will
+        raise EOFError("truncated spool")
     data = fh.read(n)
     if len(data) != n:
         raise EOFError("truncated spool")
