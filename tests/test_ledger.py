@@ -1,0 +1,72 @@
+"""The ledger decides what is ours from exact records: safe paths, temps derived from their
+targets, removals of recorded files only, one checked reader of build.json."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from builder.errors import BuildError, LayoutError
+from builder.ledger import foreign_files, inside, read_build, safe_rel, temp_name
+from builder.state import Journal, atomic_write
+
+
+@pytest.mark.parametrize("rel, ok", [("train/a/x.png", True), ("README.md", True), ("../x", False), ("/etc/x", False),
+                                     ("a/../b", False), ("a//b", False), ("./a", False), ("a\\b", False), ("", False),
+                                     (None, False), ("a\0b", False)])
+def test_only_plain_relative_paths_are_safe(rel, ok):
+    assert safe_rel(rel) is ok
+
+
+def test_a_symlinked_folder_that_leaves_the_root_is_outside(tmp_path):
+    root, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    (root / "in").mkdir(parents=True)
+    elsewhere.mkdir()
+    (root / "link").symlink_to(elsewhere, target_is_directory=True)
+    assert inside(root, "in/x.png") == (root / "in" / "x.png").resolve()
+    assert inside(root, "link/x.png") is None and inside(root, "../x") is None
+
+
+def test_the_ledger_removes_recorded_files_and_their_temps_only(tmp_path):
+    out = tmp_path / "out"
+    journal = Journal(_state(out))
+    ledger = journal.ledger
+    ledger.intend(["train/a.png", "train/b.png"])
+    for name in ("a.png", "b.png", "mine.png", ".a.png.x.tmp"):
+        (out / "train" / name).write_bytes(b"x")
+    temp_name(out / "train" / "a.png").write_bytes(b"half")
+    ledger.confirm("train/b.png", "0" * 64, 1)
+    assert ledger.unfinished()
+    assert ledger.remove_unfinished() == 1
+    assert sorted(p.name for p in (out / "train").iterdir()) == [".a.png.x.tmp", "b.png", "mine.png"]
+    assert ledger.remove(["train/mine.png", "../x"]) == 0  # not recorded: not ours
+    with pytest.raises(BuildError, match="mine.png exists and was not written by spectroset"):
+        ledger.intend(["train/mine.png"])
+    assert foreign_files(out, ledger.rows()) == ["train/.a.png.x.tmp", "train/mine.png"]
+    assert ledger.remove_all() == 1 and (out / "train" / "mine.png").is_file()
+    journal.close()
+
+
+def test_read_build_refuses_unfinished_foreign_and_tampered_records(tmp_path):
+    with pytest.raises(LayoutError, match="not a built dataset"):
+        read_build(tmp_path)
+    (tmp_path / ".spectroset").mkdir()
+    with pytest.raises(LayoutError, match="unfinished: rerun the build"):
+        read_build(tmp_path)
+    atomic_write(tmp_path / "build.json", b"{}")
+    with pytest.raises(LayoutError, match="not a spectroset build.json"):
+        read_build(tmp_path)
+    good = {"layout": "imagefolder", "config_hash": "abc", "files": {"README.md": "0" * 64}}
+    atomic_write(tmp_path / "build.json", json.dumps(good).encode())
+    assert read_build(tmp_path) == good
+    for bad in ("../x", "/abs/x", "build.json"):
+        atomic_write(tmp_path / "build.json", json.dumps({**good, "files": {bad: "0" * 64}}).encode())
+        with pytest.raises(LayoutError, match="spectroset never writes"):
+            read_build(tmp_path)
+
+
+def _state(out):
+    (out / ".spectroset").mkdir(parents=True)
+    (out / "train").mkdir()
+    return out
