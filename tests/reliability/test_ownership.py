@@ -53,7 +53,7 @@ def test_user_files_survive_a_rebuild_force_and_a_layout_switch(tmp_path):
     recordings = {f"data/{p.name}": p.read_bytes() for p in (src / "kick_drum").iterdir()}  # kept in OUT/data
     _put(out, {**USER, **recordings})
     write_tone(src / "kick_drum" / "new.wav", 1.2)
-    runs = [(), ("--force",), ("--set", "spectrogram.n_mels=16", "--force"),
+    runs = [(), ("--set", "spectrogram.n_mels=16", "--force"),
             ("--set", "spectrogram.n_mels=16", "--set", "output.layout=parquet", "--force"),
             ("--set", "spectrogram.n_mels=16", *MIRROR, "--force")]
     for extra in runs:
