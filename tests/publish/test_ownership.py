@@ -103,3 +103,13 @@ def test_an_unfinished_build_is_refused(out, tmp_path, client_env):
     (out / "build.json").unlink()  # what a rebuild does before it changes the first file
     refused = run_client("push", out, "--to", "hf", "--dry-run", tmp_path / "stage", env=client_env)
     assert refused.returncode == 4 and "unfinished: rerun the build" in refused.stderr
+
+
+@pytest.mark.parametrize("path", ["train/a[1]/x_5.png", "train/a*b/x?.png", "data/train-00000-of-00001.parquet"])
+def test_a_hub_delete_names_one_file_exactly(path):
+    from fnmatch import fnmatchcase
+
+    from builder.publish.hub import exact_pattern
+
+    others = [path.replace("/x", "/y"), "train/a1/x_5.png", "train/aXb/x!.png", path + ".bak"]
+    assert fnmatchcase(path, exact_pattern(path)) and not any(fnmatchcase(o, exact_pattern(path)) for o in others)
