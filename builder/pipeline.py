@@ -15,6 +15,7 @@ are the user's, counted in ``left_alone``.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import sys
 import time

@@ -271,5 +271,6 @@ def test_an_older_builds_default_cc0_is_not_taken_as_a_choice(tmp_path, kaggle_h
     (out / "build.json").write_text(json.dumps(build))
     card = (out / "README.md").read_text().replace("license: cc0-1.0\n", "")
     (out / "README.md").write_text(card)
+    relist(out)  # as that older build recorded its card
     run_push(parse(out, "--to", "kaggle", "--dry-run", tmp_path / "stage"))
     assert json.loads((tmp_path / "stage" / stage.METADATA).read_text())["licenses"] == [{"name": "unknown"}]
