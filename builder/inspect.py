@@ -7,36 +7,17 @@ from pathlib import Path
 from .errors import LayoutError
 from .layouts.base import sha256_file
 
-LAYOUTS = ("imagefolder", "parquet", "mirror")
-# What every finished build.json holds, with its type: a file missing one is not ours, or not finished.
-_SHAPE = {"name": str, "layout": str, "config_hash": str, "config": dict, "sources": int, "windows": int,
-          "splits": dict, "counts": dict, "skipped": list, "files": dict}
-
 
 def finished_build(out: Path) -> dict:
-    """``OUT/build.json`` of a finished spectroset build, checked for shape; else one
-    :class:`LayoutError` line that says what ``out`` is instead. Used by inspect, report and push.
-
-    A folder with spectroset's private ``.spectroset/`` state but no ``build.json`` is an
-    unfinished (or interrupted) build.
-    """
-    from .publish.stage import read_build
+    """``OUT/build.json`` of a finished spectroset build (:func:`ledger.read_build` checks its
+    shape); else one :class:`LayoutError` line that says what ``out`` is instead. Used by
+    inspect, report and push."""
+    from .ledger import read_build
 
     out = Path(out)
     if not out.is_dir():
         raise LayoutError(f"{out}: not a folder" if out.exists() else f"{out}: no such folder")
-    if not (out / "build.json").exists() and (out / ".spectroset").is_dir():
-        raise LayoutError(f"{out}: unfinished: rerun the build (no build.json yet)")
-    record = read_build(out)
-    if record.get("status", "finished") != "finished":
-        raise LayoutError(f"{out}: unfinished: rerun the build (build.json says {record['status']!r})")
-    wrong = [key for key, kind in _SHAPE.items() if not isinstance(record.get(key), kind)
-             or (kind is int and isinstance(record.get(key), bool))]
-    if wrong or record["layout"] not in LAYOUTS:
-        what = f"no valid {', '.join(wrong[:3])}" if wrong else f"unknown layout {record['layout']!r}"
-        raise LayoutError(f"{out / 'build.json'}: not a spectroset build record ({what}); "
-                          "is this a folder `spectroset build` wrote?")
-    return record
+    return read_build(out)
 
 
 def check_files(dataset: Path, record: dict) -> list[str]:

@@ -30,6 +30,10 @@ STATE_DIR = ".spectroset"
 INTENT_DIR = f"{STATE_DIR}/intent"
 TEMP_SUFFIX = ".spectroset.tmp"
 RECORD = "build.json"
+LAYOUTS = ("imagefolder", "parquet", "mirror")
+# What every finished build.json holds, with its type: a file missing one is not ours, or not finished.
+_SHAPE = {"name": str, "layout": str, "config_hash": str, "config": dict, "sources": int, "windows": int,
+          "splits": dict, "counts": dict, "skipped": list, "files": dict}
 log = logging.getLogger("spectroset")
 
 
@@ -211,10 +215,17 @@ def read_build(out: Path) -> dict:
         raise LayoutError(f"{out}: not a built dataset (no build.json); run `spectroset build` first") from None
     except (OSError, ValueError) as exc:
         raise LayoutError(f"{path}: unreadable ({exc.__class__.__name__}); rerun the build") from None
-    files = record.get("files") if isinstance(record, dict) else None
-    if not isinstance(files, dict) or not isinstance(record.get("layout"), str) or not record.get("config_hash"):
-        raise LayoutError(f"{path}: not a spectroset build.json (no layout, config_hash and files); "
-                          "rebuild with `spectroset build`")
+    if not isinstance(record, dict):
+        raise LayoutError(f"{path}: not a spectroset build record (expected a JSON object); "
+                          "is this a folder `spectroset build` wrote?")
+    wrong = [key for key, kind in _SHAPE.items() if not isinstance(record.get(key), kind)
+             or (kind is int and isinstance(record.get(key), bool))]
+    if wrong or record["layout"] not in LAYOUTS:
+        what = f"no valid {', '.join(wrong[:3])}" if wrong else f"unknown layout {record['layout']!r}"
+        raise LayoutError(f"{path}: not a spectroset build record ({what}); is this a folder `spectroset build` wrote?")
+    if record.get("status", "finished") != "finished":
+        raise LayoutError(f"{out}: unfinished: rerun the build (build.json says {record['status']!r})")
+    files = record["files"]
     bad = [rel for rel, sha in files.items() if not safe_rel(rel) or rel == RECORD or not _is_sha(sha)]
     if bad:
         raise LayoutError(f"{path}: {len(bad)} entr{'y' if len(bad) == 1 else 'ies'} that spectroset never writes, "

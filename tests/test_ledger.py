@@ -55,9 +55,10 @@ def test_read_build_refuses_unfinished_foreign_and_tampered_records(tmp_path):
     with pytest.raises(LayoutError, match="unfinished: rerun the build"):
         read_build(tmp_path)
     atomic_write(tmp_path / "build.json", b"{}")
-    with pytest.raises(LayoutError, match="not a spectroset build.json"):
+    with pytest.raises(LayoutError, match="not a spectroset build record"):
         read_build(tmp_path)
-    good = {"layout": "imagefolder", "config_hash": "abc", "files": {"README.md": "0" * 64}}
+    good = {"name": "x", "layout": "imagefolder", "config_hash": "abc", "config": {}, "sources": 1, "windows": 1,
+            "splits": {}, "counts": {}, "skipped": [], "files": {"README.md": "0" * 64}}
     atomic_write(tmp_path / "build.json", json.dumps(good).encode())
     assert read_build(tmp_path) == good
     for bad in ("../x", "/abs/x", "build.json"):

@@ -89,7 +89,7 @@ def test_a_changed_missing_or_foreign_build_is_refused_with_the_paths(out, tmp_p
     (thesis / "README.md").write_text("# my thesis")
     (thesis / "build.json").write_text("{}")
     refused = run_client("push", thesis, "--to", "hf", "--dry-run", stage, env=client_env)
-    assert refused.returncode == 4 and "not a spectroset build.json" in refused.stderr and not stage.exists()
+    assert refused.returncode == 4 and "not a spectroset build record" in refused.stderr and not stage.exists()
 
     for entry in ("../outside.txt", "/etc/hostname"):
         record = json.loads((out / "build.json").read_text())

@@ -225,7 +225,7 @@ def _not_builds(root: Path) -> dict[str, tuple[Path, str]]:
         "unfinished": ("", "unfinished: rerun the build"),
         "empty_json": ("{}", "not a spectroset build record"),
         "foreign_json": ('{"name": "thesis", "version": 3}', "not a spectroset build record"),
-        "list_json": ("[1, 2]", "expected a JSON object"),
+        "list_json": ("[1, 2]", "not a spectroset build record (expected a JSON object)"),
         "broken_json": ("{", "unreadable"),
     }
     out = {}
