@@ -107,12 +107,10 @@ def spectrogram_channels(spectrogrammer, batch: np.ndarray, names: tuple[str, ..
     if "pcen" not in names:
         scaled = spectrogrammer(batch)
         return scaled, stack_channels(scaled, names, delta_width)
-    import torch
-
-    with torch.inference_mode():  # pcen is never beside mfcc (config), so there is no DCT to apply
-        lin = spectrogrammer.linear(torch.as_tensor(batch, dtype=torch.float32, device=spectrogrammer.device))
-        scaled = spectrogrammer.scale(lin)
-        return scaled, stack_channels(scaled, names, delta_width, lambda: spectrogrammer.pcen(lin))
+    # pcen is never beside mfcc (config), so there is no DCT to apply; numpy on the CPU, no torch
+    lin = spectrogrammer.linear(spectrogrammer.as_batch(batch))
+    scaled = spectrogrammer.scale(lin)
+    return scaled, stack_channels(scaled, names, delta_width, lambda: spectrogrammer.pcen(lin))
 
 
 def channel_pixels(stack, image) -> np.ndarray:

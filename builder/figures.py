@@ -209,13 +209,12 @@ def pick_window(windows: list, start: float, name: str):
 
 def preview_figure(audio_path: Path, cfg: Config, start: float, out_png: Path) -> None:
     """Waveform, power spectrum, spectrogram, MFCCs and value histograms of the window at ``start`` s."""
-    import torch
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     from . import audio
     from .config import check_geometry
-    from .spectrogram import Spectrogrammer, stft_power
+    from .spectrogram import Spectrogrammer
     from .state import atomic_write
     from .windows import cut, plan_windows, too_short
 
@@ -233,21 +232,19 @@ def preview_figure(audio_path: Path, cfg: Config, start: float, out_png: Path) -
     w = pick_window(windows, start, audio_path.name)
     x = cut(samples, w).astype(np.float32)
     spec = cfg.spectrogram
-    sg = Spectrogrammer(spec, rate)
-    with torch.inference_mode():
-        xt = torch.from_numpy(x)[None]
-        linear = sg.linear(xt)
-        scaled = sg.scale(linear)
-        output = sg(xt)[0].numpy()
-        power = stft_power(xt, spec.n_fft, spec.hop_length, sg.window, spec.center, spec.pad_mode, 2.0)[0]
+    sg = Spectrogrammer(spec, rate)  # numpy on the CPU: a preview needs no torch
+    linear = sg.linear(x[None])  # (1, bins, frames)
+    scaled = sg.scale(linear)
+    output = sg(x[None])[0]
+    power = sg.power(x[None], 2.0)[0]  # (n_freqs, frames)
     shown, shown_spec = output, spec
     if spec.kind == "mfcc":  # the spectrogram panel shows the scaled mel bands the MFCCs come from
-        shown, shown_spec = scaled[0].numpy(), spec.model_copy(update={"kind": "mel"})
+        shown, shown_spec = scaled[0], spec.model_copy(update={"kind": "mel"})
         mfcc = output
     else:
         mfcc_spec = spec.model_copy(update={"kind": "mfcc", "n_mfcc": min(spec.n_mfcc, spec.n_mels),
                                             "scale": "log" if spec.scale == "log" else "db"})
-        mfcc = Spectrogrammer(mfcc_spec, rate)(x[None])[0].numpy()
+        mfcc = Spectrogrammer(mfcc_spec, rate)(x[None])[0]
 
     fig = Figure(figsize=(12, 10), dpi=DPI, facecolor="white", layout="constrained")
     FigureCanvasAgg(fig)
@@ -262,7 +259,7 @@ def preview_figure(audio_path: Path, cfg: Config, start: float, out_png: Path) -
 
     ax = fig.add_subplot(grid[0, 1])
     freqs = np.arange(power.shape[0]) * rate / spec.n_fft
-    ax.plot(freqs, 10 * np.log10(power.mean(-1).numpy() + 1e-20), lw=0.7, color="#1f4e79")
+    ax.plot(freqs, 10 * np.log10(power.mean(-1) + 1e-20), lw=0.7, color="#1f4e79")
     ax.set(xlim=(0, rate / 2), xlabel="frequency (Hz)", ylabel="power (dB)",
            title=f"Power spectrum (mean of {power.shape[1]} STFT frames, n_fft {spec.n_fft})")
 
@@ -281,8 +278,8 @@ def preview_figure(audio_path: Path, cfg: Config, start: float, out_png: Path) -
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(f"time in window (s; window starts at {w.start:g} s)", fontsize=9)
 
-    before = linear[0].numpy().ravel()
-    after = (scaled[0].numpy() if spec.kind != "mfcc" else shown).ravel()
+    before = linear[0].ravel()
+    after = (scaled[0] if spec.kind != "mfcc" else shown).ravel()
     quantity = "power" if spec.power == 2.0 else "magnitude"
     ax = fig.add_subplot(grid[2, 0])
     ax.stairs(*np.histogram(before, bins=200), fill=True, color="#7f7f7f")  # one patch, not 200 bars

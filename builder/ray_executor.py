@@ -1,7 +1,7 @@
 """Work units as Ray tasks: ``spectroset build CONFIG --executor ray [--address ray://HOST:PORT | auto]``.
 
 Planning, the journal, metadata and the card stay on the driver, exactly as with the process
-pool; each task runs one unit on 1 CPU with one torch thread: a recording (decode, spectrogram,
+pool; each task runs one unit on 1 CPU with one math thread: a recording (decode, spectrogram,
 PNG, written into the output folder by the task, ``layouts/units.py``) or a parquet shard.
 Tasks return metadata, which the driver journals as it arrives, so a killed build resumes the
 same way, and the bytes are the same as a local build's. Every node must see the output folder
@@ -47,10 +47,10 @@ def _check_reachable(address: str) -> None:
 
 
 def _run_unit(fn, item):
-    """The task body: one torch thread per task, like the process pool's workers."""
-    import torch
+    """The task body: one math thread per task, like the process pool's workers."""
+    from .executors import limit_threads
 
-    torch.set_num_threads(1)
+    limit_threads()
     return fn(item)
 
 

@@ -1,8 +1,9 @@
 """Rendering: scaled spectrograms → uint8 pixels → PNG bytes.
 
-Normalisation runs on the whole batch in torch (per-window min/max, the same float32 operations
-as seed 002's numpy code, truncated to uint8 like ``astype('uint8')``); resizing, colormaps and
-PNG encoding run per image in Pillow on uint8 data, which is where they are cheapest.
+Normalisation runs on the whole batch where the spectrogram is (numpy on the CPU, torch on a GPU:
+per-window min/max, the same float32 operations as seed 002's numpy code, truncated to uint8 like
+``astype('uint8')``); resizing, colormaps and PNG encoding run per image in Pillow on uint8 data,
+which is where they are cheapest. Pillow and torch are imported only when used.
 """
 
 from __future__ import annotations
@@ -13,38 +14,37 @@ import zlib
 from functools import lru_cache
 
 import numpy as np
-import torch
-from PIL import Image
 
 from .config import ImageConfig
 from .deflate import deflate_rle, deflate_stored
 
-_RESAMPLE = {
-    "nearest": Image.Resampling.NEAREST,
-    "bilinear": Image.Resampling.BILINEAR,
-    "bicubic": Image.Resampling.BICUBIC,
-    "lanczos": Image.Resampling.LANCZOS,
-}
 
-
-def to_uint8(batch: torch.Tensor, cfg: ImageConfig) -> np.ndarray:
+def to_uint8(batch, cfg: ImageConfig) -> np.ndarray:
     """``(batch, bins, frames)`` float → ``(batch, rows, frames)`` uint8, rows ordered by ``origin``.
 
     ``minmax`` maps each window's min to 0 and max to 255 (a flat window becomes all 0);
     a fixed ``[low, high]`` clips to that range first, so images are comparable across windows.
     """
-    x = batch.float()
+    if isinstance(batch, np.ndarray):
+        xp, x = np, batch.astype(np.float32, copy=False)
+    else:  # a torch tensor, on its device
+        import torch as xp
+
+        x = batch.float()
     if cfg.normalize == "minmax":
-        lo = x.amin(dim=(-2, -1), keepdim=True)
-        hi = x.amax(dim=(-2, -1), keepdim=True)
+        lo = xp.amin(x, axis=(-2, -1), keepdims=True)
+        hi = xp.amax(x, axis=(-2, -1), keepdims=True)
     else:
-        low, high = cfg.normalize
-        x = x.clamp(low, high)
-        lo, hi = (torch.tensor(float(v), device=x.device) for v in (low, high))
+        x = x.clip(*cfg.normalize)
+        lo, hi = (xp.full((1, 1, 1), float(v), dtype=x.dtype) for v in cfg.normalize)
+        lo, hi = (v if xp is np else v.to(x.device) for v in (lo, hi))
     span = hi - lo
     # A flat window has x - lo == 0 everywhere: divided by 1 instead of 0 it maps to 0.
-    scaled = (x - lo).div_(torch.where(span > 0, span, torch.ones_like(span))).mul_(255)
-    pixels = scaled.clamp_(0, 255).to(torch.uint8).cpu().numpy()
+    scaled = x - lo
+    scaled /= xp.where(span > 0, span, xp.ones_like(span))
+    scaled *= 255
+    pixels = scaled.clip(0, 255)
+    pixels = pixels.astype(np.uint8) if xp is np else pixels.to(xp.uint8).cpu().numpy()
     if cfg.origin == "lower":
         pixels = pixels[:, ::-1, :]
     return np.ascontiguousarray(pixels)
@@ -58,17 +58,26 @@ def colormap_lut(name: str) -> np.ndarray:
     return (colormaps[name](np.linspace(0.0, 1.0, 256))[:, :3] * 255 + 0.5).astype(np.uint8)
 
 
-def to_image(pixels: np.ndarray, cfg: ImageConfig) -> Image.Image:
+def _resample(name: str):
+    from PIL import Image
+
+    return {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
+            "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS}[name]
+
+
+def to_image(pixels: np.ndarray, cfg: ImageConfig):
     """One ``(rows, frames)`` uint8 array → a grayscale or colormapped PIL image at ``size``."""
+    from PIL import Image
+
     img = Image.fromarray(pixels, mode="L") if pixels.ndim == 2 else Image.fromarray(pixels)
     if cfg.size is not None and img.size != tuple(cfg.size):
-        img = img.resize(tuple(cfg.size), resample=_RESAMPLE[cfg.resample])
+        img = img.resize(tuple(cfg.size), resample=_resample(cfg.resample))
     if cfg.colormap:
         img = Image.fromarray(colormap_lut(cfg.colormap)[np.asarray(img)], mode="RGB")
     return img
 
 
-def encode_png(img: Image.Image, compress_level: int) -> bytes:
+def encode_png(img, compress_level: int) -> bytes:
     """PNG bytes of a PIL image: grey and RGB through :func:`png_bytes` (reproducible), other
     modes through Pillow (whose zlib bytes depend on the zlib it was built with)."""
     if img.mode in ("L", "RGB"):

@@ -17,7 +17,7 @@ import numpy as np
 
 from .config import Config, SpectrogramConfig
 from .errors import BuildError, DecodeError, SpectrosetError
-from .executors import release_memory, tune_allocator
+from .executors import limit_threads, release_memory, tune_allocator
 from .windows import WindowCutter, too_short, window_samples
 
 CPU_BATCH_BYTES = 4 << 20  # complex STFT output per call on a CPU: stays in cache, reuses heap pages
@@ -30,7 +30,7 @@ def batch_size(spectrogrammer, n_samples: int) -> int:
     """Windows per spectrogram call. On a CPU, one 5-s 2048-point STFT is already 2.5 MB: batching
     such windows only adds cache misses and page faults (16 at a time was 2x slower per window),
     so big windows go one by one and tiny ones are grouped to amortise the per-call overhead."""
-    if spectrogrammer.device.type != "cpu":
+    if spectrogrammer.device != "cpu":
         return GPU_BATCH
     size = spectrogrammer.cfg.n_freqs * spectrogrammer.n_frames(n_samples) * 8
     return max(1, min(16, CPU_BATCH_BYTES // size))
@@ -77,33 +77,40 @@ class FileResult:
 
 @lru_cache(maxsize=8)
 def _spectrogrammer(cfg: SpectrogramConfig, sample_rate: int, device: str):
-    import torch
-
     from .spectrogram import Spectrogrammer
 
-    torch.set_num_threads(1)  # parallelism comes from workers; threads inside them only contend
+    if device != "cpu":
+        import torch
+
+        torch.set_num_threads(1)  # parallelism comes from workers; threads inside them only contend
     return Spectrogrammer(cfg, sample_rate, device)
 
 
 @lru_cache(maxsize=None)
 def _settle_process() -> None:
-    """Once per process, before its first recording: import everything a recording needs, then
-    move those hundreds of thousands of objects (torch's) out of the garbage collector's sight,
-    whose full passes over them cost ~3% of a build, and keep big temporaries on the heap."""
+    """Once per process, before its first recording: import everything a recording needs (not
+    torch: the CPU path does without it), cap the math libraries at one thread, move the
+    imported objects out of the garbage collector's sight, whose full passes over them cost ~3%
+    of a build, and keep big temporaries on the heap."""
     import gc
 
     import soundfile  # noqa: F401
     import soxr  # noqa: F401
 
-    from . import render, spectrogram  # noqa: F401  (torch, Pillow)
+    from . import render, spectrogram  # noqa: F401
 
+    spectrogram.rfft_last_axis()  # imports the FFT library
+    limit_threads()
     gc.freeze()
     tune_allocator()
 
 
 def _device(name: str) -> str:
-    """The torch device for ``spectrogram.device``: ``auto`` falls back to the CPU, and ``cuda``
-    without a usable GPU stops the build with one line instead of a crash inside torch."""
+    """The device for ``spectrogram.device``: ``cpu`` without importing torch; ``auto`` falls back
+    to the CPU, and ``cuda`` without a usable GPU stops the build with one line instead of a
+    crash inside torch."""
+    if name == "cpu":
+        return "cpu"
     import torch
 
     from .spectrogram import resolve_device
@@ -142,18 +149,19 @@ def render_batch(cfg: Config, spectrogrammer, windows: list, samples: list[np.nd
     """
     from .channels import channel_pixels, spectrogram_channels
     from .render import render
+    from .spectrogram import to_numpy
 
     batch = samples[0][None] if len(samples) == 1 else np.stack(samples)
     # (batch, bins, frames) and its image.channels (batch, channels, bins, frames), on the device
     scaled, stack = spectrogram_channels(spectrogrammer, batch, cfg.image.channels, cfg.image.delta_width)
     pixels = channel_pixels(stack, cfg.image)
     data = scaled if stack.shape[1] == 1 else stack  # per row: (bins, frames) or (channels, bins, frames)
-    values = data.double()
-    sums, sumsq = values.sum(-1).cpu().numpy(), (values * values).sum(-1).cpu().numpy()
+    values = data.astype(np.float64) if isinstance(data, np.ndarray) else data.double()
+    sums, sumsq = to_numpy(values.sum(-1)), to_numpy((values * values).sum(-1))
     figure = None
     if cfg.image.style == "figure":
         from .figures import window_figure as figure
-    host = data.cpu().numpy() if figure or cfg.output.include.arrays else None  # one copy, not one per row
+    host = to_numpy(data) if figure or cfg.output.include.arrays else None  # one copy, not one per row
     rows = []
     for i, (w, x) in enumerate(zip(windows, samples)):
         png = figure(host[i], cfg, spectrogrammer.sample_rate) if figure else render(pixels[i], cfg.image)

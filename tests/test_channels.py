@@ -50,7 +50,7 @@ def waveform(path: Path, seconds: float = 5.0) -> np.ndarray:
 
 
 def linear(y: np.ndarray, **cfg) -> np.ndarray:
-    return Spectrogrammer(SpectrogramConfig(**{**MEL, **cfg, "scale": "linear"}), RATE)(y)[0].numpy()
+    return Spectrogrammer(SpectrogramConfig(**{**MEL, **cfg, "scale": "linear"}), RATE)(y)[0]
 
 
 def fraction_within(ours: np.ndarray, ref: np.ndarray, rtol: float) -> float:
@@ -72,7 +72,7 @@ def seed_uint8(values: np.ndarray) -> np.ndarray:
 def test_pcen_scale_equals_librosa_pcen_of_the_configured_spectrogram(path, power):
     y = waveform(path)
     S = linear(y, power=power)
-    ours = Spectrogrammer(SpectrogramConfig(**MEL, power=power, scale="pcen"), RATE)(y)[0].numpy()
+    ours = Spectrogrammer(SpectrogramConfig(**MEL, power=power, scale="pcen"), RATE)(y)[0]
     ref = librosa.pcen(S * 2.0**31, sr=RATE, hop_length=512, gain=0.98, bias=2.0, power=0.5,
                        time_constant=0.4, eps=1e-6)
     assert ours.dtype == np.float32 and ours.shape == ref.shape
@@ -85,7 +85,7 @@ def test_pcen_end_to_end_matches_librosa_mel_then_pcen(path):
     more than 100 dB under the window's peak are float32 FFT round-off in both libraries
     (a resampled recording has no content above its old Nyquist) and are left out."""
     y = waveform(path)
-    ours = Spectrogrammer(SpectrogramConfig(**MEL, power=1.0, scale="pcen", pad_mode="constant"), RATE)(y)[0].numpy()
+    ours = Spectrogrammer(SpectrogramConfig(**MEL, power=1.0, scale="pcen", pad_mode="constant"), RATE)(y)[0]
     M = librosa.feature.melspectrogram(y=y, sr=RATE, n_fft=2048, hop_length=512, n_mels=128, fmin=50.0,
                                        fmax=14000.0, htk=True, norm=None, power=1.0)
     ref = librosa.pcen(M * 2.0**31, sr=RATE, hop_length=512)
@@ -99,7 +99,7 @@ def test_pcen_settings_reach_librosa():
     S = linear(y)
     settings = dict(gain=0.8, bias=10.0, power=0.25, time_constant=0.06, eps=1e-3, input_scale=1e4)
     cfg = SpectrogramConfig(**MEL, scale="pcen", pcen=settings)
-    ours = Spectrogrammer(cfg, RATE)(y)[0].numpy()
+    ours = Spectrogrammer(cfg, RATE)(y)[0]
     scale = settings.pop("input_scale")
     ref = librosa.pcen(S * scale, sr=RATE, hop_length=512, **settings)
     assert fraction_within(ours, ref, 0.01) >= 0.999
@@ -124,9 +124,9 @@ def test_pcen_of_a_constant_input_is_its_steady_state():
 def test_pcen_batch_equals_single(scale):
     ys = [waveform(DEMO / f, 1.0) for f in DEMO_FILES]
     spec = Spectrogrammer(SpectrogramConfig(**MEL, scale=scale), RATE)
-    batch = spec(np.stack(ys)).numpy()
+    batch = spec(np.stack(ys))
     for i, y in enumerate(ys):
-        assert np.array_equal(batch[i], spec(y)[0].numpy())
+        assert np.array_equal(batch[i], spec(y)[0])
 
 
 # --------------------------------------------------------------------------- deltas

@@ -78,3 +78,4 @@ def test_imagefolder_card_names_its_metadata_file(tmp_path):
     header, body = header_and_body(cfg.output.path)
     assert header["configs"][0]["data_files"] == [{"split": "train", "path": "train/**"}]
     assert "`metadata.parquet` in each split folder" in body
+

@@ -15,8 +15,9 @@ RATE = 48000  # resampled to the preset's 32 kHz on the way
 
 PROBE = r"""
 import json, resource, sys
-import datasets, soundfile, soxr, torch  # the imports' own peak is not the build's
+import soundfile, soxr  # the imports' own peak is not the build's
 from builder import render, spectrogram, worker
+spectrogram.rfft_last_axis()
 from builder.config import load_config
 from builder.pipeline import build
 

@@ -1,7 +1,9 @@
 """spectrogram.device: the batched path (spectrogram → dB → 8-bit on the device, PNG on the CPU).
 
-The same code runs on every device; here it is checked on the CPU everywhere and on CUDA where a
-GPU is present (those tests skip, with the reason, on a machine without one).
+The same code runs on every backend: numpy on the CPU (the build's CPU path, no torch), torch on
+a GPU. Here it is checked with numpy and with torch on the CPU everywhere (so the GPU path's code
+runs in every test run), and on CUDA where a GPU is present (those tests skip, with the reason,
+on a machine without one).
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from builder.config import ImageConfig, SpectrogramConfig, load_config
 from builder.errors import BuildError
 from builder.pipeline import build
 from builder.render import to_uint8
-from builder.spectrogram import Spectrogrammer
+from builder.spectrogram import Spectrogrammer, to_numpy
 from builder.windows import Window
 from tests.pipeline.test_build import REPO, demo_config, snapshot
 
 HAS_CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="no CUDA GPU on this machine")
-DEVICES = ["cpu", pytest.param("cuda", marks=needs_cuda)]
+# (device, backend): the CPU path, the GPU path's torch code on the CPU, and a real GPU.
+DEVICES = [("cpu", None), ("cpu", "torch"), pytest.param(("cuda", None), marks=needs_cuda)]
+DEVICE_IDS = ["cpu", "torch-cpu", "cuda"]
 SR = 32000
 CONFIGS = {
     "mel-db": dict(n_fft=1024, hop_length=320, n_mels=64, f_min=50.0, f_max=14000.0),
@@ -41,26 +45,27 @@ def windows(n: int = 5, seconds: float = 1.0) -> np.ndarray:
     return np.stack(out[: n - 1] + [np.zeros_like(t)]).astype(np.float32)
 
 
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("device", DEVICES, ids=DEVICE_IDS)
 @pytest.mark.parametrize("image", IMAGES, ids=list(IMAGES))
 @pytest.mark.parametrize("name", CONFIGS, ids=list(CONFIGS))
 def test_batch_through_spectrogrammer_and_to_uint8_equals_one_by_one(name, image, device):
-    spec = Spectrogrammer(SpectrogramConfig(**CONFIGS[name]), SR, device)
+    spec = Spectrogrammer(SpectrogramConfig(**CONFIGS[name]), SR, *device)
     x = windows()
     scaled = spec(x)
-    assert scaled.device.type == device  # computed on the device; to_uint8 brings back only pixels
+    # computed on the device; to_uint8 brings back only pixels
+    assert isinstance(scaled, np.ndarray) if spec.backend == "numpy" else scaled.device.type == device[0]
     batch = to_uint8(scaled, IMAGES[image])
     assert batch.dtype == np.uint8 and batch.shape == (len(x), spec.n_bins, spec.n_frames(x.shape[1]))
     for i, w in enumerate(x):
         single = spec(w)
-        np.testing.assert_allclose(scaled[i].cpu().numpy(), single[0].cpu().numpy(), rtol=1e-6, atol=1e-4)
+        np.testing.assert_allclose(to_numpy(scaled[i]), to_numpy(single[0]), rtol=1e-6, atol=1e-4)
         np.testing.assert_array_equal(batch[i], to_uint8(single, IMAGES[image])[0])
 
 
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("device", DEVICES, ids=DEVICE_IDS)
 def test_render_batch_equals_rows_rendered_one_by_one(device):
     cfg = load_config(REPO / "examples" / "demo.yaml", ["output.include.arrays=true"])
-    spec = Spectrogrammer(cfg.spectrogram, SR, device)
+    spec = Spectrogrammer(cfg.spectrogram, SR, *device)
     x = list(windows())
     ws = [Window(index=i, start_sample=i * SR // 2, n_samples=SR, valid_samples=SR, sample_rate=SR) for i in range(len(x))]
     rows = worker.render_batch(cfg, spec, ws, x)
@@ -91,12 +96,14 @@ def test_cuda_without_a_gpu_is_a_one_line_build_error(tmp_path, monkeypatch):
     assert not list(cfg.output.path.rglob("*.png"))
 
 
-@needs_cuda
+@pytest.mark.parametrize("other", [("cpu", "torch"), pytest.param(("cuda", None), marks=needs_cuda)],
+                         ids=["torch-cpu", "cuda"])
 @pytest.mark.parametrize("name", CONFIGS, ids=list(CONFIGS))
-def test_cuda_matches_cpu_within_the_parity_tolerance(name):
+def test_torch_and_cuda_match_the_cpu_path_within_the_parity_tolerance(name, other):
     x = windows()
-    cpu = Spectrogrammer(SpectrogramConfig(**CONFIGS[name]), SR, "cpu")(x).numpy()
-    gpu = Spectrogrammer(SpectrogramConfig(**CONFIGS[name]), SR, "cuda")(x).cpu().numpy()
+    cpu = Spectrogrammer(SpectrogramConfig(**CONFIGS[name]), SR, "cpu")(x)
+    assert isinstance(cpu, np.ndarray)  # the CPU path is numpy's
+    gpu = to_numpy(Spectrogrammer(SpectrogramConfig(**CONFIGS[name]), SR, *other)(x))
     # Two float32 FFTs differ by ~eps32 x the peak magnitude: 1e-3 dB near each window's peak,
     # more far below it (see tests/test_spectrogram.py); compare within 60 dB of the peak tightly.
     if CONFIGS[name].get("scale", "db") == "db" and CONFIGS[name].get("kind") != "mfcc":
