@@ -47,7 +47,10 @@ def make_corpus(n_files: int = 24, seconds: float = 60.0) -> Path:
         x = np.resize(pool[start:], need).astype(np.float32)  # tiles when the pool is short
         out = root / f"class{i % 4}" / f"rec{i:03d}.ogg"
         out.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(str(out), x * 0.9, RATE, format="OGG", subtype="VORBIS")
+        # In 10-s blocks: libsndfile's Vorbis encoder crashes on one multi-minute write.
+        with sf.SoundFile(str(out), "w", RATE, 1, format="OGG", subtype="VORBIS") as f:
+            for i0 in range(0, len(x), 10 * RATE):
+                f.write(x[i0 : i0 + 10 * RATE] * 0.9)
     return root
 
 

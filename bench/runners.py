@@ -1,7 +1,7 @@
 """One measurement per process: ``python -m bench.runners MODE ROOT [ARGS]`` prints one JSON line.
 
-Each mode imports what it needs first and times only the work, so interpreter start-up and
-imports are not charged to anyone; peak RSS is the process's own (children included for pools).
+Each mode imports what it needs first and times only the work (the warm time; ``bench/__main__``
+times the whole process from outside as well); peak RSS is the process's own (children included for pools).
 """
 
 from __future__ import annotations
@@ -43,16 +43,32 @@ def floor(root: str) -> dict:
 
 
 def _warm_imports() -> None:
-    """What a build imports once per process (torch, the codecs, Pillow, datasets for the card):
-    start-up, not the work. The floor likewise imports soundfile before its clock starts."""
-    import datasets  # noqa: F401
+    """What a build imports once per process (the codecs, the FFT, the PNG encoder): start-up, not
+    the work. The floor likewise imports soundfile before its clock starts."""
     import soundfile  # noqa: F401
     import soxr  # noqa: F401
-    import torch  # noqa: F401
-    from PIL import Image  # noqa: F401
 
     from builder import render, spectrogram, worker  # noqa: F401
-    from builder.layouts import card  # noqa: F401
+
+    spectrogram.rfft_last_axis()
+
+
+def worker_rss(jobs: str) -> dict:
+    """A pool worker's resident memory once it has imported what a recording needs."""
+    from builder.executors import ProcessExecutor
+
+    pool = ProcessExecutor(int(jobs))
+    sizes = list(pool.map_unordered(_settled_rss, range(int(jobs))))
+    pool.close()
+    return {"worker_mb": max(sizes)}
+
+
+def _settled_rss(_: int) -> float:
+    from builder import worker
+
+    worker._settle_process()
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
 
 
 def ours(root: str, preset: str, jobs: str, out: str, *sets: str) -> dict:
@@ -61,7 +77,7 @@ def ours(root: str, preset: str, jobs: str, out: str, *sets: str) -> dict:
 
     cfg = load_config(preset, [f"source.path={root}", f"output.path={out}", *sets])
     _warm_imports()
-    if int(jobs) > 1:  # the pool's forkserver imports torch once: an import, not the work
+    if int(jobs) > 1:  # the pool's forkserver and workers start: start-up, not the work
         from builder.executors import ProcessExecutor
 
         pool = ProcessExecutor(int(jobs))

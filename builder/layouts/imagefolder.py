@@ -54,8 +54,6 @@ class ImageFolderLayout(Layout):
         return "metadata.parquet" if self.rich else "metadata.csv"
 
     def write_data(self, journal, counts, stats, run=None) -> dict[str, list[bytes]]:
-        from .parquet import ParquetFile
-
         tables: dict[str, list[dict]] = {}
         streams: dict[str, ParquetFile] = {}  # rich metadata is streamed: arrays and clips add up
         examples: dict[str, list[bytes]] = {}
@@ -75,6 +73,8 @@ class ImageFolderLayout(Layout):
                 meta = self.metadata_row(path, rec, row, split)
                 if self.rich:
                     if split not in streams:
+                        from .parquet import ParquetFile  # pyarrow: only for rich metadata
+
                         self.intend(self.metadata_rel(split))
                         streams[split] = ParquetFile(self.out, self.metadata_rel(split), self.metadata_features())
                     streams[split].write(meta)
