@@ -112,6 +112,10 @@ def _why_no_window(rec: dict, skipped: list[dict]) -> str:
 
 
 def _dataset_folder(text: str) -> Path:
+    from .fsutil import is_url
+
+    if not is_url(text):  # the layouts package imports the config models: 0.3 s inspect does not need
+        return Path(text)
     from .layouts.remote import local_folder
 
     return local_folder(text)
