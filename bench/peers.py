@@ -41,10 +41,10 @@ def save_png(db, path: str) -> None:
     Image.fromarray(u8[::-1]).save(path)  # low frequencies at the bottom, like origin: lower
 
 
-def librosa_file(path: str) -> int:
+def librosa_windows(path: str, y, sr: int) -> int:
+    """librosa's mel dB of every whole 5-s window of ``y``, saved as PNGs; how many."""
     import librosa
 
-    y, sr = librosa.load(path, sr=RATE)
     n = len(y) // (SECONDS * sr)
     for i in range(n):
         seg = y[i * SECONDS * sr : (i + 1) * SECONDS * sr]
@@ -52,6 +52,12 @@ def librosa_file(path: str) -> int:
                                              fmin=F_MIN, fmax=F_MAX, htk=True, norm=None)
         save_png(librosa.power_to_db(mel, top_db=80.0), str(OUT / f"{Path(path).stem}_{i}.png"))
     return n
+
+
+def librosa_file(path: str) -> int:
+    import librosa
+
+    return librosa_windows(path, *librosa.load(path, sr=RATE))
 
 
 _TORCH: dict = {}
@@ -86,20 +92,9 @@ def torch_file(path: str) -> int:
 
 
 def _datasets_map(batch: dict) -> dict:
-    import librosa
     import soundfile as sf
 
-    out = []
-    for path in batch["path"]:
-        y, sr = sf.read(path, dtype="float32")
-        n = len(y) // (SECONDS * sr)
-        for i in range(n):
-            seg = y[i * SECONDS * sr : (i + 1) * SECONDS * sr]
-            mel = librosa.feature.melspectrogram(y=seg, sr=sr, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS,
-                                                 fmin=F_MIN, fmax=F_MAX, htk=True, norm=None)
-            save_png(librosa.power_to_db(mel, top_db=80.0), str(OUT / f"{Path(path).stem}_{i}.png"))
-        out.append(n)
-    return {"windows": out}
+    return {"windows": [librosa_windows(path, *sf.read(path, dtype="float32")) for path in batch["path"]]}
 
 
 def _warm(_: int) -> int:
