@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.signal
 
 CHANNELS = ("spectrogram", "delta", "delta2", "pcen")
 
@@ -51,6 +50,8 @@ def pcen(S: Any, sample_rate: float, hop_length: int, gain: float = 0.98, bias: 
 
     Computed in float64 as librosa does (its lfilter state is float64), then rounded once.
     """
+    import scipy.signal  # 0.7 s to import: only builds that ask for PCEN or deltas pay it
+
     x, back = _host(S)
     x = np.asarray(x, dtype=np.float64) * input_scale
     b = pcen_b(sample_rate, hop_length, time_constant)
@@ -71,6 +72,8 @@ def pcen(S: Any, sample_rate: float, hop_length: int, gain: float = 0.98, bias: 
 def delta(values: Any, width: int = 9, order: int = 1) -> Any:
     """``order``-th derivative of ``values`` ``(..., frames)`` along frames, per frame, by a
     Savitzky-Golay filter of ``width`` frames (odd, ≥ 3, ≤ frames); float32, numpy or torch."""
+    import scipy.signal
+
     x, back = _host(values)
     out = scipy.signal.savgol_filter(np.asarray(x, dtype=np.float32), width, polyorder=order, deriv=order,
                                      axis=-1, mode="interp")

@@ -97,7 +97,7 @@ class InlineExecutor:
         pass
 
 
-PRELOAD = ["numpy", "soundfile", "soxr", "mkl_fft", "builder.worker", "builder.spectrogram", "builder.render",
+PRELOAD = ["numpy", "soundfile", "soxr", "mkl_fft", "builder.worker", "builder.spectrogram", "builder.render", "builder.channels",
            "builder.layouts.units"]
 
 
