@@ -64,6 +64,10 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def cmd_build(args) -> int:
+    if args.executor == "local" and (args.jobs or 2) > 1:
+        from .executors import prestart
+
+        prestart(args.jobs)  # the pool's forkserver boots (~0.5 s of imports) while we import and plan
     from .config import load_config
     from .pipeline import build
 
