@@ -47,6 +47,36 @@ def features(layout):
     return Features(f)
 
 
+def features_yaml(layout) -> list[dict]:
+    """``features(layout)._to_yaml_list()`` written out directly, for the card's header: importing
+    ``datasets`` (pandas with it) cost every build 0.4–0.8 s and ~100 MB in its main process, for
+    this list alone. tests/layouts/test_card.py checks both agree."""
+    plan, cfg = layout.plan, layout.cfg
+    names = {"class_label": {"names": {str(i): n for i, n in enumerate(plan.label_names)}}}
+    out = [{"name": "image", "dtype": "image"}]
+    if plan.labelled:
+        out.append({"name": "label", "dtype": names})
+    if plan.multilabel:
+        out.append({"name": "labels", "list": names})
+    out += [{"name": k, "dtype": t} for k, t in (("source", "string"), ("start", "float64"), ("end", "float64"))]
+    if cfg.output.folds:
+        out.append({"name": "fold", "dtype": "int32"})
+    out += [{"name": name, "dtype": dtype} for name, dtype in plan.columns.items()]
+    include, rate = cfg.output.include, cfg.audio.sample_rate
+    if include.arrays and rate:
+        from ..spectrogram import Spectrogrammer
+        from ..windows import window_samples
+
+        spec = Spectrogrammer(cfg.spectrogram, rate)
+        shape = [spec.n_bins, spec.n_frames(window_samples(cfg.windows, rate)[0])]
+        channels = len(cfg.image.channels)  # several: every channel, (channels, bins, frames)
+        kind, shape = ("array2_d", shape) if channels == 1 else ("array3_d", [channels, *shape])
+        out.append({"name": "spectrogram", "dtype": {kind: {"shape": shape, "dtype": "float16"}}})
+    if include.audio:
+        out.append({"name": "audio", "dtype": {"audio": {"sampling_rate": rate}} if rate else "audio"})
+    return out
+
+
 def _table(record: dict) -> str:
     splits = list(record["splits"])
     lines = ["| label | " + " | ".join(splits) + " | total |", "|---" * (len(splits) + 2) + "|"]

@@ -10,7 +10,7 @@ import yaml
 
 from builder.pipeline import build
 
-from . import birdclef_source, demo_config
+from . import DEMO, birdclef_source, demo_config
 
 CSV_LABELS = "source.labels={{csv: {csv}, extra_labels_column: secondary_labels}}"
 
@@ -79,3 +79,43 @@ def test_imagefolder_card_names_its_metadata_file(tmp_path):
     assert header["configs"][0]["data_files"] == [{"split": "train", "path": "train/**"}]
     assert "`metadata.parquet` in each split folder" in body
 
+
+
+@pytest.mark.parametrize("labelled, multilabel", [(True, False), (True, True), (False, False)])
+@pytest.mark.parametrize("overrides", [
+    ["output.include={arrays: false, audio: false}"],
+    ["output.include={arrays: true, audio: true}", "output.folds=3"],
+    ["output.include={arrays: true, audio: false}", "image.channels=[spectrogram, delta, delta2]"],
+    ["output.include={arrays: false, audio: true}", "audio.sample_rate=null"],
+], ids=["plain", "arrays-audio-folds", "channels", "audio-own-rate"])
+def test_card_features_written_out_equal_datasets_own(tmp_path, labelled, multilabel, overrides):
+    """The header's features are written without importing datasets: they must be what it writes."""
+    from types import SimpleNamespace
+
+    from builder.layouts.card import features, features_yaml
+
+    cfg = demo_config(tmp_path, DEMO, *overrides)
+    plan = SimpleNamespace(labelled=labelled, multilabel=multilabel, label_names=["amecro", "barswa", "zz only"],
+                           columns={"rating": "float64", "author": "string"})
+    layout = SimpleNamespace(plan=plan, cfg=cfg)
+    assert features_yaml(layout) == features(layout)._to_yaml_list()
+
+
+def test_header_info_and_configs_as_datasets_writes_them(built):
+    """dataset_info and configs in the form (and key order) of datasets' own writers."""
+    from datasets import DatasetInfo, Features, SplitDict, SplitInfo
+    from datasets.info import DatasetInfosDict
+    from huggingface_hub import DatasetCardData
+
+    cfg, _ = built
+    header, _ = header_and_body(cfg.output.path)
+    ours = header["dataset_info"]
+    splits = SplitDict()
+    for s in ours["splits"]:
+        splits.add(SplitInfo(name=s["name"], num_bytes=s["num_bytes"], num_examples=s["num_examples"]))
+    info = DatasetInfo(features=Features._from_yaml_list(ours["features"]), splits=splits,
+                       download_size=ours["download_size"], dataset_size=ours["dataset_size"])
+    data = DatasetCardData()
+    DatasetInfosDict({"default": info}).to_dataset_card_data(data)
+    assert data.to_dict()["dataset_info"] == ours and list(data.to_dict()["dataset_info"]) == list(ours)
+    assert header["configs"][0]["features"] == ours["features"]
