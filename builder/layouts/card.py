@@ -97,7 +97,7 @@ def _duration(hours: float) -> str:
 def _columns(layout) -> str:
     """The features in prose: what each column holds, shapes and units."""
     plan, cfg = layout.plan, layout.cfg
-    feats = features(layout)
+    feats = {f["name"]: f for f in features_yaml(layout)}
     lines = ["- `image`: the window's spectrogram as a PNG (`Image`)."]
     if "label" in feats and plan.events is not None:
         spec = plan.events
@@ -123,13 +123,12 @@ def _columns(layout) -> str:
         kinds = ", ".join(f"`{c}` ({t})" for c, t in plan.columns.items())
         lines.append(f"- {kinds}: kept from the source CSV (`source.labels.keep_columns`), the recording's values on "
                      "every one of its windows, typed as in the CSV (empty cells are null).")
-    if "spectrogram" in feats and len(feats["spectrogram"].shape) == 3:
-        shape = feats["spectrogram"].shape
+    shape = next(iter(feats["spectrogram"]["dtype"].values()))["shape"] if "spectrogram" in feats else None
+    if "spectrogram" in feats and len(shape) == 3:
         lines.append(f"- `spectrogram`: the values of every channel ({', '.join(cfg.image.channels)}) before "
                      f"normalisation and 8-bit conversion (`Array3D` float16, shape {shape[0]} channels × "
                      f"{shape[1]} bins × {shape[2]} frames, low frequencies first).")
     elif "spectrogram" in feats:
-        shape = feats["spectrogram"].shape
         lines.append(f"- `spectrogram`: the scaled values the image was drawn from, before normalisation and 8-bit "
                      f"conversion (`Array2D` float16, shape {shape[0]} bins × {shape[1]} frames, low frequencies "
                      "first).")

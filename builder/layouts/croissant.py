@@ -46,11 +46,13 @@ def _field(split: str, name: str, data_type: str, source: dict, description: str
 
 def _columns(layout) -> list[tuple[str, str, str]]:
     """(column, Croissant dataType, description) for every column but the image, in card order."""
-    from .card import features
+    from .card import features_yaml  # the features as the card's YAML: no datasets import
 
     out = []
-    for name, feature in features(layout).items():
-        kind = type(feature).__name__
+    for f in features_yaml(layout):
+        name, dtype = f["name"], f.get("dtype")
+        kind = ("List" if "list" in f else "ClassLabel" if isinstance(dtype, dict) and "class_label" in dtype
+                else "Value" if isinstance(dtype, str) and dtype not in ("image", "audio") else "other")
         if name == "image":
             continue
         if kind == "ClassLabel":
@@ -59,7 +61,7 @@ def _columns(layout) -> list[tuple[str, str, str]]:
         elif kind in ("List", "Sequence"):
             out.append((name, "sc:Text" if layout.name != "parquet" else "sc:Integer", "every label of the recording"))
         elif kind == "Value":
-            out.append((name, _TYPES.get(feature.dtype, "sc:Text"), name))
+            out.append((name, _TYPES.get(dtype, "sc:Text"), name))
         # spectrogram arrays and audio clips have no Croissant 1.0 type that mlcroissant reads: left out
     return out
 
