@@ -28,6 +28,7 @@ from .ledger import STATE_DIR, temp_name
 JOURNAL_FORMAT = 2  # PRAGMA user_version; 0 is the pickled journal of spectroset <= 0.x
 log = logging.getLogger("spectroset")
 
+
 def _file_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
