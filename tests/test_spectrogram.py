@@ -126,16 +126,25 @@ def seed002() -> tuple[dict, np.ndarray]:
     return d, compute(d["waveform"], 32000, kind="stft", n_fft=400, hop_length=200, top_db=None)
 
 
-def assert_pixels_close(ours: np.ndarray, ref: np.ndarray, max_fraction_off: float) -> None:
+def assert_pixels_close(ours: np.ndarray, ref: np.ndarray, max_fraction_off: float, solid=None) -> None:
     # Truncation turns a 1e-5 dB difference into one level where a value sits on a level boundary.
+    # Only where ``solid``: far below the peak a float32 FFT's absolute error (about 1e-7 of the
+    # peak magnitude, -140 dB of its power) moves a value by up to a dB, which is 2 levels over
+    # seed 002's 128-dB range; how the FFT library rounds then decides (it differs by CPU).
     diff = np.abs(ours.astype(int) - ref.astype(int))
-    assert diff.max() <= 1
+    assert diff[solid if solid is not None else ...].max() <= 1
+    assert diff.max() <= 3
     assert (diff > 0).mean() < max_fraction_off
+
+
+def above_fft_noise(d) -> np.ndarray:
+    """Pixels of seed 002's reference within 100 dB of its peak: clear of float32 FFT noise."""
+    return d["db"] >= d["db"].max() - 100
 
 
 def test_seed002_uint8_from_our_db_within_one_level():
     d, db = seed002()
-    assert_pixels_close(notebook_uint8(db), d["uint8"], 0.001)
+    assert_pixels_close(notebook_uint8(db), d["uint8"], 0.001, above_fft_noise(d))
 
 
 def test_seed002_uint8_and_image_through_render():
@@ -144,10 +153,10 @@ def test_seed002_uint8_and_image_through_render():
     cfg = ImageConfig(normalize="minmax", origin="upper", size=(512, 512), resample="bicubic")
     pixels = to_uint8(db[None], cfg)[0]
     np.testing.assert_array_equal(to_uint8(torch.from_numpy(db)[None], cfg)[0], pixels)  # the GPU path's code
-    assert_pixels_close(pixels, d["uint8"], 0.001)
+    assert_pixels_close(pixels, d["uint8"], 0.001, above_fft_noise(d))
     assert_pixels_close(np.asarray(to_image(pixels, cfg)), d["image512"], 0.005)
     lower = to_uint8(db[None], cfg.model_copy(update={"origin": "lower"}))[0]
-    assert_pixels_close(lower[::-1], d["uint8"], 0.001)
+    assert_pixels_close(lower[::-1], d["uint8"], 0.001, above_fft_noise(d))
 
 
 # --------------------------------------------------------------------------- properties
