@@ -8,23 +8,37 @@ the stream is built here from integer numpy operations with every tie broken by 
 
 The format is what ``zlib`` calls ``Z_RLE``: one dynamic-Huffman block whose only matches are runs
 of a repeated byte (distance 1). On Sub-filtered spectrograms that is as small as ISA-L level 1
-(runs of padding and flat bands are where the redundancy is) at a few times its CPU time.
+(runs of padding and flat bands are where the redundancy is).
+
+Speed: every input byte is one *slot* (a literal, a match, or a zero-width field for a byte a
+match covers) and so is every header field; a slot's bit field is one lookup in a per-block table,
+so the work per byte is a few whole-array numpy passes, and Python loops only run over the <= 288
+symbols of a code.
 """
 
 from __future__ import annotations
 
-import heapq
 import zlib
 
 import numpy as np
 
-# Length symbols 257..285: base lengths and extra bits (RFC 1951, 3.2.5).
+# Match lengths 3..258 (RFC 1951, 3.2.5): length symbol 257 + _MSYM, extra bits' value and count.
 _LBASE = np.array([3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115,
                    131, 163, 195, 227, 258])
-_LEXTRA = np.array([0] * 8 + [1] * 4 + [2] * 4 + [3] * 4 + [4] * 4 + [5] * 4 + [0])
-_LEN_SYMBOL = np.searchsorted(_LBASE, np.arange(259), side="right") - 1  # match length → index into _LBASE
-_CL_ORDER = (16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15)
+_MLEN = np.arange(3, 259)
+_MSYM = np.searchsorted(_LBASE, _MLEN, side="right") - 1
+_MEXTRA = _MLEN - _LBASE[_MSYM]
+_MEXTRA_BITS = np.array([0] * 8 + [1] * 4 + [2] * 4 + [3] * 4 + [4] * 4 + [5] * 4 + [0])[_MSYM]
+# Slots: 0..255 a literal byte, 256 end of block, 254 + L a match of length L, _COVERED a byte
+# inside a match (a zero-width field), then one per header field.
+_COVERED = 257 + len(_MLEN)
 _MAX_RUN = 258
+_CL_ORDER = np.array([16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15])
+_CL_EXTRA_BITS = np.array([0] * 16 + [2, 3, 7])  # code-length symbols 16, 17, 18 repeat
+_REV8 = np.packbits(np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1), axis=1, bitorder="little").ravel()
+_REV15 = (_REV8[np.arange(1 << 15) & 255].astype(np.uint16) << 7) | (_REV8[np.arange(1 << 15) >> 8] >> 1)
+_HEAD = 320  # slots for header fields (<= 1 + 5 + 19 + 288); unused ones stay zero-width
+_ROWS = 8  # fields are packed as (_ROWS, chunks): see pack_bits
 
 
 def code_lengths(freq: np.ndarray, limit: int) -> np.ndarray:
@@ -71,80 +85,83 @@ def _huffman(freq: np.ndarray) -> np.ndarray:
     return lengths
 
 
-_REV15 = np.array([int(f"{c:015b}"[::-1], 2) for c in range(1 << 15)], dtype=np.int64)
-
-
 def canonical_codes(lengths: np.ndarray) -> np.ndarray:
     """Canonical codes (RFC 1951, 3.2.2), bit-reversed: deflate sends them from the top bit."""
-    counts = np.bincount(lengths, minlength=16)
-    counts[0] = 0
-    first = np.zeros(16, dtype=np.int64)
-    code = 0
-    for bits in range(1, 16):
-        code = (code + int(counts[bits - 1])) << 1
+    counts = np.bincount(lengths, minlength=16).tolist()
+    first, code = [0] * 16, 0
+    for bits in range(2, 16):
+        code = (code + counts[bits - 1]) << 1
         first[bits] = code
-    syms = np.flatnonzero(lengths)
-    syms = syms[np.argsort(lengths[syms], kind="stable")]  # by length, then symbol
+    syms = np.argsort(lengths, kind="stable")[counts[0] :]  # used symbols by length, then symbol
     ls = lengths[syms]
     rank = np.arange(len(syms)) - np.searchsorted(ls, ls)  # position among codes of its length
     codes = np.zeros(len(lengths), dtype=np.int64)
-    codes[syms] = _REV15[first[ls] + rank] >> (15 - ls)
+    codes[syms] = _REV15[np.array(first)[ls] + rank] >> (15 - ls)
     return codes
 
 
 def pack_bits(values: np.ndarray, nbits: np.ndarray) -> tuple[bytes, int]:
-    """Concatenate ``values[i]`` (``nbits[i]`` <= 31 bits) LSB-first into bytes; also the bit count.
+    """Concatenate bit fields LSB-first into bytes; also the bit count.
 
-    Fields never overlap, so OR-ing them into 32-bit words is a sum, and as no field is longer
-    than a word, every word holds the start of one: sums per word are one ``add.reduceat`` over
-    the (sorted) word index of each field, plus the bits that spill into the next word.
+    ``values``, ``nbits``: int64 ``(rows, chunks)``, each column ``rows`` consecutive fields of
+    <= 21 bits (the stream is the columns in order). A 1-D prefix sum is one slow sequential
+    pass; here the rows are added as vectors, then one short prefix sum over the chunks.
+    Fields never overlap, so OR-ing them into 32-bit words is a sum. Each field, shifted to its
+    place in its word, is below 2**53, and so is every sum of them: float64 adds them exactly,
+    and ``bincount`` (one scatter pass, measured faster than ``reduceat`` with its group starts)
+    gives each word's sum; the bits past 32 spill into the next word.
     """
-    pos = np.cumsum(nbits) - nbits
-    total = int(pos[-1] + nbits[-1])
-    shifted = values << (pos & 31)
-    word = pos >> 5
-    first = np.flatnonzero(np.diff(word, prepend=-1))
-    low = np.add.reduceat(shifted & 0xFFFFFFFF, first)
-    spill = np.add.reduceat(shifted >> 32, first)
-    words = np.append(low, 0)
-    words[1:] += spill
+    pos = np.empty_like(nbits)
+    pos[0] = 0
+    for r in range(1, len(pos)):
+        np.add(pos[r - 1], nbits[r - 1], out=pos[r])
+    size = pos[-1] + nbits[-1]  # bits per chunk
+    start = np.cumsum(size)
+    total = int(start[-1])
+    pos += start - size
+    sums = np.bincount((pos >> 5).ravel(), weights=(values << (pos & 31)).astype(np.float64).ravel(),
+                       minlength=(total >> 5) + 1).astype(np.int64)
+    words = sums & 0xFFFFFFFF
+    words[1:] += sums[:-1] >> 32
     return words.astype("<u4").tobytes()[: (total + 7) // 8], total
 
 
-def _tokens(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Run-length parse: ``(symbol, match_length)`` per token; match_length 0 for a literal.
+def _slots(data: np.ndarray) -> np.ndarray:
+    """Slots: :data:`_HEAD` for the header, one per byte of ``data`` (uint8, ``(n,)``), end of
+    block, then zero-width padding to a multiple of :data:`_ROWS`; intp.
 
     A run of L >= 4 equal bytes is one literal, then matches of 258 (distance 1), then one
     match of the rest if >= 3, else the rest as literals. Other bytes are literals.
     """
     n = len(data)
-    starts = np.flatnonzero(np.concatenate(([True], data[1:] != data[:-1])))
-    runs = np.diff(np.append(starts, n))
-    long = runs >= 4
-    if not long.any():
-        return data.astype(np.int64), np.zeros(n, dtype=np.int64)
-    start, repeat = starts[long], runs[long] - 1  # bytes after each long run's first literal
+    slots = np.empty(_HEAD + n + 1 + (-(_HEAD + n + 1) % _ROWS), dtype=np.intp)
+    slots[:_HEAD] = slots[_HEAD + n + 1 :] = _COVERED
+    slots[_HEAD + n] = 256
+    body = slots[_HEAD : _HEAD + n]
+    body[:] = data
+    same = data[1:] == data[:-1]
+    long = np.zeros(max(n - 1, 2), dtype=bool)  # long[i + 1]: data[i : i + 4] are equal
+    np.logical_and(same[:-2], same[1:-1], out=long[1:-1])
+    long[1:-1] &= same[2:]
+    edges = np.flatnonzero(long[1:] != long[:-1])
+    if not len(edges):
+        return slots
+    start, repeat = edges[0::2], edges[1::2] - edges[0::2] + 2  # bytes after each run's first literal
     full, rest = np.divmod(repeat, _MAX_RUN)
     tail = rest >= 3
     covered = full * _MAX_RUN + np.where(tail, rest, 0)
-    edges = np.zeros(n + 1, dtype=np.int32)
-    edges[start + 1] += 1
-    edges[start + 1 + covered] -= 1
-    literal = np.cumsum(edges[:n]) == 0
+    end = np.cumsum(covered)
+    body[np.repeat(start + 1 - end + covered, covered) + np.arange(end[-1])] = _COVERED
     n_match = full + tail
     run_of = np.repeat(np.arange(len(start)), n_match)
     k = np.arange(len(run_of)) - np.repeat(np.cumsum(n_match) - n_match, n_match)  # match index in its run
-    match_len = np.where(k < full[run_of], _MAX_RUN, rest[run_of])
-    match_pos = start[run_of] + 1 + k * _MAX_RUN
-    lit_pos = np.flatnonzero(literal)
-    slot = np.zeros(len(lit_pos) + len(match_pos), dtype=bool)
-    slot[np.searchsorted(lit_pos, match_pos) + np.arange(len(match_pos))] = True
-    symbol = np.empty(len(slot), dtype=np.int64)
-    length = np.zeros(len(slot), dtype=np.int64)
-    symbol[~slot] = data[lit_pos]
-    symbol[slot] = 257 + _LEN_SYMBOL[match_len]
-    length[slot] = match_len
-    return symbol, length
+    body[start[run_of] + 1 + k * _MAX_RUN] = 254 + np.where(k < full[run_of], _MAX_RUN, rest[run_of])
+    if 4 * end[-1] > n:  # mostly runs: drop the zero-width fields before the per-slot passes
+        kept = body[body != _COVERED]
+        slots = np.full(_HEAD + len(kept) + 1 + (-(_HEAD + len(kept) + 1) % _ROWS), _COVERED, dtype=np.intp)
+        slots[_HEAD : _HEAD + len(kept)] = kept
+        slots[_HEAD + len(kept)] = 256
+    return slots
 
 
 BLOCK = 1 << 20  # input bytes per deflate block: bounds a worker's memory (~40 bytes per input byte)
@@ -157,47 +174,42 @@ def deflate_rle(raw: bytes) -> bytes:
     the blocks follow each other bit by bit, so the last partial byte carries over.
     """
     data = np.frombuffer(raw, dtype=np.uint8)
-    out, carry_v, carry_n = [b"\x78\x01"], 0, 0
+    out, carry = [b"\x78\x01"], (0, 0)
     for i in range(0, max(len(data), 1), BLOCK):
         last = i + BLOCK >= len(data)
-        values, nbits = _block(data[i : i + BLOCK], last)
-        packed, total = pack_bits(np.concatenate(([carry_v], values)), np.concatenate(([carry_n], nbits)))
+        packed, total = pack_bits(*_block(data[i : i + BLOCK], last, carry))
         if last:
             out.append(packed)
         else:
             out.append(packed[: total // 8])
-            carry_n = total % 8
-            carry_v = packed[total // 8] if carry_n else 0
+            carry = (packed[total // 8] if total % 8 else 0, total % 8)
     return b"".join(out) + zlib.adler32(raw).to_bytes(4, "big")
 
 
-def _block(data: np.ndarray, last: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Bit fields ``(values, nbits)`` of one dynamic-Huffman block: header, tokens, end of block."""
-    symbol, length = (np.zeros(0, np.int64),) * 2 if not len(data) else _tokens(data)
-    lit_len = code_lengths(np.bincount(symbol, minlength=286) + (np.arange(286) == 256), 15)
+def _block(data: np.ndarray, last: bool, carry: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Bit fields ``(values, nbits)``, ``(_ROWS, chunks)``, of one dynamic-Huffman block after the
+    ``carry`` bits ``(value, count)`` left by the previous block: header, slots, end of block."""
+    slots = _slots(data)
+    count = np.bincount(slots, minlength=_COVERED + 1)
+    lit_len = code_lengths(np.concatenate((count[:257], np.add.reduceat(count[257:_COVERED], _LBASE - 3))), 15)
     lit_codes = canonical_codes(lit_len)
-    dist_len = np.array([1, 1])  # one distance (1) is used; a two-code set keeps it complete
     hlit = max(257, int(np.flatnonzero(lit_len).max()) + 1)
-    cl_sym, cl_extra, cl_bits = _rle_lengths(np.concatenate((lit_len[:hlit], dist_len)))
+    cl_sym, cl_extra = _rle_lengths(np.concatenate((lit_len[:hlit], [1, 1])))  # distance code: 2 of 1 bit
     cl_len = code_lengths(np.bincount(cl_sym, minlength=19), 7)
     cl_codes = canonical_codes(cl_len)
-    hclen = max(4, max(i for i, s in enumerate(_CL_ORDER) if cl_len[s]) + 1)
+    hclen = max(4, int(np.flatnonzero(cl_len[_CL_ORDER]).max()) + 1)
 
-    head_v = [int(last), 2, hlit - 257, len(dist_len) - 1, hclen - 4] + [int(cl_len[s]) for s in _CL_ORDER[:hclen]]
-    head_n = [1, 2, 5, 5, 4] + [3] * hclen
-    for s, e, b in zip(cl_sym, cl_extra, cl_bits):
-        head_v.append(int(cl_codes[s]) | (e << int(cl_len[s])))
-        head_n.append(int(cl_len[s]) + b)
-    # one field per token: its code, then a match's extra length bits and its 1-bit distance code 0
-    values, nbits = lit_codes[symbol], lit_len[symbol]
-    m = np.flatnonzero(length)
-    if len(m):
-        li = _LEN_SYMBOL[length[m]]
-        values[m] |= (length[m] - _LBASE[li]) << nbits[m]
-        nbits[m] += _LEXTRA[li] + 1
-    values = np.concatenate((np.array(head_v, np.int64), values, [lit_codes[256]]))
-    nbits = np.concatenate((np.array(head_n, np.int64), nbits, [lit_len[256]]))
-    return values, nbits
+    # a match's field: its length code, extra length bits, then the 1-bit code 0 of distance 1
+    m_len = lit_len[257 + _MSYM]
+    head_v = np.concatenate(([carry[0], last, 2, hlit - 257, 1, hclen - 4], cl_len[_CL_ORDER[:hclen]],
+                             cl_codes[cl_sym] | (cl_extra << cl_len[cl_sym])))
+    head_n = np.concatenate(([carry[1], 1, 2, 5, 5, 4], [3] * hclen, cl_len[cl_sym] + _CL_EXTRA_BITS[cl_sym]))
+    field_v = np.concatenate((lit_codes[:257], lit_codes[257 + _MSYM] | (_MEXTRA << m_len), [0], head_v))
+    field_n = np.concatenate((lit_len[:257], m_len + _MEXTRA_BITS + 1, [0], head_n))
+    slots[: len(head_v)] = np.arange(_COVERED + 1, _COVERED + 1 + len(head_v))
+    # one gather of value | nbits << 32 beats two (the slots are read across, with a stride)
+    fields = np.take(field_v | (field_n << 32), slots.reshape(-1, _ROWS).T)
+    return fields & 0xFFFFFFFF, fields >> 32
 
 
 def deflate_stored(raw: bytes) -> bytes:
@@ -210,31 +222,18 @@ def deflate_stored(raw: bytes) -> bytes:
     return b"".join(parts) + zlib.adler32(raw).to_bytes(4, "big")
 
 
-def _rle_lengths(lengths: np.ndarray) -> tuple[list[int], list[int], list[int]]:
-    """Code lengths as code-length symbols (16: repeat previous 3-6, 17/18: zeros 3-10/11-138)."""
-    out: list[tuple[int, int, int]] = []  # (symbol, extra value, extra bits)
-    values = [int(v) for v in lengths]
-    i, n = 0, len(values)
-    while i < n:
-        v, j = values[i], i
-        while j < n and values[j] == v:
-            j += 1
-        run = j - i
-        if v == 0:
-            while run >= 11:
-                r = min(run, 138)
-                out.append((18, r - 11, 7))
-                run -= r
-            if run >= 3:
-                out.append((17, run - 3, 3))
-                run = 0
-        else:
-            out.append((v, 0, 0))
-            run -= 1
-            while run >= 3:
-                r = min(run, 6)
-                out.append((16, r - 3, 2))
-                run -= r
-        out += [(v, 0, 0)] * run
-        i = j
-    return [o[0] for o in out], [o[1] for o in out], [o[2] for o in out]
+
+def _rle_lengths(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Code lengths as code-length symbols (16: repeat the previous 3-6 times, 17/18: 3-10/11-138
+    zeros) and each symbol's extra-bit value; two ``(m,)`` int64 arrays."""
+    starts = np.flatnonzero(np.diff(lengths, prepend=-1))
+    v = lengths[starts]
+    nz = (v != 0).astype(np.int64)
+    rest = np.diff(starts, append=len(lengths)) - nz  # after a nonzero length's first copy
+    big, t = np.divmod(rest, 138 - 132 * nz)  # 18: 138 zeros, 16: 6 repeats
+    tail = t >= 3
+    # per run: the length once (nonzero only), big repeats, one repeat of the rest, the rest as is
+    sym = np.stack((v, 18 - 2 * nz, np.where(nz, 16, np.where(t >= 11, 18, 17)), v), axis=1).ravel()
+    extra = np.stack((0 * v, 127 - 124 * nz, t - np.where(nz | (t < 11), 3, 11), 0 * v), axis=1).ravel()
+    reps = np.stack((nz, big, tail, np.where(tail, 0, t)), axis=1).ravel()
+    return np.repeat(sym, reps), np.repeat(extra, reps)
