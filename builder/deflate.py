@@ -152,10 +152,13 @@ def _slots(data: np.ndarray) -> np.ndarray:
     covered = full * _MAX_RUN + np.where(tail, rest, 0)
     end = np.cumsum(covered)
     body[np.repeat(start + 1 - end + covered, covered) + np.arange(end[-1])] = _COVERED
-    n_match = full + tail
-    run_of = np.repeat(np.arange(len(start)), n_match)
-    k = np.arange(len(run_of)) - np.repeat(np.cumsum(n_match) - n_match, n_match)  # match index in its run
-    body[start[run_of] + 1 + k * _MAX_RUN] = 254 + np.where(k < full[run_of], _MAX_RUN, rest[run_of])
+    if not full.any():  # the usual case: one match per run
+        body[start + 1] = 254 + rest
+    else:
+        n_match = full + tail
+        run_of = np.repeat(np.arange(len(start)), n_match)
+        k = np.arange(len(run_of)) - np.repeat(np.cumsum(n_match) - n_match, n_match)  # match index in its run
+        body[start[run_of] + 1 + k * _MAX_RUN] = 254 + np.where(k < full[run_of], _MAX_RUN, rest[run_of])
     if 4 * end[-1] > n:  # mostly runs: drop the zero-width fields before the per-slot passes
         kept = body[body != _COVERED]
         slots = np.full(_HEAD + len(kept) + 1 + (-(_HEAD + len(kept) + 1) % _ROWS), _COVERED, dtype=np.intp)
@@ -207,9 +210,9 @@ def _block(data: np.ndarray, last: bool, carry: tuple[int, int]) -> tuple[np.nda
     field_v = np.concatenate((lit_codes[:257], lit_codes[257 + _MSYM] | (_MEXTRA << m_len), [0], head_v))
     field_n = np.concatenate((lit_len[:257], m_len + _MEXTRA_BITS + 1, [0], head_n))
     slots[: len(head_v)] = np.arange(_COVERED + 1, _COVERED + 1 + len(head_v))
-    # one gather of value | nbits << 32 beats two (the slots are read across, with a stride)
-    fields = np.take(field_v | (field_n << 32), slots.reshape(-1, _ROWS).T)
-    return fields & 0xFFFFFFFF, fields >> 32
+    # one gather of (value, nbits) pairs beats two (the slots are read across, with a stride)
+    fields = np.take(np.stack((field_v, field_n), axis=1), slots.reshape(-1, _ROWS).T, axis=0)
+    return fields[..., 0], fields[..., 1]
 
 
 def deflate_stored(raw: bytes) -> bytes:
