@@ -226,17 +226,29 @@ def deflate_stored(raw: bytes) -> bytes:
 
 
 
-def _rle_lengths(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Code lengths as code-length symbols (16: repeat the previous 3-6 times, 17/18: 3-10/11-138
-    zeros) and each symbol's extra-bit value; two ``(m,)`` int64 arrays."""
-    starts = np.flatnonzero(np.diff(lengths, prepend=-1))
-    v = lengths[starts]
-    nz = (v != 0).astype(np.int64)
-    rest = np.diff(starts, append=len(lengths)) - nz  # after a nonzero length's first copy
+def _rle_runs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How a run of r equal code lengths is sent, for row ``r + 289 * (length != 0)``, r <= 288:
+    4 kinds of code-length symbol (the length once (nonzero only), full repeats, one repeat of
+    the rest, the rest as is), each as (symbol, extra value, count); symbol -1 is the length."""
+    nz = np.repeat([0, 1], 289)
+    rest = np.maximum(np.tile(np.arange(289), 2) - nz, 0)  # after a nonzero length's first copy
     big, t = np.divmod(rest, 138 - 132 * nz)  # 18: 138 zeros, 16: 6 repeats
     tail = t >= 3
-    # per run: the length once (nonzero only), big repeats, one repeat of the rest, the rest as is
-    sym = np.stack((v, 18 - 2 * nz, np.where(nz, 16, np.where(t >= 11, 18, 17)), v), axis=1).ravel()
-    extra = np.stack((0 * v, 127 - 124 * nz, t - np.where(nz | (t < 11), 3, 11), 0 * v), axis=1).ravel()
-    reps = np.stack((nz, big, tail, np.where(tail, 0, t)), axis=1).ravel()
-    return np.repeat(sym, reps), np.repeat(extra, reps)
+    sym = np.stack((-nz, 18 - 2 * nz, np.where(nz, 16, np.where(t >= 11, 18, 17)), -nz), axis=1)
+    extra = np.stack((0 * nz, 127 - 124 * nz, t - np.where(nz | (t < 11), 3, 11), 0 * nz), axis=1)
+    return sym, extra, np.stack((nz, big, tail, np.where(tail, 0, t)), axis=1)
+
+
+_RLE_SYM, _RLE_EXTRA, _RLE_COUNT = _rle_runs()
+
+
+def _rle_lengths(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Code lengths (``(m,)``, m <= 288) as code-length symbols (16: repeat the previous 3-6 times,
+    17/18: 3-10/11-138 zeros) and each symbol's extra-bit value; two int64 arrays."""
+    starts = np.flatnonzero(np.diff(lengths, prepend=-1))
+    v = lengths[starts]
+    row = np.diff(starts, append=len(lengths)) + 289 * (v != 0)
+    sym = _RLE_SYM[row]
+    sym[:, [0, 3]] = v[:, None]
+    count = _RLE_COUNT[row].ravel()
+    return np.repeat(sym.ravel(), count), np.repeat(_RLE_EXTRA[row].ravel(), count)
