@@ -167,7 +167,7 @@ def _slots(data: np.ndarray) -> np.ndarray:
     return slots
 
 
-BLOCK = 1 << 20  # input bytes per deflate block: bounds a worker's memory (~40 bytes per input byte)
+BLOCK = 1 << 20  # input bytes per deflate block: bounds a worker's memory (~50 bytes per input byte)
 
 
 def deflate_rle(raw: bytes) -> bytes:
