@@ -247,21 +247,32 @@ def _table(rows: list[dict], spec: CsvLabels, skipped: list[Skipped]) -> dict[st
             continue
         extra = parse_label_list(row.get(spec.extra_labels_column, "")) if spec.extra_labels_column else ()
         extra = tuple(dict.fromkeys(nfc(x) for x in extra if nfc(x) != label))
-        if rel in table:
-            same = table[rel][0] == label and set(table[rel][1]) == set(extra)
-            (repeats if same else conflicts).append((rel, line_of[rel], n, label))
-            continue
         cells = tuple((col, typed(row.get(col), kind)) for col, kind in kept_types.items())
+        if rel in table:
+            old = table[rel]
+            same = old[0] == label and set(old[1]) == set(extra) and old[2] == cells
+            (repeats if same else conflicts).append((rel, line_of[rel], n, (label, extra, cells)))
+            continue
         table[rel], line_of[rel] = (label, extra, cells), n
     if conflicts:
-        rel, first, n, label = conflicts[0]
+        rel, first, n, entry = conflicts[0]
         more = f" (and {len(conflicts) - 1} more conflicting row(s))" if len(conflicts) > 1 else ""
         raise SourceError(f"source.labels.csv: {spec.name} lists {rel!r} on lines {first} and {n} with different "
-                          f"labels ({table[rel][0]!r} and {label!r}){more}: keep one row per file")
+                          f"values ({_differs(table[rel], entry, spec)}){more}: keep one row per file")
     if repeats:
         log.info(f"{spec.name}: {len(repeats)} row(s) repeat a file with the same labels (first: {repeats[0][0]!r}, "
                  f"lines {repeats[0][1]} and {repeats[0][2]}); merged")
     return table
+
+
+def _differs(a: tuple, b: tuple, spec: CsvLabels) -> str:
+    """What two rows for one file disagree on, e.g. ``primary_label 'owl' vs 'tabla'``."""
+    if a[0] != b[0]:
+        return f"{spec.label_column} {a[0]!r} vs {b[0]!r}"
+    if set(a[1]) != set(b[1]):
+        return f"{spec.extra_labels_column} {list(a[1])} vs {list(b[1])}"
+    col, x, y = next((c, x, y) for (c, x), (_, y) in zip(a[2], b[2]) if x != y)
+    return f"{col} {x!r} vs {y!r}"
 
 
 def _no_match(files: list[SourceFile], table: dict, spec: CsvLabels) -> str:

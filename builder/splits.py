@@ -35,7 +35,14 @@ def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
 
 
 def assign_sources(items: Iterable[tuple[str, str | None]], cfg: SplitsConfig) -> dict[str, str]:
-    """``{rel: split}`` for ``(rel, label)`` pairs."""
+    """``{rel: split}`` for ``(rel, label)`` pairs.
+
+    Split sizes over all recordings are the largest-remainder counts of the whole (a 0.1 test
+    split of 18 recordings gets 2, even when every label alone would round its share to 0);
+    with ``stratify`` each label gets the floor of its exact share in every split, and the
+    recordings left over go where the label's remainder is largest while that split still has
+    room, so every label is within one recording of its exact share.
+    """
     fractions = cfg.fractions
     if len(fractions) == 1:
         only = next(iter(fractions))
@@ -43,15 +50,34 @@ def assign_sources(items: Iterable[tuple[str, str | None]], cfg: SplitsConfig) -
     groups: dict[str | None, list[str]] = defaultdict(list)
     for rel, label in items:
         groups[label if cfg.stratify else None].append(rel)
+    counts = _stratified_counts({g: len(rels) for g, rels in groups.items()}, fractions, cfg.seed)
     out = {}
-    for rels in groups.values():
-        ordered = sorted(rels, key=lambda r: _rank(cfg.seed, r))
-        counts, i = split_counts(len(ordered), fractions), 0
+    for group, rels in groups.items():
+        ordered, i = sorted(rels, key=lambda r: _rank(cfg.seed, r)), 0
         for split in SPLIT_ORDER:
-            for rel in ordered[i : i + counts.get(split, 0)]:
+            for rel in ordered[i : i + counts[group].get(split, 0)]:
                 out[rel] = split
-            i += counts.get(split, 0)
+            i += counts[group].get(split, 0)
     return out
+
+
+def _stratified_counts(sizes: dict, fractions: dict[str, float], seed: int) -> dict:
+    """``{group: {split: n}}``: each group's floors, topped up to the whole's largest-remainder counts."""
+    total = split_counts(sum(sizes.values()), fractions)
+    exact = {g: {k: n * f for k, f in fractions.items()} for g, n in sizes.items()}
+    counts = {g: {k: math.floor(v) for k, v in e.items()} for g, e in exact.items()}
+    room = {k: total[k] - sum(c[k] for c in counts.values()) for k in fractions}
+    left = {g: n - sum(counts[g].values()) for g, n in sizes.items()}
+    key = lambda g: _rank(seed, f"group\x00{g}")  # noqa: E731 - a seeded, order-free tie-break
+    wishes = sorted(((g, k) for g in sizes for k in fractions),
+                    key=lambda gk: (-(exact[gk[0]][gk[1]] - counts[gk[0]][gk[1]]), key(gk[0]), SPLIT_ORDER.index(gk[1])))
+    for strict in (True, False):  # first where the group lost a share to rounding, then anywhere with room
+        for g, k in wishes:
+            if left[g] and room[k] and (not strict or exact[g][k] > counts[g][k]):
+                counts[g][k] += 1
+                left[g] -= 1
+                room[k] -= 1
+    return counts
 
 
 def assign_window(rel: str, index: int, cfg: SplitsConfig) -> str:

@@ -287,9 +287,23 @@ def test_conflicting_duplicate_csv_rows_stop_naming_the_file_and_lines(birdclef)
     rows = list(csv.DictReader(open(labels.csv, encoding="utf-8")))
     rows.insert(3, row("barfly1", "[]", "asbfly/XC2.ogg"))  # line 5; the first XC2 row is line 3
     write_csv(labels.csv, rows)
-    with pytest.raises(SourceError, match=r"lists 'asbfly/XC2.ogg' on lines 3 and 5 with different labels "
-                                          r"\('asbfly' and 'barfly1'\)"):
+    with pytest.raises(SourceError, match=r"lists 'asbfly/XC2.ogg' on lines 3 and 5 with different values "
+                                          r"\(primary_label 'asbfly' vs 'barfly1'\)"):
         discover(SourceConfig(path=root, labels=labels))
+
+
+def test_duplicate_rows_differing_in_secondary_labels_or_kept_columns_stop(birdclef):
+    root, labels = birdclef
+    rows = list(csv.DictReader(open(labels.csv, encoding="utf-8")))
+    first = next(r for r in rows if r["filename"] == "asbfly/XC2.ogg")
+    write_csv(labels.csv, rows + [{**first, "secondary_labels": "['zzz']"}])
+    with pytest.raises(SourceError, match=r"different values \(secondary_labels \[.*\] vs \['zzz'\]\)"):
+        discover(SourceConfig(path=root, labels=labels))
+    extra = [{**r, "author": "Carol"} for r in rows] + [{**first, "author": "Dave"}]
+    write_csv(labels.csv, extra)
+    keep = labels.model_copy(update={"keep_columns": ("author",)})
+    with pytest.raises(SourceError, match=r"different values \(author 'Carol' vs 'Dave'\)"):
+        discover(SourceConfig(path=root, labels=keep))
 
 
 def test_identical_duplicate_csv_rows_are_merged_with_a_note(birdclef, caplog):

@@ -74,11 +74,12 @@ def run_push(args: argparse.Namespace) -> int:
     chosen = own.get("license")
     if "license" not in publish and args.to == "kaggle" and chosen == "CC0-1.0":
         chosen = None  # a build from before publish.license: CC0-1.0 was the default, not a choice
-    licence, warnings = _licence(args.license or chosen or publish.get("license"), out)
+    value = args.license or chosen or publish.get("license")
+    licence, warnings = _licence(value, out)
     with redacted_output(), stage.build_lock(out):
         if args.to == "hf":
             return _push_hf(args, out, files, own, message, licence, warnings)
-        return _push_kaggle(args, out, files, own, name, message, licence, warnings, build)
+        return _push_kaggle(args, out, files, own, name, message, value or licence, warnings, build)
 
 
 def _licence(value: str | None, out: Path) -> tuple[str, list[str]]:
@@ -156,14 +157,16 @@ def _push_hf(args, out: Path, files: list[str], cfg: dict, message: str, licence
 
 def _push_kaggle(args, out: Path, files: list[str], cfg: dict, name: str, message: str, licence: str,
                  warnings: list[str], build: dict) -> int:
-    from ..licenses import kaggle_name
+    """``licence``: as the user spelt it (a Hub id or a Kaggle name), or the card's Hub id."""
+    from ..licenses import hub_id, kaggle_name
 
+    hub_licence, licence = hub_id(licence), kaggle_name(licence)  # a Kaggle name the Hub lacks stays itself
     ref = args.kaggle_id or cfg.get("id")
     owner, slug = kaggle.check_id(ref) if ref else (None, kaggle.derive_slug(name))
     title, subtitle = args.title or cfg.get("title"), cfg.get("subtitle")
-    if kaggle_name(licence) == "other" and licence != "other":
-        warnings = [*warnings, f"warning: Kaggle has no licence {licence}: the dataset goes up as `other`, and its "
-                               f"description names {licence}"]
+    if licence == "other" and hub_licence not in ("other", "unknown"):
+        warnings = [*warnings, f"warning: Kaggle has no licence {hub_licence}: the dataset goes up as `other`, and "
+                               f"its description names {hub_licence}"]
     target = kaggle.KaggleTarget(
         owner=owner, slug=slug,
         title=kaggle.check_title(title) if title else kaggle.derive_title(name),
@@ -174,7 +177,8 @@ def _push_kaggle(args, out: Path, files: list[str], cfg: dict, name: str, messag
     planned = stage.plan_kaggle(out, files)
 
     def staged(owner_name: str):
-        items, description = kaggle_card.for_kaggle(planned, f"{owner_name}/{slug}", licence)
+        shown = hub_licence if licence == "other" and hub_licence != "other" else licence
+        items, description = kaggle_card.for_kaggle(planned, f"{owner_name}/{slug}", shown)
         return items, kaggle.metadata(target, owner_name, description)
 
     if args.dry_run is not None:

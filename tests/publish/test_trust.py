@@ -105,6 +105,26 @@ def test_a_bad_licence_is_refused_with_the_closest(built, tmp_path):
     assert result.stderr.strip().startswith("error: --license: 'cc by 4' is not a licence id; closest: cc-by-4.0")
 
 
+@pytest.mark.parametrize("given, kaggle_name, hub_name", [
+    ("US-Government-Works", "US-Government-Works", "other"),  # Kaggle's own name the Hub lacks
+    ("cc-by-4.0", "CC-BY-4.0", "cc-by-4.0"),
+    ("mit", "other", "mit"),  # a Hub id Kaggle lacks: `other`, with a warning naming it
+])
+def test_each_target_gets_the_licence_in_its_own_spelling(built, tmp_path, given, kaggle_name, hub_name):
+    env = make_client_env(tmp_path)
+    kaggle = run_client("push", built["parquet"], "--to", "kaggle", "--license", given, "--dry-run",
+                        tmp_path / "k", env=env)
+    assert kaggle.returncode == 0, kaggle.output
+    meta = json.loads((tmp_path / "k" / "dataset-metadata.json").read_text())
+    assert meta["licenses"] == [{"name": kaggle_name}]
+    named = given if kaggle_name == "other" else kaggle_name
+    assert f"published under `{named}`" in meta["description"]
+    assert ("Kaggle has no licence" in kaggle.stderr) == (kaggle_name == "other")
+    hub = run_client("push", built["parquet"], "--to", "hf", "--license", given, "--dry-run", tmp_path / "h", env=env)
+    assert hub.returncode == 0, hub.output
+    assert card_of((tmp_path / "h" / "README.md").read_text()).data.license == hub_name
+
+
 def unpack(stage: Path, where: Path) -> Path:
     """What Kaggle serves at /kaggle/input/<slug>: each zip unpacked to a folder of its name."""
     where.mkdir(parents=True)

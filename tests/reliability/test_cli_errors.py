@@ -203,7 +203,7 @@ def test_conflicting_csv_rows_stop_the_build_naming_file_and_lines(tmp_path):
     cfg = write_config(tmp_path / "c.yaml", src, tmp_path / "out", source={"labels": {"csv": "t.csv"}})
     done = run_cli("build", cfg, "-j", "1", "--quiet")
     line = _one_error_line(done.returncode, done.stdout, done.stderr, 2)
-    assert "t.csv lists 'wren/a.wav' on lines 2 and 3 with different labels ('wren' and 'robin')" in line
+    assert "t.csv lists 'wren/a.wav' on lines 2 and 3 with different values (primary_label 'wren' vs 'robin')" in line
     assert not (tmp_path / "out").exists()
 
 
