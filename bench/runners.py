@@ -21,7 +21,11 @@ def files(root: str) -> list[Path]:
 
 
 def peak_rss_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """Peak RSS of this process and its children. Our own peak is VmHWM, not ru_maxrss: Linux's
+    ru_maxrss keeps the high-water mark of the process image exec replaced, so a runner started
+    by a bench that had just generated a 3-hour file in memory reported that memory as its own."""
+    with open("/proc/self/status") as f:
+        own = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(own, kids) / 1024
 
