@@ -15,7 +15,6 @@ frame counts (``audio.probe``: no decoding) with a margin; a label that fits kee
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -25,8 +24,6 @@ from ..discover import SourceFile
 from ..events import dominant_label, label_window
 from ..names import fold, safe_component, unique_components, unique_stems
 from ..splits import assign_folds, assign_sources, assign_window
-
-log = logging.getLogger("spectroset")
 
 
 @dataclass(frozen=True)
@@ -96,10 +93,6 @@ def make_plan(cfg: Config, sources: list[SourceFile],
     spec = cfg.source.labels if isinstance(cfg.source.labels, EventLabels) else None
     stratum = {s.rel: dominant_label(s.events, spec.background) if spec else s.label for s in sources}
     split_of = {} if by_window else assign_sources([(s.rel, stratum[s.rel]) for s in sources], splits)
-    empty = sorted(set(splits.fractions) - set(split_of.values()), key=list(splits.fractions).index)
-    if split_of and empty:
-        log.warning("warning: output.splits: %s get(s) no recording (%d recording(s) in all); "
-                    "use larger fractions or more recordings", ", ".join(empty), len(split_of))
     names = sorted({s.label for s in sources if s.label is not None} | {x for s in sources for x in s.extra_labels}
                    | ({e.label for s in sources for e in s.events} | {spec.background} - {None} if spec else set()))
     folds = _folds(cfg, sources, split_of, spec)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+from ..licenses import hub_id
+
 CONTEXT = {
     "@language": "en", "@vocab": "https://schema.org/", "citeAs": "cr:citeAs", "column": "cr:column",
     "conformsTo": "dct:conformsTo", "cr": "http://mlcommons.org/croissant/", "rai": "http://mlcommons.org/croissant/RAI/",
@@ -169,5 +171,6 @@ def retarget(text: str, url: str | None, licence: str | None, moved: str = "") -
     if url:
         doc["url"] = url
     if licence:
+        licence = hub_id(licence)
         doc["license"] = licence if licence in ("unknown", "other") else f"{LICENSE_URL}#{licence}"
     return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"

@@ -13,7 +13,7 @@ import json
 import re
 from collections import Counter
 
-from ..licenses import more_permissive, recording_license
+from ..licenses import hub_id, more_permissive, recording_license
 
 PLACEHOLDER = "OWNER/NAME"
 _COUNTS = re.compile(r"<!-- spectroset:recording-licenses (\{.*?\}) -->")
@@ -34,7 +34,8 @@ def recording_licences(plan) -> dict[str, int]:
 
 
 def conflicts(licence: str, counts: dict[str, int]) -> list[str]:
-    """The recordings' licence cells that ``licence`` (a Hub id) is more permissive than."""
+    """The recordings' licence cells that ``licence`` (either spelling) is more permissive than."""
+    licence = hub_id(licence)
     return [cell for cell in counts if more_permissive(licence, recording_license(None if cell == "(not given)" else cell))]
 
 
@@ -118,12 +119,13 @@ def card_conflicts(body: str, licence: str) -> list[str]:
 
 def retarget(text: str, repo_id: str | None, licence: str | None) -> str:
     """A built card (README.md text) for one push: the real repo id instead of the placeholder,
-    and the licence chosen at push time in the header and the Licence section."""
+    and the licence chosen at push time in the header (as a Hub id) and the Licence section (as
+    spelt: Kaggle's name on Kaggle)."""
     from huggingface_hub import DatasetCard
 
     card = DatasetCard(text)
-    if licence is not None and card.data.get("license") != licence:
-        card.data.license = licence
+    if licence is not None and (card.data.get("license") != hub_id(licence) or licence != hub_id(licence)):
+        card.data.license = hub_id(licence)  # the header takes Hub ids; the text names the licence as given
         card.text = relicense(card.text, licence)
     if repo_id:
         card.text = card.text.replace(f'"{PLACEHOLDER}"', f'"{repo_id}"')

@@ -208,7 +208,10 @@ class _Sink:
             self.log = None
 
     def abort(self) -> None:
-        self.close()
+        try:
+            self.close()
+        except OSError:  # a full disk cannot flush the intent log: the error that brought us here says so
+            self.log = None
         if self.spool is not None:
             self.spool.abort()
         remove(self.out, [f for f, _, _ in self.files])

@@ -249,3 +249,14 @@ def test_inspect_report_and_push_refuse_anything_but_a_finished_build(tmp_path):
             rc, out, err = _main(argv)
             assert want in _one_error_line(rc, out, err, 4), (name, argv, err)
         assert not (tmp_path / "r.html").exists() and not (tmp_path / "stage").exists()
+
+
+def test_a_requested_split_that_gets_no_window_is_named_in_a_warning(tmp_path):
+    src = tmp_path / "src"
+    write_tone(src / "wren" / "a.wav", 0.6)
+    write_tone(src / "robin" / "b.wav", 0.6)
+    cfg = write_config(tmp_path / "c.yaml", src, tmp_path / "out")
+    done = run_cli("build", cfg, "-j", "1", "--quiet", "--set", "output.splits={train: 0.8, validation: 0.1, test: 0.1}")
+    assert done.returncode == 0, done.stderr
+    assert "warning: output.splits: validation, test got no window (2 recording(s)" in done.stderr
+    assert "Traceback" not in done.stderr

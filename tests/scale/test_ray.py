@@ -51,7 +51,9 @@ def test_ray_resumes_from_the_journal_of_a_local_build(tmp_path, ray_session):
     build(cfg, workers=1, progress=False)
     shutil.move(held_back, src / "tabla" / "tabla_na.flac")
     report = build(cfg, workers=2, executor="ray", progress=False)
-    assert (report.decoded, report.reused) == (1, 17)
+    # The added recording, and at most one other: the whole's split counts grew by one, so one
+    # label's rounding top-up may have moved (splits.assign_sources).
+    assert report.decoded + report.reused == 18 and 1 <= report.decoded <= 2
     fresh = demo_config(tmp_path / "fresh", source=src)
     build(fresh, workers=1, progress=False)
     assert snapshot(cfg.output.path) == snapshot(fresh.output.path)
