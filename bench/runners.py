@@ -76,7 +76,7 @@ def _settled_rss(_: int) -> float:
 
 
 def ours(root: str, preset: str, jobs: str, out: str, *sets: str) -> dict:
-    from builder.config import load_config
+    from builder.loading import load_config
     from builder.pipeline import build
 
     cfg = load_config(preset, [f"source.path={root}", f"output.path={out}", *sets])
@@ -94,7 +94,7 @@ def ours(root: str, preset: str, jobs: str, out: str, *sets: str) -> dict:
 
 def noop(root: str, out: str) -> dict:
     """Rerun of an unchanged build: discovery and the up-to-date check only."""
-    from builder.config import load_config
+    from builder.loading import load_config
     from builder.pipeline import build
 
     cfg = load_config("birdclef-mel", [f"source.path={root}", f"output.path={out}", "audio.sample_rate=8000",

@@ -68,7 +68,7 @@ def cmd_build(args) -> int:
         from .executors import prestart
 
         prestart(args.jobs)  # the pool's forkserver boots (~0.5 s of imports) while we import and plan
-    from .config import load_config
+    from .loading import load_config
     from .pipeline import build
 
     overrides = list(args.overrides)
@@ -146,8 +146,8 @@ def cmd_presets(args) -> int:
 
 
 def cmd_preview(args) -> int:
-    from .config import load_config
     from .figures import preview_figure
+    from .loading import load_config
 
     cfg = load_config(args.config, args.overrides)
     preview_figure(args.audio, cfg, args.start, args.output)

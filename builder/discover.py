@@ -19,10 +19,10 @@ import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from .config import CsvLabels, EventLabels, SourceConfig
 from .errors import NothingToBuild, SourceError
 from .events import events_digest, read_events
 from .fsutil import filesystem, is_url, join, list_files, stamp
+from .source_config import CsvLabels, EventLabels, SourceConfig
 
 log = logging.getLogger(__name__)
 

@@ -213,9 +213,9 @@ def preview_figure(audio_path: Path, cfg: Config, start: float, out_png: Path) -
     from matplotlib.figure import Figure
 
     from . import audio
-    from .config import check_geometry
     from .spectrogram import Spectrogrammer
     from .state import atomic_write
+    from .validation import check_geometry
     from .windows import cut, plan_windows, too_short
 
     audio_path = Path(audio_path)

@@ -186,7 +186,7 @@ def process_file(job: FileJob, sink=None) -> FileResult:
     try:
         _, rate, blocks = audio.stream(job.path, cfg.audio.sample_rate)
         if cfg.audio.sample_rate is None:
-            from .config import check_geometry
+            from .validation import check_geometry
 
             try:
                 check_geometry(cfg, rate)
@@ -257,7 +257,7 @@ def _why_none(job: FileJob, long_enough: bool) -> str:
 
 
 def _drops_background(cfg: Config) -> bool:
-    from .config import EventLabels
+    from .source_config import EventLabels
 
     return isinstance(cfg.source.labels, EventLabels) and cfg.source.labels.background is None
 

@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from builder import audio  # noqa: E402
-from builder.config import load_config  # noqa: E402
+from builder.loading import load_config  # noqa: E402
 from builder.windows import plan_windows  # noqa: E402
 from builder.worker import _spectrogrammer, render_batch  # noqa: E402
 

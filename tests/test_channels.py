@@ -18,8 +18,9 @@ import torch
 from PIL import Image
 
 from builder.channels import channel_pixels, delta, pcen, pcen_b, stack_channels
-from builder.config import Config, ImageConfig, SpectrogramConfig, parse_config
+from builder.config import Config, ImageConfig, SpectrogramConfig
 from builder.errors import ConfigError
+from builder.loading import parse_config
 from builder.spectrogram import Spectrogrammer
 
 REPO = Path(__file__).resolve().parents[1]

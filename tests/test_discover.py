@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from builder.config import CsvLabels, SourceConfig
 from builder.discover import discover, parse_label_list
 from builder.errors import SourceError
+from builder.source_config import CsvLabels, SourceConfig
 
 
 def touch(root: Path, *rels: str) -> None:
@@ -214,8 +214,8 @@ def test_parse_label_list(raw, expected):
 
 
 def test_events_attach_to_recordings_and_fold_into_the_fingerprint(tmp_path):
-    from builder.config import EventLabels
     from builder.events import Event
+    from builder.source_config import EventLabels
 
     touch(tmp_path / "audio", "a.wav", "sub/b.wav")
     ann = tmp_path / "ann.csv"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from builder.config import EventLabels
 from builder.errors import SourceError
 from builder.events import Event, dominant_label, label_window, overlaps, past_end, read_events
+from builder.source_config import EventLabels
 
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
 

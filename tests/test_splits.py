@@ -75,7 +75,7 @@ def test_end_to_end_no_leak_and_same_bytes_for_any_worker_count(tmp_path):
     import soundfile as sf
     from datasets import load_dataset
 
-    from builder.config import load_config
+    from builder.loading import load_config
     from builder.pipeline import build
 
     repo = Path(__file__).resolve().parents[1]

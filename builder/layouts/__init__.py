@@ -19,10 +19,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from ..config import Config, EventLabels
+from ..config import Config
 from ..discover import SourceFile
 from ..events import dominant_label, label_window
 from ..names import fold, safe_component, unique_components, unique_stems
+from ..source_config import EventLabels
 from ..splits import assign_folds, assign_sources, assign_window
 
 

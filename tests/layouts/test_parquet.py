@@ -10,9 +10,9 @@ import shutil
 import numpy as np
 import pytest
 
-from builder.config import load_config
 from builder.errors import ConfigError
 from builder.layouts.parquet import assign_shards
+from builder.loading import load_config
 from builder.pipeline import build
 
 from . import DEMO, REPO, demo_config, load, snapshot

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builder.config import load_config
 from builder.errors import BuildError
+from builder.loading import load_config
 from builder.pipeline import build
 
 REPO = Path(__file__).resolve().parents[2]

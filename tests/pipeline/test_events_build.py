@@ -104,7 +104,7 @@ def test_loudest_and_events_same_bytes_for_any_worker_count(project, layout):
 
 
 def test_changed_annotation_rebuilds_only_its_recording(project):
-    from builder.config import load_config
+    from builder.loading import load_config
     from builder.pipeline import build
 
     cfg = load_config(project / "cfg.yaml", [f"output.path={project / 'out'}"])
@@ -157,8 +157,8 @@ def test_birdclef_soundscape_fixture_builds(project):
 def test_raven_demo_config_on_real_audio_keeps_the_loudest_window(tmp_path):
     """configs/events-raven.yaml on the bundled demo audio, one loudest window per recording."""
     from builder.audio import read
+    from builder.loading import load_config
     from builder.windows import cut, plan_windows, rms
-    from builder.config import load_config
 
     repo = Path(__file__).resolve().parents[2]
     rc, err = cli(repo / "configs" / "events-raven.yaml", "-j", "2", "-o", tmp_path / "out",

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from builder.config import load_config
+from builder.loading import load_config
 from builder.render import render, to_uint8
 from builder.windows import Window
 from builder.worker import _spectrogrammer, render_batch

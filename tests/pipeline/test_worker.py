@@ -8,7 +8,7 @@ import numpy as np
 import soundfile as sf
 
 from builder import worker
-from builder.config import load_config
+from builder.loading import load_config
 from builder.worker import FileJob, process_file
 
 REPO = Path(__file__).resolve().parents[2]

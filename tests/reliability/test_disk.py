@@ -17,7 +17,7 @@ import pytest
 
 from builder import state
 from builder.cli import main
-from builder.config import load_config
+from builder.loading import load_config
 from builder.pipeline import build
 
 from . import PYTHON, REPO, cli_env, snapshot, temp_files, write_config, write_tone

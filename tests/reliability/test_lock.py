@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.config import load_config
 from builder.errors import LockedError
+from builder.loading import load_config
 from builder.pipeline import build
 from builder.state import STATE_DIR, OutputLock
 

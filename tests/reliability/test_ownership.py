@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from builder import state
-from builder.config import load_config
 from builder.errors import BuildError, LayoutError
 from builder.ledger import read_build
+from builder.loading import load_config
 from builder.pipeline import build
 from builder.publish.stage import published_files
 

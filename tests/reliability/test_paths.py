@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder.config import load_config
+from builder.loading import load_config
 from builder.names import MAX_BYTES, fold, safe_component, unique_components, unique_stems
 from builder.pipeline import build
 

@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from builder import worker
-from builder.config import ImageConfig, SpectrogramConfig, load_config
+from builder.config import ImageConfig, SpectrogramConfig
 from builder.errors import BuildError
+from builder.loading import load_config
 from builder.pipeline import build
 from builder.render import to_uint8
 from builder.spectrogram import Spectrogrammer, to_numpy

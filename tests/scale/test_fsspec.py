@@ -10,10 +10,10 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from builder.config import load_config
 from builder.discover import discover
 from builder.errors import DecodeError, SourceError
 from builder.fsutil import is_url, open_url, stamp
+from builder.loading import load_config
 from builder.pipeline import build
 from tests.pipeline.test_build import DEMO, REPO, demo_config, snapshot
 

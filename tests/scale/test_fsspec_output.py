@@ -12,9 +12,9 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from builder.config import load_config
 from builder.errors import BuildError
 from builder.layouts import remote
+from builder.loading import load_config
 from builder.pipeline import build
 from tests.pipeline.test_build import DEMO, REPO, load, snapshot
 
