@@ -33,6 +33,7 @@ from .layouts import get_layout, make_plan
 from .layouts.base import to_json
 from .layouts.units import Unit, new_token, run_unit
 from .ledger import RECORD, foreign_files, read_build
+from .render import ENCODER
 from .state import STATE_DIR, Journal, OutputLock, atomic_write
 from .worker import FileJob
 
@@ -102,6 +103,12 @@ def _config_changed(out: Path, cfg: Config, journal: Journal, force: bool) -> bo
             "rerun with --force to replace it, or build elsewhere with -o"
         )
     return changed
+
+
+def _encoder_changed(journal: Journal) -> bool:
+    """Whether OUT's images came from another PNG encoder (an older spectroset): same pixels,
+    other bytes, so they are all rebuilt rather than mixed with new ones."""
+    return journal.get_meta("config_hash") is not None and journal.get_meta("encoder") != ENCODER
 
 
 def _check_nesting(source, out: Path) -> None:
@@ -197,7 +204,7 @@ def build(
 def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force: bool,
               workers, executor, address, progress) -> BuildReport:
     ledger = journal.ledger
-    replace = _config_changed(out, cfg, journal, force) or force
+    replace = _config_changed(out, cfg, journal, force) or force or _encoder_changed(journal)
     fp = fingerprint(cfg, sources, skipped)
     previous = read_record(out)
     if (not replace and previous and previous.get("fingerprint") == fp and not ledger.unfinished()
@@ -210,6 +217,7 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
         ledger.remove_all()
         journal.clear()
     journal.set_meta("config_hash", cfg.hash())
+    journal.set_meta("encoder", ENCODER)
     journal.set_meta("config", public_dict(cfg))
     plan = make_plan(cfg, sources)
     layout = get_layout(cfg, out, plan, new_token(out))

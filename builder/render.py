@@ -15,8 +15,9 @@ from functools import lru_cache
 
 import numpy as np
 
+import deflate as libdeflate
+
 from .config import ImageConfig
-from .deflate import deflate_rle, deflate_stored
 
 
 def to_uint8(batch, cfg: ImageConfig) -> np.ndarray:
@@ -87,14 +88,23 @@ def encode_png(img, compress_level: int) -> bytes:
     return buf.getvalue()
 
 
+# The encoder's identity: its bytes for given pixels and level change with it and nothing else.
+# The build journal keeps it, so images made by another encoder are rebuilt, not mixed in.
+ENCODER = f"libdeflate (deflate {libdeflate.__version__})"
+
+
 def deflate(data: bytes, level: int) -> bytes:
     """zlib-format deflate of a PNG's filtered scanlines, the same bytes on every machine.
 
-    Level 0 stores; 1-9 all give :func:`~builder.deflate.deflate_rle` (run-length matches and
-    one Huffman code: as small as ISA-L level 1 on spectrograms). Not ISA-L or zlib: their
-    bytes depend on the CPU's instruction set and on the library build (see builder/deflate.py).
+    libdeflate, statically linked in the ``deflate`` package whose version pyproject.toml pins:
+    its output is a function of the input, the level and libdeflate's version (its author: no
+    version has ever been non-deterministic; CPU features only speed up checksums). Not zlib,
+    whose bytes change with the library a Python links (zlib, zlib-ng, patched builds), nor
+    ISA-L, whose match finder differs per CPU (SSE, AVX2, AVX-512). Measured on 313x128
+    spectrograms: 0.30 ms at level 1, 1% larger than zlib -1's 0.72 ms output; our own numpy
+    encoder, which this replaced, took 0.85-1.4 ms.
     """
-    return deflate_stored(data) if level == 0 else deflate_rle(data)
+    return libdeflate.zlib_compress(data, level)
 
 
 def _chunk(tag: bytes, data: bytes) -> bytes:

@@ -52,9 +52,22 @@ def stft_numpy(x: np.ndarray, n_fft: int, hop_length: int, win: np.ndarray, cent
     """Complex one-sided STFT of ``(batch, samples)`` float32, shape ``(batch, frames, n_fft//2+1)``
     complex64: torch.stft's framing (``win`` already zero-padded to ``n_fft``), on numpy."""
     if center:
-        x = np.pad(x, ((0, 0), (n_fft // 2, n_fft // 2)), mode=NP_PAD[pad_mode])
+        x = centre_pad(x, n_fft // 2, pad_mode)
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft, axis=-1)[:, ::hop_length]
     return rfft_last_axis()(frames * win)  # the windowed frames: one contiguous copy
+
+
+def centre_pad(x: np.ndarray, pad: int, pad_mode: str) -> np.ndarray:
+    """``(batch, samples)`` padded by ``pad`` on each side, as torch.stft's ``center``. Reflection,
+    the default, is three slice copies: np.pad's general path cost 0.2 ms per 5-s window."""
+    n = x.shape[-1]
+    if pad_mode != "reflect" or n <= pad:
+        return np.pad(x, ((0, 0), (pad, pad)), mode=NP_PAD[pad_mode])
+    out = np.empty((x.shape[0], n + 2 * pad), dtype=x.dtype)
+    out[:, pad : pad + n] = x
+    out[:, :pad] = x[:, 1 : pad + 1][:, ::-1]
+    out[:, pad + n :] = x[:, n - 1 - pad : n - 1][:, ::-1]
+    return out
 
 
 def stft_torch(x, n_fft: int, hop_length: int, win, center: bool, pad_mode: str):

@@ -264,3 +264,14 @@ def test_numpy_stft_equals_torch_stft(pad_mode, n_fft, win_length, hop):
     if importlib.util.find_spec("mkl_fft") is not None and pad_mode == "reflect":
         np.testing.assert_array_equal(ours, expected)
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+
+
+def test_centre_pad_reflects_as_np_pad():
+    from builder.spectrogram import centre_pad
+
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 5, 1025, 1026, 9000):
+        for pad in (1, 2, 4, 1024):
+            x = rng.standard_normal((2, n)).astype(np.float32)
+            if n > pad:  # shorter ones take np.pad's path
+                np.testing.assert_array_equal(centre_pad(x, pad, "reflect"), np.pad(x, ((0, 0), (pad, pad)), mode="reflect"))

@@ -64,7 +64,7 @@ def card_data(layout, record: dict):
     compares the two)."""
     import copy
 
-    from huggingface_hub import DatasetCardData
+    from huggingface_hub.repocard_data import DatasetCardData  # not the package root: see card.write_card
 
     from .card import features_yaml
 

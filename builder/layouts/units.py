@@ -37,7 +37,7 @@ from pathlib import Path
 
 from ..config import SplitsConfig
 from ..errors import BuildError, DecodeError
-from ..ledger import STATE_DIR, inside, intent_log, remove
+from ..ledger import STATE_DIR, inside, intent_log, remove, safe_rel
 from ..names import end_tag, short_hash
 from ..splits import assign_window
 from ..state import AtomicFile, atomic_write, disk_error
@@ -153,6 +153,7 @@ class _Sink:
         self.files: list[tuple[str, str, int]] = []  # (path, sha256, size) of each file written
         self.spool = AtomicFile(self.out / spool_rel(unit.job.rel)) if unit.target.spool else None
         self.spool_hash, self.offset, self.log, self.names = hashlib.sha256(), 0, None, set()
+        self.folders: dict[str, Path] = {}  # image folder → where it resolves, checked once per unit
 
     def __call__(self, rows: list[Row]) -> None:
         for row in rows:
@@ -164,16 +165,21 @@ class _Sink:
                 row.offset, self.offset = self.offset, self.offset + len(data)
                 row.array = row.audio = None
             else:  # arrays and clips stay in the row: imagefolder's metadata file carries them
-                self._image(self.unit.target.image_rel(self.unit.job.rel, row.index, row.end), row.png)
+                self._image(self.unit.target.image_rel(self.unit.job.rel, row.index, row.end), row.png, row.sha256)
             row.png = None
 
-    def _image(self, rel: str, png: bytes) -> None:
+    def _image(self, rel: str, png: bytes, sha256: str) -> None:
         if rel in self.names:
             raise DecodeError(self.unit.job.path, "windows less than 1 µs apart cannot each have their own file; "
                                                   "set audio.sample_rate (at most 768 kHz)")
-        path = inside(self.out, rel)  # a folder the user symlinked elsewhere is not written through
-        if path is None:
-            raise BuildError(f"{self.out / rel}: its folder resolves outside the output folder; remove the link")
+        folder, _, name = rel.rpartition("/")
+        parent = self.folders.get(folder) if safe_rel(rel) else None
+        if parent is None:
+            path = inside(self.out, rel)  # a folder the user symlinked elsewhere is not written through
+            if path is None:
+                raise BuildError(f"{self.out / rel}: its folder resolves outside the output folder; remove the link")
+            parent = self.folders[folder] = path.parent
+        path = parent / name
         if os.path.lexists(path):  # the ledger removed ours before this unit was submitted
             raise BuildError(f"{path} exists and was not written by spectroset; move it away and rerun")
         try:
@@ -187,7 +193,7 @@ class _Sink:
             raise disk_error(exc, self.out / intent_log(self.unit.job.rel)) from None
         atomic_write(path, png)
         self.names.add(rel)
-        self.files.append((rel, hashlib.sha256(png).hexdigest(), len(png)))
+        self.files.append((rel, sha256, len(png)))
 
     def finish(self, result: FileResult) -> tuple[FileResult, list[tuple[str, str, int]]]:
         self.close()

@@ -43,6 +43,16 @@ def test_header_declares_configs_features_and_sizes(built):
     assert all(s["num_bytes"] > 0 for s in header["dataset_info"]["splits"])
 
 
+def test_card_is_what_huggingface_hub_writes(built):
+    # write_card joins header and body itself; DatasetCard must read and write it back unchanged
+    from huggingface_hub import DatasetCard
+
+    text = (built[0].output.path / "README.md").read_text(encoding="utf-8")
+    card = DatasetCard(text)
+    assert str(card) == text
+    assert card.data.license and card.data.to_dict()["configs"]
+
+
 def test_body_tells_what_is_there(built):
     cfg, record = built
     _, body = header_and_body(cfg.output.path)

@@ -97,6 +97,22 @@ def test_changed_config_refuses_then_force_rebuilds(tmp_path):
     assert load(cfg.output.path)["train"][0]["image"].size[1] == 32
 
 
+def test_images_of_another_png_encoder_are_all_rebuilt(tmp_path):
+    # An older spectroset deflated otherwise: its images must not mix with new ones (same pixels,
+    # other bytes), and the rebuild needs no --force.
+    from builder.state import Journal
+
+    cfg = demo_config(tmp_path)
+    build(cfg, workers=1, progress=False)
+    first = snapshot(cfg.output.path)
+    journal = Journal(cfg.output.path)
+    journal.set_meta("encoder", "numpy run-length deflate")
+    journal.close()
+    report = build(cfg, workers=1, progress=False)
+    assert not report.up_to_date and report.decoded == len(list(DEMO.rglob("*.*"))) - 1
+    assert snapshot(cfg.output.path) == first
+
+
 def test_added_and_removed_sources_rebuild_only_those(tmp_path):
     src = tmp_path / "audio"
     shutil.copytree(DEMO, src)
