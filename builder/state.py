@@ -45,6 +45,13 @@ def _open_temp(path: Path) -> tuple[int, Path]:
     return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), tmp
 
 
+def write_fd(fd: int, data: bytes) -> None:
+    """All of ``data`` to the file descriptor (a write may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via its temp file (:func:`ledger.temp_name`) and a rename.
 
@@ -57,9 +64,11 @@ def atomic_write(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise disk_error(exc, path) from None
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, FILE_MODE)  # datasets are meant to be shared
+        try:  # raw writes and fchmod: a file object and a path lookup cost ~0.07 ms per image
+            write_fd(fd, data)
+            os.fchmod(fd, FILE_MODE)  # datasets are meant to be shared
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except (Exception, KeyboardInterrupt) as exc:  # only a kill leaves the temp; the ledger names it
         try:

@@ -1,6 +1,6 @@
 """A full disk or a read-only output: one ``error:`` line, exit 3, and a state that resumes.
 
-Two ways in: ENOSPC/EROFS injected at the writer seam (``atomic_write``'s file write), which runs
+Two ways in: ENOSPC/EROFS injected at the writer seam (``atomic_write``'s file write, ``state.write_fd``), which runs
 everywhere, and a real size-limited tmpfs in a private mount namespace (``unshare -m``), where the
 kernel itself fails every writer, SQLite's journal included; that one skips where it cannot mount.
 """
@@ -38,28 +38,18 @@ def _clean(tmp_path: Path, src: Path) -> dict[str, str]:
 
 def _failing_disk(monkeypatch, budget: int, err: int) -> None:
     """Every file written through ``atomic_write`` draws on ``budget`` bytes; past it, ``err``."""
-    real_fdopen = state.os.fdopen
+    real_write = state.write_fd
     left = {"bytes": budget}
 
-    class Disk:
-        def __init__(self, fh):
-            self.fh = fh
+    def write(fd: int, data: bytes) -> None:
+        if len(data) > left["bytes"]:
+            real_write(fd, data[: left["bytes"]])  # the partial write a full disk allows
+            left["bytes"] = 0
+            raise OSError(err, os.strerror(err))
+        left["bytes"] -= len(data)
+        real_write(fd, data)
 
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.fh.close()
-
-        def write(self, data: bytes) -> int:
-            if len(data) > left["bytes"]:
-                self.fh.write(data[: left["bytes"]])  # the partial write a full disk allows
-                left["bytes"] = 0
-                raise OSError(err, os.strerror(err))
-            left["bytes"] -= len(data)
-            return self.fh.write(data)
-
-    monkeypatch.setattr(state.os, "fdopen", lambda fd, mode: Disk(real_fdopen(fd, mode)))
+    monkeypatch.setattr(state, "write_fd", write)
 
 
 def _error_lines(err: str) -> list[str]:
