@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..errors import PublishError
+from ..errors import ConfigError, PublishError
 from . import hub, kaggle, kaggle_card, redacted_output, stage
 
 log = logging.getLogger("spectroset.publish")
@@ -227,7 +227,8 @@ def _known_username() -> str:
 def _dry_run(dest: Path, write) -> None:
     """Write a stage into ``dest`` atomically: into a sibling ``*.incomplete`` folder, then renamed."""
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise PublishError(f"{dest}: dry-run folder must not exist or be empty")
+        # a usage error (exit 2), not a failed publish: nothing was contacted
+        raise ConfigError("the dry-run folder must not exist or be empty", file=str(dest), key="--dry-run")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".incomplete", dir=dest.parent))
     try:

@@ -119,5 +119,5 @@ def test_dry_run_refuses_a_non_empty_folder(imagefolder_out, client_env, tmp_pat
     stage.mkdir()
     (stage / "keep.txt").write_text("mine")
     result = run_client("push", imagefolder_out, "--to", "hf", "--dry-run", stage, env=client_env)
-    assert result.returncode == 5 and "must not exist or be empty" in result.stderr
+    assert result.returncode == 2 and "--dry-run: the dry-run folder must not exist or be empty" in result.stderr
     assert (stage / "keep.txt").read_text() == "mine"
