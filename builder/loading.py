@@ -243,14 +243,18 @@ def _resolve(data: dict, base: Path, origin: str) -> None:
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     """Load a config file, or a bundled preset by name (see ``spectroset presets``)."""
-    from .presets import find_preset
+    from .presets import find_preset, list_presets
 
     path = Path(path)
     origin, base = str(path), path.resolve().parent
     if not path.is_file():
         preset = find_preset(str(path))
         if preset is None:
-            raise ConfigError("no such config file or preset (see `spectroset presets`)", file=str(path))
+            import difflib
+
+            close = difflib.get_close_matches(path.stem, [name for name, _, _ in list_presets()], n=2, cutoff=0.7)
+            hint = f"did you mean {' or '.join(close)}? " if close and path.parent == Path(".") else ""
+            raise ConfigError(f"no such config file or preset ({hint}see `spectroset presets`)", file=str(path))
         path, origin, base = preset, preset.name, Path.cwd()
     try:
         text = path.read_text(encoding="utf-8")

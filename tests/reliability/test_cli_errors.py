@@ -168,6 +168,15 @@ def test_a_misspelt_set_key_names_the_set_and_suggests(tmp_path):
     assert "birdclef-mel.yaml" not in line
 
 
+def test_a_misspelt_preset_name_suggests_the_preset(tmp_path):
+    rc, out, err = _main(["build", "birdclef-mle", "-o", str(tmp_path / "o")])
+    line = _one_error_line(rc, out, err, 2)
+    assert line == ("error: birdclef-mle: no such config file or preset (did you mean birdclef-mel? "
+                    "see `spectroset presets`)")
+    rc, out, err = _main(["build", "nothing-like-a-preset", "-o", str(tmp_path / "o")])
+    assert "did you mean" not in _one_error_line(rc, out, err, 2)
+
+
 @pytest.mark.parametrize("case", ["empty", "no_class_folders", "csv_without_folders", "all_unreadable"])
 def test_a_build_of_nothing_fails_with_one_line_saying_what_to_try(tmp_path, case):
     src, sets = tmp_path / "src", []
