@@ -110,9 +110,11 @@ def make_plan(cfg: Config, sources: list[SourceFile],
         canonical = {}  # one spelling per folded folder, so twins share one output folder
         for s in sources:
             canonical.setdefault(fold(safe_folder[s.rel]), safe_folder[s.rel])
+        mirrored = {s.rel: canonical[fold(safe_folder[s.rel])] for s in sources}
+        folder_of = sub_folders(sources, mirrored, windows or estimated_windows(cfg))
         for s in sources:
-            folder = canonical[fold(safe_folder[s.rel])]
-            entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, None, folder, stems[s.rel], folds.get(s.rel), s.events)
+            entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, None, folder_of[s.rel], stems[s.rel],
+                                        folds.get(s.rel), s.events)
     else:
         label_dirs = unique_components(s.label for s in sources if s.label is not None)
         by_folder: dict[str, list[str]] = {}
@@ -120,7 +122,8 @@ def make_plan(cfg: Config, sources: list[SourceFile],
             by_folder.setdefault(label_dirs.get(s.label, ""), []).append(s.rel)
         stems = {rel: stem for rels in by_folder.values() for rel, stem in unique_stems(rels).items()}
         if cfg.output.layout == "imagefolder":  # parquet keeps images inside its shards: no folders to fill
-            folder_of = sub_folders(cfg, sources, label_dirs, windows or estimated_windows(cfg))
+            folder_of = sub_folders(sources, {s.rel: label_dirs.get(s.label, "") for s in sources},
+                                    windows or estimated_windows(cfg))
         else:
             folder_of = {s.rel: label_dirs.get(s.label, "") for s in sources}
         for s in sources:
@@ -159,15 +162,16 @@ def estimated_windows(cfg: Config) -> Callable[[SourceFile], int]:
     return count
 
 
-def sub_folders(cfg: Config, sources: list[SourceFile], label_dirs: dict, windows: Callable[[SourceFile], int]
+def sub_folders(sources: list[SourceFile], natural: dict[str, str], windows: Callable[[SourceFile], int]
                 ) -> dict[str, str]:
-    """rel → image folder inside its split folder: the label's folder, or a numbered sub-folder of
-    it when the label's recordings could give more than :data:`FOLDER_BUDGET` windows."""
-    by_label: dict[str, list[SourceFile]] = {}
+    """rel → image folder: its ``natural`` one (the label's, or the mirrored source folder), or a
+    numbered sub-folder of it when that folder's recordings could give more than
+    :data:`FOLDER_BUDGET` windows."""
+    by_folder: dict[str, list[SourceFile]] = {}
     for s in sources:
-        by_label.setdefault(label_dirs.get(s.label, ""), []).append(s)
+        by_folder.setdefault(natural[s.rel], []).append(s)
     folder_of = {}
-    for folder, group in by_label.items():
+    for folder, group in by_folder.items():
         counts = [windows(s) for s in group] if len(group) > 1 else [0]
         if sum(counts) <= FOLDER_BUDGET:
             folder_of.update((s.rel, folder) for s in group)

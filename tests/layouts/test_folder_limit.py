@@ -44,3 +44,12 @@ def test_an_11000_window_label_loads_in_full_with_no_folder_over_the_limit(tmp_p
     ds = load(cfg.output.path)
     assert ds["train"].num_rows == 11_000
     assert ds["train"].features["label"].names == ["tone"]
+
+
+def test_mirror_folders_that_could_overflow_get_numbered_sub_folders(tmp_path):
+    cfg = demo_config(tmp_path / "out", tmp_path, "output.layout=mirror", "output.splits={train: 1.0}")
+    sources = _sources("big", 12) + _sources("small", 2)
+    plan = make_plan(cfg, sources, windows=lambda s: 1000)  # 12,000 windows in "big"
+    folders = [plan.entries[s.rel].folder for s in sources]
+    assert folders[12:] == ["small", "small"]
+    assert sorted(set(folders[:12])) == ["big/0000", "big/0001"] and folders[:12] == sorted(folders[:12])
