@@ -24,12 +24,12 @@ def arrow_bytes(layout, split: str) -> int:
     """The split's size as an Arrow table with the images embedded, as ``datasets`` counts
     ``num_bytes`` (and as the Hub's parquet conversion holds it). Parquet shards: the row groups'
     uncompressed sizes; an image folder: the metadata table plus the images' bytes."""
-    import pyarrow.parquet as pq
-
     total = 0
     for rel in _split_files(layout, split):
         path = layout.out / rel
         if rel.endswith(".parquet"):
+            import pyarrow.parquet as pq
+
             meta = pq.read_metadata(path)
             total += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
         elif rel.endswith(".csv"):
