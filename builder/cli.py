@@ -146,7 +146,7 @@ def cmd_presets(args) -> int:
 
 
 def cmd_preview(args) -> int:
-    from .figures import preview_figure
+    from .preview import preview_figure
     from .loading import load_config
 
     cfg = load_config(args.config, args.overrides)

@@ -1,4 +1,5 @@
-"""Figures for people: the ``preview`` analysis figure and ``image.style: figure`` dataset images.
+"""Spectrogram plots for people: ``image.style: figure`` dataset images, and the panels that the
+``preview`` figure (:mod:`builder.preview`) shares with them.
 
 Both draw the spectrogram exactly as the config computes it (the same :class:`Spectrogrammer`),
 with a time axis in seconds, a frequency axis that follows the kind (log Hz for stft, mel-spaced
@@ -10,15 +11,12 @@ encoded by Pillow without metadata: a window gives the same bytes whatever the p
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .config import Config, ImageConfig, SpectrogramConfig
-from .errors import ConfigError, DecodeError
 
 DEFAULT_SIZE = (640, 320)  # [width, height] px of a figure-style image when image.size is null
 DPI = 100
@@ -190,108 +188,3 @@ def window_figure(values: np.ndarray, cfg: Config, sample_rate: int) -> bytes:
     if img.size != canvas.size:  # figsize × dpi can round a pixel off for odd sizes
         img = img.resize(canvas.size, Image.Resampling.BICUBIC)
     return encode_png(img, cfg.image.png_compress_level)
-
-
-# --------------------------------------------------------------------------- preview
-
-
-def pick_window(windows: list, start: float, name: str):
-    """The planned window that starts at ``start`` s, else the last one that contains it."""
-    eps = 0.5 / windows[0].sample_rate
-    inside = [w for w in windows if w.start - eps <= start < (w.start_sample + w.valid_samples) / w.sample_rate]
-    if not inside:
-        starts = ", ".join(f"{w.start:g}" for w in windows[:4]) + (", …" if len(windows) > 5 else "")
-        if len(windows) > 4:
-            starts += f", {windows[-1].start:g}"
-        raise ConfigError(f"{name} has no window at {start:g} s (windows start at {starts} s)", file="--start")
-    return inside[-1]
-
-
-def preview_figure(audio_path: Path, cfg: Config, start: float, out_png: Path) -> None:
-    """Waveform, power spectrum, spectrogram, MFCCs and value histograms of the window at ``start`` s."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from . import audio
-    from .spectrogram import Spectrogrammer
-    from .state import atomic_write
-    from .validation import check_geometry
-    from .windows import cut, plan_windows, too_short
-
-    audio_path = Path(audio_path)
-    samples, rate = audio.read(audio_path, cfg.audio.sample_rate)
-    if cfg.audio.sample_rate is None:
-        try:
-            check_geometry(cfg, rate)
-        except ValueError as exc:
-            raise ConfigError(str(exc).split("@ ", 1)[-1], file=str(audio_path), key=f"at its {rate} Hz") from None
-    windows = plan_windows(len(samples), cfg.windows, rate)
-    if not windows:
-        reason = too_short(len(samples), cfg.windows, rate) or "no window kept (windows.min_last / last: drop)"
-        raise DecodeError(str(audio_path), reason)
-    w = pick_window(windows, start, audio_path.name)
-    x = cut(samples, w).astype(np.float32)
-    spec = cfg.spectrogram
-    sg = Spectrogrammer(spec, rate)  # numpy on the CPU: a preview needs no torch
-    linear = sg.linear(x[None])  # (1, bins, frames)
-    scaled = sg.scale(linear)
-    output = sg(x[None])[0]
-    power = sg.power(x[None], 2.0)[0]  # (n_freqs, frames)
-    shown, shown_spec = output, spec
-    if spec.kind == "mfcc":  # the spectrogram panel shows the scaled mel bands the MFCCs come from
-        shown, shown_spec = scaled[0], spec.model_copy(update={"kind": "mel"})
-        mfcc = output
-    else:
-        mfcc_spec = spec.model_copy(update={"kind": "mfcc", "n_mfcc": min(spec.n_mfcc, spec.n_mels),
-                                            "scale": "log" if spec.scale == "log" else "db"})
-        mfcc = Spectrogrammer(mfcc_spec, rate)(x[None])[0]
-
-    fig = Figure(figsize=(12, 10), dpi=DPI, facecolor="white", layout="constrained")
-    FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(3, 2)
-    t = w.start + np.arange(len(x)) / rate
-    ax = fig.add_subplot(grid[0, 0])
-    ax.plot(t, x, lw=0.4, color="#1f4e79")
-    if w.valid_samples < w.n_samples:
-        ax.axvspan(w.start + w.valid_samples / rate, w.end, color="0.85", label="zero padding")
-        ax.legend(loc="upper right", fontsize=8)
-    ax.set(xlim=(w.start, w.end), xlabel="time (s)", ylabel="amplitude", title="Waveform")
-
-    ax = fig.add_subplot(grid[0, 1])
-    freqs = np.arange(power.shape[0]) * rate / spec.n_fft
-    ax.plot(freqs, 10 * np.log10(power.mean(-1) + 1e-20), lw=0.7, color="#1f4e79")
-    ax.set(xlim=(0, rate / 2), xlabel="frequency (Hz)", ylabel="power (dB)",
-           title=f"Power spectrum (mean of {power.shape[1]} STFT frames, n_fft {spec.n_fft})")
-
-    for col, (values, s, cmap, title) in enumerate((
-        (shown, shown_spec, cfg.image.colormap or "magma", "Spectrogram as the config computes it: "
-         + describe(shown_spec, rate)),
-        (mfcc, spec if spec.kind == "mfcc" else mfcc_spec, "coolwarm", "MFCCs"),
-    )):
-        sub = grid[1, col].subgridspec(1, 2, width_ratios=(30, 1))
-        ax, cax = fig.add_subplot(sub[0]), fig.add_subplot(sub[1])
-        axes = spec_axes(s, rate, values.shape[1], cfg.windows.duration, rows=512)
-        axes = SpecAxes(axes.extent, (0.0, w.end - w.start), axes.yticks, axes.ylabels, axes.ylabel, axes.rows)
-        m = float(np.abs(values).max()) or 1.0  # MFCCs are signed: a diverging map centred on 0
-        clim = limits(values, cfg.image) if col == 0 else (-m, m)
-        draw_spectrogram(ax, cax, values, axes, s, cmap, clim, 9)
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel(f"time in window (s; window starts at {w.start:g} s)", fontsize=9)
-
-    before = linear[0].ravel()
-    after = (scaled[0] if spec.kind != "mfcc" else shown).ravel()
-    quantity = "power" if spec.power == 2.0 else "magnitude"
-    ax = fig.add_subplot(grid[2, 0])
-    ax.stairs(*np.histogram(before, bins=200), fill=True, color="#7f7f7f")  # one patch, not 200 bars
-    ax.set_yscale("log")
-    ax.set(xlabel=f"{quantity} ({'mel bands' if spec.kind != 'stft' else 'STFT bins'})", ylabel="count (log)",
-           title="Values before scaling: most cells near zero, a few huge")
-    ax = fig.add_subplot(grid[2, 1])
-    ax.stairs(*np.histogram(after, bins=200), fill=True, color="#1f4e79")
-    ax.set(xlabel=unit(shown_spec), ylabel="count", title=f"Values after scaling ({spec.scale})")
-    fig.suptitle(f"{audio_path.name}: window {w.index + 1} of {len(windows)}, {w.start:g}–{w.end:g} s "
-                 f"at {rate} Hz · config {cfg.name}", fontsize=12)
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    atomic_write(Path(out_png), buf.getvalue())

@@ -107,7 +107,7 @@ def test_preset_builds_from_the_cli_and_loads_with_datasets(tmp_path):
 
 
 def test_preview_of_a_pcen_config_labels_its_scale(tmp_path):
-    from builder.figures import preview_figure
+    from builder.preview import preview_figure
 
     cfg = load_config("birdclef-pcen-rgb", [f"source.path={DEMO}"])
     preview_figure(DEMO / "tabla" / "tabla_tun1.ogg", cfg, 0.0, tmp_path / "p.png")
