@@ -76,6 +76,22 @@ def test_missing_config_and_bad_jobs(tmp_path):
     assert done.returncode == 2 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr
 
 
+
+def test_the_process_entry_exits_with_mains_code(tmp_path, monkeypatch):
+    """``spectroset`` and ``python -m builder`` run ``cli.run``: main's exit code, its heap frozen."""
+    import gc
+    import sys
+
+    from builder import cli
+
+    monkeypatch.setattr(sys, "argv", ["spectroset", "build", str(tmp_path / "nope.yaml")])
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            cli.run()
+    finally:
+        gc.unfreeze()  # this test process goes on
+    assert exit_.value.code == 2
+
 # -- --set fuzz ------------------------------------------------------------------------------------
 
 KEYS = ["name", "audio.sample_rate", "windows.duration", "windows.hop", "windows.last", "windows.min_last",
