@@ -105,6 +105,12 @@ def assert_panels_fit(fig) -> None:
                 assert not [t for t in ticks if box.overlaps(t)], (label.get_text(), box)
 
 
+def test_log_count_labels_are_plain_text():
+    """Decades as 10ⁿ without mathtext; the in-between ticks of a short range as plain numbers."""
+    assert [preview._decade(v) for v in (1, 10, 1000, 1e5, 0.1)] == ["10⁰", "10¹", "10³", "10⁵", "10⁻¹"]
+    assert [preview._decade(v) for v in (2, 5, 30, 0)] == ["2", "5", "30", ""]
+
+
 @pytest.mark.parametrize("overrides", [[], ["spectrogram.kind=stft", "spectrogram.scale=log"],
                                        ["spectrogram.kind=stft", "spectrogram.scale=linear"],
                                        ["spectrogram.kind=mfcc", "spectrogram.n_mfcc=40"]],
