@@ -14,7 +14,7 @@ from builder.cli import main
 from builder.errors import ConfigError
 from builder.spectrogram import Spectrogrammer
 
-from . import DEMO, DEMO_YAML, REPO, demo_build, demo_config
+from . import DEMO, DEMO_YAML, demo_build, demo_config
 
 LOOP = DEMO / "drum_loop" / "loop_amen.ogg"
 
@@ -163,15 +163,3 @@ def test_figure_style_builds_load_at_the_configured_size_in_both_layouts(tmp_pat
     rows = b["train"].select_columns(["image", "source", "end"]).cast_column("image", Image_(decode=False))
     row = next(r for r in rows if r["source"] == "drum_loop/loop_amen.ogg" and r["end"] == 1.0)
     assert row["image"]["bytes"] == png_a
-
-
-def test_new_figure_leaves_matplotlib_documented():
-    """new_figure skips matplotlib's set() docstring tables while it imports, and only then."""
-    import subprocess
-    import sys
-
-    code = ("from builder.figures import new_figure; new_figure(10, 10); import matplotlib.artist as a; "
-            "assert a.kwdoc.__name__ == 'kwdoc'; from matplotlib.patches import Patch\n"
-            "class Later(Patch): pass\n"
-            "assert 'facecolor' in Later.set.__doc__")
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
