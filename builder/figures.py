@@ -50,38 +50,6 @@ def _ticks(warp, lo: float, hi: float) -> tuple[tuple[float, ...], tuple[str, ..
     return tuple(y for y, _ in kept), tuple(s for _, s in kept)
 
 
-def _import_agg():
-    """Import matplotlib's Figure and Agg canvas (no pyplot), minus one cost. Defining its ~100
-    Artist classes, matplotlib writes each one's ``set()`` docstring from a table of its properties
-    (``matplotlib.artist.kwdoc``): measured 0.09 s of the 0.35-s import on our 2-core machine, a
-    tenth of a ``preview``, for docstrings no one reads here. The table is skipped during this
-    import only; classes defined later are documented as usual."""
-    import sys
-
-    if "matplotlib.figure" in sys.modules:
-        return
-    import matplotlib.artist as artist
-
-    kwdoc = artist.kwdoc
-    artist.kwdoc = lambda _artist: ""
-    try:
-        import matplotlib.backends.backend_agg  # noqa: F401
-        import matplotlib.figure  # noqa: F401
-    finally:
-        artist.kwdoc = kwdoc
-
-
-def new_figure(width: int, height: int):
-    """A white ``Figure`` of ``width × height`` px at :data:`DPI` on its own Agg canvas."""
-    _import_agg()
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, facecolor="white")
-    FigureCanvasAgg(fig)
-    return fig
-
-
 def spec_axes(spec: SpectrogramConfig, sample_rate: int, n_frames: int, duration: float, rows: int = 256) -> SpecAxes:
     """Axes for the configured kind: log Hz (stft), mel-spaced Hz (mel) or coefficient (mfcc)."""
     from .filterbank import hz_to_mel
@@ -163,11 +131,15 @@ class _WindowCanvas:
     time the same way, so the bytes do not depend on what was drawn before."""
 
     def __init__(self, cfg: Config, sample_rate: int, shape: tuple[int, int]):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
         w, h = self.size = tuple(cfg.image.size or DEFAULT_SIZE)
         # Fonts and margins follow the size, with a readable floor while the plot keeps >= 40 %.
         s = min(max(min(w / DEFAULT_SIZE[0], h / DEFAULT_SIZE[1]), 0.75), 0.6 * w / 136, 0.6 * h / 66, 3.0)
         left, right, bottom, top = 56 * s, 80 * s, 42 * s, 24 * s  # px; right holds the colorbar
-        self.fig = fig = new_figure(w, h)
+        self.fig = fig = Figure(figsize=(w / DPI, h / DPI), dpi=DPI, facecolor="white")
+        FigureCanvasAgg(fig)
         self.ax = fig.add_axes((left / w, bottom / h, (w - left - right) / w, (h - bottom - top) / h))
         self.cax = fig.add_axes(((w - right + 8 * s) / w, bottom / h, 10 * s / w, (h - bottom - top) / h))
         spec = cfg.spectrogram

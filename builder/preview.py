@@ -19,7 +19,7 @@ import numpy as np
 
 from .config import Config
 from .errors import ConfigError, DecodeError
-from .figures import SpecAxes, describe, draw_spectrogram, limits, new_figure, spec_axes, unit
+from .figures import DPI, SpecAxes, describe, draw_spectrogram, limits, spec_axes, unit
 
 W, H = 1200, 1000  # px
 # Panels as (left, top, width, height) in px from the figure's top-left corner, keyed (row, column).
@@ -125,6 +125,10 @@ def preview_figure(audio_path: Path, cfg: Config, start: float, out_png: Path) -
 
 def draw_preview(audio_path: Path, cfg: Config, start: float):
     """The drawn ``Figure`` (Agg canvas) of :func:`preview_figure`."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogFormatter
+
     from .spectrogram import Spectrogrammer
 
     w, x, rate, n_windows = _window(audio_path, cfg, start)
@@ -143,9 +147,8 @@ def draw_preview(audio_path: Path, cfg: Config, start: float):
                                             "scale": "log" if spec.scale == "log" else "db"})
         mfcc = Spectrogrammer(mfcc_spec, rate)(x[None])[0]
 
-    fig = new_figure(W, H)
-    from matplotlib.ticker import FuncFormatter, LogFormatter
-
+    fig = Figure(figsize=(W / DPI, H / DPI), dpi=DPI, facecolor="white")
+    canvas = FigureCanvasAgg(fig)
     t = w.start + np.arange(len(x)) / rate
     ax = _plot(fig, 0, 0)
     ax.plot(t, x, lw=0.4, color="#1f4e79")
@@ -194,5 +197,5 @@ def draw_preview(audio_path: Path, cfg: Config, start: float):
     fig.suptitle(f"{audio_path.name}: window {w.index + 1} of {n_windows}, {w.start:g}–{w.end:g} s "
                  f"at {rate} Hz · config {cfg.name}", y=1 - 6 / H, va="top", fontsize=12)
 
-    fig.canvas.draw()
+    canvas.draw()
     return fig
