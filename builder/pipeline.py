@@ -309,8 +309,12 @@ def _run(todo: list[FileJob], journal: Journal, layout, pool: LazyPool, progress
             yield Unit(job, target)
 
     bar = _Progress(len(todo), progress)
+    left = len(todo)
     try:
         for result, files in pool.map(run_unit, units(), len(todo)):
+            left -= 1
+            if left == getattr(pool.pool, "workers", 1) - 1 > 0:  # a worker is idle from here on
+                layout.warm()
             journal.put(result.rel, result.fingerprint, result, files)
             if planned[result.rel] not in {f for f, _, _ in files}:  # an intent log, or no spool after all
                 journal.ledger.remove([planned.pop(result.rel)])
