@@ -111,7 +111,7 @@ def late_events(sources, journal) -> list[dict]:
     """build.json's ``skipped`` entries for events past the end of their decoded recording."""
     out = []
     with_events = {s.rel: s.events for s in sources if s.events}
-    for rec in journal.records(list(with_events)):
+    for rec in journal.records(list(with_events), rows=False):
         if rec.reason is None:
             for e in past_end(with_events[rec.rel], rec.duration):
                 out.append({"path": rec.rel, "reason": f"event {e.label!r} at {e.start:g}-{e.end:g} s starts past "

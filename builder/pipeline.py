@@ -227,7 +227,8 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
     try:
         decoded = _run(todo, journal, layout, pool, progress)
         skips = [{"path": s.path, "reason": s.reason} for s in skipped]
-        skips += [{"path": r.rel, "reason": r.reason} for r in journal.records([s.rel for s in sources]) if r.reason]
+        skips += [{"path": r.rel, "reason": r.reason} for r in journal.records([s.rel for s in sources], rows=False)
+                  if r.reason]
         skips += late_events(sources, journal)
         skips.sort(key=lambda s: s["path"])
         record = layout.finalize(journal, skips, fp, pool.map)

@@ -211,12 +211,14 @@ def _decode(value):
     return value
 
 
-def decode_result(text: str):
-    """A journalled :class:`worker.FileResult`; ``ValueError`` (or ``TypeError``) if it is not one."""
+def decode_result(text: str, rows: bool = True):
+    """A journalled :class:`worker.FileResult`; ``ValueError`` (or ``TypeError``) if it is not one.
+    ``rows=False`` leaves its rows out (their arrays are most of the decoding)."""
     from .worker import FileResult, Row
 
     data = json.loads(text)
-    rows = [Row(**{k: _decode(v) for k, v in row.items()}) for row in data.pop("rows")]
+    raw = data.pop("rows")
+    rows = [Row(**{k: _decode(v) for k, v in row.items()}) for row in raw] if rows else []
     result = FileResult(**data, rows=rows)
     if not isinstance(result.rel, str) or not all(isinstance(p, str) for p in result.paths):
         raise ValueError("not a journalled recording")
@@ -279,21 +281,22 @@ class Journal:
         self._write_all([("INSERT OR REPLACE INTO units VALUES (?, ?, ?)", (rel, fingerprint, text)),
                          *(self.ledger.confirm_sql(p, sha, size, rel) for p, sha, size in files)])
 
-    def get(self, rel: str):
-        """The journalled result of ``rel``; None when there is none or its row does not decode."""
+    def get(self, rel: str, rows: bool = True):
+        """The journalled result of ``rel`` (without its rows for ``rows=False``: totals and skip
+        reasons); None when there is none or its row does not decode."""
         row = self.db.execute("SELECT record FROM units WHERE rel=?", (rel,)).fetchone()
         if row is None:
             return None
         try:
-            record = decode_result(row[0])
+            record = decode_result(row[0], rows)
         except (TypeError, ValueError, KeyError, AttributeError):  # tampered or foreign: rebuild it
             return None
         return record if record.rel == rel else None
 
-    def records(self, rels: list[str]) -> Iterator:
+    def records(self, rels: list[str], rows: bool = True) -> Iterator:
         """Records in the order of ``rels`` (missing ones skipped), one at a time."""
         for rel in rels:
-            rec = self.get(rel)
+            rec = self.get(rel, rows)
             if rec is not None:
                 yield rec
 

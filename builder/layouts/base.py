@@ -105,7 +105,7 @@ class Layout:
         counts: dict[str, Counter] = defaultdict(Counter)
         stats = _Stats(self.cfg.image.channels)
         hours, silent, n_sources, rates = 0.0, 0, 0, set()
-        for rec in journal.records([s.rel for s in self.plan.sources]):
+        for rec in journal.records([s.rel for s in self.plan.sources], rows=False):
             if rec.reason is None:
                 hours += rec.duration / 3600
                 silent += rec.silent
