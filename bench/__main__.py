@@ -80,7 +80,7 @@ def measure(root: Path, jobs: int, rounds: int) -> dict[str, dict]:
 
 def table(best: dict[str, dict], windows: int) -> list[str]:
     floor = best["decode floor (soundfile)"]
-    lines = [f"| run | end to end s | ms / window | × floor | warm s | × floor warm |", "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| run | end to end s | ms / window | × floor | warm s | × floor warm |", "|---|---:|---:|---:|---:|---:|"]
     for label, b in best.items():
         warm = "| – | – |" if b["warm"] != b["warm"] else f"| {b['warm']:.2f} | {b['warm'] / floor['warm']:.2f} |"
         lines.append(f"| {label} | {b['e2e']:.2f} | {b['e2e'] * 1000 / windows:.2f} | {b['e2e'] / floor['e2e']:.2f} "
@@ -155,7 +155,7 @@ def main() -> None:
                f"{long_files} × 4-minute files": make_corpus(long_files, 240.0)}
     if long:
         corpora["30 × 4-minute files (2 hours)"] = make_corpus(30, 240.0)
-    report = [f"# Benchmark results", "",
+    report = ["# Benchmark results", "",
               f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
               f"Command: `python -m bench{' --quick' if quick else ''}{' --long' if long else ''}`; "
               f"best of {rounds} interleaved runs each.", "",

@@ -143,7 +143,6 @@ def seed000(root: str, limit: str) -> dict:
 
 def seed002(root: str, limit: str) -> dict:
     """Seed 002 style per window: reload the whole file, Spectrogram → dB, min-max, PIL 512², PNG default."""
-    import numpy as np
     import soundfile as sf
     import torch
     from PIL import Image

@@ -38,7 +38,7 @@ log = logging.getLogger("spectroset")
 
 
 def temp_name(path: Path) -> Path:
-    """The one temp name :func:`state.atomic_write` uses for ``path``: hidden, in the same folder."""
+    """The one temp name :func:`atomic.atomic_write` uses for ``path``: hidden, in the same folder."""
     return path.with_name(f".{path.name}{TEMP_SUFFIX}")
 
 
@@ -84,7 +84,7 @@ def remove(root: Path, rels) -> int:
             except IsADirectoryError:
                 continue  # a folder the user put where we once wrote a file: theirs
             except OSError as exc:
-                from .state import disk_error
+                from .atomic import disk_error
 
                 raise disk_error(exc, target) from None
         parent = path.parent  # emptied folders go too; the private state's stay (workers write there)

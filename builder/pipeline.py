@@ -34,7 +34,8 @@ from .layouts.base import to_json
 from .layouts.units import Unit, new_token, run_unit
 from .ledger import RECORD, foreign_files, read_build
 from .render import ENCODER
-from .state import STATE_DIR, Journal, OutputLock, atomic_write
+from .atomic import atomic_write
+from .state import STATE_DIR, Journal, OutputLock
 from .worker import FileJob
 
 log = logging.getLogger("spectroset")

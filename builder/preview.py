@@ -117,7 +117,7 @@ def preview_figure(audio_path: Path, cfg: Config, start: float, out_png: Path) -
     """Waveform, power spectrum, spectrogram, MFCCs and value histograms of the window at ``start`` s,
     as a PNG whose bytes depend on the input and config alone (no metadata, libdeflate)."""
     from .render import png_bytes
-    from .state import atomic_write
+    from .atomic import atomic_write
 
     fig = draw_preview(Path(audio_path), cfg, start)
     atomic_write(Path(out_png), png_bytes(np.asarray(fig.canvas.buffer_rgba())[..., :3], PNG_LEVEL))

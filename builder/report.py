@@ -279,6 +279,6 @@ def render_report(out: Path, per_label: int = PER_LABEL) -> str:
 
 def write_report(dataset_dir: Path, out_html: Path) -> None:
     """Write the report of ``dataset_dir`` to ``out_html`` (atomically)."""
-    from .state import atomic_write
+    from .atomic import atomic_write
 
     atomic_write(Path(out_html), render_report(Path(dataset_dir)).encode("utf-8"))

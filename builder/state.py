@@ -1,4 +1,4 @@
-"""Build state in ``OUT/.spectroset/``: the journal of finished recordings, the lock, atomic writes.
+"""Build state in ``OUT/.spectroset/``: the journal of finished recordings and the lock.
 
 The journal is one SQLite database (WAL): a recording's result is committed in one transaction
 only after its images are on disk, so a build killed at any moment resumes from the last commit
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import errno
 import fcntl
 import json
 import logging
@@ -22,115 +21,12 @@ import sqlite3
 from pathlib import Path
 from typing import Iterator
 
+from .atomic import disk_error
 from .errors import BuildError, LockedError
-from .ledger import STATE_DIR, temp_name
+from .ledger import STATE_DIR
 
 JOURNAL_FORMAT = 2  # PRAGMA user_version; 0 is the pickled journal of spectroset <= 0.x
 log = logging.getLogger("spectroset")
-
-
-def _file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-FILE_MODE = _file_mode()
-
-
-def _open_temp(path: Path) -> tuple[int, Path]:
-    """Create (or truncate) ``path``'s temp file, never following a link planted at its name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(path)
-    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), tmp
-
-
-def write_fd(fd: int, data: bytes) -> None:
-    """All of ``data`` to the file descriptor (a write may take only part of it)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via its temp file (:func:`ledger.temp_name`) and a rename.
-
-    A reader (or a later run) sees the old file or the new one, never a part. A process killed
-    mid-write leaves only the temp, whose name the ledger derives from ``path``, so the next run
-    removes it. Any ``OSError`` (full disk, read-only folder) becomes a one-line :class:`BuildError`.
-    """
-    try:
-        fd, tmp = _open_temp(path)
-    except OSError as exc:
-        raise disk_error(exc, path) from None
-    try:
-        try:  # raw writes and fchmod: a file object and a path lookup cost ~0.07 ms per image
-            write_fd(fd, data)
-            os.fchmod(fd, FILE_MODE)  # datasets are meant to be shared
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except (Exception, KeyboardInterrupt) as exc:  # only a kill leaves the temp; the ledger names it
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise disk_error(exc, path) from None
-        raise
-
-
-class AtomicFile:
-    """A file streamed under a hidden temp name beside ``path`` and renamed into place by
-    :meth:`commit`, for data too big to hold whole (spools, parquet shards); like
-    :func:`atomic_write`, a reader never sees a part, and errors are one-line :class:`BuildError`s."""
-
-    def __init__(self, path: Path, open_file: bool = True):
-        self.path = path
-        try:
-            fd, tmp = _open_temp(path)
-            self.tmp = str(tmp)
-            self.fh = os.fdopen(fd, "wb") if open_file else None
-            if not open_file:
-                os.close(fd)
-        except OSError as exc:
-            raise disk_error(exc, path) from None
-
-    def write(self, data: bytes) -> None:
-        try:
-            self.fh.write(data)
-        except OSError as exc:
-            self.abort()
-            raise disk_error(exc, self.path) from None
-
-    def commit(self) -> None:
-        try:
-            if self.fh is not None:
-                self.fh.close()
-            os.chmod(self.tmp, FILE_MODE)
-            os.replace(self.tmp, self.path)
-        except OSError as exc:
-            self.abort()
-            raise disk_error(exc, self.path) from None
-
-    def abort(self) -> None:
-        if self.fh is not None and not self.fh.closed:
-            try:
-                self.fh.close()
-            except OSError:
-                pass
-        try:
-            os.unlink(self.tmp)
-        except OSError:
-            pass
-
-
-def disk_error(exc: OSError, path: Path) -> BuildError:
-    if exc.errno == errno.ENOSPC:
-        return BuildError(f"no space left on the device writing {path}; free space and rerun to resume")
-    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return BuildError(f"cannot write {path}: {exc.strerror}; fix permissions or choose another -o")
-    return BuildError(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def _hint(exc: sqlite3.Error) -> str:

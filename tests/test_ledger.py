@@ -9,7 +9,8 @@ import pytest
 
 from builder.errors import BuildError, LayoutError
 from builder.ledger import foreign_files, inside, read_build, safe_rel, temp_name
-from builder.state import Journal, atomic_write
+from builder.atomic import atomic_write
+from builder.state import Journal
 
 
 @pytest.mark.parametrize("rel, ok", [("train/a/x.png", True), ("README.md", True), ("../x", False), ("/etc/x", False),

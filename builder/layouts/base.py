@@ -20,7 +20,7 @@ from typing import Iterator
 import numpy as np
 
 from ..config import Config, public_dict
-from ..state import atomic_write
+from ..atomic import atomic_write
 from ..worker import FileResult, Row
 from . import DatasetPlan
 from .units import Target

@@ -101,7 +101,7 @@ def _columns(layout) -> str:
     lines = ["- `image`: the window's spectrogram as a PNG (`Image`)."]
     if "label" in feats and plan.events is not None:
         spec = plan.events
-        lines.append(f"- `label`: the label whose annotated events cover most of the window (ties by name)"
+        lines.append("- `label`: the label whose annotated events cover most of the window (ties by name)"
                      + (f", `{spec.background}` where none covers {spec.min_overlap:g} s" if spec.background else "")
                      + f" (`ClassLabel`, {len(plan.label_names)} names, sorted).")
         lines.append(f"- `labels`: every label whose events cover at least {spec.min_overlap:g} s of the window (or "

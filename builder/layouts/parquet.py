@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..names import end_tag
-from ..state import AtomicFile, disk_error
+from ..atomic import AtomicFile, disk_error
 from .base import Layout, inline, sha256_file
 from .units import SpoolReader, check_visible, spool_rel
 

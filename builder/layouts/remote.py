@@ -39,7 +39,7 @@ from pathlib import Path
 from ..errors import BuildError
 from ..fsutil import filesystem, is_url, join
 from ..ledger import RECORD, STATE_DIR, recorded_files, safe_rel
-from ..state import atomic_write
+from ..atomic import atomic_write
 
 NOTE_EVERY = 5.0  # seconds between saves of remote.json during an upload
 LEASE = ".spectroset-lease.json"

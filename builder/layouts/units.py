@@ -5,7 +5,7 @@ cluster. It decodes and renders one recording (:func:`worker.process_file`) and 
 recording's bytes straight into the output folder, batch by batch, so PNG bytes never travel
 back to the driver and a worker holds at most one batch of them:
 
-- imagefolder and mirror: the images, each with :func:`state.atomic_write`, each noted in the
+- imagefolder and mirror: the images, each with :func:`atomic.atomic_write`, each noted in the
   recording's intent log (``ledger.intent_log``) before it is created;
 - parquet: a *spool*, ``OUT/.spectroset/spool/<hash>.bin``: per window a length-prefixed JSON
   header and the raw PNG, array and FLAC bytes (data, never pickles: spools outlive the run).
@@ -40,7 +40,7 @@ from ..errors import BuildError, DecodeError
 from ..ledger import STATE_DIR, inside, intent_log, remove, safe_rel
 from ..names import end_tag, short_hash
 from ..splits import assign_window
-from ..state import AtomicFile, atomic_write, disk_error
+from ..atomic import AtomicFile, atomic_write, disk_error
 from ..worker import FileJob, FileResult, Row, process_file
 
 SPOOL_DIR = f"{STATE_DIR}/spool"

@@ -1,6 +1,6 @@
 """A full disk or a read-only output: one ``error:`` line, exit 3, and a state that resumes.
 
-Two ways in: ENOSPC/EROFS injected at the writer seam (``atomic_write``'s file write, ``state.write_fd``), which runs
+Two ways in: ENOSPC/EROFS injected at the writer seam (``atomic_write``'s file write, ``atomic.write_fd``), which runs
 everywhere, and a real size-limited tmpfs in a private mount namespace (``unshare -m``), where the
 kernel itself fails every writer, SQLite's journal included; that one skips where it cannot mount.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from builder import state
+from builder import atomic
 from builder.cli import main
 from builder.loading import load_config
 from builder.pipeline import build
@@ -38,7 +38,7 @@ def _clean(tmp_path: Path, src: Path) -> dict[str, str]:
 
 def _failing_disk(monkeypatch, budget: int, err: int) -> None:
     """Every file written through ``atomic_write`` draws on ``budget`` bytes; past it, ``err``."""
-    real_write = state.write_fd
+    real_write = atomic.write_fd
     left = {"bytes": budget}
 
     def write(fd: int, data: bytes) -> None:
@@ -49,7 +49,7 @@ def _failing_disk(monkeypatch, budget: int, err: int) -> None:
         left["bytes"] -= len(data)
         real_write(fd, data)
 
-    monkeypatch.setattr(state, "write_fd", write)
+    monkeypatch.setattr(atomic, "write_fd", write)
 
 
 def _error_lines(err: str) -> list[str]:
