@@ -24,9 +24,10 @@ def _file_mode() -> int:
 FILE_MODE = _file_mode()
 
 
-def _open_temp(path: Path) -> tuple[int, Path]:
+def _open_temp(path: Path, make_parent: bool = True) -> tuple[int, Path]:
     """Create (or truncate) ``path``'s temp file, never following a link planted at its name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_parent:
+        path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)
     return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), tmp
 
@@ -38,15 +39,16 @@ def write_fd(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, make_parent: bool = True) -> None:
     """Write ``data`` to ``path`` via its temp file (:func:`ledger.temp_name`) and a rename.
 
     A reader (or a later run) sees the old file or the new one, never a part. A process killed
     mid-write leaves only the temp, whose name the ledger derives from ``path``, so the next run
     removes it. Any ``OSError`` (full disk, read-only folder) becomes a one-line :class:`BuildError`.
+    ``make_parent=False`` skips creating ``path``'s folder, for a writer that already made it.
     """
     try:
-        fd, tmp = _open_temp(path)
+        fd, tmp = _open_temp(path, make_parent)
     except OSError as exc:
         raise disk_error(exc, path) from None
     try:

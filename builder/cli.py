@@ -204,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """The process entry (``spectroset``, ``python -m builder``): :func:`main`, then exit with its code."""
+    from .threads import cap_threads_at_start
+
+    cap_threads_at_start()
     code = main()
     # Only exit follows, so whatever is alive now lives until then. Frozen, it is spared the
     # interpreter's exit-time garbage collections: measured 0.1 s after a preview (matplotlib's

@@ -7,11 +7,12 @@ flight so memory does not grow with the size of the corpus.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
+from concurrent.futures import FIRST_COMPLETED, wait
 from functools import lru_cache
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Callable, Iterable, Iterator, TypeVar
+
+from .threads import THREAD_VARS, limit_threads
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -66,22 +67,6 @@ def _libc():
 _LIBC = _libc()
 
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def limit_threads() -> None:
-    """One thread per process for BLAS, MKL and OpenMP: parallelism comes from the workers, and
-    on two cores OpenBLAS's own threads made the small mel products 5x slower (15 vs 2.9 ms a
-    window). The variables cover libraries loaded later; threadpoolctl those already loaded."""
-    for name in THREAD_VARS:
-        os.environ.setdefault(name, "1")
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    threadpool_limits(1)
-
-
 def _init_worker() -> None:
     limit_threads()
 
@@ -104,7 +89,10 @@ PRELOAD = ["numpy", "soundfile", "soxr", "mkl_fft", "builder.worker", "builder.s
 def _context():
     """A forkserver that imported what a recording needs once (not torch: the CPU path does
     without it, and a worker that needs it for a GPU imports it after the fork, so no CUDA state
-    is ever forked): workers fork from it in milliseconds. Spawn where there is no forkserver."""
+    is ever forked): workers fork from it in milliseconds. Spawn where there is no forkserver.
+    multiprocessing is imported here, not with the module: a ``-j 1`` build never needs it."""
+    import multiprocessing as mp
+
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     for name in THREAD_VARS:  # before the forkserver loads BLAS, so it starts single-threaded
@@ -116,7 +104,11 @@ def _context():
 
 def prestart(workers: int | None) -> None:
     """Start the forkserver now, so its imports overlap discovery and planning."""
-    if (workers or default_workers()) > 1 and "forkserver" in mp.get_all_start_methods():
+    if (workers or default_workers()) <= 1:
+        return
+    import multiprocessing as mp
+
+    if "forkserver" in mp.get_all_start_methods():
         from multiprocessing import forkserver
 
         _context()
@@ -125,6 +117,8 @@ def prestart(workers: int | None) -> None:
 
 class ProcessExecutor:
     def __init__(self, workers: int):
+        from concurrent.futures import ProcessPoolExecutor
+
         self.workers = workers
         self.pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker)
 

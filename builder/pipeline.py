@@ -19,7 +19,7 @@ import json
 import logging
 import sys
 import time
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import BrokenExecutor  # not .process: multiprocessing only loads for a pool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -233,7 +233,7 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
         skips += late_events(sources, journal)
         skips.sort(key=lambda s: s["path"])
         record = layout.finalize(journal, skips, fp, pool.map)
-    except BrokenProcessPool:
+    except BrokenExecutor:  # BrokenProcessPool
         raise BuildError(
             "a worker process died (a crashing decoder, or killed for memory); finished recordings are kept: "
             "rerun to resume, with -j 1 and --debug to find the file"

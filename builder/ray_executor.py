@@ -48,7 +48,7 @@ def _check_reachable(address: str) -> None:
 
 def _run_unit(fn, item):
     """The task body: one math thread per task, like the process pool's workers."""
-    from .executors import limit_threads
+    from .threads import limit_threads
 
     limit_threads()
     return fn(item)

