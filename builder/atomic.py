@@ -24,10 +24,10 @@ def _file_mode() -> int:
 FILE_MODE = _file_mode()
 
 
-def _open_temp(path: Path, make_parent: bool = True) -> tuple[int, Path]:
+def _open_temp(path: Path | str, make_parent: bool = True) -> tuple[int, Path | str]:
     """Create (or truncate) ``path``'s temp file, never following a link planted at its name."""
     if make_parent:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)
     return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), tmp
 
@@ -39,7 +39,7 @@ def write_fd(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def atomic_write(path: Path, data: bytes, make_parent: bool = True) -> None:
+def atomic_write(path: Path | str, data: bytes, make_parent: bool = True) -> None:
     """Write ``data`` to ``path`` via its temp file (:func:`ledger.temp_name`) and a rename.
 
     A reader (or a later run) sees the old file or the new one, never a part. A process killed

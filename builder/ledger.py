@@ -37,8 +37,12 @@ _SHAPE = {"name": str, "layout": str, "config_hash": str, "config": dict, "sourc
 log = logging.getLogger("spectroset")
 
 
-def temp_name(path: Path) -> Path:
-    """The one temp name :func:`atomic.atomic_write` uses for ``path``: hidden, in the same folder."""
+def temp_name(path):
+    """The one temp name :func:`atomic.atomic_write` uses for ``path``: hidden, in the same folder.
+    A ``str`` path (the image writer's, which skips pathlib per image) gives a ``str``."""
+    if isinstance(path, str):
+        head, sep, name = path.rpartition("/")
+        return f"{head}{sep}.{name}{TEMP_SUFFIX}"
     return path.with_name(f".{path.name}{TEMP_SUFFIX}")
 
 

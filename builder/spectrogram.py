@@ -53,10 +53,22 @@ def stft_numpy(x: np.ndarray, n_fft: int, hop_length: int, win: np.ndarray, cent
     complex64: torch.stft's framing (``win`` already zero-padded to ``n_fft``), on numpy."""
     if center:
         x = centre_pad(x, n_fft // 2, pad_mode)
-    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft, axis=-1)[:, ::hop_length]
+    frames = frame_view(x, n_fft, hop_length)
     # The windowed frames, one contiguous copy. einsum, not ``frames * win``: the same products,
     # but the ufunc's loop over this overlapping view took 0.40 ms a 5-s window against 0.21.
     return rfft_last_axis()(np.einsum("...j,j->...j", frames, win))
+
+
+def frame_view(x: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
+    """``(batch, frames, n_fft)`` read-only view of ``(batch, samples)``'s frames every
+    ``hop_length`` samples: ``sliding_window_view(...)[:, ::hop]``, without its 12 µs of argument
+    handling per call."""
+    n = x.shape[-1]
+    if n < n_fft:
+        return np.lib.stride_tricks.sliding_window_view(x, n_fft, axis=-1)[:, ::hop_length]  # its error
+    b, s = x.strides
+    return np.lib.stride_tricks.as_strided(x, (x.shape[0], (n - n_fft) // hop_length + 1, n_fft),
+                                           (b, hop_length * s, s), writeable=False)
 
 
 def centre_pad(x: np.ndarray, pad: int, pad_mode: str) -> np.ndarray:

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import sqlite3
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -80,12 +81,21 @@ class OutputLock:
             self.fh.close()
 
 
+@lru_cache(maxsize=None)
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """A dataclass's field names, looked up once per class (rows are encoded by the thousand)."""
+    return tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
+
+
 def encode(value):
     """A journal value as JSON data: dataclasses by field, arrays and bytes as base64."""
     import numpy as np
 
-    if dataclasses.is_dataclass(value):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    names = _field_names(type(value))
+    if names is not None:
+        return {name: encode(getattr(value, name)) for name in names}
     if isinstance(value, np.ndarray):
         return {"$array": value.dtype.str, "shape": list(value.shape),
                 "data": base64.b64encode(np.ascontiguousarray(value).tobytes()).decode()}

@@ -153,7 +153,7 @@ class _Sink:
         self.files: list[tuple[str, str, int]] = []  # (path, sha256, size) of each file written
         self.spool = AtomicFile(self.out / spool_rel(unit.job.rel)) if unit.target.spool else None
         self.spool_hash, self.offset, self.log, self.names = hashlib.sha256(), 0, None, set()
-        self.folders: dict[str, Path] = {}  # image folder → where it resolves, checked once per unit
+        self.folders: dict[str, str] = {}  # image folder → where it resolves, checked and made once per unit
 
     def __call__(self, rows: list[Row]) -> None:
         for row in rows:
@@ -174,16 +174,13 @@ class _Sink:
                                                   "set audio.sample_rate (at most 768 kHz)")
         folder, _, name = rel.rpartition("/")
         parent = self.folders.get(folder) if safe_rel(rel) else None
-        if parent is None:
-            path = inside(self.out, rel)  # a folder the user symlinked elsewhere is not written through
-            if path is None:
+        new_folder = parent is None
+        if new_folder:
+            resolved = inside(self.out, rel)  # a folder the user symlinked elsewhere is not written through
+            if resolved is None:
                 raise BuildError(f"{self.out / rel}: its folder resolves outside the output folder; remove the link")
-            parent = self.folders[folder] = path.parent
-            try:
-                parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise disk_error(exc, parent) from None
-        path = parent / name
+            parent = os.fspath(resolved.parent)
+        path = f"{parent}/{name}"  # a str: pathlib per image cost more than the write's system calls
         if os.path.lexists(path):  # the ledger removed ours before this unit was submitted
             raise BuildError(f"{path} exists and was not written by spectroset; move it away and rerun")
         try:
@@ -195,7 +192,13 @@ class _Sink:
             self.log.flush()  # in the page cache before the image exists: a kill -9 cannot lose it
         except OSError as exc:
             raise disk_error(exc, self.out / intent_log(self.unit.job.rel)) from None
-        atomic_write(path, png, make_parent=False)  # made once per folder, above
+        if new_folder:  # made once per recording, after the intent: a kill leaves no folder unnamed
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except OSError as exc:
+                raise disk_error(exc, Path(parent)) from None
+            self.folders[folder] = parent
+        atomic_write(path, png, make_parent=False)
         self.names.add(rel)
         self.files.append((rel, sha256, len(png)))
 
