@@ -311,12 +311,14 @@ def _run(todo: list[FileJob], journal: Journal, layout, pool: LazyPool, progress
             yield Unit(job, target)
 
     bar = _Progress(len(todo), progress)
-    left = len(todo)
+    left, warm = len(todo), True
     try:
         for result, files in pool.map(run_unit, units(), len(todo)):
             left -= 1
-            if left == getattr(pool.pool, "workers", 1) - 1 > 0:  # a worker is idle from here on
-                layout.warm()
+            workers = getattr(pool.pool, "workers", 1)
+            if warm and workers > 1 and 0 < left <= workers:
+                layout.warm()  # every unit left is running: this process has nothing else to do
+                warm = False
             journal.put(result.rel, result.fingerprint, result, files)
             if planned[result.rel] not in {f for f, _, _ in files}:  # an intent log, or no spool after all
                 journal.ledger.remove([planned.pop(result.rel)])
