@@ -15,7 +15,6 @@ are the user's, counted in ``left_alone``.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import sys
 import time
@@ -25,17 +24,18 @@ from pathlib import Path
 
 from .config import Config, public_dict
 from .discover import Skipped, discover
-from .errors import BuildError, SpectrosetError
+from .errors import BuildError
 from .events import late_events
 from .executors import LazyPool, prestart
 from .fsutil import is_url
 from .layouts import get_layout, make_plan
 from .layouts.base import to_json
 from .layouts.units import Unit, new_token, run_unit
-from .ledger import RECORD, foreign_files, read_build
+from .ledger import RECORD, foreign_files
+from .outdir import check_nesting, check_output, config_changed, encoder_changed, fingerprint, read_record
 from .render import ENCODER
 from .atomic import atomic_write
-from .state import STATE_DIR, Journal, OutputLock
+from .state import Journal, OutputLock
 from .worker import FileJob
 
 log = logging.getLogger("spectroset")
@@ -54,85 +54,6 @@ class BuildReport:
     uploaded: int = 0  # files uploaded to the URL in this run
     deleted: int = 0  # files the URL no longer needed
     left_alone: list[str] = field(default_factory=list)  # files in OUT that spectroset did not write
-
-
-def fingerprint(cfg: Config, sources, skipped) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        ours = version("spectroset")
-    except PackageNotFoundError:
-        ours = "dev"
-    h = hashlib.sha256(f"{ours}\n{cfg.hash()}\n".encode())
-    for s in sources:
-        h.update(f"{s.rel}\t{s.fingerprint}\t{s.label}\t{'|'.join(s.extra_labels)}\n".encode("utf-8", "surrogatepass"))
-        if s.columns:  # kept CSV columns: an edited author or licence cell rewrites the metadata
-            h.update(json.dumps(s.columns).encode("utf-8", "surrogatepass"))
-    for s in skipped:
-        h.update(f"skip\t{s.path}\t{s.reason}\n".encode("utf-8", "surrogatepass"))
-    return h.hexdigest()[:32]
-
-
-def read_record(out: Path) -> dict | None:
-    """The finished build record of ``out``, or None (see :func:`ledger.read_build`)."""
-    try:
-        return read_build(out)
-    except SpectrosetError:
-        return None
-
-
-def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
-    keys = []
-    for k in sorted(set(old) | set(new)):
-        a, b = old.get(k), new.get(k)
-        if isinstance(a, dict) and isinstance(b, dict):
-            keys += _changed_keys(a, b, f"{prefix}{k}.")
-        elif a != b:
-            keys.append(prefix + k)
-    return keys
-
-
-def _config_changed(out: Path, cfg: Config, journal: Journal, force: bool) -> bool:
-    """Whether OUT holds a build of another config; refused (before anything changes) unless ``force``."""
-    old_hash = journal.get_meta("config_hash")
-    changed = bool(old_hash) and old_hash != cfg.hash()
-    if changed and not force:
-        keys = [k for k in _changed_keys(journal.get_meta("config") or {}, public_dict(cfg))
-                if not k.startswith(("output.path", "output.staging", "publish."))]
-        raise BuildError(
-            f"{out} holds a build made with a different config (changed: {', '.join(keys[:6]) or 'unknown'}); "
-            "rerun with --force to replace it, or build elsewhere with -o"
-        )
-    return changed
-
-
-def _encoder_changed(journal: Journal) -> bool:
-    """Whether OUT's images came from another PNG encoder (an older spectroset): same pixels,
-    other bytes, so they are all rebuilt rather than mixed with new ones."""
-    return journal.get_meta("config_hash") is not None and journal.get_meta("encoder") != ENCODER
-
-
-def _check_nesting(source, out: Path) -> None:
-    """Refuse an output folder inside the source folder or the other way round: a build would
-    read what it writes, and replacing it (``--force``) could only ever be unsafe."""
-    if is_url(source):
-        return
-    src, dst = Path(source).resolve(), out.resolve()
-    if src == dst or dst in src.parents:
-        raise BuildError(f"source.path {source} is inside the output folder {out}; choose another -o")
-    if src in dst.parents:
-        raise BuildError(f"output folder {out} is inside source.path {source}; choose a folder outside it with -o")
-
-
-def _check_output(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise BuildError(f"output.path: {out} exists and is not a folder")
-    try:
-        foreign = out.is_dir() and any(out.iterdir()) and not (out / STATE_DIR).is_dir()
-    except OSError as exc:
-        raise BuildError(f"output.path: cannot read {out}: {exc.strerror or exc}") from None
-    if foreign:
-        raise BuildError(f"output.path: {out} is not empty and was not built by spectroset; choose a new folder with -o")
 
 
 class _Progress:
@@ -183,8 +104,8 @@ def build(
         remote.check()
         cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"path": remote.staging})})
     out = cfg.output.path
-    _check_nesting(cfg.source.path, out)
-    _check_output(out)
+    check_nesting(cfg.source.path, out)
+    check_output(out)
     # Discovery reads only the sources; done first, a missing folder or bad label CSV stops the
     # build before OUT exists or its journal records a config that never built anything.
     sources, skipped = _usable_names(*discover(cfg.source))
@@ -205,7 +126,7 @@ def build(
 def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force: bool,
               workers, executor, address, progress) -> BuildReport:
     ledger = journal.ledger
-    replace = _config_changed(out, cfg, journal, force) or force or _encoder_changed(journal)
+    replace = config_changed(out, cfg, journal, force) or force or encoder_changed(journal)
     fp = fingerprint(cfg, sources, skipped)
     previous = read_record(out)
     if (not replace and previous and previous.get("fingerprint") == fp and not ledger.unfinished()

@@ -95,8 +95,7 @@ def _settle_process() -> None:
     of a build, and keep big temporaries on the heap."""
     import gc
 
-    import soundfile  # noqa: F401
-    import soxr  # noqa: F401
+    import soundfile, soxr  # noqa: F401, E401
 
     from . import render, spectrogram  # noqa: F401
 
