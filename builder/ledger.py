@@ -148,6 +148,11 @@ class Ledger:
                 raise BuildError(f"{path} exists and was not written by spectroset; move it away and rerun")
         self.journal._write_all([("INSERT OR REPLACE INTO files VALUES (?, ?, NULL, NULL)", (r, unit)) for r in rels])
 
+    def sizes(self) -> dict[str, int]:
+        """path → size in bytes of every file known to be complete."""
+        return {p: n for p, n in self.journal.db.execute("SELECT path, size FROM files WHERE sha256 IS NOT NULL")
+                if isinstance(n, int)}
+
     def confirm_sql(self, rel: str, sha256: str, size: int, unit: str | None = None) -> tuple[str, tuple]:
         return "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", (rel, unit, sha256, size)
 
