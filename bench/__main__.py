@@ -14,6 +14,7 @@ Writes ``bench/RESULTS.md``.
 
 from __future__ import annotations
 
+import compileall
 import itertools
 import json
 import os
@@ -154,6 +155,11 @@ def main() -> None:
     rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else (1 if quick else 3)
     jobs = 2
     shutil.rmtree(RUNS, ignore_errors=True)
+    # Our modules get the bytecode an installed package has (pip compiles a wheel's modules as it
+    # installs them; Python caches the rest on first import) — unless PYTHONDONTWRITEBYTECODE is set,
+    # as on this project's VM, where every process compiled the package again: ~40 ms of each start.
+    for package in ("builder", "bench"):
+        compileall.compile_dir(REPO / package, quiet=1)
     short_files, long_files = (8, 2) if quick else (40, 10)
     corpora = {f"{short_files} × 1-minute files": make_corpus(short_files, 60.0),
                f"{long_files} × 4-minute files": make_corpus(long_files, 240.0)}
@@ -162,7 +168,8 @@ def main() -> None:
     report = ["# Benchmark results", "",
               f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
               f"Command: `python -m bench{' --quick' if quick else ''}{' --long' if long else ''}`; "
-              f"best of {rounds} interleaved runs each.", "",
+              f"best of {rounds} interleaved runs each; spectroset's bytecode compiled first, as an install "
+              "compiles it.", "",
               "End to end: the whole process as a user times it (start-up and imports included). Warm: the "
               "process's own clock, started after its imports and its pool (a notebook that already ran once). "
               "Peers (bench/peers.py): librosa + `multiprocessing.Pool`, `torch.stft` + Pool, HF `datasets` "

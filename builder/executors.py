@@ -82,8 +82,8 @@ class InlineExecutor:
         pass
 
 
-PRELOAD = ["numpy", "soundfile", "soxr", "mkl_fft", "builder.worker", "builder.spectrogram", "builder.render",
-           "builder.channels", "builder.layouts.units"]
+PRELOAD = ["numpy", "soundfile", "soxr", "mkl_fft", "builder.worker", "builder.audio", "builder.spectrogram",
+           "builder.render", "builder.channels", "builder.layouts.units"]
 
 
 def _context():

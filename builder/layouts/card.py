@@ -179,7 +179,8 @@ def _files(layout) -> str:
             "(`spectroset inspect --verify` checks them).\n")
 
 
-def write_card(layout, record: dict, stats: dict | None) -> None:
+def write_card(layout, record: dict, stats: dict | None, preview: bool = False) -> None:
+    """``OUT/README.md``; ``preview``: a preview grid is written beside it."""
     from .header import card_data
     from .provenance import PLACEHOLDER, trust_sections
 
@@ -216,7 +217,7 @@ def write_card(layout, record: dict, stats: dict | None) -> None:
         split_note,
         (f"{record['silent_windows_skipped']} silent windows (RMS below {cfg.windows.skip_silent_below_db:g} dB) "
          "were left out.\n" if record.get("silent_windows_skipped") else ""),
-        "![A few windows per label](preview.png)\n" if "preview.png" in layout.files else "",
+        "![A few windows per label](preview.png)\n" if preview else "",
         "## Files\n", _files(layout),
         "## How the images were made\n",
         f"- Audio: {('resampled to ' + str(cfg.audio.sample_rate) + ' Hz') if cfg.audio.sample_rate else 'native sample rate'}, "
