@@ -84,7 +84,7 @@ class SpectrogramConfig(Frozen):
     norm: Literal["slaney"] | None = None
     n_mfcc: int = Field(default=13, gt=0)
     scale: Literal["db", "log", "linear", "pcen"] = "db"
-    pcen: PcenConfig = PcenConfig()
+    pcen: PcenConfig = Field(default_factory=PcenConfig)
     ref: Union[float, Literal["max"]] = 1.0
     amin: float = Field(default=1e-10, gt=0)
     top_db: float | None = Field(default=80.0, gt=0)
@@ -193,12 +193,12 @@ class ImageConfig(Frozen):
 class Config(Frozen):
     name: str = Field(min_length=1, max_length=200)
     source: SourceConfig
-    audio: AudioConfig = AudioConfig()
-    windows: WindowsConfig = WindowsConfig()
-    spectrogram: SpectrogramConfig = SpectrogramConfig()
-    image: ImageConfig = ImageConfig()
-    output: OutputConfig = OutputConfig()
-    publish: PublishConfig = PublishConfig()
+    audio: AudioConfig = Field(default_factory=AudioConfig)
+    windows: WindowsConfig = Field(default_factory=WindowsConfig)
+    spectrogram: SpectrogramConfig = Field(default_factory=SpectrogramConfig)
+    image: ImageConfig = Field(default_factory=ImageConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    publish: PublishConfig = Field(default_factory=PublishConfig)
 
     @model_validator(mode="after")
     def _cross(self) -> "Config":

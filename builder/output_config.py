@@ -51,8 +51,8 @@ class OutputConfig(Frozen):
     staging: Path | None = None  # where a URL output is built first (default: a cache folder)
     layout: Literal["imagefolder", "parquet", "mirror"] = "imagefolder"
     max_shard_size: int = 500_000_000
-    splits: SplitsConfig = SplitsConfig()
-    include: IncludeConfig = IncludeConfig()
+    splits: SplitsConfig = Field(default_factory=SplitsConfig)
+    include: IncludeConfig = Field(default_factory=IncludeConfig)
     stats: bool = True
     folds: int | None = Field(default=None, ge=2, le=100)  # a `fold` column: stratified group k-fold (splits.py)
 
@@ -95,8 +95,8 @@ class KagglePublish(Frozen):
 class PublishConfig(Frozen):
     license: str | None = None  # the dataset's licence on both targets, Hub id or Kaggle name; None: unknown
     citation: str | None = None  # BibTeX (or text) for the card's Citation section and Croissant's citeAs
-    hf: HubPublish = HubPublish()
-    kaggle: KagglePublish = KagglePublish()
+    hf: HubPublish = Field(default_factory=HubPublish)
+    kaggle: KagglePublish = Field(default_factory=KagglePublish)
 
     @model_validator(mode="after")
     def _licences(self) -> "PublishConfig":

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class Frozen(BaseModel):
     """Base of every config section: immutable, unknown keys refused, defaults validated, no inf/nan."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False, defer_build=True)
 
 
 def _path_or_url(v: Any, example: str, kind: str = "folder") -> Any:

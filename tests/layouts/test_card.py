@@ -71,6 +71,17 @@ def test_body_tells_what_is_there(built):
     assert "data/{split}-NNNNN-of-NNNNN.parquet" in body
 
 
+def test_build_record_names_the_png_encoder_version(built):
+    """The PNGs are deflated by libdeflate (``render.ENCODER``): build.json's versions say which."""
+    import importlib.metadata
+
+    from builder.render import ENCODER
+
+    _, record = built
+    assert record["versions"]["deflate"] == importlib.metadata.version("deflate") and "deflate" in ENCODER
+    assert "isal" not in record["versions"]
+
+
 def test_stats_json_and_card_agree(built):
     cfg, record = built
     stats = json.loads((cfg.output.path / "stats.json").read_text())
