@@ -113,7 +113,8 @@ class Layout:
         """Write data files, stats, preview and card; return the build record, which the
         pipeline writes as build.json last. ``run(fn, jobs, n)`` runs data-file jobs (parquet
         shards) in the build's workers."""
-        from .card import preview_grid, write_card
+        from .card import write_card
+        from .grid import preview_grid
 
         counts: dict[str, Counter] = defaultdict(Counter)
         stats = _Stats(self.cfg.image.channels)

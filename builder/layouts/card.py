@@ -1,4 +1,4 @@
-"""The dataset card (``OUT/README.md``) and its preview grid.
+"""The dataset card (``OUT/README.md``); its preview grid is drawn by ``grid.py``.
 
 The YAML header is what makes ``load_dataset(OUT)`` (and the Hub) return the right features with
 no arguments: ``configs`` names each split's files and declares the features (imagefolder stops
@@ -9,10 +9,6 @@ Croissant readers (``croissant.py``).
 """
 
 from __future__ import annotations
-
-import io
-
-import numpy as np
 
 import yaml
 
@@ -285,25 +281,3 @@ def _channels(cfg) -> str:
             + ("; B = 0" if len(names) == 2 else "")
             + (f"; the `spectrogram` array also holds {', '.join(names[3:])}" if len(names) > 3 else "")
             + ". Each channel of each window is normalised to 8 bits on its own, like a grey image.\n")
-
-
-def preview_grid(examples: dict[str, list[bytes]], cfg, tile=(160, 96), max_labels=16) -> bytes | None:
-    """A PNG grid: one row per label (first labels in sorted order), a few windows each."""
-    from PIL import Image, ImageDraw
-
-    labels = sorted(examples)[:max_labels]
-    if not labels:
-        return None
-    per_row = max(len(examples[l]) for l in labels)
-    margin = 120
-    grid = Image.new("RGB", (margin + per_row * (tile[0] + 4), len(labels) * (tile[1] + 4)), "white")
-    draw = ImageDraw.Draw(grid)
-    for r, label in enumerate(labels):
-        y = r * (tile[1] + 4)
-        draw.text((4, y + tile[1] // 2 - 6), label[:18], fill="black")
-        for c, png in enumerate(examples[label]):
-            img = Image.open(io.BytesIO(png)).convert("RGB").resize(tile, Image.Resampling.BILINEAR)
-            grid.paste(img, (margin + c * (tile[0] + 4), y))
-    from ..render import png_bytes
-
-    return png_bytes(np.asarray(grid), 3)  # ISA-L level 3: a tenth of Pillow's level-6 time
