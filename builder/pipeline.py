@@ -28,7 +28,8 @@ from .errors import BuildError
 from .events import late_events
 from .executors import LazyPool, prestart
 from .fsutil import is_url
-from .layouts import get_layout, make_plan
+from .headers import Headers
+from .layouts import estimated_windows, get_layout, make_plan
 from .layouts.base import to_json
 from .layouts.units import Unit, new_token, run_unit
 from .ledger import RECORD, foreign_files
@@ -141,7 +142,10 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
     journal.set_meta("config_hash", cfg.hash())
     journal.set_meta("encoder", ENCODER)
     journal.set_meta("config", public_dict(cfg))
-    plan = make_plan(cfg, sources)
+    headers = Headers(journal)  # the plan's window counts, from headers read once per file version
+    plan = make_plan(cfg, sources, estimated_windows(cfg, headers))
+    headers.save()
+    log.debug("plan: %d audio headers read, %d from the journal", headers.read, len(headers.seen) - headers.read)
     layout = get_layout(cfg, out, plan, new_token(out))
     layout.ledger = ledger
     todo, reused = _todo(cfg, sources, journal, layout)

@@ -149,6 +149,8 @@ class Journal:
                 self._start_over(version)
             self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             self.db.execute("CREATE TABLE IF NOT EXISTS units (rel TEXT PRIMARY KEY, fingerprint TEXT, record TEXT)")
+            self.db.execute("CREATE TABLE IF NOT EXISTS headers (rel TEXT PRIMARY KEY, fingerprint TEXT, frames INTEGER, "
+                            "sample_rate INTEGER)")
             self.db.execute(f"PRAGMA user_version = {JOURNAL_FORMAT}")
         except sqlite3.Error as exc:
             raise BuildError(f"cannot open the build journal {path}: {exc}; {_hint(exc)}") from None
@@ -170,7 +172,7 @@ class Journal:
         log.warning("note: %s was built by an earlier spectroset (journal format %d, now %d): rebuilding it from "
                     "scratch", self.out, version, JOURNAL_FORMAT)
         remove_earlier_build(self.out, [rel for (rel,) in self.db.execute("SELECT rel FROM units")])
-        for table in ("units", "meta", "pending", "files"):
+        for table in ("units", "meta", "pending", "files", "headers"):
             self.db.execute(f"DROP TABLE IF EXISTS {table}")
 
     def get_meta(self, key: str):
@@ -223,6 +225,17 @@ class Journal:
             rec = self.get(rel, rows)
             if rec is not None:
                 yield rec
+
+    def headers(self) -> dict[str, tuple[str, int, int]]:
+        """rel → (fingerprint, frames, sample_rate) of the audio headers read for earlier plans
+        (``headers.py``); frames 0 where the header did not say or could not be read."""
+        return {rel: (fp, frames, rate) for rel, fp, frames, rate in self.db.execute("SELECT * FROM headers")
+                if isinstance(rel, str) and isinstance(fp, str) and isinstance(frames, int) and isinstance(rate, int)}
+
+    def set_headers(self, rows: dict[str, tuple[str, int, int]]) -> None:
+        """Replace the header cache with ``rows`` (the current sources' only)."""
+        self._write_all([("DELETE FROM headers", ()),
+                         *(("INSERT INTO headers VALUES (?, ?, ?, ?)", (rel, *row)) for rel, row in rows.items())])
 
     def delete(self, rels: list[str]) -> None:
         self._forget(rels)

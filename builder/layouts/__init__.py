@@ -137,26 +137,23 @@ FOLDER_LIMIT = 10_000  # files per folder the Hub accepts
 FOLDER_BUDGET = 9_000  # windows counted from headers per folder: room for the margin and metadata
 
 
-def estimated_windows(cfg: Config) -> Callable[[SourceFile], int]:
-    """Windows a recording will give, from its header (no decoding), rounded up with a margin:
-    +2% and +2 for resampling, header frame counts that are off, and a padded last window.
-    A recording whose header cannot be read counts 0: decoding it will most likely fail too."""
-    from ..audio import probe
-    from ..errors import DecodeError
-    from ..fsutil import is_url
+def estimated_windows(cfg: Config, header: Callable[[SourceFile], tuple[int, int] | None] | None = None
+                      ) -> Callable[[SourceFile], int]:
+    """Windows a recording will give, from its header's ``(frames, sample_rate)`` (``header``,
+    default :func:`headers.read_header`: no decoding), rounded up with a margin: +2% and +2 for
+    resampling, header frame counts that are off, and a padded last window. A recording whose
+    header does not give its length counts 0: decoding it will most likely fail too."""
     from ..windows import plan_windows
 
+    if header is None:
+        from ..headers import read_header as header
+
     def count(source: SourceFile) -> int:
-        if is_url(source.path):
-            return 0  # a header read per remote file costs a request each; see README
-        try:
-            info = probe(source.path)
-        except (DecodeError, OSError, ValueError):
+        frames, sample_rate = header(source) or (0, 0)
+        if not frames or not sample_rate:
             return 0
-        if not info.frames:
-            return 0
-        rate = cfg.audio.sample_rate or info.sample_rate
-        total = -(-info.frames * rate // info.sample_rate)
+        rate = cfg.audio.sample_rate or sample_rate
+        total = -(-frames * rate // sample_rate)
         return int(len(plan_windows(total, cfg.windows, rate)) * 1.02) + 2
 
     return count
