@@ -10,7 +10,7 @@ A built dataset ``OUT`` holds the card (``README.md``), the data (``<split>/…`
 image folder as a zip that Kaggle unpacks, next to a top-level copy of its metadata (CSV, or
 parquet when it carries arrays or audio) with paths from the dataset root; parquet shards as
 files; and a ``dataset-metadata.json`` whose ``resources`` give every CSV and parquet file its
-column schema.
+column schema (``kaggle_schema.py``).
 
 Staging is deterministic (sorted entries, fixed zip timestamps), and :func:`sync_tree` only
 rewrites files whose bytes changed, so a rerun presents the same files with the same mtimes and
@@ -35,31 +35,13 @@ import yaml
 from ..errors import BuildError, LayoutError, LockedError, PublishError
 from ..layouts.base import sha256_file
 from ..ledger import RECORD, foreign_files, inside, read_build  # noqa: F401  (read_build: the one reader)
+from .kaggle_schema import NOTES, csv_fields, parquet_fields
 
 PRIVATE = ".spectroset"  # build state: journal, lock, publish work folders. Never published.
 STORED = (".png", ".jpg", ".jpeg", ".webp", ".parquet", ".zip", ".npy", ".npz", ".flac", ".ogg", ".mp3")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 METADATA = "dataset-metadata.json"
 COVER = "dataset-cover-image.png"  # the name the kaggle client takes as the dataset's cover image
-ARROW_KINDS = (("integer", "is_integer"), ("numeric", "is_floating"), ("boolean", "is_boolean"),
-               ("string", "is_string"), ("datetime", "is_timestamp"))  # Kaggle column types
-
-NOTES = {  # descriptions of known columns and top-level files, for Kaggle's resources
-    "file_name": "Path of the spectrogram image",
-    "image": "Spectrogram image (PNG bytes and file name)",
-    "label": "Class label",
-    "source": "Source recording, relative to the source folder",
-    "start": "Window start in the source recording, seconds",
-    "end": "Window end in the source recording, seconds",
-    "stats.json": "Normalisation statistics of the train split: mean, std, per-bin mean and std",
-    "preview.png": "A few spectrograms per label",
-    "build.json": "Build record: resolved config, counts, skipped files, sha256 of each built file",
-    "metadata.csv": "One row per image; file_name is relative to the dataset root",
-    "README.md": "Dataset card: its header gives load_dataset the splits and features (label as ClassLabel)",
-    "croissant.json": "Croissant 1.0 metadata (ML Commons): record sets per split, for mlcroissant",
-}
-
-
 def published_files(out: Path, build: dict | None = None) -> list[str]:
     """Exactly the files ``build`` (``OUT/build.json``, from :func:`read_build`) lists, plus
     build.json itself, after checking each one's SHA-256: sorted POSIX paths.
@@ -265,42 +247,6 @@ def _rebased_parquet(src: Path, dest: Path, prefix: str) -> None:
     names = [f"{prefix}/{name}" for name in table.column("file_name").to_pylist()]
     table = table.set_column(table.schema.get_field_index("file_name"), "file_name", pa.array(names, pa.string()))
     pq.write_table(table, dest)
-
-
-def csv_fields(path: Path) -> list[dict]:
-    """Column schema of a CSV: ``numeric`` where every value parses as a number, else ``string``."""
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        columns = {name: True for name in reader.fieldnames or []}
-        for row in reader:
-            for name, value in row.items():
-                if columns.get(name) and value not in ("", None):
-                    try:
-                        float(value)
-                    except ValueError:
-                        columns[name] = False
-    return [{"name": n, "type": "numeric" if num and n != "label" else "string",
-             "description": NOTES.get(n, n)} for n, num in columns.items()]
-
-
-def parquet_fields(path: Path) -> list[dict]:
-    """Column schema of a parquet shard, with class names from the embedded HF features."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    schema = pq.read_schema(path)
-    meta = json.loads((schema.metadata or {}).get(b"huggingface", b"{}") or b"{}")
-    features = meta.get("info", {}).get("features", {})
-    fields = []
-    for f in schema:
-        note = NOTES.get(f.name, f.name)
-        names = (features.get(f.name) or {}).get("names")
-        if names:
-            note = f"{note}: class index into {', '.join(names)}"
-        kind = next((k for k, test in ARROW_KINDS if getattr(pa.types, test)(f.type)), None)
-        fields.append({"name": f.name, **({"type": kind, "description": note} if kind else
-                                          {"description": f"{note} ({f.type})"})})
-    return fields
 
 
 def stage_kaggle(items: list[KaggleItem], metadata: dict, dest: Path) -> None:
