@@ -58,8 +58,18 @@ def _warm_imports() -> None:
 
 
 def worker_rss(jobs: str) -> dict:
-    """A pool worker's resident memory once it has imported what a recording needs."""
-    from builder.executors import ProcessExecutor
+    """A pool worker's resident memory once it has imported what a recording needs: a worker of
+    the CLI, which forks from a process that capped its math threads first and then imported the
+    pipeline and loaded a config (shared pages count in full)."""
+    from builder.threads import cap_threads_at_start
+
+    cap_threads_at_start()
+    from builder.executors import ProcessExecutor, forks_here
+    from builder.loading import load_config
+    from builder.pipeline import build  # noqa: F401
+
+    load_config("birdclef-mel", [])
+    assert forks_here(), "the CLI's workers fork from it"
 
     pool = ProcessExecutor(int(jobs))
     sizes = list(pool.map_unordered(_settled_rss, range(int(jobs))))

@@ -68,7 +68,10 @@ class _Progress:
         if self.tty and total:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="file", desc="building", dynamic_ncols=True)
+            class Bar(tqdm):
+                monitor_interval = 0  # no monitor thread: workers fork from a process of one thread
+
+            self.bar = Bar(total=total, unit="file", desc="building", dynamic_ncols=True)
 
     def update(self, windows: int) -> None:
         self.done += 1
@@ -163,6 +166,9 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
             "a worker process died (a crashing decoder, or killed for memory); finished recordings are kept: "
             "rerun to resume, with -j 1 and --debug to find the file"
         ) from None
+    except KeyboardInterrupt:
+        pool.close(abort=True)  # now, not once the running recordings end
+        raise
     finally:
         pool.close()
     keep = set(record["files"]) | set(ledger.of_units(journal.fingerprints()))

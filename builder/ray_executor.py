@@ -121,7 +121,7 @@ class RayExecutor:
                 except Exception:  # already finished, or a client that cannot force: nothing to free
                     pass
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         if self.started and self.ray.is_initialized():
             self.ray.shutdown()
         self.started = False

@@ -1,0 +1,69 @@
+"""Where a pool's workers come from: forked from the CLI itself, or from a forkserver anywhere else."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from builder.pipeline import _Progress
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
+from probe import REPO, probe_build  # noqa: E402
+
+
+def test_the_clis_workers_fork_from_the_cli_itself(tmp_path):
+    reports, cli = probe_build(tmp_path, "2", {})
+    assert len({r["pid"] for r in reports}) == 2, reports
+    assert {r["ppid"] for r in reports} == {cli}, reports  # no forkserver in between
+
+
+def _python(code: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTROSET_")}
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+CAPPED = "from builder.threads import cap_threads_at_start; cap_threads_at_start()\n"
+
+
+def test_only_a_capped_process_of_one_thread_without_torch_forks_its_workers():
+    assert _python("from builder.executors import forks_here; print(forks_here())") == ["False"]  # not capped
+    assert _python(CAPPED + """
+import sys, threading, types
+from builder.executors import forks_here
+alone = forks_here()
+stop = threading.Event()
+other = threading.Thread(target=stop.wait)
+other.start()
+print(alone, forks_here())
+stop.set()
+sys.modules["torch"] = types.ModuleType("torch")
+print(forks_here())
+""") == ["True", "False", "False"]
+
+
+def test_a_process_with_another_thread_gets_its_workers_from_a_forkserver():
+    own, *parents = _python(CAPPED + """
+import os, threading
+from builder.executors import ProcessExecutor
+stop = threading.Event()
+threading.Thread(target=stop.wait).start()
+executor = ProcessExecutor(2)
+print(os.getpid(), *{executor.pool.submit(os.getppid).result() for _ in range(4)})
+executor.close()
+stop.set()
+""")
+    assert parents and own not in parents
+
+
+def test_the_progress_bar_starts_no_thread():
+    before = len(os.listdir("/proc/self/task"))
+    bar = _Progress(3, True)
+    try:
+        assert bar.bar is not None
+        assert len(os.listdir("/proc/self/task")) == before
+    finally:
+        bar.close()
