@@ -152,6 +152,7 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
     layout = get_layout(cfg, out, plan, new_token(out))
     layout.ledger = ledger
     todo, reused = _todo(cfg, sources, journal, layout)
+    todo = longest_first(todo, headers.seen)
     pool = LazyPool(executor, workers, address)
     try:
         decoded = _run(todo, journal, layout, pool, progress)
@@ -225,6 +226,17 @@ def _todo(cfg: Config, sources, journal: Journal, layout) -> tuple[list[FileJob]
     journal.ledger.remove(journal.ledger.of_units(stale))
     journal.delete(stale)
     return todo, reused
+
+
+def longest_first(todo: list[FileJob], seen: dict[str, tuple[str, int, int]]) -> list[FileJob]:
+    """The recordings longest first, by the headers the plan read (``(fingerprint, frames, rate)``
+    by name; unread ones count 0, ties keep their order), so the last to finish are short ones and
+    the workers end together. The order changes no byte: the layouts sort what comes back."""
+    def seconds(job: FileJob) -> float:
+        _, frames, rate = seen.get(job.rel, ("", 0, 0))
+        return frames / rate if rate else 0.0
+
+    return sorted(todo, key=seconds, reverse=True)
 
 
 def _run(todo: list[FileJob], journal: Journal, layout, pool: LazyPool, progress) -> int:
