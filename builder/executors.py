@@ -237,6 +237,11 @@ class LazyPool:
     def __init__(self, kind: str, workers: int | None, address: str | None):
         self.kind, self.workers, self.address, self.pool = kind, workers, address, None
 
+    @property
+    def size(self) -> int:
+        """How many workers the pool will have."""
+        return self.workers or default_workers()
+
     def map(self, fn: Callable[[T], R], items: Iterable[T], size: int) -> Iterator[R]:
         """``fn`` over ``items`` (``size`` of them) in the workers, results as they finish."""
         if self.pool is None:

@@ -145,16 +145,18 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
     journal.set_meta("config_hash", cfg.hash())
     journal.set_meta("encoder", ENCODER)
     journal.set_meta("config", public_dict(cfg))
-    headers = Headers(journal)  # the plan's window counts, from headers read once per file version
-    plan = make_plan(cfg, sources, estimated_windows(cfg, headers))
-    headers.save()
-    log.debug("plan: %d audio headers read, %d from the journal", headers.read, len(headers.seen) - headers.read)
-    layout = get_layout(cfg, out, plan, new_token(out))
-    layout.ledger = ledger
-    todo, reused = _todo(cfg, sources, journal, layout)
-    todo = longest_first(todo, headers.seen)
     pool = LazyPool(executor, workers, address)
     try:
+        headers = Headers(journal)  # the plan's window counts, from headers read once per file version
+        if executor == "local":
+            headers.prefetch(sources, pool.map, pool.size)
+        plan = make_plan(cfg, sources, estimated_windows(cfg, headers))
+        headers.save()
+        log.debug("plan: %d audio headers read, %d from the journal", headers.read, len(headers.seen) - headers.read)
+        layout = get_layout(cfg, out, plan, new_token(out))
+        layout.ledger = ledger
+        todo, reused = _todo(cfg, sources, journal, layout)
+        todo = longest_first(todo, headers.seen)
         decoded = _run(todo, journal, layout, pool, progress)
         skips = [{"path": s.path, "reason": s.reason} for s in skipped]
         skips += [{"path": r.rel, "reason": r.reason} for r in journal.records([s.rel for s in sources], rows=False)

@@ -71,3 +71,56 @@ def test_cli_rebuild_reads_only_new_headers(tmp_path, caplog):
     shutil.copy(first, folder / f"zz_copy{first.suffix}")
     assert main(args) == 0
     assert _plan_line(caplog) == (1, total)
+
+
+def _many(root: Path, n: int) -> Path:
+    """``n`` short recordings in two class folders (copies of the demo's, under new names)."""
+    demo = sorted(DEMO.rglob("*.wav"))
+    for i in range(n):
+        folder = root / f"c{i % 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(demo[i % len(demo)], folder / f"r{i:03d}.wav")
+    return root
+
+
+def test_many_missing_headers_are_read_in_the_workers_once(tmp_path):
+    from builder.executors import LazyPool
+    from builder.headers import PREFETCH_MIN
+
+    sources = _sources(_many(tmp_path / "audio", PREFETCH_MIN + 6))
+    for out in ("out", "out2"):
+        (tmp_path / out / ".spectroset").mkdir(parents=True)
+    pool = LazyPool("local", 2, None)
+    try:
+        headers = Headers(Journal(tmp_path / "out"))
+        headers.prefetch(sources, pool.map, 2)
+        assert pool.pool is not None and headers.read == len(sources)  # read by the pool's workers
+        assert {s.rel: headers(s) for s in sources} == {s.rel: read_header(s) for s in sources}
+        assert headers.read == len(sources)  # nothing read again in this process
+    finally:
+        pool.close()
+    few, unused = Headers(Journal(tmp_path / "out2")), LazyPool("local", 2, None)
+    few.prefetch(sources[: PREFETCH_MIN - 1], unused.map, 2)  # too few: read here, as the plan asks
+    assert few.read == 0 and unused.pool is None
+
+
+def test_cli_first_build_of_many_files_reads_headers_in_its_workers_and_is_the_same_at_any_j(
+        tmp_path, caplog, monkeypatch):
+    from builder import headers
+    from builder.headers import PREFETCH_MIN
+
+    audio = _many(tmp_path / "audio", PREFETCH_MIN + 6)
+    caplog.set_level(logging.DEBUG, logger="spectroset")
+    here = []  # headers read in this process (the pool's workers start from a forkserver here)
+    monkeypatch.setattr(headers, "read_header", lambda source, _read=headers.read_header: here.append(1) or _read(source))
+    built = {}
+    for jobs, read_here in (("1", PREFETCH_MIN + 6), ("2", 0)):
+        here.clear()
+        out = tmp_path / jobs / "out"
+        assert main(["--debug", "build", str(REPO / "examples" / "demo.yaml"), "--set", f"source.path={audio}",
+                     "-o", str(out), "--quiet", "-j", jobs]) == 0
+        assert _plan_line(caplog) == (PREFETCH_MIN + 6, 0) and len(here) == read_here
+        caplog.clear()
+        built[jobs] = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+                       if p.is_file() and ".spectroset" not in p.parts}
+    assert built["1"] == built["2"]
