@@ -83,7 +83,7 @@ def cmd_build(args) -> int:
     cfg = load_config(args.config, overrides)
     _interruptible()
     report = build(cfg, workers=args.jobs, force=args.force, executor=args.executor, address=args.address,
-                   progress=False if args.quiet else None)
+                   progress=False if args.quiet else None, stop=True)
     rec, where = report.record, report.url or report.out
     if not rec.get("windows"):
         for s in report.skipped:

@@ -168,14 +168,13 @@ class ProcessExecutor:
         import signal
         from concurrent.futures import ProcessPoolExecutor
 
-        self.workers, self.pool, self.forked = workers, None, False
+        self.workers, self.pool = workers, None
         # A Ctrl-C halfway through a fork leaves locks taken (logging's among them) and a worker
         # nobody knows of: it is held until the workers exist, then raised here.
         hold = getattr(signal, "pthread_sigmask", None)  # not on Windows, where nothing forks
         held = hold(signal.SIG_BLOCK, {signal.SIGINT}) if hold else None
         try:
             ctx, parent = _context()
-            self.forked = parent is not None
             self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(parent,))
             if parent is not None:
                 self.pool.submit(int)  # forks every worker now, while Ctrl-C is held
@@ -203,14 +202,14 @@ class ProcessExecutor:
                     running.add(self.pool.submit(fn, nxt))
 
     def close(self, abort: bool = False) -> None:
-        """Wait for the units running. With ``abort`` (Ctrl-C) the CLI's own workers are stopped
-        now instead, as a kill would (what they half wrote is in the ledger; the next run removes
-        it), and the pool is left without waiting for its thread: one stopped while sending a
-        result leaves that thread reading forever, so the CLI then exits without joining it
-        (``cli.run``). Anywhere else the running units finish first: there it is safe to wait."""
+        """Wait for the units running. With ``abort`` (the CLI on Ctrl-C) they are stopped now
+        instead, as a kill would stop them (what they half wrote is in the ledger; the next run
+        removes it), and the pool is left without waiting for its thread: one stopped while sending
+        a result leaves that thread reading forever, so the CLI then exits without joining it
+        (``cli.run``). A notebook calling ``build`` lets them finish: it goes on afterwards."""
         if self.pool is None:
             return
-        if not (abort and self.forked):
+        if not abort:
             self.pool.shutdown(wait=True, cancel_futures=True)
             return
         workers = list((getattr(self.pool, "_processes", None) or {}).values())  # no public API before 3.14

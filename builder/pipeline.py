@@ -90,12 +90,13 @@ class _Progress:
 
 def build(
     cfg: Config, *, workers: int | None = None, force: bool = False, executor: str = "local",
-    address: str | None = None, progress: bool | None = None,
+    address: str | None = None, progress: bool | None = None, stop: bool = False,
 ) -> BuildReport:
     """Build (or finish, or refresh) the dataset described by ``cfg`` in ``cfg.output.path``.
 
     An ``output.path`` URL is built in a local staging folder, then mirrored to the URL under the
-    same lock (see ``layouts/remote.py``).
+    same lock (see ``layouts/remote.py``). ``stop``: on Ctrl-C, stop the workers at once (the CLI,
+    which exits right after) instead of letting their running recordings finish.
     """
     t0 = time.monotonic()
     if executor == "local":
@@ -116,7 +117,8 @@ def build(
     with OutputLock(out):
         journal = Journal(out)
         try:
-            report = _build_in(out, cfg, sources, skipped, journal, force, workers, executor, address, progress)
+            report = _build_in(out, cfg, sources, skipped, journal, force, workers, executor, address, progress,
+                               stop)
         finally:
             journal.close()
         if remote is not None:
@@ -128,7 +130,7 @@ def build(
 
 
 def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force: bool,
-              workers, executor, address, progress) -> BuildReport:
+              workers, executor, address, progress, stop: bool) -> BuildReport:
     ledger = journal.ledger
     replace = config_changed(out, cfg, journal, force) or force or encoder_changed(journal)
     fp = fingerprint(cfg, sources, skipped)
@@ -170,7 +172,7 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
             "rerun to resume, with -j 1 and --debug to find the file"
         ) from None
     except KeyboardInterrupt:
-        pool.close(abort=True)  # now, not once the running recordings end
+        pool.close(abort=stop)
         raise
     finally:
         pool.close()

@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from . import PYTHON, REPO, cli_env, run_cli, snapshot, write_config, write_tone
 
 
@@ -24,9 +26,9 @@ def _source(root: Path) -> Path:
     return src
 
 
-def _start(cfg: Path, out: Path) -> subprocess.Popen:
+def _start(cfg: Path, out: Path, **env: str) -> subprocess.Popen:
     return subprocess.Popen([PYTHON, "-m", "builder", "build", str(cfg), "-o", str(out), "-j", "2"], cwd=REPO,
-                            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cli_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
 
 
@@ -88,9 +90,12 @@ def test_killing_the_cli_alone_takes_its_workers_with_it(tmp_path):
     _finishes_like_a_clean_build(tmp_path, cfg, out)
 
 
-def test_ctrl_c_stops_the_build_and_its_workers_with_one_line(tmp_path):
+@pytest.mark.parametrize("env", [{}, {"OMP_NUM_THREADS": "2"}], ids=["forked", "forkserver"])
+def test_ctrl_c_stops_the_build_and_its_workers_with_one_line(tmp_path, env):
+    # A user's own thread setting leaves the CLI's math libraries uncapped: workers then come
+    # from a forkserver (its children, not the CLI's), and are stopped the same way.
     cfg, out = write_config(tmp_path / "c.yaml", _source(tmp_path)), tmp_path / "out"
-    proc = _start(cfg, out)
+    proc = _start(cfg, out, **env)
     _wait_for_images(out, proc)
     workers = _children(proc.pid)
     assert proc.poll() is None and workers, "the build ended before it could be interrupted"
