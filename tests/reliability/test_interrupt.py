@@ -11,12 +11,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from . import PYTHON, REPO, cli_env, run_cli, snapshot, write_config, write_tone
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "fixtures"))
+from probe import sitecustomize  # noqa: E402
 
 
 def _source(root: Path) -> Path:
@@ -110,37 +114,17 @@ def test_ctrl_c_stops_the_build_and_its_workers_with_one_line(tmp_path, env):
 
 # Loaded by the CLI through PYTHONPATH: Ctrl-C arrives as the config starts to be validated (where
 # pydantic builds its schemas); the marker is written only if the CLI held it until validation ended.
-HOOK = r"""
-import importlib.abc, os, signal, sys
+HOOK = sitecustomize("builder.loading", r"""
+def _patch(module):
+    parse = module.parse_config
 
+    def interrupted(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        open(os.environ["HELD_MARKER"], "w").close()
+        return parse(*args, **kwargs)
 
-class _Hook(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name != "builder.loading":
-            return None
-        for finder in sys.meta_path:
-            spec = None if finder is self else finder.find_spec(name, path, target)
-            if spec is not None:
-                break
-        real = spec.loader.exec_module
-
-        def exec_module(module):
-            real(module)
-            parse = module.parse_config
-
-            def interrupted(*args, **kwargs):
-                os.kill(os.getpid(), signal.SIGINT)
-                open(os.environ["HELD_MARKER"], "w").close()
-                return parse(*args, **kwargs)
-
-            module.parse_config = interrupted
-
-        spec.loader.exec_module = exec_module
-        return spec
-
-
-sys.meta_path.insert(0, _Hook())
-"""
+    module.parse_config = interrupted
+""")
 
 
 def test_ctrl_c_while_the_config_is_validated_is_held_then_answered_with_one_line(tmp_path):
