@@ -13,8 +13,9 @@ in other processes note each path in an *intent log* (``.spectroset/intent/<hash
 per line) before creating the file; the driver records the log itself as an intent, so a run
 killed mid-recording leaves nothing the next run cannot name.
 
-Every path acted on must be relative, free of ``..``, and resolve inside its root with symlinks
-followed (:func:`inside`); anything else is skipped, whatever a tampered journal or build.json says.
+Every path acted on must be relative, free of ``..``, and resolve to its own name inside its root
+with symlinks followed (``paths.py``: :func:`inside`, :func:`owned`); anything else is refused before a
+write, or skipped by a removal, whatever a tampered journal or build.json says.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .errors import BuildError, LayoutError
+from .paths import inside, owned, safe_rel  # noqa: F401  (also imported from here)
 
 STATE_DIR = ".spectroset"
 INTENT_DIR = f"{STATE_DIR}/intent"
@@ -44,28 +46,6 @@ def temp_name(path):
         head, sep, name = path.rpartition("/")
         return f"{head}{sep}.{name}{TEMP_SUFFIX}"
     return path.with_name(f".{path.name}{TEMP_SUFFIX}")
-
-
-def safe_rel(rel) -> bool:
-    """Whether ``rel`` is a plain relative POSIX path (no ``..``, no absolute, no empty part)."""
-    if not isinstance(rel, str) or not rel or "\\" in rel or "\0" in rel or rel.startswith("/"):
-        return False
-    return all(part not in ("", ".", "..") for part in rel.split("/"))
-
-
-def inside(root: Path, rel) -> Path | None:
-    """``root / rel`` if it stays inside ``root`` with symlinked folders resolved; else None."""
-    if not safe_rel(rel):
-        return None
-    path = root / PurePosixPath(rel)
-    try:
-        base = root.resolve()
-        parent = path.parent.resolve()
-    except (OSError, RuntimeError):
-        return None
-    if parent != base and base not in parent.parents:
-        return None
-    return parent / path.name
 
 
 def remove(root: Path, rels) -> int:
@@ -141,9 +121,7 @@ class Ledger:
         """Record ``rels`` before they are created. A path that exists and is not ours stops the build."""
         rels = list(rels)
         for rel in rels:
-            path = inside(self.out, rel)
-            if path is None:
-                raise BuildError(f"{self.out}: refusing to write {rel!r}: it does not resolve inside the output folder")
+            path = owned(self.out, rel)
             if os.path.lexists(path) and not self.owns(rel):
                 raise BuildError(f"{path} exists and was not written by spectroset; move it away and rerun")
         self.journal._write_all([("INSERT OR REPLACE INTO files VALUES (?, ?, NULL, NULL)", (r, unit)) for r in rels])

@@ -187,7 +187,7 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
 def _write_record(out: Path, ledger, record: dict) -> None:
     data = to_json(record)
     ledger.intend([RECORD])
-    atomic_write(out / RECORD, data)
+    atomic_write(out / RECORD, data, root=out)
     ledger.confirm(RECORD, hashlib.sha256(data).hexdigest(), len(data))
 
 

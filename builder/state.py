@@ -25,6 +25,7 @@ from typing import Iterator
 from .atomic import disk_error
 from .errors import BuildError, LockedError
 from .ledger import STATE_DIR
+from .paths import owned
 
 JOURNAL_FORMAT = 2  # PRAGMA user_version; 0 is the pickled journal of spectroset <= 0.x
 KEEP_BYTES = 64 << 20  # results a build committed, kept as objects for its end (by their JSON size)
@@ -42,13 +43,14 @@ class OutputLock:
     """Exclusive lock on an output folder for the life of one build."""
 
     def __init__(self, out: Path):
-        self.path = out / STATE_DIR / "lock"
+        self.out, self.path = out, out / STATE_DIR / "lock"
         self.fh = None
 
     def __enter__(self) -> "OutputLock":
+        path = owned(self.out, f"{STATE_DIR}/lock", whole=True)  # a linked state folder: refused before the first write
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.fh = open(self.path, "a+")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.fh = open(path, "a+")
         except OSError as exc:
             raise disk_error(exc, self.path.parent) from None
         try:
@@ -138,7 +140,7 @@ class Journal:
 
     def __init__(self, out: Path):
         self.out = out
-        path = out / STATE_DIR / "journal.sqlite"
+        path = owned(out, f"{STATE_DIR}/journal.sqlite", whole=True)
         try:
             self.db = sqlite3.connect(path, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")

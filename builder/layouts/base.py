@@ -95,7 +95,7 @@ class Layout:
 
     def write_atomic(self, rel: str, data: bytes) -> None:
         self.intend(rel)
-        atomic_write(self.out / rel, data)
+        atomic_write(self.out / rel, data, root=self.out)
         self.confirm(rel, hashlib.sha256(data).hexdigest())
 
     @staticmethod

@@ -54,7 +54,7 @@ class ParquetFile:
     def __init__(self, out: Path, rel: str, features):
         from datasets.arrow_writer import ParquetWriter
 
-        self.rel, self.file = rel, AtomicFile(out / rel, open_file=False)
+        self.rel, self.file = rel, AtomicFile(out / rel, open_file=False, root=out)
         try:
             self.stream = pa.OSFile(self.file.tmp, "wb")  # a plain file: no fsspec URL parsing of our path
         except OSError as exc:
