@@ -46,16 +46,20 @@ def _nothing_sent(kaggle) -> None:
     assert kaggle.datasets == {} and kaggle.blobs == {}
 
 
+def _limited(*args, env: dict) -> subprocess.CompletedProcess:
+    """``push_client.py ARGS`` with no file allowed past ``BIG // 4`` bytes."""
+    def limit() -> None:  # Python ignores SIGXFSZ: a write past the limit fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (BIG // 4, BIG // 4))
+
+    return subprocess.run([sys.executable, str(HERE / "push_client.py"), *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=120, preexec_fn=limit)
+
+
 def test_a_file_size_limit_while_staging_for_kaggle_is_one_line(imagefolder_out, kaggle, client_env):
     out = _dataset(imagefolder_out)
     before = _listing(out)
     env = kaggle_env(client_env, kaggle, KAGGLE_API_TOKEN=KAGGLE_TOKEN)
-
-    def limit() -> None:  # Python ignores SIGXFSZ: a write past the limit fails with EFBIG
-        resource.setrlimit(resource.RLIMIT_FSIZE, (BIG // 4, BIG // 4))
-
-    done = subprocess.run([sys.executable, str(HERE / "push_client.py"), "push", str(out), "--to", "kaggle"],
-                          env=env, capture_output=True, text=True, timeout=120, preexec_fn=limit)
+    done = _limited("push", out, "--to", "kaggle", env=env)
     line = _one_error(done.stderr)
     assert done.returncode == 3 and line.startswith(f"error: cannot write {out}/.spectroset/publish/"), done.stderr
     assert "File too large" in line
@@ -64,6 +68,16 @@ def test_a_file_size_limit_while_staging_for_kaggle_is_one_line(imagefolder_out,
     again = run_client("push", out, "--to", "kaggle", env=env)
     assert again.returncode == 0, again.output
     assert "created https://www.kaggle.com/datasets/alice/tiny-birds" in again.stdout
+
+
+def test_a_file_size_limit_in_a_hub_dry_run_is_one_line(imagefolder_out, tmp_path, client_env):
+    out, stage = _dataset(imagefolder_out), tmp_path / "stages" / "hf"
+    done = _limited("push", out, "--to", "hf", "--dry-run", stage, env=client_env)
+    line = _one_error(done.stderr)
+    assert done.returncode == 3 and "big.png: File too large" in line, done.stderr
+    assert list((tmp_path / "stages").iterdir()) == []  # no stage, no half-copied *.incomplete folder
+    again = run_client("push", out, "--to", "hf", "--dry-run", stage, env=client_env)
+    assert again.returncode == 0 and (stage / "train" / "cat" / "big.png").stat().st_size == BIG, again.output
 
 
 SCRIPT = r"""
