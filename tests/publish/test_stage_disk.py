@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.reliability import skip_without_private_tmpfs
 
 from .conftest import HERE, KAGGLE_TOKEN, kaggle_env, relist, run_client
 
@@ -92,12 +93,7 @@ mount -o remount,size=64m "$MNT"
 
 
 def test_a_full_disk_while_staging_for_kaggle_is_one_line(imagefolder_out, tmp_path, kaggle, client_env):
-    if not shutil.which("unshare"):
-        pytest.skip("needs unshare(1) to mount a size-limited tmpfs privately")
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
-                           capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.skip(f"cannot mount a private tmpfs here: {probe.stderr.strip() or probe.returncode}")
+    skip_without_private_tmpfs()
     out = _dataset(imagefolder_out)
     before = _listing(out)
     pages = sum(-(-p.stat().st_size // 4096) + 1 for p in out.rglob("*"))  # files and folders, generously
