@@ -60,8 +60,9 @@ def owned(root, rel, *, whole: bool = False, label: str = "output folder") -> Pa
     try:
         base, want, ok = _resolved(root, rel, whole)
     except (OSError, RuntimeError) as exc:
-        raise OutsideRootError(f"{Path(root) / rel}: cannot resolve it inside the {label} "
-                               f"({getattr(exc, 'strerror', None) or exc}); remove the link", root=str(root), rel=rel) from None
+        detail = getattr(exc, "strerror", None) or exc
+        raise OutsideRootError(f"{Path(root) / rel}: cannot resolve it inside the {label} ({detail}); remove the link",
+                               root=str(root), rel=rel) from None
     if ok:
         return want
     link = _first_link(base, rel if whole else str(PurePosixPath(rel).parent))
