@@ -183,7 +183,7 @@ class _Sink:
             raise BuildError(f"{path} exists and was not written by spectroset; move it away and rerun")
         try:
             if self.log is None:
-                log_path = owned(self.out, intent_log(self.unit.job.rel))
+                log_path = owned(self.out, intent_log(self.unit.job.rel), whole=True)  # opened to append: no link
                 log_path.parent.mkdir(parents=True, exist_ok=True)
                 self.log = open(log_path, "a", encoding="utf-8")
             self.log.write(rel + "\n")
