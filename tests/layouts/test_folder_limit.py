@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from builder.discover import SourceFile
 from builder.layouts import FOLDER_BUDGET, FOLDER_LIMIT, make_plan
 from builder.pipeline import build
 
-from . import demo_config, load, tone
+from . import REPO, demo_config, load, tone
 
 
 def _sources(label: str, n: int) -> list[SourceFile]:
@@ -53,3 +54,29 @@ def test_mirror_folders_that_could_overflow_get_numbered_sub_folders(tmp_path):
     folders = [plan.entries[s.rel].folder for s in sources]
     assert folders[12:] == ["small", "small"]
     assert sorted(set(folders[:12])) == ["big/0000", "big/0001"] and folders[:12] == sorted(folders[:12])
+
+
+def test_one_recording_of_11000_windows_is_split_by_window_index_and_parquet_suggested(tmp_path, caplog):
+    from builder.cli import main
+
+    tone(tmp_path / "audio" / "tone" / "soundscape.wav", 110.0, 440.0, rate=8000)  # 11,000 10-ms windows
+    out, stage = tmp_path / "out", tmp_path / "stage"
+    sets = ["audio.sample_rate=8000", "windows={duration: 0.01, hop: 0.01, last: drop}", "output.stats=false",
+            "spectrogram={kind: stft, n_fft: 64, hop_length: 16}", "output.splits={train: 1.0}"]
+    caplog.set_level(logging.INFO, logger="spectroset")
+    argv = ["build", str(REPO / "examples" / "demo.yaml"), "-o", str(out), "-j", "1", "--quiet",
+            "--set", f"source.path={tmp_path / 'audio'}", *(x for s in sets for x in ("--set", s))]
+    assert main(argv) == 0
+    biggest = max(len(dirs) + len(files) for _, dirs, files in os.walk(out))
+    assert biggest <= FOLDER_LIMIT
+    chunks = sorted(os.listdir(out / "train" / "tone"))
+    assert chunks == ["0000", "0001"]
+    assert [len(os.listdir(out / "train" / "tone" / c)) for c in chunks] == [FOLDER_BUDGET, 11_000 - FOLDER_BUDGET]
+    assert (out / "train" / "tone" / "0000" / "soundscape_90.png").is_file()  # window 8,999 ends at 90 s
+    assert (out / "train" / "tone" / "0001" / "soundscape_90.01.png").is_file()  # window 9,000: the next folder
+    assert "the Hub's dataset viewer shows only part of an imagefolder" in caplog.text
+    ds = load(out)
+    assert ds["train"].num_rows == 11_000
+    caplog.clear()
+    assert main(["push", str(out), "--to", "hf", "--dry-run", str(stage)]) == 0
+    assert "output.layout: parquet shows them all" in caplog.text
