@@ -80,3 +80,27 @@ def test_one_recording_of_11000_windows_is_split_by_window_index_and_parquet_sug
     caplog.clear()
     assert main(["push", str(out), "--to", "hf", "--dry-run", str(stage)]) == 0
     assert "output.layout: parquet shows them all" in caplog.text
+
+
+def test_sub_folders_only_in_a_split_that_needs_them_so_label_folders_stay_flat(tmp_path):
+    """10,000 windows of one label, 5,000 per split: no folder of a split could overflow, so the
+    images sit right in ``<split>/<label>/`` where fastai (parent folder = label, grandparent =
+    split) and torchvision's ImageFolder (class = folder below the split) look, and no ``0000/``
+    folder passes for a label. The preview stays outside the split folders."""
+    from builder.cli import main
+
+    for i in range(2):
+        tone(tmp_path / "audio" / "tone" / f"r{i}.wav", 50.0, 440.0 + i, rate=8000)
+    out = tmp_path / "out"
+    sets = ["audio.sample_rate=8000", "windows={duration: 0.01, hop: 0.01, last: drop}", "output.stats=false",
+            "spectrogram={kind: stft, n_fft: 64, hop_length: 16}", "output.splits={train: 0.5, validation: 0.5}",
+            f"source.path={tmp_path / 'audio'}"]
+    assert main(["build", str(REPO / "examples" / "demo.yaml"), "-o", str(out), "-j", "1", "--quiet",
+                 *(x for s in sets for x in ("--set", s))]) == 0
+    for split in ("train", "validation"):
+        assert sorted(p.name for p in (out / split).iterdir() if p.is_dir()) == ["tone"]  # torchvision's classes
+        images = list((out / split).rglob("*.png"))
+        assert len(images) == 5_000
+        assert {(p.parent.parent.name, p.parent.name) for p in images} == {(split, "tone")}  # fastai's split, label
+    assert [p.relative_to(out).as_posix() for p in out.rglob("*.png") if p.parts[len(out.parts)] not in
+            ("train", "validation")] == ["preview.png"]
