@@ -104,6 +104,11 @@ def remove(root: Path, rels) -> int:
     return removed
 
 
+def _checked(rel: str) -> bool:
+    """Whether a changed file at ``rel`` is the user's: not in the private state, not build.json."""
+    return rel != RECORD and not rel.startswith(STATE_DIR + "/")
+
+
 def intent_log(rel: str) -> str:
     from .names import short_hash
 
@@ -143,14 +148,13 @@ class Ledger:
         return self.journal.db.execute("SELECT 1 FROM files WHERE path=?", (rel,)).fetchone() is not None
 
     def complete_rows(self):
-        """``(path, unit, sha256, size, stamp)`` of each complete row outside the private state."""
-        return (row for row in stamps.complete_rows(self.journal.db)
-                if safe_rel(row[0]) and not row[0].startswith(STATE_DIR + "/"))
+        """``(path, unit, sha256, size, stamp)`` of each complete row whose bytes :meth:`changed` checks."""
+        return (row for row in stamps.complete_rows(self.journal.db) if safe_rel(row[0]) and _checked(row[0]))
 
     def changed(self, rel: str) -> bool:
         """Whether recorded ``rel`` holds other bytes than its row says (``stamps.py``); checked
-        before removing or replacing it. The private state is ours by place: never read."""
-        return not rel.startswith(STATE_DIR + "/") and stamps.changed(self.journal.db, str(self.out), rel)
+        before removing or replacing it."""
+        return _checked(rel) and stamps.changed(self.journal.db, str(self.out), rel)
 
     def forget(self, rels) -> None:
         """Drop these rows, leaving their files alone: they are not (or no longer) ours."""

@@ -142,7 +142,7 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
     replace = config_changed(out, cfg, journal, force) or force or encoder_changed(journal)
     fp = fingerprint(cfg, sources, skipped)
     previous = read_record(out)
-    edits = settle(ledger, previous, RECORD)  # one lstat per recorded file; a hash only where size or mtime moved
+    edits = settle(ledger, previous)  # one lstat per recorded file; a hash only where size or mtime moved
     if (not replace and previous and previous.get("fingerprint") == fp and not ledger.unfinished()
             and edits.complete(previous["files"]) and not (repair and edits.changed)):
         return BuildReport(out, previous, reused=len(sources), up_to_date=True, skipped=previous.get("skipped", []),

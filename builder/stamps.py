@@ -102,8 +102,8 @@ class Edits:
         return all(rel in self.checked and rel not in self.missing for rel in listed)
 
 
-def settle(ledger, previous: dict | None, record: str) -> Edits:
-    """Check every recorded file (private state excepted) against its row. A changed file that
+def settle(ledger, previous: dict | None) -> Edits:
+    """Check every recorded file (private state and build.json excepted) against its row. A changed file that
     ``previous`` (build.json) does not list with the row's hash — a tampered row, or one of a
     build that never finished — is not known to be ours: its row is forgotten, the file left."""
     listed = (previous or {}).get("files") or {}
@@ -113,7 +113,7 @@ def settle(ledger, previous: dict | None, record: str) -> Edits:
         state, mtime = verdict(str(ledger.out), rel, sha, size, stamp)
         if state == MISSING:
             edits.missing.add(rel)
-        elif state == CHANGED and (rel == record or listed.get(rel) == sha):
+        elif state == CHANGED and listed.get(rel) == sha:
             edits.changed.add(rel)
         elif state == CHANGED:
             unconfirmed.append(rel)
