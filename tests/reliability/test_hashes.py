@@ -28,10 +28,13 @@ def _built(tmp_path: Path, **output) -> tuple[Path, Path, Path]:
 
 
 def _edit(path: Path) -> bytes:
-    """Flip one byte in the middle: same size, other bytes (as a bit flip on disk would)."""
+    """Flip one byte in the middle: same size, other bytes. Its mtime moves on a second, as an edit
+    a moment later does on any file system (some count mtimes in whole seconds)."""
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
+    mtime = path.stat().st_mtime_ns
     path.write_bytes(bytes(data))
+    os.utime(path, ns=(mtime, mtime + 10**9))
     return bytes(data)
 
 
