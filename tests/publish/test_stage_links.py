@@ -67,3 +67,16 @@ def test_a_linked_work_folder_is_refused_and_the_user_files_stay(imagefolder_out
     assert f"{out / linked} is a link" in line and "remove the link" in line, line
     assert hub.repos == {} and kaggle.datasets == {} and kaggle.blobs == {}
     assert not stage.exists()
+
+
+@pytest.mark.parametrize("to", ["hf", "kaggle"])
+def test_a_dry_run_folder_named_by_a_link_is_followed(imagefolder_out, tmp_path, client_env, to):
+    """STAGE is a root the user named: a link there leads to the (empty) folder it names, which
+    receives the stage; it was a traceback (rmdir on the link)."""
+    (tmp_path / "disk2" / "stage").mkdir(parents=True)
+    stage = tmp_path / "stage"
+    stage.symlink_to(tmp_path / "disk2" / "stage", target_is_directory=True)
+    done = run_client("push", imagefolder_out, "--to", to, "--dry-run", stage, env=client_env)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.output
+    assert stage.is_symlink() and (tmp_path / "disk2" / "stage" / "build.json").is_file()
+    assert [p.name for p in (tmp_path / "disk2").iterdir()] == ["stage"]  # no *.incomplete folder left
