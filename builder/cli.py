@@ -90,9 +90,10 @@ def cmd_build(args) -> int:
             print(f"  skipped {s['path']}: {s['reason']}")
         raise NothingToBuild(_why_no_window(rec, report.skipped))
     if report.up_to_date:
-        print(f"{where}: up to date ({rec['windows']} windows from {rec['sources']} recordings); nothing to do")
+        print(f"{where}: up to date ({_n(rec['windows'], 'window')} from {_n(rec['sources'], 'recording')}); "
+              "nothing to do")
     else:
-        print(f"built {rec['windows']} windows from {rec['sources']} recordings "
+        print(f"built {_n(rec['windows'], 'window')} from {_n(rec['sources'], 'recording')} "
               f"({report.decoded} decoded, {report.reused} reused) in {report.seconds:.1f} s → {where}")
         print("  splits: " + ", ".join(f"{k} {v}" for k, v in rec["splits"].items()))
         empty = [k for k in cfg.output.splits.fractions if not rec["splits"].get(k)]
@@ -101,6 +102,9 @@ def cmd_build(args) -> int:
                   "split by recording); use larger fractions or more recordings", file=sys.stderr)
         if report.url:
             print(f"  uploaded {report.uploaded} file(s), deleted {report.deleted}; staging folder {report.out}")
+    if report.unannotated:
+        print(f"  left out {_n(report.unannotated, 'recording')} without an annotated event, undecoded "
+              f"({'windows.select: events' if cfg.windows.select == 'events' else 'source.labels.background: null'})")
     if report.left_alone:
         names = ": " + ", ".join(report.left_alone) if args.verbose else " (named in build.json and with --verbose)"
         print(f"  left alone {len(report.left_alone)} file(s) in {report.out} that spectroset did not write{names}")
@@ -109,6 +113,11 @@ def cmd_build(args) -> int:
     if report.skipped:
         print(f"  {len(report.skipped)} file(s) skipped (listed in build.json)")
     return 1 if (args.strict and report.skipped) else 0
+
+
+def _n(count: int, noun: str) -> str:
+    """``1 window``, ``2 windows``: a count with its noun in the right number."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _why_no_window(rec: dict, skipped: list[dict]) -> str:
