@@ -92,7 +92,8 @@ def _remote(url: str, extensions: tuple[str, ...]):
 
 def _local(root: Path, extensions: tuple[str, ...]):
     if not root.is_dir():
-        raise SourceError(f"source.path: not a folder: {root}")
+        raise SourceError(f"source.path: not a folder: {root} (give your audio folder with "
+                          "--set source.path=FOLDER)")
     for rel, path in _walk(root):
         yield _stat(rel, path, extensions)
 

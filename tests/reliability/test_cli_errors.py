@@ -285,3 +285,26 @@ def test_a_requested_split_that_gets_no_window_is_named_in_a_warning(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "warning: output.splits: validation, test got no window (2 recording(s)" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# -- field fixes (#31): presets from any folder, shapes, quiet, small things ----------------------
+
+
+def test_a_bundled_preset_runs_from_any_folder_and_writes_to_the_working_directory(tmp_path):
+    done = run_cli("build", "events-raven", "-j", "1", "--quiet", "--set", "windows.duration=5.0",
+                   "--set", "windows.hop=5.0", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "events-raven" / "build.json").is_file()
+    done = run_cli("build", REPO / "configs" / "events-raven.yaml", "-j", "1", "--quiet", "--set",
+                   "windows.duration=5.0", "--set", "windows.hop=5.0", cwd=tmp_path)  # by path: the same
+    assert done.returncode == 0, done.stderr
+    assert not (REPO / "configs" / "out").exists()
+    rc, out, err = _main(["build", "birdclef-mel", "--set", f"source.path={tmp_path / 'train_audio'}"])
+    line = _one_error_line(rc, out, err, 2)
+    assert "not a folder" in line and "--set source.path=" in line
+
+
+@pytest.mark.parametrize("typed, meant", [("raven", "events-raven"), ("BirdCLEF-Mel", "birdclef-mel")])
+def test_a_preset_name_in_another_case_or_a_part_of_one_suggests_it(tmp_path, typed, meant):
+    rc, out, err = _main(["build", typed, "-o", str(tmp_path / "o")])
+    assert f"did you mean {meant}" in _one_error_line(rc, out, err, 2)
