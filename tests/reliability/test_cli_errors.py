@@ -308,3 +308,13 @@ def test_a_bundled_preset_runs_from_any_folder_and_writes_to_the_working_directo
 def test_a_preset_name_in_another_case_or_a_part_of_one_suggests_it(tmp_path, typed, meant):
     rc, out, err = _main(["build", typed, "-o", str(tmp_path / "o")])
     assert f"did you mean {meant}" in _one_error_line(rc, out, err, 2)
+
+
+def test_a_shape_set_as_a_scalar_says_the_shape_or_means_the_obvious(tmp_path):
+    rc, out, err = _main(["build", "birdclef-mel", "--set", "image.size=512", "-o", str(tmp_path / "o")])
+    assert _one_error_line(rc, out, err, 2) == "error: --set image.size: must be [width, height] in pixels, e.g. [512, 512]"
+    rc, out, err = _main(["build", "birdclef-mel", "--set", "image.channels=7", "-o", str(tmp_path / "o")])
+    assert "must be a list of channel names, e.g. [spectrogram]" in _one_error_line(rc, out, err, 2)
+    from builder.loading import load_config
+
+    assert load_config("birdclef-mel", ["image.channels=pcen"]).image.channels == ("pcen",)
