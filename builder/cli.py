@@ -33,7 +33,8 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="rebuild from scratch, replacing an earlier build in OUT")
     b.add_argument("--executor", choices=["local", "ray"], default="local", help="where work units run")
     b.add_argument("--address", help="Ray cluster address (ray://HOST:PORT or auto); with --executor ray")
-    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar; print the summary line and problems only (skipped files are in build.json)")
     b.add_argument("--verbose", action="store_true", help="name the files in OUT that spectroset left alone")
 
     i = sub.add_parser("inspect", help="summarise a built dataset; --verify re-hashes every file")
@@ -95,20 +96,21 @@ def cmd_build(args) -> int:
     else:
         print(f"built {_n(rec['windows'], 'window')} from {_n(rec['sources'], 'recording')} "
               f"({report.decoded} decoded, {report.reused} reused) in {report.seconds:.1f} s → {where}")
-        print("  splits: " + ", ".join(f"{k} {v}" for k, v in rec["splits"].items()))
+        if not args.quiet:
+            print("  splits: " + ", ".join(f"{k} {v}" for k, v in rec["splits"].items()))
         empty = [k for k in cfg.output.splits.fractions if not rec["splits"].get(k)]
         if empty:
             print(f"warning: output.splits: {', '.join(empty)} got no window ({rec['sources']} recording(s) "
                   "split by recording); use larger fractions or more recordings", file=sys.stderr)
-        if report.url:
+        if report.url and not args.quiet:
             print(f"  uploaded {report.uploaded} file(s), deleted {report.deleted}; staging folder {report.out}")
-    if report.unannotated:
+    if report.unannotated and not args.quiet:
         print(f"  left out {_n(report.unannotated, 'recording')} without an annotated event, undecoded "
               f"({'windows.select: events' if cfg.windows.select == 'events' else 'source.labels.background: null'})")
-    if report.left_alone:
+    if report.left_alone and not args.quiet:
         names = ": " + ", ".join(report.left_alone) if args.verbose else " (named in build.json and with --verbose)"
         print(f"  left alone {len(report.left_alone)} file(s) in {report.out} that spectroset did not write{names}")
-    for s in report.skipped:
+    for s in [] if args.quiet else report.skipped:
         print(f"  skipped {s['path']}: {s['reason']}")
     if report.skipped:
         print(f"  {len(report.skipped)} file(s) skipped (listed in build.json)")
@@ -193,7 +195,9 @@ COMMANDS = {"build": cmd_build, "inspect": cmd_inspect, "presets": cmd_presets, 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser(argv).parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="%(message)s", stream=sys.stderr)
+    quiet = getattr(args, "quiet", False)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING if quiet else logging.INFO,
+                        format="%(message)s", stream=sys.stderr)
     for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "urllib3", "filelock", "fsspec", "datasets", "huggingface_hub", "PIL", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:

@@ -318,3 +318,35 @@ def test_a_shape_set_as_a_scalar_says_the_shape_or_means_the_obvious(tmp_path):
     from builder.loading import load_config
 
     assert load_config("birdclef-mel", ["image.channels=pcen"]).image.channels == ("pcen",)
+
+
+def _bad_mp3(path: Path) -> Path:
+    """An mp3 with zeros in a frame: it decodes, and libmpg123 prints 'Note: Illegal Audio-MPEG-Header'
+    to file descriptor 2 on the way."""
+    import numpy as np
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, (0.3 * np.sin(np.arange(32000) * 0.06)).astype(np.float32), 16000, format="MP3",
+             subtype="MPEG_LAYER_III")
+    data = path.read_bytes()
+    path.write_bytes(data[:2000] + b"\0" * 400 + data[2000:])
+    return path
+
+
+def test_quiet_prints_the_summary_only_and_decoder_chatter_never_reaches_the_terminal(tmp_path, capfd):
+    src = tmp_path / "src"
+    write_tone(src / "wren" / "good.wav", 1.0)
+    _bad_mp3(src / "wren" / "noisy.mp3")
+    for i in range(6):
+        (src / "robin" / f"empty{i}.wav").parent.mkdir(parents=True, exist_ok=True)
+        (src / "robin" / f"empty{i}.wav").write_bytes(b"")
+    cfg = write_config(tmp_path / "c.yaml", src, output={"splits": {"train": 1.0}})
+    assert main(["build", str(cfg), "-q", "-j", "1", "-o", str(tmp_path / "one")]) == 0  # decodes in this process
+    out, err = capfd.readouterr()
+    assert "MPEG" not in out + err and "Note:" not in out + err, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("built ") and lines[1] == "  6 file(s) skipped (listed in build.json)"
+    done = run_cli("build", cfg, "-q", "-j", "2", "-o", tmp_path / "two")  # decodes in worker processes
+    assert done.returncode == 0, done.stderr
+    assert "MPEG" not in done.stdout + done.stderr and len(done.stdout.strip().splitlines()) == 2, done.stderr
