@@ -71,6 +71,7 @@ def cmd_build(args) -> int:
         from .executors import prestart
 
         prestart(args.jobs)  # the pool's forkserver boots (~0.5 s of imports) while we import and plan
+    from .inspect import plural as _n
     from .loading import load_config
     from .pipeline import build
 
@@ -115,11 +116,6 @@ def cmd_build(args) -> int:
     if report.skipped:
         print(f"  {len(report.skipped)} file(s) skipped (listed in build.json)")
     return 1 if (args.strict and report.skipped) else 0
-
-
-def _n(count: int, noun: str) -> str:
-    """``1 window``, ``2 windows``: a count with its noun in the right number."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _why_no_window(rec: dict, skipped: list[dict]) -> str:
