@@ -350,3 +350,20 @@ def test_quiet_prints_the_summary_only_and_decoder_chatter_never_reaches_the_ter
     done = run_cli("build", cfg, "-q", "-j", "2", "-o", tmp_path / "two")  # decodes in worker processes
     assert done.returncode == 0, done.stderr
     assert "MPEG" not in done.stdout + done.stderr and len(done.stdout.strip().splitlines()) == 2, done.stderr
+
+
+def test_inspect_of_a_build_json_that_is_not_json_says_what_a_build_then_does(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_tone(src / "wren" / "a.wav", 0.6)
+    cfg = write_config(tmp_path / "c.yaml", src, out, output={"splits": {"train": 1.0}})
+    assert _main(["build", str(cfg), "--quiet", "-j", "1"])[0] == 0
+    (out / "build.json").write_text("{")  # cut short by hand: spectroset's state is still there
+    assert _one_error_line(*_main(["inspect", str(out)]), 4).endswith("rerun the build to replace it "
+                                                                     "(move it away first if spectroset did not write it)")
+    assert _main(["build", str(cfg), "--quiet", "-j", "1"])[0] == 0 and _main(["inspect", str(out)])[0] == 0
+    other = tmp_path / "thesis"  # no state: a build refuses the folder, so inspect must not say "rerun the build"
+    other.mkdir()
+    (other / "build.json").write_text("{")
+    line = _one_error_line(*_main(["inspect", str(other)]), 4)
+    assert "rerun" not in line and "not a folder `spectroset build` wrote" in line
+    assert _main(["build", str(cfg), "--quiet", "-j", "1", "-o", str(other)])[0] == 3
