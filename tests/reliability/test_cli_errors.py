@@ -367,3 +367,20 @@ def test_inspect_of_a_build_json_that_is_not_json_says_what_a_build_then_does(tm
     line = _one_error_line(*_main(["inspect", str(other)]), 4)
     assert "rerun" not in line and "not a folder `spectroset build` wrote" in line
     assert _main(["build", str(cfg), "--quiet", "-j", "1", "-o", str(other)])[0] == 3
+
+
+def test_an_output_folder_holding_only_placeholders_is_built_into_and_they_stay(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_tone(src / "wren" / "a.wav", 0.6)
+    out.mkdir()
+    (out / ".gitkeep").write_bytes(b"")
+    (out / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    cfg = write_config(tmp_path / "c.yaml", src, out, output={"splits": {"train": 1.0}})
+    for extra in ([], ["--force"]):
+        rc, text, err = _main(["build", str(cfg), "-j", "1", *extra])
+        assert rc == 0, err
+        assert (out / ".gitkeep").read_bytes() == b"" and (out / ".DS_Store").read_bytes() == b"\0\0\0\1Bud1"
+    assert _main(["inspect", str(out), "--verify"])[0] == 0
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")  # anything else is still refused
+    assert _main(["build", str(cfg), "-j", "1", "-o", str(tmp_path / "other")])[0] == 3
