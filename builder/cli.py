@@ -103,12 +103,12 @@ def cmd_build(args) -> int:
         if empty:
             print(f"warning: output.splits: {', '.join(empty)} got no window ({rec['sources']} recording(s) "
                   "split by recording); use larger fractions or more recordings", file=sys.stderr)
-        if report.url and not args.quiet:
+        if report.url:  # part of the summary: what reached the URL
             print(f"  uploaded {report.uploaded} file(s), deleted {report.deleted}; staging folder {report.out}")
     if report.unannotated and not args.quiet:
         print(f"  left out {_n(report.unannotated, 'recording')} without an annotated event, undecoded "
               f"({'windows.select: events' if cfg.windows.select == 'events' else 'source.labels.background: null'})")
-    if report.left_alone and not args.quiet:
+    if report.left_alone and (args.verbose or not args.quiet):
         names = ": " + ", ".join(report.left_alone) if args.verbose else " (named in build.json and with --verbose)"
         print(f"  left alone {len(report.left_alone)} file(s) in {report.out} that spectroset did not write{names}")
     for s in [] if args.quiet else report.skipped:
