@@ -214,9 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in getattr(exc, "details", None) or [str(exc)]:
             print(f"error: {one_line(line)}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        stopped = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{stopped}; rerun the same command to resume", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:  # `spectroset inspect OUT | head`: the reader left; not our error
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
@@ -226,8 +227,17 @@ def main(argv: list[str] | None = None) -> int:
 _HELD: list = []  # the signal mask :func:`run` replaced, until :func:`_interruptible`
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``, a scheduler stopping a job): answered as Ctrl-C is, the workers
+    stopped and one line, so no worker outlives the CLI and a rerun resumes (exit code 143)."""
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated
+
+
 def _interruptible() -> None:
-    """Let Ctrl-C in again; one pressed meanwhile is raised here, where :func:`main` answers it."""
+    """Let Ctrl-C and SIGTERM in again; one sent meanwhile is raised here, where :func:`main` answers it."""
     if _HELD:
         import signal
 
@@ -237,18 +247,20 @@ def _interruptible() -> None:
 def run() -> None:
     """The process entry (``spectroset``, ``python -m builder``): :func:`main`, then exit with its code.
 
-    Ctrl-C is held while the command imports and validates its config (:func:`_interruptible`):
-    inside an import it was lost, and inside pydantic's schema building it became a SchemaError's
-    traceback. Held, it stops the command a few tenths of a second later, with its one line."""
+    Ctrl-C and SIGTERM are held while the command imports and validates its config
+    (:func:`_interruptible`): inside an import one was lost, and inside pydantic's schema building
+    it became a SchemaError's traceback. Held, it stops the command a few tenths of a second later,
+    with its one line."""
     import signal
 
     from .threads import cap_threads_at_start
 
     cap_threads_at_start()
     if hasattr(signal, "pthread_sigmask"):
-        _HELD.append(signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}))
+        _HELD.append(signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}))
+    signal.signal(signal.SIGTERM, _terminated)
     code = main()
-    if code == 130:  # interrupted: a stopped pool's thread may wait forever on a worker's last message
+    if code in (130, 143):  # stopped: a stopped pool's thread may wait forever on a worker's last message
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
