@@ -232,8 +232,13 @@ def read_build(out: Path) -> dict:
         if (out / STATE_DIR).is_dir():
             raise LayoutError(f"{out}: unfinished: rerun the build (no build.json; a build was interrupted)") from None
         raise LayoutError(f"{out}: not a built dataset (no build.json); run `spectroset build` first") from None
-    except (OSError, ValueError) as exc:
-        raise LayoutError(f"{path}: unreadable ({exc.__class__.__name__}); rerun the build") from None
+    except OSError as exc:
+        raise LayoutError(f"{path}: unreadable ({exc.strerror or exc.__class__.__name__})") from None
+    except ValueError as exc:  # without its state a build refuses the folder: say what is true
+        then = ("rerun the build to replace it (move it away first if spectroset did not write it)"
+                if (out / STATE_DIR).is_dir() else f"no {STATE_DIR} state beside it: not a folder `spectroset build` "
+                "wrote or can rebuild; build into a new folder")
+        raise LayoutError(f"{path}: unreadable: not JSON ({exc.__class__.__name__}); {then}") from None
     if not isinstance(record, dict):
         raise LayoutError(f"{path}: not a spectroset build record (expected a JSON object); "
                           "is this a folder `spectroset build` wrote?")
