@@ -34,6 +34,10 @@ LAYOUTS = ("imagefolder", "parquet", "mirror")
 # What every finished build.json holds, with its type: a file missing one is not ours, or not finished.
 _SHAPE = {"name": str, "layout": str, "config_hash": str, "config": dict, "sources": int, "windows": int,
           "splits": dict, "counts": dict, "skipped": list, "files": dict}
+MARK = {"record": 1}  # build.json's "spectroset" key: spectroset wrote this record (format 1)
+# Every key a build.json of a spectroset before the marker holds; one with any other key is not ours.
+_UNMARKED = {*_SHAPE, "fingerprint", "versions", "sample_rates", "silent_windows_skipped", "audio_hours",
+             "left_alone", "status"}
 log = logging.getLogger("spectroset")
 
 
@@ -190,9 +194,11 @@ def remove_earlier_build(out: Path, rels) -> None:
     from .names import short_hash
 
     try:
-        old = json.loads((out / RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        old = {}
+        old, why = parse_record((out / RECORD).read_bytes())
+    except OSError:
+        old, why = None, None
+    if why:  # a build.json that is not ours stays, and so does every file it names
+        log.warning("note: not removing %s: not a spectroset build record (%s)", out / RECORD, why)
 
     def same(rel: str) -> bool:
         path = inside(out, rel)
@@ -202,48 +208,71 @@ def remove_earlier_build(out: Path, rels) -> None:
         except OSError:
             return False
 
-    listed = [rel for rel in recorded_files(old) if same(rel)]
+    listed = [RECORD, *(rel for rel in recorded_files(old) if same(rel))] if old is not None else []
     spools = [f"{STATE_DIR}/spool/{short_hash(rel, 24)}.pkl" for rel in rels if isinstance(rel, str)]
-    remove(out, [RECORD, *listed, *spools])
+    remove(out, [*listed, *spools])
 
 
 def read_build(out: Path) -> dict:
-    """``OUT/build.json``, checked to be a finished spectroset build record.
+    """``OUT/build.json``, checked to be a finished spectroset build record (:func:`record_problem`).
 
     A :class:`LayoutError` one-liner when ``out`` is not a build, an unfinished one (a state
-    folder but no build.json: a build was interrupted), or holds a build.json spectroset did not
-    write (not a JSON object with ``layout``, ``config_hash`` and a ``files`` map of safe paths to
-    SHA-256 digests).
+    folder but no build.json: a build was interrupted), or holds a build.json spectroset did not write.
     """
     path = out / RECORD
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record, why = parse_record(path.read_bytes())
     except FileNotFoundError:
         if (out / STATE_DIR).is_dir():
             raise LayoutError(f"{out}: unfinished: rerun the build (no build.json; a build was interrupted)") from None
         raise LayoutError(f"{out}: not a built dataset (no build.json); run `spectroset build` first") from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         raise LayoutError(f"{path}: unreadable ({exc.__class__.__name__}); rerun the build") from None
-    if not isinstance(record, dict):
-        raise LayoutError(f"{path}: not a spectroset build record (expected a JSON object); "
-                          "is this a folder `spectroset build` wrote?")
-    wrong = [key for key, kind in _SHAPE.items() if not isinstance(record.get(key), kind)
-             or (kind is int and isinstance(record.get(key), bool))]
-    if wrong or record["layout"] not in LAYOUTS:
-        what = f"no valid {', '.join(wrong[:3])}" if wrong else f"unknown layout {record['layout']!r}"
-        raise LayoutError(f"{path}: not a spectroset build record ({what}); is this a folder `spectroset build` wrote?")
+    if record is None:
+        raise LayoutError(f"{path}: not a spectroset build record ({why}); is this a folder `spectroset build` wrote? "
+                          "If so, rebuild it with `spectroset build`")
     if record.get("status", "finished") != "finished":
         raise LayoutError(f"{out}: unfinished: rerun the build (build.json says {record['status']!r})")
-    files = record["files"]
-    bad = [rel for rel, sha in files.items() if not safe_rel(rel) or rel == RECORD or not _is_sha(sha)]
-    if bad:
-        raise LayoutError(f"{path}: {len(bad)} entr{'y' if len(bad) == 1 else 'ies'} that spectroset never writes, "
-                          f"e.g. {bad[0]!r}; rebuild with `spectroset build`")
     return record
 
 
-def _is_sha(value) -> bool:
-    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+def parse_record(data: bytes) -> tuple[dict | None, str | None]:
+    """The one reader of a build.json's bytes, local, at a URL or on the Hub: ``(record, None)``
+    when spectroset wrote it, else ``(None, why not)`` (:func:`record_problem`)."""
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError is one
+        return None, f"unreadable JSON: {exc.__class__.__name__}"
+    why = record_problem(record)
+    return (None, why) if why else (record, None)
+
+
+def record_problem(record) -> str | None:
+    """Why a parsed build.json is not one spectroset wrote, or None when it is. Ours is an object
+    with the marker ``"spectroset": {"record": 1}`` (or, written before the marker, exactly the keys
+    of :data:`_UNMARKED` and a 16-digit ``config_hash``), every key of :data:`_SHAPE` with its type,
+    a known layout, and ``files`` mapping safe relative paths (never build.json) to SHA-256 digests."""
+    if not isinstance(record, dict):
+        return "expected a JSON object"
+    if "spectroset" in record and record["spectroset"] != MARK:
+        return f"marker {record['spectroset']!r}, not {MARK!r}"
+    extra = sorted(set(record) - _UNMARKED) if "spectroset" not in record else []
+    wrong = [key for key, kind in _SHAPE.items() if not isinstance(record.get(key), kind)
+             or (kind is int and isinstance(record.get(key), bool))]
+    if extra or wrong:
+        return f"unknown key {extra[0]!r}" if extra else f"no valid {', '.join(wrong[:3])}"
+    if record["layout"] not in LAYOUTS:
+        return f"unknown layout {record['layout']!r}"
+    if "spectroset" not in record and not _is_hex(record["config_hash"], 16):
+        return "no valid config_hash"
+    bad = [rel for rel, sha in record["files"].items() if not safe_rel(rel) or rel == RECORD or not _is_hex(sha)]
+    if bad:
+        return f"{len(bad)} entr{'y' if len(bad) == 1 else 'ies'} that spectroset never writes, e.g. {bad[0]!r}"
+    return None
+
+
+def _is_hex(value, digits: int = 64) -> bool:
+    return isinstance(value, str) and len(value) == digits and all(c in "0123456789abcdef" for c in value)
 
 
 def recorded_files(record: dict | None) -> list[str]:
