@@ -100,8 +100,9 @@ class Remote:
         if why and RECORD not in self._noted()[1]:  # not the record this staging folder was writing
             raise BuildError(f"output.path: {self.url}/{RECORD} was not written by spectroset ({why}); "
                              "choose a new URL, or move that file away")
-        self._inside([RECORD, LEASE])
-        if record is not None or any(self._noted()):
+        noted, intended = self._noted()
+        self._inside(sorted({*recorded_files(record), *noted, *intended, RECORD, LEASE}))  # before any work
+        if record is not None or noted or intended:
             return
         try:
             found = self._call("list", self.fs.find, self.root)
