@@ -81,26 +81,24 @@ class Remote:
             detail = " ".join(str(exc).split())[:200] or type(exc).__name__
             raise BuildError(f"output.path: cannot {what} {self.url}: {detail}; rerun to resume the upload") from None
 
-    def _record(self) -> tuple[dict | None, str | None]:
-        """The remote ``build.json`` as :func:`ledger.parse_record` reads it; ``(None, None)``: none."""
-        try:
-            return parse_record(self._call("read", self.fs.cat_file, self._remote(RECORD)))
-        except FileNotFoundError:
-            return None, None
-
     def record(self) -> dict | None:
-        """The remote ``build.json`` when spectroset wrote it, else None (none there, or not ours)."""
-        return self._record()[0]
+        """The remote ``build.json`` when spectroset wrote it (:func:`ledger.parse_record`); None
+        when there is none; a refusal when it is not ours (unless it is this staging folder's
+        upload, cut short)."""
+        try:
+            record, why = parse_record(self._call("read", self.fs.cat_file, self._remote(RECORD)))
+        except FileNotFoundError:
+            return None
+        if why and RECORD not in self._noted()[1]:
+            raise BuildError(f"output.path: {self.url}/{RECORD} was not written by spectroset ({why}); "
+                             "choose a new URL, or move that file away")
+        return record
 
     def check(self) -> None:
         """Refuse a remote folder that holds files no spectroset build put there, or a build.json
         spectroset did not write (never adopted: its ``files`` are never a source of deletions),
         and a local (``file://``) one whose paths lead out of it through links."""
-        record, why = self._record()
-        if why and RECORD not in self._noted()[1]:  # not the record this staging folder was writing
-            raise BuildError(f"output.path: {self.url}/{RECORD} was not written by spectroset ({why}); "
-                             "choose a new URL, or move that file away")
-        noted, intended = self._noted()
+        record, (noted, intended) = self.record(), self._noted()
         self._inside(sorted({*recorded_files(record), *noted, *intended, RECORD, LEASE}))  # before any work
         if record is not None or noted or intended:
             return
