@@ -8,7 +8,7 @@ import json
 import pytest
 
 from builder.errors import BuildError, LayoutError
-from builder.ledger import foreign_files, inside, parse_record, read_build, safe_rel, temp_name
+from builder.ledger import foreign_files, inside, parse_record, read_build, remove_earlier_build, safe_rel, temp_name
 from builder.atomic import atomic_write
 from builder.state import Journal
 
@@ -92,3 +92,12 @@ def test_a_record_is_ours_only_with_the_marker_or_exactly_the_unmarked_shape():
         record, problem = parse_record(json.dumps(foreign).encode())
         assert record is None and why in problem, (foreign, problem)
     assert parse_record(b"\xff{")[0] is None and "unreadable" in parse_record(b"{")[1]
+
+
+def test_an_earlier_builds_cleanup_keeps_a_build_json_that_is_not_ours(tmp_path):
+    """A folder with an earlier spectroset's journal: its build.json goes only if spectroset wrote it."""
+    (tmp_path / "thesis.txt").write_text("mine")
+    theirs = json.dumps({"files": {"thesis.txt": "0" * 64}})
+    (tmp_path / "build.json").write_text(theirs)
+    remove_earlier_build(tmp_path, [])
+    assert (tmp_path / "build.json").read_text() == theirs and (tmp_path / "thesis.txt").read_text() == "mine"
