@@ -31,6 +31,8 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     b.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: number of cores)")
     b.add_argument("--strict", action="store_true", help="exit non-zero if any source file was skipped")
     b.add_argument("--force", action="store_true", help="rebuild from scratch, replacing an earlier build in OUT")
+    b.add_argument("--repair", action="store_true",
+                   help="build again the files changed since spectroset wrote them (else they are left as they are)")
     b.add_argument("--executor", choices=["local", "ray"], default="local", help="where work units run")
     b.add_argument("--address", help="Ray cluster address (ray://HOST:PORT or auto); with --executor ray")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -83,7 +85,7 @@ def cmd_build(args) -> int:
     cfg = load_config(args.config, overrides)
     _interruptible()
     report = build(cfg, workers=args.jobs, force=args.force, executor=args.executor, address=args.address,
-                   progress=False if args.quiet else None, stop=True)
+                   progress=False if args.quiet else None, stop=True, repair=args.repair)
     rec, where = report.record, report.url or report.out
     if not rec.get("windows"):
         for s in report.skipped:
@@ -101,6 +103,12 @@ def cmd_build(args) -> int:
                   "split by recording); use larger fractions or more recordings", file=sys.stderr)
         if report.url:
             print(f"  uploaded {report.uploaded} file(s), deleted {report.deleted}; staging folder {report.out}")
+    if report.repaired:
+        print(f"  restored {len(report.repaired)} file(s) changed since spectroset wrote them")
+    if report.changed:
+        from .stamps import changed_line
+
+        print(f"warning: {changed_line(report.changed)}", file=sys.stderr)
     if report.left_alone:
         names = ": " + ", ".join(report.left_alone) if args.verbose else " (named in build.json and with --verbose)"
         print(f"  left alone {len(report.left_alone)} file(s) in {report.out} that spectroset did not write{names}")

@@ -74,6 +74,9 @@ def inspect(dataset: Path, verify: bool = False) -> int:
     for line in problems:
         print(f"  {line}")
     if problems:
-        raise LayoutError(f"{dataset}: {len(problems)} file(s) fail verification")
+        kinds = {line.split(":")[0] for line in problems}
+        fix = ["rerun the build with --repair to restore them"] if kinds & {"missing", "changed"} else []
+        fix += ["move the unexpected files out of the data folders"] if "unexpected" in kinds else []
+        raise LayoutError(f"{dataset}: {len(problems)} file(s) fail verification; {' and '.join(fix)}")
     print(f"  verified: all {len(rec.get('files', {}))} files match their build-time checksums")
     return 0

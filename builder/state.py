@@ -172,7 +172,7 @@ class Journal:
         log.warning("note: %s was built by an earlier spectroset (journal format %d, now %d): rebuilding it from "
                     "scratch", self.out, version, JOURNAL_FORMAT)
         remove_earlier_build(self.out, [rel for (rel,) in self.db.execute("SELECT rel FROM units")])
-        for table in ("units", "meta", "pending", "files", "headers"):
+        for table in ("units", "meta", "pending", "files", "headers", "stamps"):
             self.db.execute(f"DROP TABLE IF EXISTS {table}")
 
     def get_meta(self, key: str):
@@ -193,7 +193,8 @@ class Journal:
         """Commit a recording's result and its files (path, sha256, size) in one transaction."""
         text = json.dumps(encode(record), separators=(",", ":"))
         self._write_all([("INSERT OR REPLACE INTO units VALUES (?, ?, ?)", (rel, fingerprint, text)),
-                         *(self.ledger.confirm_sql(p, sha, size, rel) for p, sha, size in files)])
+                         *(self.ledger.confirm_sql(p, sha, size, rel) for p, sha, size in files),
+                         *self.ledger.stamp_sql(files)])
         self._forget([rel])
         if self._kept_bytes + len(text) <= KEEP_BYTES:
             self._kept[rel] = (record, len(text))

@@ -52,7 +52,8 @@ class Layout:
         if found is None:
             entry = self.plan.entries[rel]
             found = self._targets[rel] = Target(str(self.out), self.token, self.name == "parquet", entry.folder,
-                                                entry.stem, entry.split, self.name == "mirror", self.cfg.output.splits)
+                                                entry.stem, entry.split, self.name == "mirror", self.cfg.output.splits,
+                                                entry.spread)
         return found
 
     def paths(self, record: FileResult) -> list[str]:

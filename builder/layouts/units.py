@@ -42,6 +42,7 @@ from ..names import end_tag, short_hash
 from ..splits import assign_window
 from ..atomic import AtomicFile, atomic_write, disk_error
 from ..worker import FileJob, FileResult, Row, process_file
+from . import window_folder
 
 SPOOL_DIR = f"{STATE_DIR}/spool"
 TOKEN = f"{STATE_DIR}/token"
@@ -60,10 +61,12 @@ class Target:
     split: str | None  # the recording's split; None when drawn per window, and for mirror
     mirror: bool
     splits: SplitsConfig
+    spread: tuple[str, int, int] | None = None  # a long recording's windows over sub-folders (``SourcePlan``)
 
     def image_rel(self, rel: str, index: int, end: float) -> str:
         split = None if self.mirror else (self.split or assign_window(rel, index, self.splits))
-        return "/".join(p for p in (split, self.folder, f"{self.stem}_{end_tag(end)}.png") if p)
+        folder = window_folder(self.folder, self.spread, index)
+        return "/".join(p for p in (split, folder, f"{self.stem}_{end_tag(end)}.png") if p)
 
     def planned(self, rel: str) -> str:
         """What the ledger records before the unit runs: the spool, or the intent log of its images."""

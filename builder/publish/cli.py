@@ -132,6 +132,11 @@ def _push_hf(args, out: Path, files: list[str], cfg: dict, message: str, licence
     if len(files) > HUB_MAX_FILES:
         raise PublishError(f"{out}: {len(files)} files is more than the Hub takes in one repo ({HUB_MAX_FILES:,}); "
                            "rebuild with output.layout: parquet (a few shards per split)")
+    from ..layouts.imagefolder import VIEWER_MAX_FILES, viewer_note
+
+    images = sum(f.endswith(".png") and f != "preview.png" for f in files)
+    if images > VIEWER_MAX_FILES:
+        warnings = [*warnings, viewer_note(images)]
     texts = _hub_texts(out, files, licence)
     if args.dry_run is not None:
         def write(dest: Path) -> None:

@@ -62,7 +62,7 @@ def published_files(out: Path, build: dict | None = None) -> list[str]:
     if problems:
         shown = "; ".join(problems[:5]) + (f"; … {len(problems) - 5} more" if len(problems) > 5 else "")
         raise LayoutError(f"{out}: {len(problems)} built file(s) do not match build.json: {shown}; "
-                          "rerun the build to restore them")
+                          "rerun the build with --repair to restore them")
     if "README.md" not in build["files"]:
         raise LayoutError(f"{out}: no README.md dataset card in build.json; rerun the build")
     return sorted([*build["files"], RECORD])
