@@ -8,7 +8,8 @@ import json
 import pytest
 
 from builder.errors import BuildError, LayoutError
-from builder.ledger import foreign_files, inside, parse_record, read_build, remove_earlier_build, safe_rel, temp_name
+from builder.ledger import foreign_files, inside, safe_rel, temp_name
+from builder.record import parse_record, read_build, remove_earlier_build
 from builder.atomic import atomic_write
 from builder.state import Journal
 

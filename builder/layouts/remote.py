@@ -13,7 +13,7 @@ built in a local *staging* folder exactly like a local one, then mirrored to the
    note) and this one no longer has are deleted, each by its exact name;
 4. ``build.json`` is uploaded last.
 
-A remote ``build.json`` counts only if spectroset wrote it (:func:`ledger.parse_record`): a
+A remote ``build.json`` counts only if spectroset wrote it (:func:`record.parse_record`): a
 foreign one is refused, never adopted, never a source of deletions. On a ``file://`` root every
 path written or deleted must resolve inside the root (:func:`ledger.inside`) and not be a link.
 
@@ -42,7 +42,8 @@ from pathlib import Path
 
 from ..errors import BuildError
 from ..fsutil import filesystem, is_url, join
-from ..ledger import RECORD, STATE_DIR, inside, parse_record, recorded_files, safe_rel
+from ..ledger import RECORD, STATE_DIR, inside, safe_rel
+from ..record import parse_record, recorded_files
 from ..atomic import atomic_write
 
 NOTE_EVERY = 5.0  # seconds between saves of remote.json during an upload
@@ -82,7 +83,7 @@ class Remote:
             raise BuildError(f"output.path: cannot {what} {self.url}: {detail}; rerun to resume the upload") from None
 
     def record(self) -> dict | None:
-        """The remote ``build.json`` when spectroset wrote it (:func:`ledger.parse_record`); None
+        """The remote ``build.json`` when spectroset wrote it (:func:`record.parse_record`); None
         when there is none; a refusal when it is not ours (unless it is this staging folder's
         upload, cut short)."""
         try:

@@ -8,7 +8,7 @@ commits, otherwise it makes one LFS commit. Either way a retry or a rerun after 
 only sends what is missing. Files that the previous spectroset push uploaded (listed in the
 ``build.json`` it left in the repo) and this build no longer has (a shard count that shrank, a
 removed label) are deleted in the same commit, each by its exact name; any other file in the repo
-is someone else's and stays. A build.json spectroset did not write (:func:`ledger.parse_record`)
+is someone else's and stays. A build.json spectroset did not write (:func:`record.parse_record`)
 means the repo is someone else's: the push stops with one line before anything in it changes.
 
 The dataset card is uploaded as the engine wrote it: its ``configs`` tell ``load_dataset`` which
@@ -28,7 +28,8 @@ from urllib.parse import quote
 
 from ..errors import CredentialsError, PublishError
 from . import TRANSIENT_STATUS, add_secret, causes, describe, is_offline, network_error, retrying
-from ..ledger import RECORD, parse_record, recorded_files
+from ..ledger import RECORD
+from ..record import parse_record, recorded_files
 from .stage import replace_texts, stage_hub
 
 _NAME = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
@@ -120,7 +121,7 @@ def _remote_record(api, repo_id: str, revision: str | None) -> bytes | None:
 
 
 def previous_push(raw: bytes | None, repo_id: str) -> dict | None:
-    """The build.json an earlier spectroset push left (:func:`ledger.parse_record`), or None.
+    """The build.json an earlier spectroset push left (:func:`record.parse_record`), or None.
     Any other build.json is someone else's: the push stops before the repo changes."""
     previous, why = parse_record(raw) if raw is not None else (None, None)
     if why:

@@ -1,5 +1,5 @@
 """A Hub repo is spectroset's to change only if the build.json in it is one spectroset wrote
-(``ledger.parse_record``): another tool's build.json means the repo is someone else's, and a push
+(``record.parse_record``): another tool's build.json means the repo is someone else's, and a push
 stops with one line before anything in it changes. The real client against the fake Hub."""
 
 from __future__ import annotations

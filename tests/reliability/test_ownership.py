@@ -15,7 +15,7 @@ import pytest
 
 from builder import state
 from builder.errors import BuildError, LayoutError
-from builder.ledger import read_build
+from builder.record import read_build
 from builder.loading import load_config
 from builder.pipeline import build
 from builder.publish.stage import published_files
