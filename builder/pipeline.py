@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config, public_dict
-from .discover import Skipped, discover
-from .errors import BuildError
+from .discover import Skipped, annotated_only, discover
+from .errors import BuildError, NothingToBuild
 from .events import late_events
 from .executors import LazyPool, prestart
 from .fsutil import is_url
@@ -61,6 +61,7 @@ class BuildReport:
     left_alone: list[str] = field(default_factory=list)  # files in OUT that spectroset did not write
     changed: list[str] = field(default_factory=list)  # built files the user changed, left as they are
     repaired: list[str] = field(default_factory=list)  # built files the user changed, built again (--repair)
+    unannotated: int = 0  # recordings left out undecoded: no event, and only events give windows
 
 
 class _Progress:
@@ -121,6 +122,11 @@ def build(
     # Discovery reads only the sources; done first, a missing folder or bad label CSV stops the
     # build before OUT exists or its journal records a config that never built anything.
     sources, skipped = _usable_names(*discover(cfg.source))
+    sources, unannotated = annotated_only(sources, cfg.source.labels, cfg.windows.select)
+    if not sources:
+        why = "windows.select: events" if cfg.windows.select == "events" else "source.labels.background: null"
+        raise NothingToBuild(f"no window to build: none of the {unannotated} recording(s) has an annotated event, "
+                             f"and with {why} only events give windows")
     with OutputLock(out):
         journal = Journal(out)
         try:
@@ -132,7 +138,7 @@ def build(
             report.url = remote.url
             report.uploaded, report.deleted = remote.sync(report.record, full=force)
             report.up_to_date = report.up_to_date and not (report.uploaded or report.deleted)
-    report.seconds = time.monotonic() - t0
+    report.seconds, report.unannotated = time.monotonic() - t0, unannotated
     return report
 
 

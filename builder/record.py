@@ -63,14 +63,20 @@ def read_build(out: Path) -> dict:
     """
     path = out / RECORD
     try:
-        record, why = parse_record(path.read_bytes())
+        record = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         if (out / STATE_DIR).is_dir():
             raise LayoutError(f"{out}: unfinished: rerun the build (no build.json; a build was interrupted)") from None
         raise LayoutError(f"{out}: not a built dataset (no build.json); run `spectroset build` first") from None
     except OSError as exc:
-        raise LayoutError(f"{path}: unreadable ({exc.__class__.__name__}); rerun the build") from None
-    if record is None:
+        raise LayoutError(f"{path}: unreadable ({exc.strerror or exc.__class__.__name__})") from None
+    except ValueError as exc:  # without its state a build refuses the folder: say what is true
+        then = ("rerun the build to replace it (move it away first if spectroset did not write it)"
+                if (out / STATE_DIR).is_dir() else f"no {STATE_DIR} state beside it: not a folder `spectroset build` "
+                "wrote or can rebuild; build into a new folder")
+        raise LayoutError(f"{path}: unreadable: not JSON ({exc.__class__.__name__}); {then}") from None
+    why = record_problem(record)
+    if why:
         raise LayoutError(f"{path}: not a spectroset build record ({why}); is this a folder `spectroset build` wrote? "
                           "If so, rebuild it with `spectroset build`")
     if record.get("status", "finished") != "finished":

@@ -136,7 +136,7 @@ def test_a_tampered_ledger_row_deletes_no_user_file(tmp_path):
     os.utime(src / "kick_drum" / recording, ns=(1, 1))  # that recording's files are removed and rebuilt
     write_tone(src / "kick_drum" / "new.wav", 1.2)  # and build.json's stale entries are removed
     for extra in ((), ("--force", "--set", "spectrogram.n_mels=16")):
-        done = run_cli("build", cfg, "-j", "1", "--quiet", *extra)
+        done = run_cli("build", cfg, "-j", "1", "--quiet", "--verbose", *extra)  # -q hides the left-alone line
         assert done.returncode == 0, done.stderr
         assert all((out / rel).read_bytes() == data for rel, data in mine.items()), extra
     assert "left alone 2 file(s)" in done.stdout
