@@ -249,7 +249,8 @@ def write_card(layout, record: dict, stats: dict | None, preview: bool = False) 
     if record["skipped"]:
         what = "source file(s) or annotation(s)" if layout.plan.events is not None else "source file(s)"
         parts.append(f"\n{len(record['skipped'])} {what} were skipped; `build.json` lists each with its reason.\n")
-    parts += ["", *trust_sections(layout, data["license"], cfg.publish.citation)]
+    spelled = cfg.publish.hf.license or cfg.publish.license or data["license"]  # other: the text names it
+    parts += ["", *trust_sections(layout, spelled, cfg.publish.citation)]
     parts += ["## Config\n", "```yaml\n" + yaml.safe_dump(record["config"], sort_keys=False, allow_unicode=True) + "```\n"]
     # What str(DatasetCard(text)) gives (tests/layouts/test_card.py checks), without importing
     # huggingface_hub.repocard, whose Hub client took 0.13 s of every build
@@ -257,7 +258,7 @@ def write_card(layout, record: dict, stats: dict | None, preview: bool = False) 
     layout.write_atomic("README.md", card.encode("utf-8"))
     from .croissant import write_croissant
 
-    write_croissant(layout, record, data["license"], cfg.publish.citation)
+    write_croissant(layout, record, spelled, cfg.publish.citation)
 
 
 def _pcen(spec) -> str:

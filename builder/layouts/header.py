@@ -72,8 +72,11 @@ def card_data(layout, record: dict):
     cfg, plan = layout.cfg, layout.plan
     hub = cfg.publish.hf
     labelled = plan.labelled
+    from ..licenses import hub_fields
+
+    licence = hub_fields(hub.license or cfg.publish.license)  # license: other names the real one
     data = DatasetCardData(
-        license=licence_of(cfg), pretty_name=cfg.name,
+        license=licence.pop("license"), **licence, pretty_name=cfg.name,
         size_categories=[size_category(record["windows"])],
         source_datasets=list(hub.source_datasets) or None,
         task_categories=["image-classification"] if labelled else None,
