@@ -105,14 +105,15 @@ def hub_fields(value: str | None) -> dict[str, str]:
 
 
 def described(value: str | None) -> str:
-    """A licence as the card's text names it: ``cc-by-4.0``, or for one the Hub has no id for its
-    name in words and where its terms are (``U.S. Government Works (US-Government-Works, <url>)``)."""
+    """A licence as the card's text names it (markdown): ``cc-by-4.0`` in backticks, or for one the
+    Hub has no id for its name in words and where its terms are
+    (``U.S. Government Works (`US-Government-Works`, <url>)``)."""
     licence = hub_id(value)
     found = _lookup(value) if value is not None else None
     if licence != "other" or found is None or found[1] not in OTHER_LICENCES:
-        return licence
+        return f"`{licence if value is None else value.strip()}`"  # as spelt: Kaggle's name on Kaggle
     words, link = OTHER_LICENCES[found[1]]
-    return f"{words} ({found[1]}" + (f", {link})" if link.startswith("http") else ")")
+    return f"{words} (`{found[1]}`" + (f", {link})" if link.startswith("http") else ")")
 
 
 def kaggle_name(value: str | None) -> str:

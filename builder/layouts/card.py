@@ -208,6 +208,7 @@ def write_card(layout, record: dict, stats: dict | None, preview: bool = False) 
         f'ds = load_dataset("{repo}")        # from the Hub\n'
         'ds = load_dataset("path/to/this/folder")  # from disk: the folder this card is in\n```\n',
         "Every split comes with the features declared in this card's header; no other arguments are needed.\n",
+        *(["## Load it without datasets\n", tools] if (tools := datasheet.other_tools(layout)) else []),
         "## Dataset Structure\n", datasheet.structure(layout, record),
         "## Columns\n", _columns(layout),
         "## Contents\n",
@@ -255,7 +256,8 @@ def write_card(layout, record: dict, stats: dict | None, preview: bool = False) 
         what = "source file(s) or annotation(s)" if layout.plan.events is not None else "source file(s)"
         parts.append(f"\n{len(record['skipped'])} {what} were skipped; `build.json` lists each with its reason.\n")
     parts += ["\n## Bias, Risks, and Limitations\n", datasheet.risks(layout, record)]
-    spelled = cfg.publish.hf.license or cfg.publish.license or data["license"]  # other: the text names it
+    spelled = data["license"]  # the Hub id; for `other`, as the config spells it: the text names it
+    spelled = (cfg.publish.hf.license or cfg.publish.license) if spelled == "other" else spelled
     parts += ["", *trust_sections(layout, spelled, cfg.publish.citation)]
     parts += ["## Config\n", "```yaml\n" + yaml.safe_dump(record["config"], sort_keys=False, allow_unicode=True) + "```\n"]
     # What str(DatasetCard(text)) gives (tests/layouts/test_card.py checks), without importing

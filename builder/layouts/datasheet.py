@@ -119,3 +119,38 @@ def risks(layout, record: dict) -> str:
               "when you split further (`source` names it); check a sample of windows by ear or eye before trusting "
               "the labels for a new use."]
     return "\n".join(lines) + "\n"
+
+
+FOLDER = "path/to/this/folder"  # the card's stand-in for where the dataset is (kaggle_card puts Kaggle's)
+
+
+def other_tools(layout) -> str:
+    """``## Load it without datasets``: the class list and a torchvision snippet whose class indices
+    are the header's ``ClassLabel`` ids in every split (``ImageFolder`` on one split numbers only the
+    labels that split has), or for parquet shards, pandas and PIL."""
+    plan = layout.plan
+    if not plan.labelled or layout.name == "mirror":
+        return ""
+    names = plan.label_names
+    if layout.name == "parquet":
+        return ("The shards are plain parquet; `label` is an index into this list (the header's `ClassLabel`):\n\n"
+                "```python\nimport glob, io\n\nimport pandas as pd\nfrom PIL import Image\n\n"
+                f"CLASSES = {names!r}\n"
+                f'df = pd.concat(pd.read_parquet(f) for f in sorted(glob.glob("{FOLDER}/data/train-*.parquet")))\n'
+                'image = Image.open(io.BytesIO(df["image"].iloc[0]["bytes"]))\n'
+                'name = CLASSES[df["label"].iloc[0]]\n```\n')
+    folder = {}  # label → its folder under each split (a safe spelling of the name)
+    for e in plan.entries.values():
+        if e.label is not None:
+            folder.setdefault(e.label, e.folder.split("/")[0])
+    mapping = ", ".join(f"{folder.get(n, n)!r}: {i}" for i, n in enumerate(names))
+    return (f"{len(names)} classes; a class's index is its position in the header's `ClassLabel` names. Each split "
+            "folder holds `<label>/…/*.png`, but torchvision's `ImageFolder` numbers only the folders of the split "
+            "it reads, so a split without some label would get other indices. Name the classes yourself:\n\n"
+            "```python\nimport os\n\nfrom torchvision.datasets import ImageFolder\n\n"
+            f"CLASSES = {{{mapping}}}  # folder → class index, the same in every split\n\n\n"
+            "class Split(ImageFolder):\n"
+            "    def find_classes(self, directory):\n"
+            "        here = {f: i for f, i in CLASSES.items() if os.path.isdir(os.path.join(directory, f))}\n"
+            "        return list(CLASSES), here\n\n\n"
+            f'train = Split("{FOLDER}/train")  # images in sub-folders (label/0000/) are found too\n```\n')

@@ -46,7 +46,6 @@ def licence_section(licence: str, counts: dict[str, int], column: str | None) ->
                  "before reusing it, and set `publish.license` (or `--license`) once you know."]
     else:
         named = described(licence)  # the real name where the Hub's header can only say `other`
-        named = f"`{named}`" if named == hub_id(licence) else f"{named}; `license: other` in the header"
         lines = [f"The dataset is published under {named}. The spectrograms are derived from the recordings: "
                  "their licences still apply to each image."]
     if counts:
