@@ -129,7 +129,7 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
         "description": f"Spectrogram images of {record['sources']} recordings, {record['windows']} windows "
                        f"of {cfg.windows.duration:g} s, built by spectroset.",
         "license": _licence_url(licence),
-        "datePublished": _date(layout),
+        **({"datePublished": date} if (date := _date(layout)) else {}),
         "url": url or "https://huggingface.co/datasets/" + (cfg.publish.hf.repo_id or "OWNER/NAME"),
         "version": "1.0.0", "citeAs": citation or f"{cfg.name}, a spectrogram dataset built with spectroset",
         "keywords": sorted({"audio", "spectrogram", *cfg.publish.hf.tags}),
@@ -149,11 +149,12 @@ def _licence_url(licence: str) -> str:
 
 def _date(layout) -> str:
     """``datePublished``: the day (UTC) of the newest source recording's modification time. Not the
-    build's clock: a rerun on the same input gives the same bytes (docs/card.md)."""
+    build's clock: a rerun on the same input gives the same bytes (docs/card.md). Empty when no
+    source has a modification time (a store that gives none)."""
     from datetime import datetime, timezone
 
     newest = max((s.mtime_ns for s in layout.plan.sources), default=0)
-    return datetime.fromtimestamp(newest / 1e9, timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(newest / 1e9, timezone.utc).strftime("%Y-%m-%d") if newest > 0 else ""
 
 
 def _path_regex(layout, prefix: str) -> str:
