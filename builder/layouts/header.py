@@ -34,14 +34,29 @@ def arrow_bytes(layout, split: str) -> int:
             # row of an array, per binary value) and were 4-8% low with arrays and audio clips.
             # Reading back a shard just written costs ~0.2 s per GB (page cache).
             with pq.ParquetFile(path) as shards:
-                total += sum(shards.read_row_group(i).nbytes for i in range(shards.num_row_groups))
+                total += sum(_as_loaded(shards.read_row_group(i)) for i in range(shards.num_row_groups))
         elif rel.endswith(".csv"):
             from pyarrow import csv as pacsv
 
             # one thread: starting the reader's pool took longer than reading a build's metadata
-            total += pacsv.read_csv(path, read_options=pacsv.ReadOptions(use_threads=False)).nbytes
+            total += _as_loaded(pacsv.read_csv(path, read_options=pacsv.ReadOptions(use_threads=False)))
         else:
             total += layout.size_of(rel)
+    return total
+
+
+def _as_loaded(table) -> int:
+    """A table's Arrow size as ``datasets`` loads it. Shards are as they are; an image folder's
+    metadata changes: ``file_name`` becomes the image column (a null ``bytes`` and a path, which
+    ``_estimate_nbytes`` swaps for the file's size, counted apart) and label names become
+    ``ClassLabel`` ids (int64)."""
+    n, total = table.num_rows, table.nbytes
+    if "file_name" in table.column_names:
+        total += 4 * (n + 1) + (n + 7) // 8 - table["file_name"].nbytes
+        for name in ("label", "labels"):  # names → int64 ids; a list's offsets stay as they are
+            if name in table.column_names:
+                names = table[name] if name == "label" else table[name].combine_chunks().flatten()
+                total += 8 * len(names) - names.nbytes
     return total
 
 
