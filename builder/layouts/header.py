@@ -69,13 +69,6 @@ def size_category(n: int) -> str:
     return "100M<n<1B"
 
 
-def licence_of(cfg) -> str:
-    """The dataset's licence as a Hub id; ``unknown`` when none is set (never a silent default)."""
-    from ..licenses import hub_id
-
-    return hub_id(cfg.publish.hf.license or cfg.publish.license)
-
-
 def card_data(layout, record: dict):
     """The card's YAML header as ``huggingface_hub.DatasetCardData``, with ``configs`` and
     ``dataset_info`` in the form ``datasets``' own ``MetadataConfigs``/``DatasetInfosDict`` write
@@ -85,14 +78,14 @@ def card_data(layout, record: dict):
 
     from huggingface_hub.repocard_data import DatasetCardData  # not the package root: see card.write_card
 
+    from ..licenses import hub_fields
     from .card import features_yaml
 
     cfg, plan = layout.cfg, layout.plan
     hub = cfg.publish.hf
     labelled = plan.labelled
-    from ..licenses import hub_fields
-
-    licence = hub_fields(hub.license or cfg.publish.license)  # license: other names the real one
+    # a Hub id; ``unknown`` when none is set (never a silent default); ``other`` with its name and link
+    licence = hub_fields(hub.license or cfg.publish.license)
     data = DatasetCardData(
         license=licence.pop("license"), **licence, pretty_name=cfg.name,
         size_categories=[size_category(record["windows"])],
