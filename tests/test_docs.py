@@ -81,7 +81,9 @@ def test_every_relative_link_in_the_readme_and_docs_resolves():
     assert not problems, "\n".join(problems)
 
 
-def test_the_anchor_rule_is_githubs():
-    page = REPO / "docs" / "guarantees.md"
-    assert {"records-what-is-ours", "processes-none-outlives-the-cli"} <= anchors(page)
-    assert "load_datasetout-and-the-datasets-cache" in anchors(REPO / "docs" / "card.md")
+def test_the_anchor_rule_is_githubs(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("# Hashes: checked before acting\n## `load_dataset(OUT)` and the `datasets` cache\n"
+                    "```\n# not a heading\n```\n## Notes\n## Notes\n", encoding="utf-8")
+    assert anchors(page) == {"hashes-checked-before-acting", "load_datasetout-and-the-datasets-cache",
+                             "notes", "notes-1"}
