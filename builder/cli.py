@@ -10,6 +10,7 @@ import gc
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from .errors import ConfigError, NothingToBuild, SpectrosetError
@@ -192,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             _interruptible()
         return COMMANDS[args.command](args)
     except SpectrosetError as exc:
-        if args.debug:
-            raise
+        if args.debug:  # a traceback on top of the usual line; the exit code stays the error's
+            traceback.print_exc()
         for line in getattr(exc, "details", None) or [str(exc)]:
             print(f"error: {one_line(line)}", file=sys.stderr)
         return exc.exit_code
