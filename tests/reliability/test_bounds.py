@@ -36,3 +36,23 @@ def test_a_hop_under_one_spectrogram_frame_is_refused_naming_the_key(tmp_path):
     assert not (tmp_path / "out").exists()
     done = run_cli("build", cfg, "-j", "1", "--quiet", "--set", "windows.hop=0.01")  # one frame: fine
     assert done.returncode == 0, done.stderr
+
+
+def test_a_huge_config_or_list_is_refused_before_parsing_naming_the_file_and_the_bound(tmp_path):
+    from builder.loading import MAX_CONFIG_BYTES, MAX_LIST_ITEMS
+
+    huge = tmp_path / "huge.yaml"  # 4 MB, a 2-million-item list: before, 139 s and 1.5 GB, then "aliases"
+    huge.write_text("name: x\nsource: /nonexistent\npublish:\n  hf:\n    tags: [" + "1," * 2_000_000 + "1]\n")
+    long = tmp_path / "long.yaml"  # 60 kB: fits the size bound, not the list bound
+    long.write_text("name: x\nsource:\n  path: /nonexistent\n  extensions:\n" + "  - wav\n" * 20_000)
+    for path, want in ((huge, f"error: {huge}: more than {MAX_CONFIG_BYTES:,} bytes, the bound on a config file"),
+                       (long, f"error: {long}: the list at line 5 has more than {MAX_LIST_ITEMS:,} items")):
+        done = run_cli("build", path, "-o", tmp_path / "out")
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert done.stderr.startswith(want) and "alias" not in done.stderr, done.stderr
+    (tmp_path / "ok.yaml").write_text("name: x\nsource: /nonexistent\n")
+    done = run_cli("build", tmp_path / "ok.yaml", "-o", tmp_path / "out", "--set",
+                   "publish.hf.tags=[" + "a," * 20_000 + "a]")
+    assert done.returncode == 2 and done.stderr.startswith(  # --set values too
+        f"error: --set publish.hf.tags: the list at line 1 has more than {MAX_LIST_ITEMS:,} items")
+    assert not (tmp_path / "out").exists()
