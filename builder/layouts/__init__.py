@@ -15,6 +15,7 @@ frame counts (``audio.probe``: no decoding) with a margin; a label that fits kee
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -25,6 +26,8 @@ from ..events import dominant_label, label_window
 from ..names import fold, safe_component, unique_components, unique_stems
 from ..source_config import EventLabels
 from ..splits import assign_folds, assign_sources, assign_window
+
+log = logging.getLogger("spectroset")
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,11 @@ class DatasetPlan:
         """The ``fold`` column: the recording's fold inside train, -1 for rows of other splits."""
         fold = self.entries[rel].fold
         return fold if split == "train" and fold is not None else -1
+
+    @property
+    def n_folds(self) -> int:
+        """Folds in use: ``output.folds``, or as many as there are train recordings when fewer."""
+        return len({e.fold for e in self.entries.values() if e.fold is not None}) or (self.cfg.output.folds or 0)
 
     @property
     def multilabel(self) -> bool:
@@ -202,7 +210,12 @@ def _folds(cfg: Config, sources: list[SourceFile], split_of: dict[str, str], spe
         if split_of.get(s.rel, "train") == "train":
             labels = ({e.label for e in s.events} or {spec.background} - {None}) if spec else {s.label, *s.extra_labels} - {None}
             items.append((s.rel, labels))
-    return assign_folds(items, cfg.output.folds, cfg.output.splits.seed)
+    k = cfg.output.folds
+    if 0 < len(items) < k:  # a recording is one group: more folds would stay empty
+        log.warning(f"warning: output.folds: {k} folds but {len(items)} train recording(s), and a recording is never "
+                    f"split: using {len(items)} folds (0-{len(items) - 1}); lower output.folds or add recordings")
+        k = len(items)
+    return assign_folds(items, k, cfg.output.splits.seed)
 
 
 def get_layout(cfg: Config, out: Path, plan: DatasetPlan, token: str = ""):

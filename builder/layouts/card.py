@@ -113,7 +113,7 @@ def _columns(layout) -> str:
     lines.append("- `start`, `end`: the window's position in the recording, in seconds (`end` is nominal: "
                  "`start + duration`, also for a zero-padded last window).")
     if "fold" in feats:
-        lines.append(f"- `fold`: 0-{cfg.output.folds - 1}, a stratified group k-fold of the train split (all windows "
+        lines.append(f"- `fold`: 0-{plan.n_folds - 1}, a stratified group k-fold of the train split (all windows "
                      "of a recording in one fold, each label's recordings spread evenly); -1 in other splits.")
     if plan.columns:
         kinds = ", ".join(f"`{c}` ({t})" for c, t in plan.columns.items())

@@ -56,3 +56,22 @@ def test_a_huge_config_or_list_is_refused_before_parsing_naming_the_file_and_the
     assert done.returncode == 2 and done.stderr.startswith(  # --set values too
         f"error: --set publish.hf.tags: the list at line 1 has more than {MAX_LIST_ITEMS:,} items")
     assert not (tmp_path / "out").exists()
+
+
+def test_more_folds_than_recordings_are_clamped_with_one_warning(tmp_path):
+    import csv
+
+    src = tmp_path / "src"
+    for i in range(6):
+        write_tone(src / ("wren" if i % 2 else "robin") / f"r{i}.wav", 0.6, freq=300 + 50 * i)
+    out = tmp_path / "out"
+    cfg = write_config(tmp_path / "c.yaml", src, out, output={"splits": {"train": 1.0}, "folds": 50})
+    done = run_cli("build", cfg, "-j", "1", "--quiet")
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "output.folds" in line]
+    assert warnings == ["warning: output.folds: 50 folds but 6 train recording(s), and a recording is never split: "
+                        "using 6 folds (0-5); lower output.folds or add recordings"], done.stderr
+    with open(out / "train" / "metadata.csv", newline="") as fh:
+        folds = {row["file_name"].split("_")[0]: int(row["fold"]) for row in csv.DictReader(fh)}
+    assert sorted(folds.values()) == list(range(6))  # before: 5, 10, 14, 38 … and 44 empty folds
+    assert "- `fold`: 0-5, a stratified group k-fold" in (out / "README.md").read_text()
