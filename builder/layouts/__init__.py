@@ -22,6 +22,7 @@ from typing import Callable
 
 from ..config import Config
 from ..discover import SourceFile
+from ..event_index import EventIndex
 from ..events import dominant_label, label_window
 from ..names import fold, safe_component, unique_components, unique_stems
 from ..source_config import EventLabels
@@ -50,6 +51,7 @@ class DatasetPlan:
     entries: dict[str, SourcePlan]
     label_names: list[str]
     columns: dict[str, str] = field(default_factory=dict)  # kept CSV column → "int64" | "float64" | "string"
+    _indexes: dict[str, EventIndex] = field(default_factory=dict, repr=False, compare=False)  # rel → its events'
 
     def split_of(self, rel: str, index: int) -> str:
         entry = self.entries[rel]
@@ -70,7 +72,10 @@ class DatasetPlan:
         (``events.label_window``), or its recording's."""
         entry, spec = self.entries[rec.rel], self.events
         if spec is not None:
-            return label_window(entry.events, row.start, row.end, spec.min_overlap, spec.background, rec.duration)
+            index = self._indexes.get(rec.rel)
+            if index is None:  # built once per recording: labelling its windows is then near-linear
+                index = self._indexes[rec.rel] = EventIndex(entry.events)
+            return label_window(index, row.start, row.end, spec.min_overlap, spec.background, rec.duration)
         return entry.label, (entry.label, *entry.extra_labels)
 
     def fold_of(self, rel: str, split: str) -> int:
