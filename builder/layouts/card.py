@@ -248,7 +248,9 @@ def write_card(layout, record: dict, stats: dict | None, preview: bool = False) 
         )
     if record["skipped"]:
         what = "source file(s) or annotation(s)" if layout.plan.events is not None else "source file(s)"
-        parts.append(f"\n{len(record['skipped'])} {what} were skipped; `build.json` lists each with its reason.\n")
+        listed = f"`{record['skipped_file']}`" if record.get("skipped_file") else "`build.json`"
+        parts.append(f"\n{record.get('skipped_total', len(record['skipped']))} {what} were skipped; {listed} lists "
+                     "each with its reason.\n")
     parts += ["", *trust_sections(layout, data["license"], cfg.publish.citation)]
     parts += ["## Config\n", "```yaml\n" + yaml.safe_dump(record["config"], sort_keys=False, allow_unicode=True) + "```\n"]
     # What str(DatasetCard(text)) gives (tests/layouts/test_card.py checks), without importing

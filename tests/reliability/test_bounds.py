@@ -100,3 +100,37 @@ def test_a_hundred_thousand_events_on_one_file_label_in_near_linear_time(tmp_pat
     rows = pq.read_table(out / "train" / "metadata.parquet", columns=["start", "label", "labels"]).to_pylist()
     assert rows == [{"start": start, "label": "owl", "labels": ["owl", "wren"]}  # 0.125 s each: a tie, by name
                     for start in (0.0, 0.00025, 0.00125)]  # the first event's window at 0, then one per start
+
+
+def test_a_million_label_rows_not_found_print_a_summary_and_go_to_a_side_file(tmp_path):
+    import csv
+    import json
+
+    src = tmp_path / "src"
+    write_tone(src / "a.wav", 0.6)
+    write_tone(src / "b.wav", 0.6, freq=600)
+    labels = tmp_path / "labels.csv"
+    with open(labels, "w", newline="") as fh:
+        rows = csv.writer(fh)
+        rows.writerow(["filename", "primary_label"])
+        rows.writerows([["a.wav", "wren"], ["b.wav", "robin"]])
+        rows.writerows([f"gone/{i:07d}.wav", "owl"] for i in range(1_000_000))
+    out = tmp_path / "out"
+    cfg = write_config(tmp_path / "c.yaml", src, out, output={"splits": {"train": 1.0}},
+                       source={"labels": {"csv": str(labels)}})
+    for run in ("built", "up to date"):
+        done = run_cli("build", cfg, "-j", "1", "--quiet")
+        assert done.returncode == 0 and run in done.stdout, done.stderr
+        lines = done.stdout.splitlines()
+        assert len(lines) < 30, lines[:40]  # before: 1,000,022
+        assert lines[-1] == f"  1000000 file(s) skipped (all in {out / 'skipped.csv'})", lines[-3:]
+        assert lines[-2] == "  ... and 999980 more"
+        assert "  skipped gone/0000000.wav: listed in labels.csv but not found under source.path" in lines
+    record = json.loads((out / "build.json").read_text())
+    assert (out / "build.json").stat().st_size < 100_000  # before: 118 MB
+    assert record["skipped_total"] == 1_000_000 and record["skipped_file"] == "skipped.csv"
+    assert len(record["skipped"]) == 100 and "skipped.csv" in record["files"]
+    with open(out / "skipped.csv", newline="") as fh:
+        listed = list(csv.DictReader(fh))
+    assert len(listed) == 1_000_000 and listed[-1]["path"] == "gone/0999999.wav"
+    assert "1000000 source file(s) were skipped; `skipped.csv` lists each" in (out / "README.md").read_text()
