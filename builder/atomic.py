@@ -3,16 +3,20 @@
 Each file is written under the temp name :func:`ledger.temp_name` derives from its target, then
 renamed into place, so a process killed mid-write leaves only that temp, which the ledger names
 and the next run removes. Any ``OSError`` becomes a one-line :class:`~builder.errors.BuildError`.
+Given its ``root``, a writer checks the path with :func:`paths.owned` before it creates anything
+(a caller without one, the image writer, checked the folder once itself).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from .errors import BuildError
 from .ledger import temp_name
+from .paths import owned
 
 
 def _file_mode() -> int:
@@ -39,14 +43,23 @@ def write_fd(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def atomic_write(path: Path | str, data: bytes, make_parent: bool = True) -> None:
+def _checked(path, root):
+    """``path`` (``root / rel``) unchanged, once the inside-the-root rule allows it (when a root is given)."""
+    if root is not None:
+        owned(root, PurePath(path).relative_to(root).as_posix())
+    return path
+
+
+def atomic_write(path: Path | str, data: bytes, make_parent: bool = True, *, root: Path | str | None = None) -> None:
     """Write ``data`` to ``path`` via its temp file (:func:`ledger.temp_name`) and a rename.
 
     A reader (or a later run) sees the old file or the new one, never a part. A process killed
     mid-write leaves only the temp, whose name the ledger derives from ``path``, so the next run
     removes it. Any ``OSError`` (full disk, read-only folder) becomes a one-line :class:`BuildError`.
     ``make_parent=False`` skips creating ``path``'s folder, for a writer that already made it.
+    ``root``: the folder ``path`` lies under, checked with :func:`paths.owned` first.
     """
+    path = _checked(path, root)
     try:
         fd, tmp = _open_temp(path, make_parent)
     except OSError as exc:
@@ -73,8 +86,8 @@ class AtomicFile:
     :meth:`commit`, for data too big to hold whole (spools, parquet shards); like
     :func:`atomic_write`, a reader never sees a part, and errors are one-line :class:`BuildError`s."""
 
-    def __init__(self, path: Path, open_file: bool = True):
-        self.path = path
+    def __init__(self, path: Path, open_file: bool = True, *, root: Path | str | None = None):
+        self.path = path = _checked(path, root)
         try:
             fd, tmp = _open_temp(path)
             self.tmp = str(tmp)
@@ -111,6 +124,16 @@ class AtomicFile:
             os.unlink(self.tmp)
         except OSError:
             pass
+
+
+@contextlib.contextmanager
+def disk_errors(path: Path):
+    """Any ``OSError`` inside (a full disk while staging a push) as the one line of :func:`disk_error`,
+    naming the file the error names, else ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        raise disk_error(exc, Path(exc.filename) if exc.filename else path) from None
 
 
 def disk_error(exc: OSError, path: Path) -> BuildError:

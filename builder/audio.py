@@ -8,7 +8,10 @@ fsspec URL (``memory://``, ``s3://`` …) is decoded from the file object fsspec
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -41,10 +44,37 @@ def _reason(exc: BaseException) -> str:
     return text[:200]
 
 
+_DEVNULL: list[int] = []  # one descriptor of os.devnull per process, opened on first use
+
+
+@contextmanager
+def quiet_decoder():
+    """Send what C decoders print to file descriptor 2 themselves (libmpg123 inside libsndfile:
+    ``Note: Illegal Audio-MPEG-Header 0x00000000 at offset 153.``, ffmpeg's notes) to os.devnull
+    while one call runs; the file's fate is its reason in build.json. Put around each call, never
+    across a ``yield``: the terminal is the process's again before anyone else writes (a -j 1 build
+    decodes in the CLI's own process)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no stderr at all: nothing to keep quiet
+        yield
+        return
+    try:
+        if not _DEVNULL:
+            _DEVNULL.append(os.open(os.devnull, os.O_WRONLY))
+        os.dup2(_DEVNULL[0], 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _soundfile_blocks(path: Path, info_only: bool = False, fh=None):
     import soundfile as sf
 
-    f = sf.SoundFile(fh if fh is not None else str(path))
+    with quiet_decoder():
+        f = sf.SoundFile(fh if fh is not None else str(path))
     if f.samplerate <= 0 or f.channels <= 0:
         f.close()
         raise DecodeError(str(path), "invalid header: no sample rate or channels")
@@ -58,7 +88,8 @@ def _soundfile_blocks(path: Path, info_only: bool = False, fh=None):
         with f:
             while True:
                 try:
-                    data = f.read(block, dtype="float32", always_2d=True)
+                    with quiet_decoder():
+                        data = f.read(block, dtype="float32", always_2d=True)
                 except Exception as exc:  # libsndfile raises several types for corrupt data
                     raise DecodeError(str(path), f"corrupt or truncated audio: {_reason(exc)}") from None
                 if not len(data):
@@ -72,7 +103,8 @@ def _pyav_blocks(path: Path, info_only: bool = False, fh=None):
     import av
 
     try:
-        container = av.open(fh if fh is not None else str(path))
+        with quiet_decoder():
+            container = av.open(fh if fh is not None else str(path))
     except Exception as exc:
         raise DecodeError(str(path), f"not a readable audio file: {_reason(exc)}") from None
     streams = [s for s in container.streams if s.type == "audio"]
@@ -97,11 +129,18 @@ def _pyav_blocks(path: Path, info_only: bool = False, fh=None):
         pending, size, target = [], 0, max(1 << 16, int(BLOCK_SECONDS * rate))
         try:
             with container:
-                for frame in container.decode(stream):
-                    for out in to_float.resample(frame):
-                        packed = out.to_ndarray().reshape(-1, len(out.layout.channels))  # (samples, channels)
-                        pending.append(packed)
-                        size += len(packed)
+                frames, more = container.decode(stream), True
+                while more:
+                    with quiet_decoder():  # a block's frames at a time: never quiet across the yield
+                        for frame in frames:
+                            for out in to_float.resample(frame):
+                                packed = out.to_ndarray().reshape(-1, len(out.layout.channels))  # (samples, channels)
+                                pending.append(packed)
+                                size += len(packed)
+                            if size >= target:
+                                break
+                        else:
+                            more = False
                     if size >= target:
                         yield np.concatenate(pending)
                         pending, size = [], 0

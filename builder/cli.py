@@ -32,9 +32,12 @@ def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     b.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: number of cores)")
     b.add_argument("--strict", action="store_true", help="exit non-zero if any source file was skipped")
     b.add_argument("--force", action="store_true", help="rebuild from scratch, replacing an earlier build in OUT")
+    b.add_argument("--repair", action="store_true",
+                   help="build again the files changed since spectroset wrote them (else they are left as they are)")
     b.add_argument("--executor", choices=["local", "ray"], default="local", help="where work units run")
     b.add_argument("--address", help="Ray cluster address (ray://HOST:PORT or auto); with --executor ray")
-    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar; print the summary line and problems only (skipped files are in build.json)")
     b.add_argument("--verbose", action="store_true", help="name the files in OUT that spectroset left alone")
 
     i = sub.add_parser("inspect", help="summarise a built dataset; --verify re-hashes every file")
@@ -71,6 +74,7 @@ def cmd_build(args) -> int:
         from .executors import prestart
 
         prestart(args.jobs)  # the pool's forkserver boots (~0.5 s of imports) while we import and plan
+    from .inspect import plural as _n
     from .loading import load_config
     from .pipeline import build
 
@@ -84,28 +88,40 @@ def cmd_build(args) -> int:
     cfg = load_config(args.config, overrides)
     _interruptible()
     report = build(cfg, workers=args.jobs, force=args.force, executor=args.executor, address=args.address,
-                   progress=False if args.quiet else None, stop=True)
+                   progress=False if args.quiet else None, stop=True, repair=args.repair)
     rec, where = report.record, report.url or report.out
     if not rec.get("windows"):
         _print_skipped(report.skipped)
         raise NothingToBuild(_why_no_window(rec, report.skipped))
     if report.up_to_date:
-        print(f"{where}: up to date ({rec['windows']} windows from {rec['sources']} recordings); nothing to do")
+        print(f"{where}: up to date ({_n(rec['windows'], 'window')} from {_n(rec['sources'], 'recording')}); "
+              "nothing to do")
     else:
-        print(f"built {rec['windows']} windows from {rec['sources']} recordings "
+        print(f"built {_n(rec['windows'], 'window')} from {_n(rec['sources'], 'recording')} "
               f"({report.decoded} decoded, {report.reused} reused) in {report.seconds:.1f} s → {where}")
-        print("  splits: " + ", ".join(f"{k} {v}" for k, v in rec["splits"].items()))
+        if not args.quiet:
+            print("  splits: " + ", ".join(f"{k} {v}" for k, v in rec["splits"].items()))
         empty = [k for k in cfg.output.splits.fractions if not rec["splits"].get(k)]
         if empty:
             print(f"warning: output.splits: {', '.join(empty)} got no window ({rec['sources']} recording(s) "
                   "split by recording); use larger fractions or more recordings", file=sys.stderr)
-        if report.url:
+        if report.url:  # part of the summary: what reached the URL
             print(f"  uploaded {report.uploaded} file(s), deleted {report.deleted}; staging folder {report.out}")
-    if report.left_alone:
+    if report.repaired:
+        print(f"  restored {len(report.repaired)} file(s) changed since spectroset wrote them")
+    if report.changed:
+        from .stamps import changed_line
+
+        print(f"warning: {changed_line(report.changed)}", file=sys.stderr)
+    if report.unannotated and not args.quiet:
+        print(f"  left out {_n(report.unannotated, 'recording')} without an annotated event, undecoded "
+              f"({'windows.select: events' if cfg.windows.select == 'events' else 'source.labels.background: null'})")
+    if report.left_alone and (args.verbose or not args.quiet):
         names = ": " + ", ".join(report.left_alone) if args.verbose else " (named in build.json and with --verbose)"
         print(f"  left alone {len(report.left_alone)} file(s) in {report.out} that spectroset did not write{names}")
     total = rec.get("skipped_total", len(report.skipped))
-    _print_skipped(report.skipped, total)
+    if not args.quiet:
+        _print_skipped(report.skipped, total)
     if report.skipped:
         listed = f"all in {Path(report.out) / rec['skipped_file']}" if rec.get("skipped_file") else "listed in build.json"
         print(f"  {total} file(s) skipped ({listed})")
@@ -197,7 +213,9 @@ COMMANDS = {"build": cmd_build, "inspect": cmd_inspect, "presets": cmd_presets, 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser(argv).parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="%(message)s", stream=sys.stderr)
+    quiet = getattr(args, "quiet", False)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING if quiet else logging.INFO,
+                        format="%(message)s", stream=sys.stderr)
     for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "urllib3", "filelock", "fsspec", "datasets", "huggingface_hub", "PIL", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
@@ -210,9 +228,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in getattr(exc, "details", None) or [str(exc)]:
             print(f"error: {one_line(line)}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        stopped = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{stopped}; rerun the same command to resume", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:  # `spectroset inspect OUT | head`: the reader left; not our error
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
@@ -222,8 +241,17 @@ def main(argv: list[str] | None = None) -> int:
 _HELD: list = []  # the signal mask :func:`run` replaced, until :func:`_interruptible`
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``, a scheduler stopping a job): answered as Ctrl-C is, the workers
+    stopped and one line, so no worker outlives the CLI and a rerun resumes (exit code 143)."""
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated
+
+
 def _interruptible() -> None:
-    """Let Ctrl-C in again; one pressed meanwhile is raised here, where :func:`main` answers it."""
+    """Let Ctrl-C and SIGTERM in again; one sent meanwhile is raised here, where :func:`main` answers it."""
     if _HELD:
         import signal
 
@@ -233,18 +261,20 @@ def _interruptible() -> None:
 def run() -> None:
     """The process entry (``spectroset``, ``python -m builder``): :func:`main`, then exit with its code.
 
-    Ctrl-C is held while the command imports and validates its config (:func:`_interruptible`):
-    inside an import it was lost, and inside pydantic's schema building it became a SchemaError's
-    traceback. Held, it stops the command a few tenths of a second later, with its one line."""
+    Ctrl-C and SIGTERM are held while the command imports and validates its config
+    (:func:`_interruptible`): inside an import one was lost, and inside pydantic's schema building
+    it became a SchemaError's traceback. Held, it stops the command a few tenths of a second later,
+    with its one line."""
     import signal
 
     from .threads import cap_threads_at_start
 
     cap_threads_at_start()
     if hasattr(signal, "pthread_sigmask"):
-        _HELD.append(signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}))
+        _HELD.append(signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}))
+    signal.signal(signal.SIGTERM, _terminated)
     code = main()
-    if code == 130:  # interrupted: a stopped pool's thread may wait forever on a worker's last message
+    if code in (130, 143):  # stopped: a stopped pool's thread may wait forever on a worker's last message
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

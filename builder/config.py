@@ -132,6 +132,22 @@ class ImageConfig(Frozen):
     png_compress_level: int = Field(default=1, ge=0, le=9)
     style: Literal["raw", "figure"] = "raw"
 
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _channel_list(cls, v: Any) -> Any:
+        if isinstance(v, str):  # `channels: pcen` can only mean [pcen]
+            return [v]
+        if not isinstance(v, (list, tuple)):
+            raise ValueError("must be a list of channel names, e.g. [spectrogram] or [pcen, delta, delta2]")
+        return v
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _pair(cls, v: Any) -> Any:
+        if v is not None and (not isinstance(v, (list, tuple)) or len(v) != 2):  # 512: square? width only?
+            raise ValueError("must be [width, height] in pixels, e.g. [512, 512]")
+        return v
+
     @field_validator("channels")
     @classmethod
     def _channels(cls, v: tuple[str, ...]) -> tuple[str, ...]:

@@ -92,7 +92,8 @@ def _remote(url: str, extensions: tuple[str, ...]):
 
 def _local(root: Path, extensions: tuple[str, ...]):
     if not root.is_dir():
-        raise SourceError(f"source.path: not a folder: {root}")
+        raise SourceError(f"source.path: not a folder: {root} (give your audio folder with "
+                          "--set source.path=FOLDER)")
     for rel, path in _walk(root):
         yield _stat(rel, path, extensions)
 
@@ -155,3 +156,13 @@ def _events(files: list[SourceFile], skipped: list[Skipped], spec: EventLabels):
 def _sorted(skipped: list[Skipped], problems: list[tuple[str, str]]) -> list[Skipped]:
     """The skipped files and the label CSV's or annotations' ``(where, reason)`` problems, sorted as one list."""
     return sorted(skipped + [Skipped(where, reason) for where, reason in problems], key=lambda s: s.path)
+
+
+def annotated_only(files: list[SourceFile], labels, select: str) -> tuple[list[SourceFile], int]:
+    """``(files that can give a window, how many cannot)``. With time-stamped labels, a recording
+    nobody annotated gives windows only as background: with ``background: null`` or
+    ``windows.select: events`` it gives none, so it is left out, never decoded and not a skip."""
+    if not isinstance(labels, EventLabels) or (labels.background is not None and select != "events"):
+        return files, 0
+    kept = [f for f in files if f.events]
+    return kept, len(files) - len(kept)

@@ -6,7 +6,8 @@
     │   └── NothingToBuild          the source yields no window at all (says why and what to try)
     ├── DecodeError                 one audio file cannot be read (the build skips it and reports it)
     ├── BuildError                  the build cannot go on (output locked, disk full, read-only output)
-    │   └── LockedError             another build holds the output folder
+    │   ├── LockedError             another build holds the output folder
+    │   └── OutsideRootError        a path would resolve through a link away from its name (names the link)
     ├── LayoutError                 a built dataset on disk is missing files or fails verification
     └── PublishError                an upload to the Hub or Kaggle failed
         ├── CredentialsError        no usable token; says which variable or file to set
@@ -65,6 +66,15 @@ class BuildError(SpectrosetError):
 
 class LockedError(BuildError):
     """Another live build holds the output folder's lock."""
+
+
+class OutsideRootError(BuildError):
+    """A path spectroset was about to write below ``root`` resolves elsewhere: ``link`` (a symlink on
+    the way, or None for a name that is not a plain relative path) leads to ``target``."""
+
+    def __init__(self, message: str, *, root: str, rel: str, link: str | None = None, target: str | None = None):
+        self.root, self.rel, self.link, self.target = root, rel, link, target
+        super().__init__(message)
 
 
 class LayoutError(SpectrosetError):

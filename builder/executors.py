@@ -15,6 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, wait
 from functools import lru_cache
 from typing import Callable, Iterable, Iterator, TypeVar
 
+from .lifeline import die_with_parent, start_forkserver
 from .threads import CAPPED_VAR, THREAD_VARS, limit_threads
 
 T = TypeVar("T")
@@ -73,23 +74,23 @@ _LIBC = _libc()
 def _init_worker(parent: int | None) -> None:
     """Each worker: one math thread, and deaf to Ctrl-C. The terminal sends SIGINT to the whole
     process group; the CLI alone answers it, and stops the workers (:meth:`ProcessExecutor.close`)
-    instead of each printing a traceback of wherever it was.
+    instead of each printing a traceback of wherever it was. SIGTERM (the CLI's own handler, when
+    forked from it) is the default again: that is how the CLI stops a worker.
 
     A worker forked from the CLI (``parent``, its pid) also dies with it. It holds copies of the
     CLI's descriptors, the pool's own pipe and the output lock among them, so nothing would ever
-    tell it the CLI was killed: it would wait on that pipe forever, holding the lock.
+    tell it the CLI was killed: it would wait on that pipe forever, holding the lock. (One forked
+    from a forkserver is tied to that forkserver at birth, see :mod:`builder.lifeline`.)
     """
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # held by the CLI while it forked us
     if parent is not None:
-        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # the CLI died before the line above
-            os._exit(1)
+        die_with_parent(parent)
     limit_threads()
-
-
-PR_SET_PDEATHSIG = 1  # prctl option, from linux/prctl.h
 
 
 class InlineExecutor:
@@ -103,8 +104,8 @@ class InlineExecutor:
         pass
 
 
-PRELOAD = ["numpy", "soundfile", "soxr", "mkl_fft", "builder.worker", "builder.audio", "builder.spectrogram",
-           "builder.render", "builder.channels", "builder.layouts.units"]
+PRELOAD = ["builder.lifeline", "numpy", "soundfile", "soxr", "mkl_fft", "builder.worker", "builder.audio",
+           "builder.spectrogram", "builder.render", "builder.channels", "builder.layouts.units"]
 
 
 def forks_here() -> bool:
@@ -145,7 +146,8 @@ def _context() -> tuple:
     for name in THREAD_VARS:  # before the forkserver loads BLAS, so it starts single-threaded
         os.environ.setdefault(name, "1")
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(PRELOAD)
+    ctx.set_forkserver_preload(PRELOAD)  # builder.lifeline first: it ties the forkserver to us
+    start_forkserver()
     return ctx, None
 
 
@@ -157,10 +159,7 @@ def prestart(workers: int | None) -> None:
     import multiprocessing as mp
 
     if "forkserver" in mp.get_all_start_methods():
-        from multiprocessing import forkserver
-
         _context()
-        forkserver.ensure_running()
 
 
 class ProcessExecutor:
@@ -169,10 +168,10 @@ class ProcessExecutor:
         from concurrent.futures import ProcessPoolExecutor
 
         self.workers, self.pool = workers, None
-        # A Ctrl-C halfway through a fork leaves locks taken (logging's among them) and a worker
-        # nobody knows of: it is held until the workers exist, then raised here.
+        # A Ctrl-C (or the CLI's SIGTERM) halfway through a fork leaves locks taken (logging's
+        # among them) and a worker nobody knows of: it is held until the workers exist, then raised here.
         hold = getattr(signal, "pthread_sigmask", None)  # not on Windows, where nothing forks
-        held = hold(signal.SIG_BLOCK, {signal.SIGINT}) if hold else None
+        held = hold(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if hold else None
         try:
             ctx, parent = _context()
             self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(parent,))

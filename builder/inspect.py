@@ -7,6 +7,11 @@ from pathlib import Path
 from .errors import LayoutError
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 window``, ``2 windows``: a count with its noun in the right number."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def finished_build(out: Path) -> dict:
     """``OUT/build.json`` of a finished spectroset build (:func:`ledger.read_build` checks its
     shape); else one :class:`LayoutError` line that says what ``out`` is instead. Used by
@@ -55,7 +60,8 @@ def _loaded_files(dataset: Path, record: dict) -> list[str]:
 def inspect(dataset: Path, verify: bool = False) -> int:
     rec = finished_build(dataset)
     print(f"{rec['name']}  ({rec['layout']}, {dataset})")
-    print(f"  {rec['windows']} windows from {rec['sources']} recordings, {rec.get('audio_hours', 0):.2f} h of audio, "
+    print(f"  {plural(rec['windows'], 'window')} from {plural(rec['sources'], 'recording')}, "
+          f"{rec.get('audio_hours', 0):.2f} h of audio, "
           f"sample rates {', '.join(map(str, rec.get('sample_rates', []))) or '-'}")
     print("  splits: " + ", ".join(f"{k} {v}" for k, v in rec["splits"].items()))
     width = max((len(label) for label in rec["counts"]), default=5)
@@ -75,6 +81,9 @@ def inspect(dataset: Path, verify: bool = False) -> int:
     for line in problems:
         print(f"  {line}")
     if problems:
-        raise LayoutError(f"{dataset}: {len(problems)} file(s) fail verification")
+        kinds = {line.split(":")[0] for line in problems}
+        fix = ["rerun the build with --repair to restore them"] if kinds & {"missing", "changed"} else []
+        fix += ["move the unexpected files out of the data folders"] if "unexpected" in kinds else []
+        raise LayoutError(f"{dataset}: {len(problems)} file(s) fail verification; {' and '.join(fix)}")
     print(f"  verified: all {len(rec.get('files', {}))} files match their build-time checksums")
     return 0

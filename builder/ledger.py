@@ -13,8 +13,11 @@ in other processes note each path in an *intent log* (``.spectroset/intent/<hash
 per line) before creating the file; the driver records the log itself as an intent, so a run
 killed mid-recording leaves nothing the next run cannot name.
 
-Every path acted on must be relative, free of ``..``, and resolve inside its root with symlinks
-followed (:func:`inside`); anything else is skipped, whatever a tampered journal or build.json says.
+Every path acted on must be relative, free of ``..``, and resolve to its own name inside its root
+with symlinks followed (``paths.py``: :func:`inside`, :func:`owned`); anything else is refused before a
+write, or skipped by a removal, whatever a tampered journal or build.json says.
+A recorded file is removed or replaced only while it holds the bytes its row records
+(``stamps.py``): one the user changed is theirs, left as it is unless the build repairs.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from . import stamps
 from .errors import BuildError, LayoutError
+from .paths import inside, owned, safe_rel  # noqa: F401  (also imported from here)
 
 STATE_DIR = ".spectroset"
 INTENT_DIR = f"{STATE_DIR}/intent"
@@ -44,28 +49,6 @@ def temp_name(path):
         head, sep, name = path.rpartition("/")
         return f"{head}{sep}.{name}{TEMP_SUFFIX}"
     return path.with_name(f".{path.name}{TEMP_SUFFIX}")
-
-
-def safe_rel(rel) -> bool:
-    """Whether ``rel`` is a plain relative POSIX path (no ``..``, no absolute, no empty part)."""
-    if not isinstance(rel, str) or not rel or "\\" in rel or "\0" in rel or rel.startswith("/"):
-        return False
-    return all(part not in ("", ".", "..") for part in rel.split("/"))
-
-
-def inside(root: Path, rel) -> Path | None:
-    """``root / rel`` if it stays inside ``root`` with symlinked folders resolved; else None."""
-    if not safe_rel(rel):
-        return None
-    path = root / PurePosixPath(rel)
-    try:
-        base = root.resolve()
-        parent = path.parent.resolve()
-    except (OSError, RuntimeError):
-        return None
-    if parent != base and base not in parent.parents:
-        return None
-    return parent / path.name
 
 
 def remove(root: Path, rels) -> int:
@@ -101,6 +84,11 @@ def remove(root: Path, rels) -> int:
     return removed
 
 
+def _checked(rel: str) -> bool:
+    """Whether a changed file at ``rel`` is the user's: not in the private state, not build.json."""
+    return rel != RECORD and not rel.startswith(STATE_DIR + "/")
+
+
 def intent_log(rel: str) -> str:
     from .names import short_hash
 
@@ -119,8 +107,10 @@ class Ledger:
 
     def __init__(self, journal):
         self.journal, self.out = journal, journal.out
+        self.repair = False  # --repair: changed files are ours to replace (their rows say what to restore)
         journal.db.execute("CREATE TABLE IF NOT EXISTS files "
                            "(path TEXT PRIMARY KEY, unit TEXT, sha256 TEXT, size INTEGER)")
+        stamps.create(journal.db)
 
     def rows(self) -> dict[str, tuple[str | None, str | None]]:
         """path → (unit, sha256); ``sha256`` is None for a file not known to be complete."""
@@ -137,15 +127,30 @@ class Ledger:
     def owns(self, rel: str) -> bool:
         return self.journal.db.execute("SELECT 1 FROM files WHERE path=?", (rel,)).fetchone() is not None
 
+    def complete_rows(self):
+        """``(path, unit, sha256, size, stamp)`` of each complete row whose bytes :meth:`changed` checks."""
+        return (row for row in stamps.complete_rows(self.journal.db) if safe_rel(row[0]) and _checked(row[0]))
+
+    def changed(self, rel: str) -> bool:
+        """Whether recorded ``rel`` holds other bytes than its row says (``stamps.py``); checked
+        before removing or replacing it."""
+        return _checked(rel) and stamps.changed(self.journal.db, str(self.out), rel)
+
+    def forget(self, rels) -> None:
+        """Drop these rows, leaving their files alone: they are not (or no longer) ours."""
+        self.journal._write_all([(f"DELETE FROM {table} WHERE path=?", (r,)) for r in rels
+                                 for table in ("files", "stamps")])
+
     def intend(self, rels, unit: str | None = None) -> None:
         """Record ``rels`` before they are created. A path that exists and is not ours stops the build."""
         rels = list(rels)
         for rel in rels:
-            path = inside(self.out, rel)
-            if path is None:
-                raise BuildError(f"{self.out}: refusing to write {rel!r}: it does not resolve inside the output folder")
+            path = owned(self.out, rel)
             if os.path.lexists(path) and not self.owns(rel):
                 raise BuildError(f"{path} exists and was not written by spectroset; move it away and rerun")
+            if not self.repair and self.changed(rel):
+                raise BuildError(f"{path} was changed since spectroset wrote it; rerun with --repair to restore it, "
+                                 "or move it away")
         self.journal._write_all([("INSERT OR REPLACE INTO files VALUES (?, ?, NULL, NULL)", (r, unit)) for r in rels])
 
     def sizes(self) -> dict[str, int]:
@@ -157,15 +162,20 @@ class Ledger:
         return "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", (rel, unit, sha256, size)
 
     def confirm(self, rel: str, sha256: str, size: int, unit: str | None = None) -> None:
-        self.journal._write_all([self.confirm_sql(rel, sha256, size, unit)])
+        self.journal._write_all([self.confirm_sql(rel, sha256, size, unit), *self.stamp_sql([(rel, sha256, size)])])
+
+    def stamp_sql(self, files) -> list[tuple[str, tuple]]:
+        """Stamps (mtime) of files just written, ``(path, sha256, size)``, private state excepted."""
+        return stamps.stamp_sql(str(self.out), [(p, sha) for p, sha, _ in files if not p.startswith(STATE_DIR + "/")])
 
     def remove(self, rels) -> int:
         """Delete these recorded files (and their temps) and forget them. The one way files go."""
         rels = sorted(r for r in set(rels) if self.owns(r))  # a path no row names is not ours to remove
         if not rels:
             return 0
-        n = remove(self.out, rels)
-        self.journal._write_all([("DELETE FROM files WHERE path=?", (r,)) for r in rels])
+        left = [] if self.repair else [r for r in rels if self.changed(r)]  # the user's now: stays
+        n = remove(self.out, sorted(set(rels) - set(left)))
+        self.forget(rels)
         return n
 
     def remove_unfinished(self) -> int:
@@ -222,8 +232,13 @@ def read_build(out: Path) -> dict:
         if (out / STATE_DIR).is_dir():
             raise LayoutError(f"{out}: unfinished: rerun the build (no build.json; a build was interrupted)") from None
         raise LayoutError(f"{out}: not a built dataset (no build.json); run `spectroset build` first") from None
-    except (OSError, ValueError) as exc:
-        raise LayoutError(f"{path}: unreadable ({exc.__class__.__name__}); rerun the build") from None
+    except OSError as exc:
+        raise LayoutError(f"{path}: unreadable ({exc.strerror or exc.__class__.__name__})") from None
+    except ValueError as exc:  # without its state a build refuses the folder: say what is true
+        then = ("rerun the build to replace it (move it away first if spectroset did not write it)"
+                if (out / STATE_DIR).is_dir() else f"no {STATE_DIR} state beside it: not a folder `spectroset build` "
+                "wrote or can rebuild; build into a new folder")
+        raise LayoutError(f"{path}: unreadable: not JSON ({exc.__class__.__name__}); {then}") from None
     if not isinstance(record, dict):
         raise LayoutError(f"{path}: not a spectroset build record (expected a JSON object); "
                           "is this a folder `spectroset build` wrote?")

@@ -121,7 +121,10 @@ def apply_override(data: dict, assignment: str, origin: str) -> str:
     return key
 
 
-def _resolve_paths(data: dict, base: Path) -> None:
+def _resolve_paths(data: dict, base: Path, bundled: Path | None = None) -> None:
+    """Make the relative paths of ``data`` absolute against ``base``; in a bundled preset
+    (``bundled``: its folder), one that is not under ``base`` but is beside the preset (the demo
+    audio events-raven names) resolves there, so the preset runs from any folder."""
     from .fsutil import is_url
 
     def fix(parent: dict | None, key: str) -> None:
@@ -130,7 +133,10 @@ def _resolve_paths(data: dict, base: Path) -> None:
                 p = Path(parent[key]).expanduser()
             except RuntimeError:  # "~someone" with no such user
                 raise ValueError(f"@{key}@ cannot expand {parent[key]!r}: no such user's home folder") from None
-            parent[key] = os.path.normpath(p if p.is_absolute() else (base / p))
+            here = base / p
+            if bundled is not None and not here.exists() and (bundled / p).exists():
+                here = bundled / p
+            parent[key] = os.path.normpath(p if p.is_absolute() else here)
 
     source = data.get("source")
     if isinstance(source, dict):
@@ -216,11 +222,13 @@ def _error(msg: str, key: str | None, origin: str, set_keys: list[str]) -> Confi
     return error
 
 
-def parse_config(data: Any, origin: str, base: Path, overrides: list[str] = ()) -> Config:
+def parse_config(data: Any, origin: str, base: Path, overrides: list[str] = (), bundled: Path | None = None
+                 ) -> Config:
     """Validate a loaded YAML document (plus --set overrides) into a :class:`Config`.
 
     Paths in ``data`` resolve against ``base``; paths set by ``overrides`` against the working
-    directory (they were typed in a shell there).
+    directory (they were typed in a shell there). ``bundled``: the folder of a bundled preset,
+    whose output defaults to ``out/<name>`` in the working directory, never beside the preset.
     """
     if data is None:
         data = {}
@@ -230,7 +238,7 @@ def parse_config(data: Any, origin: str, base: Path, overrides: list[str] = ()) 
         data = json.loads(json.dumps(data, default=str))  # deep copy; YAML dates etc. become strings
     except (ValueError, RecursionError):
         raise ConfigError("the YAML refers to itself (a recursive alias) or nests too deeply", file=origin) from None
-    _resolve(data, base, origin)
+    _resolve(data, base, origin, bundled)
     set_keys = [apply_override(data, assignment, origin) for assignment in overrides]
     _resolve(data, Path.cwd(), "--set")  # only the overrides' paths are still relative
     data.setdefault("name", Path(origin).stem)
@@ -242,16 +250,16 @@ def parse_config(data: Any, origin: str, base: Path, overrides: list[str] = ()) 
         m = _KEYED.match(str(exc))
         raise _error(m.group(2) if m else str(exc), m.group(1) if m else None, origin, set_keys) from None
     if cfg.output.path is None:
-        default = base / "out" / re.sub(r"[^\w.-]+", "-", cfg.name).strip("-.")
+        default = (Path.cwd() if bundled else base) / "out" / re.sub(r"[^\w.-]+", "-", cfg.name).strip("-.")
         cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"path": default})})
     return cfg
 
 
-def _resolve(data: dict, base: Path, origin: str) -> None:
+def _resolve(data: dict, base: Path, origin: str, bundled: Path | None = None) -> None:
     if isinstance(data.get("source"), str):
         data["source"] = {"path": data["source"]}
     try:
-        _resolve_paths(data, base)
+        _resolve_paths(data, base, bundled)
     except ValueError as exc:
         m = _KEYED.match(str(exc))
         raise ConfigError(m.group(2), file=origin, key=m.group(1)) from None
@@ -259,16 +267,16 @@ def _resolve(data: dict, base: Path, origin: str) -> None:
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     """Load a config file, or a bundled preset by name (see ``spectroset presets``)."""
-    from .presets import find_preset, list_presets
+    from .presets import close_presets, find_preset, is_bundled
 
     path = Path(path)
     origin, base = str(path), path.resolve().parent
-    if not path.is_file():
+    if path.is_file() and is_bundled(path):  # a bundled preset by its path: as by its name
+        base = Path.cwd()
+    elif not path.is_file():
         preset = find_preset(str(path))
         if preset is None:
-            import difflib
-
-            close = difflib.get_close_matches(path.stem, [name for name, _, _ in list_presets()], n=2, cutoff=0.7)
+            close = close_presets(str(path))
             hint = f"did you mean {' or '.join(close)}? " if close and path.parent == Path(".") else ""
             raise ConfigError(f"no such config file or preset ({hint}see `spectroset presets`)", file=str(path))
         path, origin, base = preset, preset.name, Path.cwd()
@@ -289,4 +297,4 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
         where = f"line {mark.line + 1}" if mark else "YAML"
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{problem}", file=origin, key=where) from None
-    return parse_config(data, origin, base, overrides)
+    return parse_config(data, origin, base, overrides, path.resolve().parent if is_bundled(path) else None)

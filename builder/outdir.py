@@ -88,11 +88,18 @@ def check_nesting(source, out: Path) -> None:
         raise BuildError(f"output folder {out} is inside source.path {source}; choose a folder outside it with -o")
 
 
+# Files a version-control checkout or a desktop puts in any folder: an OUT holding only these is
+# empty to a first build, and they are left where they are, as every file spectroset did not write.
+PLACEHOLDERS = frozenset({".gitkeep", ".keep", ".DS_Store", "Thumbs.db", "desktop.ini"})
+
+
 def check_output(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise BuildError(f"output.path: {out} exists and is not a folder")
     try:
-        foreign = out.is_dir() and any(out.iterdir()) and not (out / STATE_DIR).is_dir()
+        foreign = (out.is_dir() and any(not (p.name in PLACEHOLDERS and p.is_file() and not p.is_symlink())
+                                        for p in out.iterdir())
+                   and not (out / STATE_DIR).is_dir())
     except OSError as exc:
         raise BuildError(f"output.path: cannot read {out}: {exc.strerror or exc}") from None
     if foreign:

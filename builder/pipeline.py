@@ -9,7 +9,9 @@ What is ours is decided in one place: the ledger (``ledger.py``). :func:`_build_
 build.json before the first recorded file changes, removes what a killed run left unfinished,
 removes the files of recordings that changed or went, and — once the new files are in place —
 every recorded file the new build does not list; build.json is written last. Files no row names
-are the user's, counted in ``left_alone``.
+are the user's, counted in ``left_alone``. Before any of that, :func:`stamps.settle` checks each
+recorded file against its row: one the user changed is left as it is (``changed``), and a build
+with anything to do stops first, unless ``repair`` (then it is built again).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config, public_dict
-from .discover import Skipped, discover
-from .errors import BuildError
+from .discover import Skipped, annotated_only, discover
+from .errors import BuildError, NothingToBuild
 from .events import late_events
 from .executors import LazyPool, prestart
 from .fsutil import is_url
@@ -36,6 +38,7 @@ from .ledger import RECORD, foreign_files
 from .outdir import check_nesting, check_output, config_changed, encoder_changed, fingerprint, read_record
 from .render import ENCODER
 from .atomic import atomic_write
+from .stamps import refuse_changed, settle
 from .state import Journal, OutputLock
 from .worker import FileJob
 
@@ -55,6 +58,9 @@ class BuildReport:
     uploaded: int = 0  # files uploaded to the URL in this run
     deleted: int = 0  # files the URL no longer needed
     left_alone: list[str] = field(default_factory=list)  # files in OUT that spectroset did not write
+    changed: list[str] = field(default_factory=list)  # built files the user changed, left as they are
+    repaired: list[str] = field(default_factory=list)  # built files the user changed, built again (--repair)
+    unannotated: int = 0  # recordings left out undecoded: no event, and only events give windows
 
 
 class _Progress:
@@ -90,13 +96,14 @@ class _Progress:
 
 def build(
     cfg: Config, *, workers: int | None = None, force: bool = False, executor: str = "local",
-    address: str | None = None, progress: bool | None = None, stop: bool = False,
+    address: str | None = None, progress: bool | None = None, stop: bool = False, repair: bool = False,
 ) -> BuildReport:
     """Build (or finish, or refresh) the dataset described by ``cfg`` in ``cfg.output.path``.
 
     An ``output.path`` URL is built in a local staging folder, then mirrored to the URL under the
     same lock (see ``layouts/remote.py``). ``stop``: on Ctrl-C, stop the workers at once (the CLI,
-    which exits right after) instead of letting their running recordings finish.
+    which exits right after) instead of letting their running recordings finish. ``repair``:
+    built files whose bytes changed since the build are built again instead of left alone.
     """
     t0 = time.monotonic()
     if executor == "local":
@@ -114,32 +121,42 @@ def build(
     # Discovery reads only the sources; done first, a missing folder or bad label CSV stops the
     # build before OUT exists or its journal records a config that never built anything.
     sources, skipped = _usable_names(*discover(cfg.source))
+    sources, unannotated = annotated_only(sources, cfg.source.labels, cfg.windows.select)
+    if not sources:
+        why = "windows.select: events" if cfg.windows.select == "events" else "source.labels.background: null"
+        raise NothingToBuild(f"no window to build: none of the {unannotated} recording(s) has an annotated event, "
+                             f"and with {why} only events give windows")
     with OutputLock(out):
         journal = Journal(out)
         try:
             report = _build_in(out, cfg, sources, skipped, journal, force, workers, executor, address, progress,
-                               stop)
+                               stop, repair)
         finally:
             journal.close()
         if remote is not None:
             report.url = remote.url
             report.uploaded, report.deleted = remote.sync(report.record, full=force)
             report.up_to_date = report.up_to_date and not (report.uploaded or report.deleted)
-    report.seconds = time.monotonic() - t0
+    report.seconds, report.unannotated = time.monotonic() - t0, unannotated
     return report
 
 
 def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force: bool,
-              workers, executor, address, progress, stop: bool) -> BuildReport:
+              workers, executor, address, progress, stop: bool, repair: bool = False) -> BuildReport:
     ledger = journal.ledger
+    ledger.repair = repair
     replace = config_changed(out, cfg, journal, force) or force or encoder_changed(journal)
     fp = fingerprint(cfg, sources, skipped)
     previous = read_record(out)
+    edits = settle(ledger, previous)  # one lstat per recorded file; a hash only where size or mtime moved
     if (not replace and previous and previous.get("fingerprint") == fp and not ledger.unfinished()
-            and all((out / f).is_file() for f in previous["files"])):
+            and edits.complete(previous["files"]) and not (repair and edits.changed)):
         return BuildReport(out, previous, reused=len(sources), up_to_date=True, skipped=previous.get("skipped", []),
-                           left_alone=foreign_files(out, [*previous["files"], RECORD]))
+                           left_alone=foreign_files(out, [*previous["files"], RECORD]), changed=sorted(edits.changed))
+    if not repair:  # before anything changes
+        refuse_changed(edits, out)
     ledger.remove([RECORD])  # withdrawn before the first recorded file changes: unfinished until the end
+    ledger.remove(edits.changed if repair else [])  # built again below, as missing files are
     ledger.remove_unfinished()
     if replace:
         ledger.remove_all()
@@ -181,13 +198,14 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
     left_alone = foreign_files(out, [*record["files"], RECORD])
     record["left_alone"] = {"count": len(left_alone), "files": left_alone[:1000]}
     _write_record(out, ledger, record)
-    return BuildReport(out, record, decoded, reused, skipped=skips, left_alone=left_alone)
+    return BuildReport(out, record, decoded, reused, skipped=skips, left_alone=left_alone,
+                       repaired=sorted(edits.changed))
 
 
 def _write_record(out: Path, ledger, record: dict) -> None:
     data = to_json(record)
     ledger.intend([RECORD])
-    atomic_write(out / RECORD, data)
+    atomic_write(out / RECORD, data, root=out)
     ledger.confirm(RECORD, hashlib.sha256(data).hexdigest(), len(data))
 
 

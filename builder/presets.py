@@ -10,6 +10,12 @@ def preset_dirs() -> list[Path]:
     return [p for p in (here / "presets", here.parent / "configs") if p.is_dir()]
 
 
+def is_bundled(path: Path) -> bool:
+    """Whether ``path`` is one of the bundled presets (by its path: ``configs/x.yaml``)."""
+    folder = Path(path).resolve().parent
+    return any(folder == d.resolve() for d in preset_dirs())
+
+
 def list_presets() -> list[tuple[str, str, Path]]:
     """``(name, one-line description, path)`` for each preset, sorted by name."""
     seen: dict[str, tuple[str, str, Path]] = {}
@@ -35,3 +41,14 @@ def find_preset(name: str) -> Path | None:
         if preset == stem:
             return path
     return None
+
+
+def close_presets(name: str) -> list[str]:
+    """Presets a mistyped ``name`` may mean: close in spelling (case aside), or containing it
+    (``raven`` → ``events-raven``); at most two, best first."""
+    import difflib
+
+    typed = Path(name).stem.lower()
+    names = [n for n, _, _ in list_presets()]
+    close = difflib.get_close_matches(typed, names, n=2, cutoff=0.7)
+    return (close or [n for n in names if len(typed) >= 3 and typed in n])[:2]

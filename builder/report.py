@@ -233,7 +233,7 @@ def _gallery(picked: dict[str, list[dict]], totals: Counter) -> str:
 
 def render_report(out: Path, per_label: int = PER_LABEL) -> str:
     """The report of the dataset in ``out`` as one HTML string."""
-    from .inspect import finished_build
+    from .inspect import finished_build, plural as _n
 
     out = Path(out)
     record = finished_build(out)
@@ -245,6 +245,9 @@ def render_report(out: Path, per_label: int = PER_LABEL) -> str:
     for r in rows:
         lengths[r["source"]] = max(lengths.get(r["source"], 0.0), r["end"])
         windows[r["source"]] += 1
+    durations = record.get("durations")
+    if isinstance(durations, dict):  # the decoded lengths (a 0.04-s file's padded window ends at 5 s)
+        lengths = {rel: float(s) for rel, s in durations.items() if isinstance(s, (int, float)) and rel in lengths}
     name = record.get("name", out.name)
     overview = ""
     if (out / "preview.png").is_file():
@@ -261,13 +264,14 @@ def render_report(out: Path, per_label: int = PER_LABEL) -> str:
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{_esc(name)}: spectroset report</title><style>{_CSS}</style></head><body>",
         f"<h1>{_esc(name)}</h1>",
-        f'<p class=muted>{record.get("windows", 0)} windows from {record.get("sources", 0)} recordings '
+        f'<p class=muted>{_n(record.get("windows", 0), "window")} from {_n(record.get("sources", 0), "recording")} '
         f'({record.get("audio_hours", 0):.2f} h of audio{", " + rates if rates else ""}), layout '
         f'{_esc(record.get("layout", "?"))}, config hash {_esc(record.get("config_hash", "?"))}. '
         f"{record.get('skipped_total', len(skipped))} file(s) skipped{listed}.</p>",
         overview, "<h2>Windows per label and split</h2>", _counts_table(record),
         "<h2>Recordings</h2><div class=charts>",
-        svg_histogram(list(lengths.values()), "Recording length", "seconds (end of its last window)"),
+        svg_histogram(list(lengths.values()), "Recording length",
+                      "seconds" if isinstance(durations, dict) else "seconds (end of its last window)"),
         svg_histogram(list(windows.values()), "Windows per recording", "windows", integer=True), "</div>",
         f"<h2>Gallery</h2><p class=muted>Up to {per_label} windows per label, from different recordings "
         "where possible" + (", with their audio." if any(r.get("flac") for v in picked.values() for r in v) else ".")

@@ -25,6 +25,7 @@ from typing import Iterator
 from .atomic import disk_error
 from .errors import BuildError, LockedError
 from .ledger import STATE_DIR
+from .paths import owned
 
 JOURNAL_FORMAT = 2  # PRAGMA user_version; 0 is the pickled journal of spectroset <= 0.x
 KEEP_BYTES = 64 << 20  # results a build committed, kept as objects for its end (by their JSON size)
@@ -42,13 +43,14 @@ class OutputLock:
     """Exclusive lock on an output folder for the life of one build."""
 
     def __init__(self, out: Path):
-        self.path = out / STATE_DIR / "lock"
+        self.out, self.path = out, out / STATE_DIR / "lock"
         self.fh = None
 
     def __enter__(self) -> "OutputLock":
+        path = owned(self.out, f"{STATE_DIR}/lock", whole=True)  # a linked state folder: refused before the first write
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.fh = open(self.path, "a+")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.fh = open(path, "a+")
         except OSError as exc:
             raise disk_error(exc, self.path.parent) from None
         try:
@@ -138,7 +140,7 @@ class Journal:
 
     def __init__(self, out: Path):
         self.out = out
-        path = out / STATE_DIR / "journal.sqlite"
+        path = owned(out, f"{STATE_DIR}/journal.sqlite", whole=True)
         try:
             self.db = sqlite3.connect(path, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -172,7 +174,7 @@ class Journal:
         log.warning("note: %s was built by an earlier spectroset (journal format %d, now %d): rebuilding it from "
                     "scratch", self.out, version, JOURNAL_FORMAT)
         remove_earlier_build(self.out, [rel for (rel,) in self.db.execute("SELECT rel FROM units")])
-        for table in ("units", "meta", "pending", "files", "headers"):
+        for table in ("units", "meta", "pending", "files", "headers", "stamps"):
             self.db.execute(f"DROP TABLE IF EXISTS {table}")
 
     def get_meta(self, key: str):
@@ -193,7 +195,8 @@ class Journal:
         """Commit a recording's result and its files (path, sha256, size) in one transaction."""
         text = json.dumps(encode(record), separators=(",", ":"))
         self._write_all([("INSERT OR REPLACE INTO units VALUES (?, ?, ?)", (rel, fingerprint, text)),
-                         *(self.ledger.confirm_sql(p, sha, size, rel) for p, sha, size in files)])
+                         *(self.ledger.confirm_sql(p, sha, size, rel) for p, sha, size in files),
+                         *self.ledger.stamp_sql(files)])
         self._forget([rel])
         if self._kept_bytes + len(text) <= KEEP_BYTES:
             self._kept[rel] = (record, len(text))

@@ -248,14 +248,15 @@ def process_file(job: FileJob, sink=None) -> FileResult:
     if short:
         return FileResult(job.rel, job.fingerprint, rate, result.duration, reason=short)
     if not result.rows and not result.silent:
-        result.reason = _why_none(job, cutter.total >= window_samples(cfg.windows, rate)[0])
+        result.reason = _why_none(job)
     return result
 
 
-def _why_none(job: FileJob, long_enough: bool) -> str:
+def _why_none(job: FileJob) -> str:
+    # Past too_short, a window was cut (a padded one at least): only its labels dropped it.
     if job.cfg.windows.select == "events" and not job.events:
         return "no annotated event (windows.select: events)"
-    if long_enough and _drops_background(job.cfg):
+    if _drops_background(job.cfg):
         return "no window overlaps an event (source.labels.background: null)"
     return "no window kept (shorter than windows.min_last, or last: drop)"
 

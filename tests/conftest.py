@@ -7,6 +7,7 @@ Where it is absent (a fresh clone), the real-audio tests run on stand-ins instea
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -40,3 +41,16 @@ def nasty_dir(tmp_path_factory) -> Path:
 def classes_dir() -> Path:
     """Recordings in one folder per class: ``corpus/classes``, else the bundled demo audio."""
     return CORPUS / "classes" if (CORPUS / "classes").is_dir() else DEMO_AUDIO
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nothing_left_in_the_repository():
+    """Fail the run if a test left a file in the repository root, where pytest runs: a process a
+    test starts there writes relative paths there (``build.773.json`` and ``build.779.json`` were
+    an early thread probe's ``build.<pid>.json``, written into the CLI's working directory, and
+    committed by accident). Hidden caches (``.pytest_cache``, ``.hypothesis``) are not counted."""
+    before = set(os.listdir(REPO))
+    yield
+    left = sorted(n for n in set(os.listdir(REPO)) - before if not n.startswith("."))
+    if left:
+        pytest.fail(f"tests left {', '.join(left)} in {REPO}: give the process a tmp_path to work in")

@@ -6,11 +6,13 @@ write each recording's files where its layout's ``target`` says (``units.py``); 
 ``finalize``s data files, metadata, card and build record.
 
 Folder sizes. The Hub refuses more than 10,000 files in one folder, so an imagefolder label whose
-recordings could give more windows than :data:`FOLDER_BUDGET` is spread over numbered
-sub-folders (``label/0000``, ``label/0001`` …), recordings in sorted order, whole recordings per
-sub-folder. Windows are only counted after decoding, so the plan counts them from the headers'
-frame counts (``audio.probe``: no decoding) with a margin; a label that fits keeps today's flat
-``label/`` folder. The plan stays a function of the sources and their headers.
+recordings in one split could give more windows than :data:`FOLDER_BUDGET` is spread over
+numbered sub-folders of that split's label folder (``label/0000``, ``label/0001`` …), recordings
+in sorted order, whole recordings per sub-folder; a recording that alone could give more takes
+sub-folders of its own, :data:`FOLDER_BUDGET` windows each by window index (``SourcePlan.spread``).
+Windows are only counted after decoding, so the plan counts them from the headers' frame counts
+(``audio.probe``: no decoding) with a margin; a label that fits keeps its flat ``label/`` folder.
+The plan stays a function of the sources and their headers.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class SourcePlan:
     fold: int | None = None  # with output.folds: its fold (train recordings), else -1
     events: tuple = ()  # with source.labels.events: what labels each of its windows
     columns: tuple[tuple[str, object], ...] = ()  # kept CSV columns, typed
+    spread: tuple[str, int, int] | None = None  # (parent, first, per): window i in parent/<first + i // per>
 
 
 @dataclass
@@ -124,24 +127,25 @@ def make_plan(cfg: Config, sources: list[SourceFile],
         for s in sources:
             canonical.setdefault(fold(safe_folder[s.rel]), safe_folder[s.rel])
         mirrored = {s.rel: canonical[fold(safe_folder[s.rel])] for s in sources}
-        folder_of = sub_folders(sources, mirrored, windows or estimated_windows(cfg))
+        folder_of, spread = sub_folders(sources, mirrored, windows or estimated_windows(cfg))
         for s in sources:
             entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, None, folder_of[s.rel], stems[s.rel],
-                                        folds.get(s.rel), s.events)
+                                        folds.get(s.rel), s.events, spread=spread.get(s.rel))
     else:
         label_dirs = unique_components(s.label for s in sources if s.label is not None)
         by_folder: dict[str, list[str]] = {}
         for s in sources:
             by_folder.setdefault(label_dirs.get(s.label, ""), []).append(s.rel)
         stems = {rel: stem for rels in by_folder.values() for rel, stem in unique_stems(rels).items()}
+        spread = {}
         if cfg.output.layout == "imagefolder":  # parquet keeps images inside its shards: no folders to fill
-            folder_of = sub_folders(sources, {s.rel: label_dirs.get(s.label, "") for s in sources},
-                                    windows or estimated_windows(cfg))
+            folder_of, spread = sub_folders(sources, {s.rel: label_dirs.get(s.label, "") for s in sources},
+                                            windows or estimated_windows(cfg), split_of)
         else:
             folder_of = {s.rel: label_dirs.get(s.label, "") for s in sources}
         for s in sources:
             entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, split_of.get(s.rel), folder_of[s.rel],
-                                        stems[s.rel], folds.get(s.rel), s.events)
+                                        stems[s.rel], folds.get(s.rel), s.events, spread=spread.get(s.rel))
     entries = {rel: replace(e, columns=by_rel[rel].columns) for rel, e in entries.items()}  # kept CSV columns
     return DatasetPlan(cfg, sources, entries, names, column_types(sources))
 
@@ -172,17 +176,21 @@ def estimated_windows(cfg: Config, header: Callable[[SourceFile], tuple[int, int
     return count
 
 
-def sub_folders(sources: list[SourceFile], natural: dict[str, str], windows: Callable[[SourceFile], int]
-                ) -> dict[str, str]:
-    """rel → image folder: its ``natural`` one (the label's, or the mirrored source folder), or a
-    numbered sub-folder of it when that folder's recordings could give more than
-    :data:`FOLDER_BUDGET` windows."""
-    by_folder: dict[str, list[SourceFile]] = {}
+def sub_folders(sources: list[SourceFile], natural: dict[str, str], windows: Callable[[SourceFile], int],
+                split_of: dict[str, str] | None = None) -> tuple[dict[str, str], dict[str, tuple[str, int, int]]]:
+    """``(rel → image folder, rel → spread)``. A recording's folder is its ``natural`` one (the
+    label's, or the mirrored source folder), or a numbered sub-folder of it when that folder's
+    recordings in the same split (``split_of``; all of them when splits are drawn per window) could
+    give more than :data:`FOLDER_BUDGET` windows. A recording that alone could give more gets
+    ``spread = (natural, first, FOLDER_BUDGET)``: window ``i`` goes to sub-folder ``first + i //
+    FOLDER_BUDGET`` (its folder names the first), so no folder of it holds more, whatever its length."""
+    split_of = split_of or {}
+    by_folder: dict[tuple[str | None, str], list[SourceFile]] = {}
     for s in sources:
-        by_folder.setdefault(natural[s.rel], []).append(s)
-    folder_of = {}
-    for folder, group in by_folder.items():
-        counts = [windows(s) for s in group] if len(group) > 1 else [0]
+        by_folder.setdefault((split_of.get(s.rel), natural[s.rel]), []).append(s)
+    folder_of, spread = {}, {}
+    for (_, folder), group in by_folder.items():
+        counts = [windows(s) for s in group]
         if sum(counts) <= FOLDER_BUDGET:
             folder_of.update((s.rel, folder) for s in group)
             continue
@@ -190,9 +198,25 @@ def sub_folders(sources: list[SourceFile], natural: dict[str, str], windows: Cal
         for s, n in zip(group, counts):  # sources are sorted: the same chunks on every run
             if used and used + n > FOLDER_BUDGET:
                 chunk, used = chunk + 1, 0
+            folder_of[s.rel] = _numbered(folder, chunk)
+            if n > FOLDER_BUDGET:  # its own sub-folders, by window index; the next recording starts after them
+                spread[s.rel] = (folder, chunk, FOLDER_BUDGET)
+                chunk, used = chunk + -(-n // FOLDER_BUDGET), 0
+                continue
             used += n
-            folder_of[s.rel] = f"{folder}/{chunk:04d}" if folder else f"{chunk:04d}"
-    return folder_of
+    return folder_of, spread
+
+
+def _numbered(folder: str, chunk: int) -> str:
+    return f"{folder}/{chunk:04d}" if folder else f"{chunk:04d}"
+
+
+def window_folder(folder: str, spread: tuple[str, int, int] | None, index: int) -> str:
+    """The image folder of window ``index`` of a recording planned to ``folder`` (and ``spread``)."""
+    if spread is None:
+        return folder
+    parent, first, per = spread
+    return _numbered(parent, first + index // per)
 
 
 def column_types(sources: list[SourceFile]) -> dict[str, str]:

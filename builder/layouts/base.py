@@ -55,7 +55,8 @@ class Layout:
         if found is None:
             entry = self.plan.entries[rel]
             found = self._targets[rel] = Target(str(self.out), self.token, self.name == "parquet", entry.folder,
-                                                entry.stem, entry.split, self.name == "mirror", self.cfg.output.splits)
+                                                entry.stem, entry.split, self.name == "mirror", self.cfg.output.splits,
+                                                entry.spread)
         return found
 
     def paths(self, record: FileResult) -> list[str]:
@@ -98,7 +99,7 @@ class Layout:
 
     def write_atomic(self, rel: str, data: bytes) -> None:
         self.intend(rel)
-        atomic_write(self.out / rel, data)
+        atomic_write(self.out / rel, data, root=self.out)
         self.confirm(rel, hashlib.sha256(data).hexdigest())
 
     @staticmethod
@@ -121,10 +122,11 @@ class Layout:
 
         counts: dict[str, Counter] = defaultdict(Counter)
         stats = _Stats(self.cfg.image.channels)
-        hours, silent, n_sources, rates = 0.0, 0, 0, set()
+        hours, silent, n_sources, rates, durations = 0.0, 0, 0, set(), {}
         for rec in journal.records([s.rel for s in self.plan.sources], rows=False):
             if rec.reason is None:
                 hours += rec.duration / 3600
+                durations[rec.rel] = round(rec.duration, 3)  # the report's lengths: not its last window's end
                 silent += rec.silent
                 n_sources += 1
                 rates.add(rec.sample_rate)
@@ -142,6 +144,7 @@ class Layout:
             "windows": sum(split_sizes.values()),
             "silent_windows_skipped": silent,
             "audio_hours": round(hours, 4),
+            "durations": durations,
             "splits": dict(sorted(split_sizes.items(), key=lambda kv: _split_key(kv[0]))),
             "counts": {label: dict(sorted(c.items(), key=lambda kv: _split_key(kv[0])))
                        for label, c in sorted(_by_label(counts).items())},

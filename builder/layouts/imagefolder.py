@@ -21,6 +21,7 @@ from ..worker import FileResult
 from .base import Layout
 
 PREVIEW_PER_LABEL = 4
+VIEWER_MAX_FILES = 10_000  # the Hub's viewer converts an imagefolder of more image files only in part
 log = logging.getLogger("spectroset")
 
 
@@ -88,6 +89,9 @@ class ImageFolderLayout(Layout):
                 f.abort()
         for split, rows in tables.items():
             self.write_atomic(self.metadata_rel(split), self.encode_metadata(rows))
+        images = sum(sum(c.values()) for c in counts.values())
+        if images > VIEWER_MAX_FILES:
+            log.warning(viewer_note(images))
         return examples
 
     def metadata_rel(self, split: str) -> str:
@@ -136,3 +140,7 @@ class ImageFolderLayout(Layout):
         writer.writerows(rows)
         return buf.getvalue().encode("utf-8")
 
+
+def viewer_note(images: int) -> str:
+    return (f"note: {images:,} image files: the Hub's dataset viewer shows only part of an imagefolder of more than "
+            f"{VIEWER_MAX_FILES:,} (load_dataset still reads every row); output.layout: parquet shows them all")

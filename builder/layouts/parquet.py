@@ -25,6 +25,11 @@ from .base import Layout, inline, sha256_file
 from .units import SpoolReader, check_visible, spool_rel
 
 PREVIEW_PER_LABEL = 4
+# A row group holds at most 100 rows (``datasets``' writer batch for images and audio) and at most
+# ROW_GROUP_BYTES of row data: datasets.config.MAX_ROW_GROUP_SIZE ("100MB", what its push_to_hub aims
+# for), pinned here so the bytes do not depend on its version. The Hub's viewer reads a row group
+# whole; long clips or large RGB images made 100-row groups of several hundred MB.
+ROW_GROUP_BYTES = 100_000_000
 
 
 def assign_shards(sizes: list[int], max_shard_size: int) -> tuple[list[int], int]:
@@ -48,13 +53,35 @@ def shard_name(split: str, i: int, n: int) -> str:
     return f"data/{split}-{i:05d}-of-{n:05d}.parquet"
 
 
+def row_bytes(value) -> int:
+    """Bytes a row (or one of its values) adds to a row group, uncompressed, as parquet counts
+    them: each binary or string with its 4-byte length, each array with a length per list in it,
+    8 for a number. At or a little above what ``total_byte_size`` shows for a row group of such
+    rows (their levels and page headers take less than the lengths counted here; measured with
+    images, arrays and clips)."""
+    if isinstance(value, (bytes, str)):
+        return 4 + len(value)
+    if isinstance(value, dict):
+        return sum(row_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return 4 + sum(row_bytes(v) for v in value)
+    nbytes = getattr(value, "nbytes", None)
+    if nbytes is not None:  # an array: its values, and a length per list of each (bins, frames) row
+        return int(nbytes) + 4 * (int(value.size // value.shape[-1]) if value.ndim else 1)
+    return 8
+
+
 class ParquetFile:
-    """One parquet file written through ``datasets``' writer to a hidden temp name, then renamed."""
+    """One parquet file written through ``datasets``' writer to a hidden temp name, then renamed.
+
+    Row groups end at the writer's 100 rows or before a row that would take them past
+    :data:`ROW_GROUP_BYTES` (:func:`row_bytes`): a function of the rows, so the same bytes every
+    run, and files whose rows stay under it are exactly as ``datasets`` alone writes them."""
 
     def __init__(self, out: Path, rel: str, features):
         from datasets.arrow_writer import ParquetWriter
 
-        self.rel, self.file = rel, AtomicFile(out / rel, open_file=False)
+        self.rel, self.file, self.pending = rel, AtomicFile(out / rel, open_file=False, root=out), 0
         try:
             self.stream = pa.OSFile(self.file.tmp, "wb")  # a plain file: no fsspec URL parsing of our path
         except OSError as exc:
@@ -63,8 +90,14 @@ class ParquetFile:
         self.writer = ParquetWriter(stream=self.stream, features=features)
 
     def write(self, example: dict) -> None:
+        size = row_bytes(example)
         try:
+            if self.writer.current_examples and self.pending + size > ROW_GROUP_BYTES:
+                self.writer.write_examples_on_file()  # one row group ends here
+            if not self.writer.current_examples:
+                self.pending = 0
             self.writer.write(example)
+            self.pending += size
         except OSError as exc:  # pyarrow's IO errors (a full disk) are OSErrors too
             self.abort()
             raise disk_error(exc, self.file.path) from None

@@ -40,6 +40,7 @@ from ..errors import BuildError
 from ..fsutil import filesystem, is_url, join
 from ..ledger import RECORD, STATE_DIR, recorded_files, safe_rel
 from ..atomic import atomic_write
+from ..paths import owned
 
 NOTE_EVERY = 5.0  # seconds between saves of remote.json during an upload
 LEASE = ".spectroset-lease.json"
@@ -48,12 +49,20 @@ LEASE_SETTLE = 1.0  # seconds between writing a lease and reading it back
 
 
 def staging_dir(url: str, staging: Path | None) -> Path:
-    """Where a build for ``url`` lives locally: ``output.staging``, else a folder per URL under
-    ``$XDG_CACHE_HOME/spectroset/staging`` (``~/.cache`` by default)."""
+    """Where a build for ``url`` lives locally: ``output.staging`` (a root the user named, like
+    ``-o``), else a folder per URL under ``$XDG_CACHE_HOME/spectroset/staging`` (``~/.cache`` by
+    default; that folder may be a link a user made), which must be a folder of its own there,
+    not a link (``paths.owned``)."""
     if staging is not None:
         return staging
+    cache, rel = _default_staging(url)
+    owned(cache, rel, whole=True, label="staging cache folder")
+    return cache / rel
+
+
+def _default_staging(url: str) -> tuple[Path, str]:
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "spectroset" / "staging" / hashlib.sha256(url.encode()).hexdigest()[:16]
+    return cache / "spectroset" / "staging", hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 class Remote:
@@ -111,7 +120,7 @@ class Remote:
 
     def _note(self, files: dict[str, str], intended: list[str]) -> None:
         data = json.dumps({"url": self.url, "files": files, "intended": intended}, sort_keys=True).encode()
-        atomic_write(self.note_path, data)
+        atomic_write(self.note_path, data, root=self.staging)
 
     def sync(self, record: dict, full: bool = False) -> tuple[int, int]:
         """Mirror the staging folder's finished build to the URL; ``(uploaded, deleted)`` files.
@@ -216,7 +225,8 @@ def local_folder(text: str) -> Path:
     mirrored to, which means its default staging folder (the local copy of the same files)."""
     if not is_url(text):
         return Path(text)
-    folder = staging_dir(text.rstrip("/"), None)
+    cache, rel = _default_staging(text.rstrip("/"))  # only read here; a build checks it
+    folder = cache / rel
     import sys
 
     print(f"{text} is a URL: reading its staging folder {folder}", file=sys.stderr)

@@ -37,11 +37,13 @@ from pathlib import Path
 
 from ..config import SplitsConfig
 from ..errors import BuildError, DecodeError
-from ..ledger import STATE_DIR, inside, intent_log, remove, safe_rel
+from ..ledger import STATE_DIR, intent_log, remove, safe_rel
+from ..paths import owned
 from ..names import end_tag, short_hash
 from ..splits import assign_window
 from ..atomic import AtomicFile, atomic_write, disk_error
 from ..worker import FileJob, FileResult, Row, process_file
+from . import window_folder
 
 SPOOL_DIR = f"{STATE_DIR}/spool"
 TOKEN = f"{STATE_DIR}/token"
@@ -60,10 +62,12 @@ class Target:
     split: str | None  # the recording's split; None when drawn per window, and for mirror
     mirror: bool
     splits: SplitsConfig
+    spread: tuple[str, int, int] | None = None  # a long recording's windows over sub-folders (``SourcePlan``)
 
     def image_rel(self, rel: str, index: int, end: float) -> str:
         split = None if self.mirror else (self.split or assign_window(rel, index, self.splits))
-        return "/".join(p for p in (split, self.folder, f"{self.stem}_{end_tag(end)}.png") if p)
+        folder = window_folder(self.folder, self.spread, index)
+        return "/".join(p for p in (split, folder, f"{self.stem}_{end_tag(end)}.png") if p)
 
     def planned(self, rel: str) -> str:
         """What the ledger records before the unit runs: the spool, or the intent log of its images."""
@@ -122,7 +126,7 @@ def _read(fh, n: int) -> bytes:
 def new_token(out: Path) -> str:
     """A fresh token for this build, written where every worker must be able to read it."""
     token = secrets.token_hex(16)
-    atomic_write(out / TOKEN, token.encode())
+    atomic_write(out / TOKEN, token.encode(), root=out)
     return token
 
 
@@ -151,7 +155,7 @@ class _Sink:
     def __init__(self, unit: Unit):
         self.unit, self.out = unit, Path(unit.target.out)
         self.files: list[tuple[str, str, int]] = []  # (path, sha256, size) of each file written
-        self.spool = AtomicFile(self.out / spool_rel(unit.job.rel)) if unit.target.spool else None
+        self.spool = AtomicFile(self.out / spool_rel(unit.job.rel), root=self.out) if unit.target.spool else None
         self.spool_hash, self.offset, self.log, self.names = hashlib.sha256(), 0, None, set()
         self.folders: dict[str, str] = {}  # image folder → where it resolves, checked and made once per unit
 
@@ -176,16 +180,13 @@ class _Sink:
         parent = self.folders.get(folder) if safe_rel(rel) else None
         new_folder = parent is None
         if new_folder:
-            resolved = inside(self.out, rel)  # a folder the user symlinked elsewhere is not written through
-            if resolved is None:
-                raise BuildError(f"{self.out / rel}: its folder resolves outside the output folder; remove the link")
-            parent = os.fspath(resolved.parent)
+            parent = os.fspath(owned(self.out, rel).parent)  # a folder the user symlinked is not written through
         path = f"{parent}/{name}"  # a str: pathlib per image cost more than the write's system calls
         if os.path.lexists(path):  # the ledger removed ours before this unit was submitted
             raise BuildError(f"{path} exists and was not written by spectroset; move it away and rerun")
         try:
             if self.log is None:
-                log_path = self.out / intent_log(self.unit.job.rel)
+                log_path = owned(self.out, intent_log(self.unit.job.rel), whole=True)  # opened to append: no link
                 log_path.parent.mkdir(parents=True, exist_ok=True)
                 self.log = open(log_path, "a", encoding="utf-8")
             self.log.write(rel + "\n")

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..atomic import disk_errors
 from ..errors import ConfigError, PublishError
 from . import hub, kaggle, kaggle_card, redacted_output, stage
 
@@ -57,6 +58,7 @@ def run_push(args: argparse.Namespace) -> int:
     build = finished_build(out)
     config = build.get("config") or {}
     files = stage.published_files(out, build)
+    stage.stage_dir(out, args.to)  # a linked work folder is refused by a dry run too, before anything
     alone = stage.left_alone(out, build)
     if alone:
         print(f"left alone {len(alone)} file(s) in {out} that spectroset did not write (not published)"
@@ -132,6 +134,11 @@ def _push_hf(args, out: Path, files: list[str], cfg: dict, message: str, licence
     if len(files) > HUB_MAX_FILES:
         raise PublishError(f"{out}: {len(files)} files is more than the Hub takes in one repo ({HUB_MAX_FILES:,}); "
                            "rebuild with output.layout: parquet (a few shards per split)")
+    from ..layouts.imagefolder import VIEWER_MAX_FILES, viewer_note
+
+    images = sum(f.endswith(".png") and f != "preview.png" for f in files)
+    if images > VIEWER_MAX_FILES:
+        warnings = [*warnings, viewer_note(images)]
     texts = _hub_texts(out, files, licence)
     if args.dry_run is not None:
         def write(dest: Path) -> None:
@@ -197,7 +204,8 @@ def _push_kaggle(args, out: Path, files: list[str], cfg: dict, name: str, messag
     api = kaggle.authenticate(creds)
     items, meta = staged(target.owner or creds.username or api.config_values["username"])
     work = stage.work_dir(out, "kaggle")
-    scratch = Path(tempfile.mkdtemp(prefix=".kaggle-", dir=work.parent))
+    with disk_errors(work.parent):
+        scratch = Path(tempfile.mkdtemp(prefix=".kaggle-", dir=work.parent))
     try:
         stage.stage_kaggle(items, meta, scratch)
         stage.sync_tree(scratch, work)
@@ -225,16 +233,22 @@ def _known_username() -> str:
 
 
 def _dry_run(dest: Path, write) -> None:
-    """Write a stage into ``dest`` atomically: into a sibling ``*.incomplete`` folder, then renamed."""
+    """Write a stage into ``dest`` atomically: into a sibling ``*.incomplete`` folder, then renamed.
+    ``dest`` is a root the user named: a link there is followed to the (empty) folder it names,
+    which the stage replaces; below it, :func:`stage.stage_hub` and :func:`stage.stage_kaggle`
+    check every path."""
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         # a usage error (exit 2), not a failed publish: nothing was contacted
         raise ConfigError("the dry-run folder must not exist or be empty", file=str(dest), key="--dry-run")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".incomplete", dir=dest.parent))
+    real = dest.resolve()
+    with disk_errors(real):
+        real.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{real.name}.", suffix=".incomplete", dir=real.parent))
     try:
         write(tmp)
-        if dest.exists():
-            dest.rmdir()
-        tmp.rename(dest)
+        with disk_errors(real):
+            if real.exists():
+                real.rmdir()
+            tmp.rename(real)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

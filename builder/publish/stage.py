@@ -32,9 +32,11 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import BuildError, LayoutError, LockedError, PublishError
+from ..atomic import atomic_write, disk_errors
+from ..errors import BuildError, LayoutError, LockedError, OutsideRootError, PublishError
 from ..layouts.base import sha256_file
 from ..ledger import RECORD, foreign_files, inside, read_build  # noqa: F401  (read_build: the one reader)
+from ..paths import owned
 from .kaggle_schema import NOTES, csv_fields, parquet_fields
 
 PRIVATE = ".spectroset"  # build state: journal, lock, publish work folders. Never published.
@@ -62,7 +64,7 @@ def published_files(out: Path, build: dict | None = None) -> list[str]:
     if problems:
         shown = "; ".join(problems[:5]) + (f"; … {len(problems) - 5} more" if len(problems) > 5 else "")
         raise LayoutError(f"{out}: {len(problems)} built file(s) do not match build.json: {shown}; "
-                          "rerun the build to restore them")
+                          "rerun the build with --repair to restore them")
     if "README.md" not in build["files"]:
         raise LayoutError(f"{out}: no README.md dataset card in build.json; rerun the build")
     return sorted([*build["files"], RECORD])
@@ -83,7 +85,7 @@ def build_lock(out: Path):
     if (out / PRIVATE).is_dir():  # a copied dataset has no state folder: nothing builds into it
         try:
             lock = OutputLock(out).__enter__()
-        except LockedError:
+        except (LockedError, OutsideRootError):
             raise
         except BuildError:  # a read-only state folder: nothing can build there either
             lock = None
@@ -107,9 +109,15 @@ def split_card(text: str) -> tuple[dict, str]:
 # --------------------------------------------------------------------------- folders
 
 
+def stage_dir(out: Path, name: str) -> Path:
+    """``OUT/.spectroset/publish/<name>``, once :func:`paths.owned` finds no link on the way (one
+    to a user's folder would have the stage emptied into it and uploaded)."""
+    return owned(out, f"{PRIVATE}/publish/{name}", whole=True)
+
+
 def work_dir(out: Path, name: str) -> Path:
-    """A persistent staging folder for a real push: ``OUT/.spectroset/publish/<name>``."""
-    path = out / PRIVATE / "publish" / name
+    """A persistent staging folder for a real push: :func:`stage_dir`, created."""
+    path = stage_dir(out, name)
     try:
         path.mkdir(parents=True, exist_ok=True)
         return path
@@ -119,21 +127,27 @@ def work_dir(out: Path, name: str) -> Path:
 
 def sync_tree(src: Path, dest: Path) -> None:
     """Make ``dest`` hold exactly ``src``'s files, keeping those whose bytes are unchanged (and so
-    their mtimes). ``src`` is consumed."""
-    dest.mkdir(parents=True, exist_ok=True)
-    wanted = {p.relative_to(src) for p in src.rglob("*") if p.is_file()}
-    for old in sorted(dest.rglob("*"), reverse=True):
-        rel = old.relative_to(dest)
-        if old.is_file() and rel not in wanted:
-            old.unlink()
-        elif old.is_dir() and not any(old.iterdir()):
-            old.rmdir()
-    for rel in sorted(wanted):
-        new, old = src / rel, dest / rel
-        if old.is_file() and filecmp.cmp(new, old, shallow=False):
-            continue
-        old.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(new, old)
+    their mtimes). ``src`` is consumed. Every path in ``dest`` is checked (:func:`paths.owned`)
+    before the first change: a link in it is refused, never followed or uploaded."""
+    with disk_errors(dest):
+        dest.mkdir(parents=True, exist_ok=True)
+        wanted = {p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file()}
+        there = sorted((Path(folder) / name).relative_to(dest).as_posix()
+                       for folder, dirs, names in os.walk(dest) for name in dirs + names)
+        for rel in there:
+            owned(dest, rel, whole=True, label="publish stage")
+        for rel in sorted(there, reverse=True):
+            old = dest / rel
+            if old.is_file() and rel not in wanted:
+                old.unlink()
+            elif old.is_dir() and not any(old.iterdir()):
+                old.rmdir()
+        for rel in sorted(wanted):
+            new, old = src / rel, owned(dest, rel, label="publish stage")
+            if old.is_file() and filecmp.cmp(new, old, shallow=False):
+                continue
+            old.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(new, old)
     shutil.rmtree(src, ignore_errors=True)
 
 
@@ -141,24 +155,22 @@ def stage_hub(out: Path, dest: Path, files: list[str], link: bool = True) -> Non
     """The Hub upload folder: the published files at their own paths, hard-linked when ``link``
     (a push's private work folder) and copied otherwise (a user's dry-run folder)."""
     if dest.exists():
-        shutil.rmtree(dest)
+        shutil.rmtree(dest)  # ours (a checked work folder, or a fresh dry-run one): its links go, not their targets
     for rel in files:
-        src, dst = out / rel, dest / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(src, dst) if link else shutil.copy2(src, dst)
-        except OSError:  # another file system, or no hard links there
-            shutil.copy2(src, dst)
+        src, dst = out / rel, owned(dest, rel, label="publish stage")
+        with disk_errors(dst):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(src, dst) if link else shutil.copy2(src, dst)
+            except OSError:  # another file system, or no hard links there
+                shutil.copy2(src, dst)
 
 
 def replace_texts(dest: Path, texts: dict[str, str]) -> None:
     """Write ``texts`` (rel → text: the card and croissant.json with the real repo id) over staged
     files; a hard-linked one is unlinked first so that the built file itself stays as it was."""
     for rel, text in texts.items():
-        path = dest / rel
-        if path.exists():
-            path.unlink()
-        path.write_text(text, encoding="utf-8")
+        atomic_write(dest / rel, text.encode("utf-8"), root=dest)  # a rename: a hard link's file stays
 
 
 # --------------------------------------------------------------------------- Kaggle
@@ -251,19 +263,21 @@ def _rebased_parquet(src: Path, dest: Path, prefix: str) -> None:
 
 def stage_kaggle(items: list[KaggleItem], metadata: dict, dest: Path) -> None:
     """Write the Kaggle upload folder into ``dest`` (created): items plus ``dataset-metadata.json``."""
-    dest.mkdir(parents=True, exist_ok=True)
+    with disk_errors(dest):
+        dest.mkdir(parents=True, exist_ok=True)
     resources = []
     for item in items:
-        target = dest / item.name
-        if item.text is not None:
-            target.write_text(item.text, encoding="utf-8")
-        elif item.kind == "zip":
-            write_zip(item.source, target, item.members or None)
-        elif item.kind == "metadata":
-            rebase = _rebased_csv if item.source.suffix == ".csv" else _rebased_parquet
-            rebase(item.source, target, item.name.rsplit(".", 1)[0])
-        else:
-            shutil.copyfile(item.source, target)
+        target = owned(dest, item.name, label="publish stage")
+        with disk_errors(target):  # a full disk while staging: one line, nothing uploaded
+            if item.text is not None:
+                atomic_write(target, item.text.encode("utf-8"))
+            elif item.kind == "zip":
+                write_zip(item.source, target, item.members or None)
+            elif item.kind == "metadata":
+                rebase = _rebased_csv if item.source.suffix == ".csv" else _rebased_parquet
+                rebase(item.source, target, item.name.rsplit(".", 1)[0])
+            else:
+                shutil.copyfile(item.source, target)
         if item.name == COVER:
             continue
         resource = {"path": item.name, "description": item.description}
@@ -272,5 +286,6 @@ def stage_kaggle(items: list[KaggleItem], metadata: dict, dest: Path) -> None:
         elif item.name.endswith(".parquet"):
             resource["schema"] = {"fields": parquet_fields(target)}
         resources.append(resource)
-    (dest / METADATA).write_text(json.dumps({**metadata, "resources": resources}, indent=2) + "\n", encoding="utf-8")
+    data = json.dumps({**metadata, "resources": resources}, indent=2) + "\n"
+    atomic_write(dest / METADATA, data.encode("utf-8"), root=dest)
 

@@ -15,7 +15,7 @@ from builder.layouts.parquet import assign_shards
 from builder.loading import load_config
 from builder.pipeline import build
 
-from . import DEMO, REPO, demo_config, load, snapshot
+from . import DEMO, REPO, demo_config, load, snapshot, tone
 
 RICH = ("output.layout=parquet", "output.include={arrays: true, audio: true}", "output.max_shard_size=1MB")
 
@@ -218,3 +218,24 @@ def test_shards_are_written_by_the_workers(tmp_path, monkeypatch):
     two = demo_config(tmp_path / "two" / "out", DEMO, *RICH)
     build(two, workers=2, progress=False)
     assert snapshot(two.output.path) == snapshot(one.output.path)
+
+
+def test_row_groups_of_large_rgb_images_stay_under_the_viewers_100MB(tmp_path):
+    """5 uncompressed 3000×3000 RGB windows (27 MB each): one 100-row group would be 135 MB."""
+    import pyarrow.parquet as pq
+
+    from builder.cli import main
+
+    tone(tmp_path / "audio" / "tone" / "a.wav", 3.0)
+    out = tmp_path / "out"
+    sets = ["output.layout=parquet", "output.splits={train: 1.0}", "output.max_shard_size=1GB",
+            "image.channels=[spectrogram, delta, delta2]", "image.size=[3000, 3000]", "image.png_compress_level=0",
+            f"source.path={tmp_path / 'audio'}"]
+    assert main(["build", str(REPO / "examples" / "demo.yaml"), "-o", str(out), "-j", "1", "--quiet",
+                 *(x for s in sets for x in ("--set", s))]) == 0
+    meta = pq.read_metadata(out / "data" / "train-00000-of-00001.parquet")
+    groups = [meta.row_group(i) for i in range(meta.num_row_groups)]
+    assert sum(g.num_rows for g in groups) == 5
+    assert len(groups) == 2 and all(g.total_byte_size <= 100_000_000 for g in groups), \
+        [(g.num_rows, g.total_byte_size) for g in groups]
+    assert load(out)["train"].num_rows == 5

@@ -116,3 +116,23 @@ def test_report_lists_skipped_files_escaped(tmp_path_factory, tmp_path):
     text = render_report(copy)
     assert "<td>birds/&lt;odd&gt;.wav</td><td style='text-align:left'>empty file (0 bytes)</td>" in text
     assert "1 file(s) skipped." in text
+
+
+def test_report_shows_decoded_lengths_and_counts_in_the_right_number(tmp_path, capsys):
+    import soundfile as sf
+
+    src = tmp_path / "src" / "wren"
+    src.mkdir(parents=True)
+    t = np.arange(16000) / 16000
+    sf.write(src / "tiny.wav", (0.3 * np.sin(2 * np.pi * 440 * t[:3200])).astype(np.float32), 16000)  # 0.2 s
+    sets = ["--set", f"source.path={src.parent}", "--set", "windows.duration=0.5", "--set", "audio.sample_rate=16000",
+            "--set", "spectrogram.f_max=8000", "--set", "output.splits={train: 1.0}", "-j", "1", "-o",
+            str(tmp_path / "out")]
+    assert main(["build", "birdclef-mel", *sets]) == 0
+    assert capsys.readouterr().out.startswith("built 1 window from 1 recording (")
+    assert "<p class=muted>1 window from 1 recording (" in render_report(tmp_path / "out")
+    sf.write(src / "one.wav", (0.3 * np.sin(2 * np.pi * 880 * t)).astype(np.float32), 16000)  # 1.0 s
+    assert main(["build", "birdclef-mel", *sets]) == 0
+    text = render_report(tmp_path / "out")
+    lengths = text[text.index("Recording length"):text.index("Windows per recording")]
+    assert ">0.2</text>" in lengths and ">seconds</text>" in lengths  # not 0.5: the padded window's end

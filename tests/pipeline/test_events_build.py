@@ -125,6 +125,19 @@ def test_background_null_drops_windows_without_events(project):
     assert load(project / "out")["train"].features["label"].names == ["owl", "wren"]
 
 
+def test_background_null_leaves_unannotated_recordings_out_undecoded(project, capsys):
+    sf.write(project / "audio" / "tiny.wav", bursts(0.04, []), SR)  # shorter than a window, no event
+    rc = main(["build", str(project / "cfg.yaml"), "-j", "1", "-o", str(project / "out"),
+               "--set", "source.labels.background=null"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "built 5 windows from 2 recordings (2 decoded, 0 reused)" in out
+    assert "left out 2 recordings without an annotated event, undecoded (source.labels.background: null)" in out
+    assert "no window kept" not in out
+    skipped = {s["path"] for s in json.loads((project / "out" / "build.json").read_text())["skipped"]}
+    assert not skipped & {"c.wav", "tiny.wav"}
+
+
 def test_raven_fixture_builds(project):
     os.rename(project / "audio" / "site1" / "a.wav", project / "audio" / "rec1.wav")
     os.rename(project / "audio" / "b.wav", project / "audio" / "rec2.wav")

@@ -99,3 +99,18 @@ def load(out: Path):
     from datasets import load_dataset
 
     return load_dataset(str(out), cache_dir=str(out.parent / f"hf-cache-{out.name}"))
+
+
+def skip_without_private_tmpfs() -> None:
+    """Skip the calling test where ``unshare -m`` cannot mount a size-limited tmpfs (not root, no
+    user namespaces): the tests of a real full disk need one."""
+    import shutil
+
+    import pytest
+
+    if not shutil.which("unshare"):
+        pytest.skip("needs unshare(1) to mount a size-limited tmpfs privately")
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a private tmpfs here: {probe.stderr.strip() or probe.returncode}")

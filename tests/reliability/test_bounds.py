@@ -119,7 +119,7 @@ def test_a_million_label_rows_not_found_print_a_summary_and_go_to_a_side_file(tm
     cfg = write_config(tmp_path / "c.yaml", src, out, output={"splits": {"train": 1.0}},
                        source={"labels": {"csv": str(labels)}})
     for run in ("built", "up to date"):
-        done = run_cli("build", cfg, "-j", "1", "--quiet")
+        done = run_cli("build", cfg, "-j", "1")
         assert done.returncode == 0 and run in done.stdout, done.stderr
         lines = done.stdout.splitlines()
         assert len(lines) < 30, lines[:40]  # before: 1,000,022

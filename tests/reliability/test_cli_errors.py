@@ -285,3 +285,102 @@ def test_a_requested_split_that_gets_no_window_is_named_in_a_warning(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "warning: output.splits: validation, test got no window (2 recording(s)" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# -- field fixes (#31): presets from any folder, shapes, quiet, small things ----------------------
+
+
+def test_a_bundled_preset_runs_from_any_folder_and_writes_to_the_working_directory(tmp_path):
+    done = run_cli("build", "events-raven", "-j", "1", "--quiet", "--set", "windows.duration=5.0",
+                   "--set", "windows.hop=5.0", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "events-raven" / "build.json").is_file()
+    done = run_cli("build", REPO / "configs" / "events-raven.yaml", "-j", "1", "--quiet", "--set",
+                   "windows.duration=5.0", "--set", "windows.hop=5.0", cwd=tmp_path)  # by path: the same
+    assert done.returncode == 0, done.stderr
+    assert not (REPO / "configs" / "out").exists()
+    rc, out, err = _main(["build", "birdclef-mel", "--set", f"source.path={tmp_path / 'train_audio'}"])
+    line = _one_error_line(rc, out, err, 2)
+    assert "not a folder" in line and "--set source.path=" in line
+
+
+@pytest.mark.parametrize("typed, meant", [("raven", "events-raven"), ("BirdCLEF-Mel", "birdclef-mel")])
+def test_a_preset_name_in_another_case_or_a_part_of_one_suggests_it(tmp_path, typed, meant):
+    rc, out, err = _main(["build", typed, "-o", str(tmp_path / "o")])
+    assert f"did you mean {meant}" in _one_error_line(rc, out, err, 2)
+
+
+def test_a_shape_set_as_a_scalar_says_the_shape_or_means_the_obvious(tmp_path):
+    rc, out, err = _main(["build", "birdclef-mel", "--set", "image.size=512", "-o", str(tmp_path / "o")])
+    assert _one_error_line(rc, out, err, 2) == "error: --set image.size: must be [width, height] in pixels, e.g. [512, 512]"
+    rc, out, err = _main(["build", "birdclef-mel", "--set", "image.channels=7", "-o", str(tmp_path / "o")])
+    assert "must be a list of channel names, e.g. [spectrogram]" in _one_error_line(rc, out, err, 2)
+    from builder.loading import load_config
+
+    assert load_config("birdclef-mel", ["image.channels=pcen"]).image.channels == ("pcen",)
+
+
+def _bad_mp3(path: Path) -> Path:
+    """An mp3 with zeros in a frame: it decodes, and libmpg123 prints 'Note: Illegal Audio-MPEG-Header'
+    to file descriptor 2 on the way."""
+    import numpy as np
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, (0.3 * np.sin(np.arange(32000) * 0.06)).astype(np.float32), 16000, format="MP3",
+             subtype="MPEG_LAYER_III")
+    data = path.read_bytes()
+    path.write_bytes(data[:2000] + b"\0" * 400 + data[2000:])
+    return path
+
+
+def test_quiet_prints_the_summary_only_and_decoder_chatter_never_reaches_the_terminal(tmp_path, capfd):
+    src = tmp_path / "src"
+    write_tone(src / "wren" / "good.wav", 1.0)
+    _bad_mp3(src / "wren" / "noisy.mp3")
+    for i in range(6):
+        (src / "robin" / f"empty{i}.wav").parent.mkdir(parents=True, exist_ok=True)
+        (src / "robin" / f"empty{i}.wav").write_bytes(b"")
+    cfg = write_config(tmp_path / "c.yaml", src, output={"splits": {"train": 1.0}})
+    assert main(["build", str(cfg), "-q", "-j", "1", "-o", str(tmp_path / "one")]) == 0  # decodes in this process
+    out, err = capfd.readouterr()
+    assert "MPEG" not in out + err and "Note:" not in out + err, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("built ") and lines[1] == "  6 file(s) skipped (listed in build.json)"
+    done = run_cli("build", cfg, "-q", "-j", "2", "-o", tmp_path / "two")  # decodes in worker processes
+    assert done.returncode == 0, done.stderr
+    assert "MPEG" not in done.stdout + done.stderr and len(done.stdout.strip().splitlines()) == 2, done.stderr
+
+
+def test_inspect_of_a_build_json_that_is_not_json_says_what_a_build_then_does(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_tone(src / "wren" / "a.wav", 0.6)
+    cfg = write_config(tmp_path / "c.yaml", src, out, output={"splits": {"train": 1.0}})
+    assert _main(["build", str(cfg), "--quiet", "-j", "1"])[0] == 0
+    (out / "build.json").write_text("{")  # cut short by hand: spectroset's state is still there
+    assert _one_error_line(*_main(["inspect", str(out)]), 4).endswith("rerun the build to replace it "
+                                                                     "(move it away first if spectroset did not write it)")
+    assert _main(["build", str(cfg), "--quiet", "-j", "1"])[0] == 0 and _main(["inspect", str(out)])[0] == 0
+    other = tmp_path / "thesis"  # no state: a build refuses the folder, so inspect must not say "rerun the build"
+    other.mkdir()
+    (other / "build.json").write_text("{")
+    line = _one_error_line(*_main(["inspect", str(other)]), 4)
+    assert "rerun" not in line and "not a folder `spectroset build` wrote" in line
+    assert _main(["build", str(cfg), "--quiet", "-j", "1", "-o", str(other)])[0] == 3
+
+
+def test_an_output_folder_holding_only_placeholders_is_built_into_and_they_stay(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_tone(src / "wren" / "a.wav", 0.6)
+    out.mkdir()
+    (out / ".gitkeep").write_bytes(b"")
+    (out / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    cfg = write_config(tmp_path / "c.yaml", src, out, output={"splits": {"train": 1.0}})
+    for extra in ([], ["--force"]):
+        rc, text, err = _main(["build", str(cfg), "-j", "1", *extra])
+        assert rc == 0, err
+        assert (out / ".gitkeep").read_bytes() == b"" and (out / ".DS_Store").read_bytes() == b"\0\0\0\1Bud1"
+    assert _main(["inspect", str(out), "--verify"])[0] == 0
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")  # anything else is still refused
+    assert _main(["build", str(cfg), "-j", "1", "-o", str(tmp_path / "other")])[0] == 3

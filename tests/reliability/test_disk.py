@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from builder.cli import main
 from builder.loading import load_config
 from builder.pipeline import build
 
-from . import PYTHON, REPO, cli_env, snapshot, temp_files, write_config, write_tone
+from . import PYTHON, REPO, cli_env, skip_without_private_tmpfs, snapshot, temp_files, write_config, write_tone
 
 
 def _corpus(root: Path) -> Path:
@@ -124,12 +123,7 @@ cp -a "$MNT/out" "$RES/final"
 
 
 def test_real_full_and_read_only_tmpfs(tmp_path):
-    if not shutil.which("unshare"):
-        pytest.skip("needs unshare(1) to mount a size-limited tmpfs privately")
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
-                           capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.skip(f"cannot mount a private tmpfs here: {probe.stderr.strip() or probe.returncode}")
+    skip_without_private_tmpfs()
     src = _corpus(tmp_path)
     clean = _clean(tmp_path, src)
     on_disk = sum(p.stat().st_blocks * 512 for p in (tmp_path / "clean" / "out").rglob("*"))

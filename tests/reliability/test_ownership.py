@@ -57,7 +57,7 @@ def test_user_files_survive_a_rebuild_force_and_a_layout_switch(tmp_path):
             ("--set", "spectrogram.n_mels=16", "--set", "output.layout=parquet", "--force"),
             ("--set", "spectrogram.n_mels=16", *MIRROR, "--force")]
     for extra in runs:
-        done = run_cli("build", cfg, "-j", "1", "--quiet", *extra)
+        done = run_cli("build", cfg, "-j", "1", *extra)  # not --quiet: it leaves out the left-alone line
         assert done.returncode == 0, done.stderr
         assert _intact(out, {**USER, **recordings}), extra
         left = len(USER) + len(recordings)
