@@ -45,8 +45,8 @@ def test_a_huge_config_or_list_is_refused_before_parsing_naming_the_file_and_the
     huge.write_text("name: x\nsource: /nonexistent\npublish:\n  hf:\n    tags: [" + "1," * 2_000_000 + "1]\n")
     long = tmp_path / "long.yaml"  # 60 kB: fits the size bound, not the list bound
     long.write_text("name: x\nsource:\n  path: /nonexistent\n  extensions:\n" + "  - wav\n" * 20_000)
-    for path, want in ((huge, f"error: {huge}: more than {MAX_CONFIG_BYTES:,} bytes, the bound on a config file"),
-                       (long, f"error: {long}: the list at line 5 has more than {MAX_LIST_ITEMS:,} items")):
+    for path, want in ((long, f"error: {long}: the list at line 5 has more than {MAX_LIST_ITEMS:,} items"),
+                       (huge, f"error: {huge}: more than {MAX_CONFIG_BYTES:,} bytes, the bound on a config file")):
         done = run_cli("build", path, "-o", tmp_path / "out")
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
         assert done.stderr.startswith(want) and "alias" not in done.stderr, done.stderr
