@@ -123,7 +123,8 @@ def cmd_build(args) -> int:
     if not args.quiet:
         _print_skipped(report.skipped, total)
     if report.skipped:
-        listed = f"all in {Path(report.out) / rec['skipped_file']}" if rec.get("skipped_file") else "listed in build.json"
+        side = rec.get("skipped_file")
+        listed = f"all in {Path(report.out) / side}" if side else "listed in build.json"
         print(f"  {total} file(s) skipped ({listed})")
     return 1 if (args.strict and report.skipped) else 0
 

@@ -89,7 +89,8 @@ def label_window(events: Iterable[Event] | EventIndex, start: float, end: float,
     if index.starting_in(duration - EPS, near[1]):  # events past the end are ignored: near it, scan
         events = [e for e in index.touching(*near) if e.start < duration - EPS]
         cover = overlaps(events, start, min(end, duration))
-        inside = {e.label for e in events if e.start >= near[0] and e.end <= near[1] and e.end > e.start}.__contains__
+        wholly_in = {e.label for e in events if e.start >= near[0] and e.end <= near[1] and e.end > e.start}
+        inside = wholly_in.__contains__
     else:
         cover = index.cover(start, min(end, duration), near)
         inside = lambda lab: index.inside(lab, *near)  # noqa: E731 - asked only below the overlap

@@ -257,7 +257,8 @@ def render_report(out: Path, per_label: int = PER_LABEL) -> str:
     skipped_html = ("<p>None.</p>" if not skipped else "<table><tr><th>file</th><th>reason</th></tr>" + "".join(
         f"<tr><td>{_esc(s['path'])}</td><td style='text-align:left'>{_esc(s['reason'])}</td></tr>" for s in skipped)
         + "</table>")
-    listed = f" (the first {len(skipped)} below; all in {_esc(record['skipped_file'])})" if record.get("skipped_file") else ""
+    side = record.get("skipped_file")
+    listed = f" (the first {len(skipped)} below; all in {_esc(side)})" if side else ""
     config = yaml.safe_dump(record.get("config", {}), sort_keys=False, allow_unicode=True)
     rates = ", ".join(f"{r} Hz" for r in record.get("sample_rates", []))
     return "\n".join([

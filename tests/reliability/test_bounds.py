@@ -27,7 +27,8 @@ def test_debug_adds_a_traceback_and_keeps_the_exit_code(tmp_path):
 def test_a_hop_under_one_spectrogram_frame_is_refused_naming_the_key(tmp_path):
     src = tmp_path / "src"
     write_tone(src / "wren" / "a.wav", 1.1)
-    cfg = write_config(tmp_path / "c.yaml", src, tmp_path / "out", windows={"duration": 0.5, "hop": 1e-9, "select": "first", "per_recording": 2})
+    cfg = write_config(tmp_path / "c.yaml", src, tmp_path / "out",
+                       windows={"duration": 0.5, "hop": 1e-9, "select": "first", "per_recording": 2})
     done = run_cli("build", cfg, "-j", "1")  # before: one sample, 16,000 windows per second of audio
     assert done.returncode == 2 and done.stdout == "", done.stderr
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ")
