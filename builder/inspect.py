@@ -13,10 +13,10 @@ def plural(count: int, noun: str) -> str:
 
 
 def finished_build(out: Path) -> dict:
-    """``OUT/build.json`` of a finished spectroset build (:func:`ledger.read_build` checks its
+    """``OUT/build.json`` of a finished spectroset build (:func:`record.read_build` checks its
     shape); else one :class:`LayoutError` line that says what ``out`` is instead. Used by
     inspect, report and push."""
-    from .ledger import read_build
+    from .record import read_build
 
     out = Path(out)
     if not out.is_dir():

@@ -3,8 +3,8 @@
 A row is written *before* its file is created (intent: ``sha256`` NULL) and completed with the
 file's SHA-256 and size once it is in place. Removals (stale images and shards, ``--force``, the
 files of a recording a killed run began, temp files), staging for the Hub, Kaggle or a URL, and
-deletions there are all computed from these rows or from the ``files`` of a ``build.json`` this
-module read and checked, never from a folder listing or a name pattern. Files in OUT that no row
+deletions there are all computed from these rows or from the ``files`` of a ``build.json``
+``record.py`` read and checked, never from a folder listing or a name pattern. Files in OUT that no row
 names are the user's: left alone, never overwritten, never published.
 
 A temp file is never recorded on its own: its name is derived exactly from its final name
@@ -22,23 +22,18 @@ A recorded file is removed or replaced only while it holds the bytes its row rec
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 
 from . import stamps
-from .errors import BuildError, LayoutError
+from .errors import BuildError
 from .paths import inside, owned, safe_rel  # noqa: F401  (also imported from here)
 
 STATE_DIR = ".spectroset"
 INTENT_DIR = f"{STATE_DIR}/intent"
 TEMP_SUFFIX = ".spectroset.tmp"
 RECORD = "build.json"
-LAYOUTS = ("imagefolder", "parquet", "mirror")
-# What every finished build.json holds, with its type: a file missing one is not ours, or not finished.
-_SHAPE = {"name": str, "layout": str, "config_hash": str, "config": dict, "sources": int, "windows": int,
-          "splits": dict, "counts": dict, "skipped": list, "files": dict}
 log = logging.getLogger("spectroset")
 
 
@@ -190,81 +185,6 @@ class Ledger:
     def remove_all(self) -> int:
         """Every recorded file (``--force``, a changed config): the user's files stay."""
         return self.remove(self.rows())
-
-
-def remove_earlier_build(out: Path, rels) -> None:
-    """Remove what a build of an earlier spectroset (no ledger) wrote: the files its build.json
-    lists whose bytes still match the recorded hash, the record itself, and its spools, named
-    from the recordings ``rels`` of its journal as that version named them."""
-    from .layouts.base import sha256_file
-    from .names import short_hash
-
-    try:
-        old = json.loads((out / RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        old = {}
-
-    def same(rel: str) -> bool:
-        path = inside(out, rel)
-        try:
-            return path is not None and path.is_file() and not path.is_symlink() and \
-                sha256_file(path) == old["files"][rel]
-        except OSError:
-            return False
-
-    listed = [rel for rel in recorded_files(old) if same(rel)]
-    spools = [f"{STATE_DIR}/spool/{short_hash(rel, 24)}.pkl" for rel in rels if isinstance(rel, str)]
-    remove(out, [RECORD, *listed, *spools])
-
-
-def read_build(out: Path) -> dict:
-    """``OUT/build.json``, checked to be a finished spectroset build record.
-
-    A :class:`LayoutError` one-liner when ``out`` is not a build, an unfinished one (a state
-    folder but no build.json: a build was interrupted), or holds a build.json spectroset did not
-    write (not a JSON object with ``layout``, ``config_hash`` and a ``files`` map of safe paths to
-    SHA-256 digests).
-    """
-    path = out / RECORD
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        if (out / STATE_DIR).is_dir():
-            raise LayoutError(f"{out}: unfinished: rerun the build (no build.json; a build was interrupted)") from None
-        raise LayoutError(f"{out}: not a built dataset (no build.json); run `spectroset build` first") from None
-    except OSError as exc:
-        raise LayoutError(f"{path}: unreadable ({exc.strerror or exc.__class__.__name__})") from None
-    except ValueError as exc:  # without its state a build refuses the folder: say what is true
-        then = ("rerun the build to replace it (move it away first if spectroset did not write it)"
-                if (out / STATE_DIR).is_dir() else f"no {STATE_DIR} state beside it: not a folder `spectroset build` "
-                "wrote or can rebuild; build into a new folder")
-        raise LayoutError(f"{path}: unreadable: not JSON ({exc.__class__.__name__}); {then}") from None
-    if not isinstance(record, dict):
-        raise LayoutError(f"{path}: not a spectroset build record (expected a JSON object); "
-                          "is this a folder `spectroset build` wrote?")
-    wrong = [key for key, kind in _SHAPE.items() if not isinstance(record.get(key), kind)
-             or (kind is int and isinstance(record.get(key), bool))]
-    if wrong or record["layout"] not in LAYOUTS:
-        what = f"no valid {', '.join(wrong[:3])}" if wrong else f"unknown layout {record['layout']!r}"
-        raise LayoutError(f"{path}: not a spectroset build record ({what}); is this a folder `spectroset build` wrote?")
-    if record.get("status", "finished") != "finished":
-        raise LayoutError(f"{out}: unfinished: rerun the build (build.json says {record['status']!r})")
-    files = record["files"]
-    bad = [rel for rel, sha in files.items() if not safe_rel(rel) or rel == RECORD or not _is_sha(sha)]
-    if bad:
-        raise LayoutError(f"{path}: {len(bad)} entr{'y' if len(bad) == 1 else 'ies'} that spectroset never writes, "
-                          f"e.g. {bad[0]!r}; rebuild with `spectroset build`")
-    return record
-
-
-def _is_sha(value) -> bool:
-    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
-
-
-def recorded_files(record: dict | None) -> list[str]:
-    """The safe paths a (possibly tampered, possibly remote) build record lists."""
-    files = (record or {}).get("files") if isinstance(record, dict) else None
-    return sorted(rel for rel in files if safe_rel(rel)) if isinstance(files, dict) else []
 
 
 def foreign_files(out: Path, ours) -> list[str]:

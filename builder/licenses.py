@@ -45,6 +45,19 @@ KAGGLE_TO_HUB = {
 }
 HUB_TO_KAGGLE = {hub: kaggle for kaggle, hub in KAGGLE_TO_HUB.items() if hub != "other"} | {"other": "other"}
 UNKNOWN = "unknown"
+# The Kaggle names the Hub has no id for: (name in words, where its terms are). The Hub's card spec
+# wants ``license: other`` with ``license_name`` (an id) and ``license_link`` (a URL, or a file of the
+# repo) for them; ``copyright-authors`` has no public text, so its link is the card's own Licence section.
+OTHER_LICENCES = {
+    "DbCL-1.0": ("Open Data Commons Database Contents License 1.0", "https://opendatacommons.org/licenses/dbcl/1-0/"),
+    "copyright-authors": ("Data files © original authors (all rights reserved)", "README.md"),
+    "CC-BY-3.0-IGO": ("Creative Commons Attribution 3.0 IGO", "https://creativecommons.org/licenses/by/3.0/igo/"),
+    "US-Government-Works": ("U.S. Government Works", "https://www.usa.gov/government-works"),
+    "CC-BY-NC-SA-3.0-IGO": ("Creative Commons Attribution-NonCommercial-ShareAlike 3.0 IGO",
+                            "https://creativecommons.org/licenses/by-nc-sa/3.0/igo/"),
+    "EU-ODP-Legal-Notice": ("EU Open Data Portal legal notice (Commission Decision 2011/833/EU)",
+                            "https://eur-lex.europa.eu/eli/dec/2011/833/oj"),
+}
 
 
 def _lookup(value: str) -> tuple[str, str] | None:
@@ -79,6 +92,28 @@ def check(value: str) -> str:
 def hub_id(value: str | None) -> str:
     """The Hub's id for a licence in either spelling; ``unknown`` for None."""
     return UNKNOWN if value is None else check(value)
+
+
+def hub_fields(value: str | None) -> dict[str, str]:
+    """The card header's licence keys for a licence in either spelling: ``{"license": id}``, and for
+    a licence the Hub has no id for, ``license: other`` with ``license_name`` and ``license_link``."""
+    licence = hub_id(value)
+    found = _lookup(value) if value is not None else None
+    if licence != "other" or found is None or found[1] not in OTHER_LICENCES:
+        return {"license": licence}
+    return {"license": "other", "license_name": found[1].lower(), "license_link": OTHER_LICENCES[found[1]][1]}
+
+
+def described(value: str | None) -> str:
+    """A licence as the card's text names it (markdown): ``cc-by-4.0`` in backticks, or for one the
+    Hub has no id for its name in words and where its terms are
+    (``U.S. Government Works (`US-Government-Works`, <url>)``)."""
+    licence = hub_id(value)
+    found = _lookup(value) if value is not None else None
+    if licence != "other" or found is None or found[1] not in OTHER_LICENCES:
+        return f"`{licence if value is None else value.strip()}`"  # as spelt: Kaggle's name on Kaggle
+    words, link = OTHER_LICENCES[found[1]]
+    return f"{words} (`{found[1]}`" + (f", {link})" if link.startswith("http") else ")")
 
 
 def kaggle_name(value: str | None) -> str:

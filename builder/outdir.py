@@ -15,7 +15,7 @@ from pathlib import Path
 from .config import Config, public_dict
 from .errors import BuildError, SpectrosetError
 from .fsutil import is_url
-from .ledger import read_build
+from .record import read_build
 from .render import ENCODER
 from .state import STATE_DIR, Journal
 
@@ -38,7 +38,7 @@ def fingerprint(cfg: Config, sources, skipped) -> str:
 
 
 def read_record(out: Path) -> dict | None:
-    """The finished build record of ``out``, or None (see :func:`ledger.read_build`)."""
+    """The finished build record of ``out``, or None (see :func:`record.read_build`)."""
     try:
         return read_build(out)
     except SpectrosetError:

@@ -36,6 +36,7 @@ from .layouts.base import to_json
 from .layouts.units import Unit, new_token, run_unit
 from .ledger import RECORD, foreign_files
 from .outdir import check_nesting, check_output, config_changed, encoder_changed, fingerprint, read_record
+from .record import MARK
 from .render import ENCODER
 from .atomic import atomic_write
 from .stamps import refuse_changed, settle
@@ -197,6 +198,7 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
     ledger.remove(set(ledger.rows()) - keep)  # stale shards, metadata, images of the previous build
     left_alone = foreign_files(out, [*record["files"], RECORD])
     record["left_alone"] = {"count": len(left_alone), "files": left_alone[:1000]}
+    record = {"spectroset": MARK, **record}  # first: spectroset wrote this record (record.record_problem)
     _write_record(out, ledger, record)
     return BuildReport(out, record, decoded, reused, skipped=skips, left_alone=left_alone,
                        repaired=sorted(edits.changed))

@@ -167,9 +167,9 @@ class Journal:
 
     def _start_over(self, version: int) -> None:
         """A journal of another format (an earlier spectroset's pickles): its rows are never
-        decoded; what that build wrote goes (:func:`ledger.remove_earlier_build`) and the folder
+        decoded; what that build wrote goes (:func:`record.remove_earlier_build`) and the folder
         is rebuilt from scratch."""
-        from .ledger import remove_earlier_build
+        from .record import remove_earlier_build
 
         log.warning("note: %s was built by an earlier spectroset (journal format %d, now %d): rebuilding it from "
                     "scratch", self.out, version, JOURNAL_FORMAT)

@@ -1,6 +1,12 @@
-"""Load a built dataset back with `datasets.load_dataset` and print what a user gets."""
+"""Load a built dataset back with `datasets.load_dataset` and print what a user gets.
+
+It loads through a cache of its own, deleted at the end: `datasets` keys its cache for a folder on the
+card's header, not on where the folder is, so a second clone's `make demo` would otherwise get the
+rows of the first clone's out/demo (image paths into a folder that may be gone). docs/card.md.
+"""
 
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -9,7 +15,8 @@ from datasets.utils.logging import disable_progress_bar
 
 disable_progress_bar()
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "out/demo").resolve()
-ds = load_dataset(str(out))
+cache = tempfile.TemporaryDirectory(prefix="spectroset-show-", ignore_cleanup_errors=True)
+ds = load_dataset(str(out), cache_dir=cache.name)
 print(f"\nload_dataset({str(out)!r}) →")
 for split, part in ds.items():
     names = part.features["label"].names if "label" in part.features else None
@@ -22,3 +29,5 @@ row = first[0]
 print(f"  first image: {row['image'].size[0]}x{row['image'].size[1]} {row['image'].mode}, "
       f"from {row['source']} [{row['start']:g}-{row['end']:g} s]")
 print(f"  images: {out}/<split>/<label>/*.png   card: {out}/README.md   record: {out}/build.json")
+del ds, first, row  # the memory-mapped tables, before the cache goes
+cache.cleanup()

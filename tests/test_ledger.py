@@ -8,7 +8,8 @@ import json
 import pytest
 
 from builder.errors import BuildError, LayoutError
-from builder.ledger import foreign_files, inside, read_build, safe_rel, temp_name
+from builder.ledger import foreign_files, inside, safe_rel, temp_name
+from builder.record import parse_record, read_build, remove_earlier_build
 from builder.atomic import atomic_write
 from builder.state import Journal
 
@@ -58,8 +59,8 @@ def test_read_build_refuses_unfinished_foreign_and_tampered_records(tmp_path):
     atomic_write(tmp_path / "build.json", b"{}")
     with pytest.raises(LayoutError, match="not a spectroset build record"):
         read_build(tmp_path)
-    good = {"name": "x", "layout": "imagefolder", "config_hash": "abc", "config": {}, "sources": 1, "windows": 1,
-            "splits": {}, "counts": {}, "skipped": [], "files": {"README.md": "0" * 64}}
+    good = {"spectroset": {"record": 1}, "name": "x", "layout": "imagefolder", "config_hash": "abc", "config": {},
+            "sources": 1, "windows": 1, "splits": {}, "counts": {}, "skipped": [], "files": {"README.md": "0" * 64}}
     atomic_write(tmp_path / "build.json", json.dumps(good).encode())
     assert read_build(tmp_path) == good
     for bad in ("../x", "/abs/x", "build.json"):
@@ -72,3 +73,32 @@ def _state(out):
     (out / ".spectroset").mkdir(parents=True)
     (out / "train").mkdir()
     return out
+
+
+def test_a_record_is_ours_only_with_the_marker_or_exactly_the_unmarked_shape():
+    """One reader for every build.json (local, URL, Hub): the marker, or the previous version's
+    exact keys; another tool's build.json, however close, is not ours."""
+    unmarked = {"name": "x", "layout": "parquet", "config_hash": "0123456789abcdef", "config": {}, "sources": 1,
+                "windows": 1, "splits": {}, "counts": {}, "skipped": [], "files": {"README.md": "0" * 64},
+                "fingerprint": "f", "versions": {}, "audio_hours": 0.1}
+    assert parse_record(json.dumps(unmarked).encode()) == (unmarked, None)
+    marked = {"spectroset": {"record": 1}, **unmarked, "config_hash": "abc", "added_later": 1}
+    assert parse_record(json.dumps(marked).encode()) == (marked, None)
+    for foreign, why in [({"files": {"thesis.pdf": "0" * 64}}, "no valid name"),
+                         ({**unmarked, "author": "me"}, "unknown key 'author'"),
+                         ({**unmarked, "config_hash": "abc"}, "no valid config_hash"),
+                         ({**marked, "spectroset": {"record": 2}}, "marker"),
+                         ({**marked, "spectroset": True}, "marker"),
+                         ({**marked, "files": {"thesis.pdf": "not a hash"}}, "1 entry that spectroset never writes")]:
+        record, problem = parse_record(json.dumps(foreign).encode())
+        assert record is None and why in problem, (foreign, problem)
+    assert parse_record(b"\xff{")[0] is None and "unreadable" in parse_record(b"{")[1]
+
+
+def test_an_earlier_builds_cleanup_keeps_a_build_json_that_is_not_ours(tmp_path):
+    """A folder with an earlier spectroset's journal: its build.json goes only if spectroset wrote it."""
+    (tmp_path / "thesis.txt").write_text("mine")
+    theirs = json.dumps({"files": {"thesis.txt": "0" * 64}})
+    (tmp_path / "build.json").write_text(theirs)
+    remove_earlier_build(tmp_path, [])
+    assert (tmp_path / "build.json").read_text() == theirs and (tmp_path / "thesis.txt").read_text() == "mine"

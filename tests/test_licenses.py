@@ -68,3 +68,16 @@ def test_more_permissive_than_a_recording():
     assert not lic.more_permissive("cc-by-nc-sa-4.0", "cc-by-4.0")
     assert not lic.more_permissive("cc-by-nc-sa-4.0", "cc-by-nc-sa-4.0")
     assert not lic.more_permissive("unknown", "cc-by-nc-nd-4.0") and not lic.more_permissive("other", None)
+
+
+def test_every_kaggle_licence_the_hub_lacks_has_a_name_and_a_link():
+    """The Hub's spec for ``license: other``: ``license_name`` and ``license_link`` with it."""
+    lacking = {name for name, hub in lic.KAGGLE_TO_HUB.items() if hub == "other" and name != "other"}
+    assert lacking == set(lic.OTHER_LICENCES)
+    for name in lacking:
+        fields = lic.hub_fields(name.upper())  # either spelling
+        assert fields["license"] == "other" and fields["license_name"] == name.lower() and fields["license_link"]
+    assert lic.hub_fields("other") == {"license": "other"} and lic.hub_fields(None) == {"license": "unknown"}
+    assert lic.hub_fields("CC-BY-4.0") == {"license": "cc-by-4.0"}
+    assert lic.described("us-government-works").startswith("U.S. Government Works (`US-Government-Works`, https://")
+    assert lic.described("CC-BY-4.0") == "`CC-BY-4.0`"  # as spelt: Kaggle's name in Kaggle's text

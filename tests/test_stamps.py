@@ -13,7 +13,7 @@ import pytest
 import builder.layouts.base as base
 from builder.atomic import atomic_write
 from builder.errors import BuildError
-from builder.ledger import read_build
+from builder.record import read_build
 from builder.loading import load_config
 from builder.pipeline import build
 from builder.state import Journal

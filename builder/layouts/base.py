@@ -47,6 +47,7 @@ class Layout:
         self._targets: dict[str, Target] = {}
         self.ledger = None  # the build's ledger (``ledger.Ledger``), set by the pipeline
         self._sizes: dict[str, int] | None = None
+        self.kept: dict[str, tuple[int, int]] = {}  # rel → (windows, zero-padded windows), for the card
 
     # -- per recording --------------------------------------------------------------------------
     def target(self, rel: str) -> Target:
@@ -74,6 +75,9 @@ class Layout:
         rels = [s.rel for s in self.plan.sources]
         for rec in journal.records(rels):
             if rec.reason is None:
+                # a padded last window ends past the recording (``end`` is nominal); a dict, so a
+                # layout that walks the rows twice counts them once
+                self.kept[rec.rel] = (len(rec.rows), sum(row.end > rec.duration + 1e-6 for row in rec.rows))
                 for row in rec.rows:
                     yield self.plan.split_of(rec.rel, row.index), rec, row
 

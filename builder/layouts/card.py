@@ -48,12 +48,14 @@ def features_yaml(layout) -> list[dict]:
     ``datasets`` (pandas with it) cost every build 0.4–0.8 s and ~100 MB in its main process, for
     this list alone. tests/layouts/test_card.py checks both agree."""
     plan, cfg = layout.plan, layout.cfg
-    names = {"class_label": {"names": {str(i): n for i, n in enumerate(plan.label_names)}}}
+    def names() -> dict:  # a new dict per use: a shared one is dumped as a YAML anchor (&id001/*id001)
+        return {"class_label": {"names": {str(i): n for i, n in enumerate(plan.label_names)}}}
+
     out = [{"name": "image", "dtype": "image"}]
     if plan.labelled:
-        out.append({"name": "label", "dtype": names})
+        out.append({"name": "label", "dtype": names()})
     if plan.multilabel:
-        out.append({"name": "labels", "list": names})
+        out.append({"name": "labels", "list": names()})
     out += [{"name": k, "dtype": t} for k, t in (("source", "string"), ("start", "float64"), ("end", "float64"))]
     if cfg.output.folds:
         out.append({"name": "fold", "dtype": "int32"})
@@ -177,6 +179,7 @@ def _files(layout) -> str:
 
 def write_card(layout, record: dict, stats: dict | None, preview: bool = False) -> None:
     """``OUT/README.md``; ``preview``: a preview grid is written beside it."""
+    from . import datasheet
     from .header import card_data
     from .provenance import PLACEHOLDER, trust_sections
 
@@ -205,6 +208,8 @@ def write_card(layout, record: dict, stats: dict | None, preview: bool = False) 
         f'ds = load_dataset("{repo}")        # from the Hub\n'
         'ds = load_dataset("path/to/this/folder")  # from disk: the folder this card is in\n```\n',
         "Every split comes with the features declared in this card's header; no other arguments are needed.\n",
+        *(["## Load it without datasets\n", tools] if (tools := datasheet.other_tools(layout)) else []),
+        "## Dataset Structure\n", datasheet.structure(layout, record),
         "## Columns\n", _columns(layout),
         "## Contents\n",
         ("Windows per label (primary label) and split:\n\n" if layout.plan.multilabel else "Windows per label and split:\n\n")
@@ -215,6 +220,7 @@ def write_card(layout, record: dict, stats: dict | None, preview: bool = False) 
          "were left out.\n" if record.get("silent_windows_skipped") else ""),
         "![A few windows per label](preview.png)\n" if preview else "",
         "## Files\n", _files(layout),
+        "## Dataset Creation\n", datasheet.creation(layout, record),
         "## How the images were made\n",
         f"- Audio: {('resampled to ' + str(cfg.audio.sample_rate) + ' Hz') if cfg.audio.sample_rate else 'native sample rate'}, "
         "mixed to mono (mean of channels).\n"
@@ -251,7 +257,10 @@ def write_card(layout, record: dict, stats: dict | None, preview: bool = False) 
         listed = f"`{record['skipped_file']}`" if record.get("skipped_file") else "`build.json`"
         parts.append(f"\n{record.get('skipped_total', len(record['skipped']))} {what} were skipped; {listed} lists "
                      "each with its reason.\n")
-    parts += ["", *trust_sections(layout, data["license"], cfg.publish.citation)]
+    parts += ["\n## Bias, Risks, and Limitations\n", datasheet.risks(layout, record)]
+    spelled = data["license"]  # the Hub id; for `other`, as the config spells it: the text names it
+    spelled = (cfg.publish.hf.license or cfg.publish.license) if spelled == "other" else spelled
+    parts += ["", *trust_sections(layout, spelled, cfg.publish.citation)]
     parts += ["## Config\n", "```yaml\n" + yaml.safe_dump(record["config"], sort_keys=False, allow_unicode=True) + "```\n"]
     # What str(DatasetCard(text)) gives (tests/layouts/test_card.py checks), without importing
     # huggingface_hub.repocard, whose Hub client took 0.13 s of every build
@@ -259,7 +268,7 @@ def write_card(layout, record: dict, stats: dict | None, preview: bool = False) 
     layout.write_atomic("README.md", card.encode("utf-8"))
     from .croissant import write_croissant
 
-    write_croissant(layout, record, data["license"], cfg.publish.citation)
+    write_croissant(layout, record, spelled, cfg.publish.citation)
 
 
 def _pcen(spec) -> str:

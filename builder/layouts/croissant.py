@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ..licenses import hub_id
+from ..licenses import hub_fields
 
 CONTEXT = {
     "@language": "en", "@vocab": "https://schema.org/", "citeAs": "cr:citeAs", "column": "cr:column",
@@ -128,7 +128,8 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
         "name": cfg.name,
         "description": f"Spectrogram images of {record['sources']} recordings, {record['windows']} windows "
                        f"of {cfg.windows.duration:g} s, built by spectroset.",
-        "license": licence if licence in ("unknown", "other") else f"{LICENSE_URL}#{licence}",
+        "license": _licence_url(licence),
+        **({"datePublished": date} if (date := _date(layout)) else {}),
         "url": url or "https://huggingface.co/datasets/" + (cfg.publish.hf.repo_id or "OWNER/NAME"),
         "version": "1.0.0", "citeAs": citation or f"{cfg.name}, a spectrogram dataset built with spectroset",
         "keywords": sorted({"audio", "spectrogram", *cfg.publish.hf.tags}),
@@ -137,13 +138,39 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
     return doc
 
 
+def _licence_url(licence: str) -> str:
+    """Croissant's ``license``: the Hub's page for its id, a licence's own page where the Hub has no
+    id for it (``other`` with a ``license_link``), else ``unknown``/``other``."""
+    fields = hub_fields(licence)
+    if fields.get("license_link", "").startswith("http"):
+        return fields["license_link"]
+    return fields["license"] if fields["license"] in ("unknown", "other") else f"{LICENSE_URL}#{fields['license']}"
+
+
+def _date(layout) -> str:
+    """``datePublished``: the day (UTC) of the newest source recording's modification time. Not the
+    build's clock: a rerun on the same input gives the same bytes (docs/card.md). Empty when no
+    source has a modification time (a store that gives none)."""
+    from datetime import datetime, timezone
+
+    newest = max((s.mtime_ns for s in layout.plan.sources), default=0)
+    return datetime.fromtimestamp(newest / 1e9, timezone.utc).strftime("%Y-%m-%d") if newest > 0 else ""
+
+
 def _path_regex(layout, prefix: str) -> str:
     """A regex whose group is an image's path relative to its metadata file, from a relative or an
-    absolute path: below ``<split>/``, or (mirror, no split folder) from the first source folder."""
+    absolute path: below ``<split>/``, or (mirror, no split folder) from the first source folder.
+
+    mlcroissant applies it twice: to each file's full path for the join, then to the joined value,
+    already cut. The first branch cuts a full path (a split folder followed by as many folders as the
+    images lie below it, so a folder of OUT's own path named like the split is passed over); the
+    second leaves a cut one as it is, so reading logs no "Could not match" per row."""
     import re
 
     if prefix:
-        return f"^(?:.*?/)?{re.escape(prefix)}(.+)$"
+        depths = sorted({len(e.folder.split("/")) if e.folder else 0 for e in layout.plan.entries.values()}) or [0]
+        below = f"(?:[^/]+/){{{depths[0]},{depths[-1]}}}[^/]+"
+        return f"^(?:.*?/)?{re.escape(prefix)}({below})$|^(.+)$"
     tops = sorted({e.folder.split("/")[0] for e in layout.plan.entries.values() if e.folder})
     alternatives = [f"(?:{'|'.join(map(re.escape, tops))})/.+"] if tops else []
     return f"^(?:.*?/)?({'|'.join([*alternatives, '[^/]+'])})$"
@@ -171,6 +198,5 @@ def retarget(text: str, url: str | None, licence: str | None, moved: str = "") -
     if url:
         doc["url"] = url
     if licence:
-        licence = hub_id(licence)
-        doc["license"] = licence if licence in ("unknown", "other") else f"{LICENSE_URL}#{licence}"
+        doc["license"] = _licence_url(licence)
     return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"

@@ -13,7 +13,7 @@ import json
 import re
 from collections import Counter
 
-from ..licenses import hub_id, more_permissive, recording_license
+from ..licenses import described, hub_fields, hub_id, more_permissive, recording_license
 
 PLACEHOLDER = "OWNER/NAME"
 _COUNTS = re.compile(r"<!-- spectroset:recording-licenses (\{.*?\}) -->")
@@ -41,11 +41,12 @@ def conflicts(licence: str, counts: dict[str, int]) -> list[str]:
 
 def licence_section(licence: str, counts: dict[str, int], column: str | None) -> str:
     """The body of ``## Licence``."""
-    if licence == "unknown":
+    if hub_id(licence) == "unknown":
         lines = ["No licence was set for this dataset (`license: unknown`): ask the recordings' rights holders "
                  "before reusing it, and set `publish.license` (or `--license`) once you know."]
     else:
-        lines = [f"The dataset is published under `{licence}`. The spectrograms are derived from the recordings: "
+        named = described(licence)  # the real name where the Hub's header can only say `other`
+        lines = [f"The dataset is published under {named}. The spectrograms are derived from the recordings: "
                  "their licences still apply to each image."]
     if counts:
         lines += ["", f"Licences of the recordings (`{column}` column, recordings per value):", "",
@@ -125,8 +126,12 @@ def retarget(text: str, repo_id: str | None, licence: str | None) -> str:
 
     card = DatasetCard(text)
     if licence is not None and (card.data.get("license") != hub_id(licence) or licence != hub_id(licence)):
-        card.data.license = hub_id(licence)  # the header takes Hub ids; the text names the licence as given
-        card.text = relicense(card.text, licence)
+        fields = hub_fields(licence)  # the header takes Hub ids (other: with its name and link)
+        for key in ("license_name", "license_link"):
+            card.data.pop(key, None)
+        for key, value in fields.items():
+            card.data[key] = value
+        card.text = relicense(card.text, licence)  # the text names the licence as given
     if repo_id:
         card.text = card.text.replace(f'"{PLACEHOLDER}"', f'"{repo_id}"')
     return str(card)

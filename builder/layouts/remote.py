@@ -13,6 +13,10 @@ built in a local *staging* folder exactly like a local one, then mirrored to the
    note) and this one no longer has are deleted, each by its exact name;
 4. ``build.json`` is uploaded last.
 
+A remote ``build.json`` counts only if spectroset wrote it (:func:`record.parse_record`): a
+foreign one is refused, never adopted, never a source of deletions. On a ``file://`` root every
+path written or deleted must resolve inside the root (:func:`ledger.inside`) and not be a link.
+
 Only files a spectroset build wrote are ever deleted, and only at relative paths inside the URL:
 an entry with ``..`` or an absolute path is never acted on. A remote folder holding anything
 else without a ``build.json`` (or this staging folder's note of an upload to it) is refused, as
@@ -38,7 +42,8 @@ from pathlib import Path
 
 from ..errors import BuildError
 from ..fsutil import filesystem, is_url, join
-from ..ledger import RECORD, STATE_DIR, recorded_files, safe_rel
+from ..ledger import RECORD, STATE_DIR, inside, safe_rel
+from ..record import parse_record, recorded_files
 from ..atomic import atomic_write
 from ..paths import owned
 
@@ -87,15 +92,25 @@ class Remote:
             raise BuildError(f"output.path: cannot {what} {self.url}: {detail}; rerun to resume the upload") from None
 
     def record(self) -> dict | None:
-        """The remote ``build.json``, or None when there is none (or it is unreadable)."""
+        """The remote ``build.json`` when spectroset wrote it (:func:`record.parse_record`); None
+        when there is none; a refusal when it is not ours (unless it is this staging folder's
+        upload, cut short)."""
         try:
-            return json.loads(self._call("read", self.fs.cat_file, self._remote("build.json")))
-        except (FileNotFoundError, ValueError):
+            record, why = parse_record(self._call("read", self.fs.cat_file, self._remote(RECORD)))
+        except FileNotFoundError:
             return None
+        if why and RECORD not in self._noted()[1]:
+            raise BuildError(f"output.path: {self.url}/{RECORD} was not written by spectroset ({why}); "
+                             "choose a new URL, or move that file away")
+        return record
 
     def check(self) -> None:
-        """Refuse a remote folder that holds files no spectroset build put there."""
-        if self.record() is not None or any(self._noted()):
+        """Refuse a remote folder that holds files no spectroset build put there, or a build.json
+        spectroset did not write (never adopted: its ``files`` are never a source of deletions),
+        and a local (``file://``) one whose paths lead out of it through links."""
+        record, (noted, intended) = self.record(), self._noted()
+        self._inside(sorted({*recorded_files(record), *noted, *intended, RECORD, LEASE}))  # before any work
+        if record is not None or noted or intended:
             return
         try:
             found = self._call("list", self.fs.find, self.root)
@@ -104,6 +119,22 @@ class Remote:
         if [f for f in found if f.rstrip("/").rsplit("/", 1)[-1] != LEASE]:  # a first mirror may be under way
             raise BuildError(f"output.path: {self.url} is not empty and was not built by spectroset; "
                              "choose a new URL")
+
+    def _inside(self, rels) -> None:
+        """On a local (``file://``) root, refuse before any write a path that leads out of the root
+        through a linked folder (:func:`ledger.inside`) or is a link itself (fsspec follows it)."""
+        from fsspec.implementations.local import LocalFileSystem
+
+        if not isinstance(self.fs, LocalFileSystem):
+            return  # object stores and memory:// have no links; unsafe paths never get here
+        root, folders = Path(self.root), {}
+        for rel in rels:
+            folder = rel.rpartition("/")[0]
+            if folder not in folders:
+                folders[folder] = inside(root, rel) is not None
+            if not (folders[folder] and safe_rel(rel)) or (root / rel).is_symlink():
+                raise BuildError(f"output.path: refusing to write or delete {self.url}/{rel}: it leads out of "
+                                 f"{self.url} through a link; remove the link (or choose a new URL) and rerun")
 
     def _noted(self) -> tuple[dict[str, str], list[str]]:
         """What this staging folder knows it put on the remote (rel → sha256), and what it was
@@ -132,6 +163,7 @@ class Remote:
         there = {rel: previous["files"][rel] for rel in recorded_files(previous)}
         noted, intended = self._noted()
         there.update(noted)
+        self._inside(sorted(set(record["files"]) | set(there) | set(intended) | {RECORD, LEASE}))
         skip = {} if full else dict(there)
         with _Lease(self) as lease:
             return self._mirror(record, local_json, previous, there, intended, skip, lease)
@@ -166,8 +198,10 @@ class Remote:
                 self._call("delete", self.fs.rm_file, self._remote(rel))
             except FileNotFoundError:
                 pass
-        self._note({rel: sha for rel, sha in there.items() if rel in record["files"]}, [])
+        there = {rel: sha for rel, sha in there.items() if rel in record["files"]}
+        self._note(there, [RECORD])  # a build.json cut short by a kill is this one: not foreign
         self._call("upload to", self.fs.pipe_file, self._remote(RECORD), local_json)
+        self._note(there, [])
         return uploaded + 1, len(gone)
 
 

@@ -80,7 +80,8 @@ def run_push(args: argparse.Namespace) -> int:
     licence, warnings = _licence(value, out)
     with redacted_output(), stage.build_lock(out):
         if args.to == "hf":
-            return _push_hf(args, out, files, own, message, licence, warnings)
+            named = value if licence == "other" and value else licence  # `other`: as spelt, the card names it
+            return _push_hf(args, out, files, own, message, named, warnings)
         return _push_kaggle(args, out, files, own, name, message, value or licence, warnings, build)
 
 

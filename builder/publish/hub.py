@@ -8,7 +8,8 @@ commits, otherwise it makes one LFS commit. Either way a retry or a rerun after 
 only sends what is missing. Files that the previous spectroset push uploaded (listed in the
 ``build.json`` it left in the repo) and this build no longer has (a shard count that shrank, a
 removed label) are deleted in the same commit, each by its exact name; any other file in the repo
-is someone else's and stays.
+is someone else's and stays. A build.json spectroset did not write (:func:`record.parse_record`)
+means the repo is someone else's: the push stops with one line before anything in it changes.
 
 The dataset card is uploaded as the engine wrote it: its ``configs`` tell ``load_dataset`` which
 files make which split and declare the features (``label`` as a ``ClassLabel``).
@@ -27,7 +28,8 @@ from urllib.parse import quote
 
 from ..errors import CredentialsError, PublishError
 from . import TRANSIENT_STATUS, add_secret, causes, describe, is_offline, network_error, retrying
-from ..ledger import RECORD, recorded_files
+from ..ledger import RECORD
+from ..record import parse_record, recorded_files
 from .stage import replace_texts, stage_hub
 
 _NAME = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
@@ -102,18 +104,31 @@ def exact_pattern(path: str) -> str:
     return _GLOB.sub(r"[\1]", path)
 
 
-def _remote_record(api, repo_id: str, revision: str | None) -> dict | None:
-    """The build.json an earlier push left in the repo, or None (none there, or not JSON)."""
-    from huggingface_hub.errors import EntryNotFoundError
+def _remote_record(api, repo_id: str, revision: str | None) -> bytes | None:
+    """The bytes of the repo's build.json, or None when there is none. A ``revision`` not there
+    yet is read from the default branch, where :func:`publish` creates it from."""
+    from huggingface_hub.errors import EntryNotFoundError, RevisionNotFoundError
 
     try:
         path = api.hf_hub_download(repo_id, RECORD, repo_type="dataset", revision=revision)
     except EntryNotFoundError:
         return None
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    except RevisionNotFoundError:
+        if revision is None:
+            raise
+        return _remote_record(api, repo_id, None)
+    return Path(path).read_bytes()
+
+
+def previous_push(raw: bytes | None, repo_id: str) -> dict | None:
+    """The build.json an earlier spectroset push left (:func:`record.parse_record`), or None.
+    Any other build.json is someone else's: the push stops before the repo changes."""
+    previous, why = parse_record(raw) if raw is not None else (None, None)
+    if why:
+        raise PublishError(f"Hugging Face: {repo_id} holds a build.json that spectroset did not write ({why}); "
+                           "nothing was uploaded and none of its files changed: push to another --repo, "
+                           "or remove that build.json from the repo first")
+    return previous
 
 
 def publish(out: Path, files: list[str], target: HubTarget, stage: Path, texts=None) -> str:
@@ -137,10 +152,11 @@ def publish(out: Path, files: list[str], target: HubTarget, stage: Path, texts=N
         replace_texts(stage, texts(repo_id))
     step(f"create {repo_id}", lambda: api.create_repo(
         repo_id, repo_type="dataset", private=target.private, exist_ok=True))
+    raw = step(f"read build.json of {repo_id}", lambda: _remote_record(api, repo_id, target.revision))
+    previous = previous_push(raw, repo_id)
     if target.revision:
         step(f"create branch {target.revision}", lambda: api.create_branch(
             repo_id, branch=target.revision, repo_type="dataset", exist_ok=True))
-    previous = step(f"read build.json of {repo_id}", lambda: _remote_record(api, repo_id, target.revision))
     gone = sorted(set(recorded_files(previous)) - set(files) - {RECORD})
     commit = step(f"upload to {repo_id}", lambda: api.upload_folder(
         repo_id=repo_id, repo_type="dataset", folder_path=stage, revision=target.revision,

@@ -8,6 +8,7 @@ loading code and the file list written for Kaggle (only names that are in the up
 
 from __future__ import annotations
 
+from ..layouts.datasheet import FOLDER
 from ..layouts.provenance import replace_section
 from .stage import COVER, KaggleItem
 
@@ -46,6 +47,9 @@ def for_kaggle(items: list[KaggleItem], ref: str, licence: str | None) -> tuple[
     body = replace_section(replace_section(dc.text, "Load it", load), "Files", files)
     body = body.replace("![A few windows per label](preview.png)\n", "")
     body = body.replace(f'"{provenance.PLACEHOLDER}"', f'"/kaggle/input/{slug}"')
+    # the card's snippets for torchvision and pandas (layouts/datasheet.py): Kaggle's paths
+    body = body.replace(f"{FOLDER}/data/", f"{FOLDER}/" if flat else f"{FOLDER}/data/")
+    body = body.replace(FOLDER, f"/kaggle/input/{slug}")
     dc.text = body
     url = f"https://www.kaggle.com/datasets/{ref}"
     out = []

@@ -35,8 +35,9 @@ import yaml
 from ..atomic import atomic_write, disk_errors
 from ..errors import BuildError, LayoutError, LockedError, OutsideRootError, PublishError
 from ..layouts.base import sha256_file
-from ..ledger import RECORD, foreign_files, inside, read_build  # noqa: F401  (read_build: the one reader)
+from ..ledger import RECORD, foreign_files, inside
 from ..paths import owned
+from ..record import read_build  # noqa: F401  (read_build: the one reader)
 from .kaggle_schema import NOTES, csv_fields, parquet_fields
 
 PRIVATE = ".spectroset"  # build state: journal, lock, publish work folders. Never published.

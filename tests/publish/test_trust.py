@@ -118,11 +118,18 @@ def test_each_target_gets_the_licence_in_its_own_spelling(built, tmp_path, given
     meta = json.loads((tmp_path / "k" / "dataset-metadata.json").read_text())
     assert meta["licenses"] == [{"name": kaggle_name}]
     named = given if kaggle_name == "other" else kaggle_name
-    assert f"published under `{named}`" in meta["description"]
+    assert re.search(rf"published under [^\n]*`{re.escape(named)}`", meta["description"])
     assert ("Kaggle has no licence" in kaggle.stderr) == (kaggle_name == "other")
     hub = run_client("push", built["parquet"], "--to", "hf", "--license", given, "--dry-run", tmp_path / "h", env=env)
     assert hub.returncode == 0, hub.output
-    assert card_of((tmp_path / "h" / "README.md").read_text()).data.license == hub_name
+    card = card_of((tmp_path / "h" / "README.md").read_text())
+    assert card.data.license == hub_name
+    if hub_name == "other":  # the Hub's spec: other names the licence and links its terms; so does the text
+        assert card.data.license_name == "us-government-works"
+        assert card.data.license_link == "https://www.usa.gov/government-works"
+        assert "published under U.S. Government Works (`US-Government-Works`" in card.text
+    else:
+        assert card.data.get("license_name") is None and f"published under `{hub_name}`" in card.text
 
 
 def unpack(stage: Path, where: Path) -> Path:
@@ -230,3 +237,57 @@ def test_kaggle_push_without_a_licence_is_unknown_with_one_warning(built, kaggle
     files = kaggle.files_of(sent)
     assert card_of(files["README.md"].decode()).data.license == "unknown"
     assert json.loads(files["croissant.json"])["url"] == "https://www.kaggle.com/datasets/alice/birds-parquet"
+
+
+class _ImageFolder:
+    """torchvision's ``DatasetFolder`` as far as the card's snippet needs it: classes from
+    ``find_classes`` (every sub-folder, sorted), samples from walking each class's folder."""
+
+    def __init__(self, root):
+        import os
+
+        self.classes, self.class_to_idx = self.find_classes(root)
+        self.samples = [(os.path.join(d, f), index) for cls, index in sorted(self.class_to_idx.items())
+                        for d, _, files in sorted(os.walk(os.path.join(root, cls))) for f in sorted(files)
+                        if f.endswith(".png")]
+
+    def find_classes(self, directory):
+        import os
+
+        classes = sorted(e.name for e in os.scandir(directory) if e.is_dir())
+        return classes, {c: i for i, c in enumerate(classes)}
+
+
+def test_kaggle_description_maps_folders_to_the_classlabel_ids_for_torchvision(tmp_path, monkeypatch):
+    """The demo's test split has no game_sfx: ImageFolder on it alone numbers kick_drum 1, not 2.
+    The description gives the class list and an ImageFolder that keeps the header's ids."""
+    import types
+
+    out = tmp_path / "demo"
+    done = subprocess.run([sys.executable, "-m", "builder", "build", str(REPO / "examples" / "demo.yaml"), "-o",
+                           str(out), "-j", "1"], capture_output=True, text=True, cwd=str(REPO), timeout=600)
+    assert done.returncode == 0, done.stderr
+    stage = tmp_path / "stage"
+    result = run_client("push", out, "--to", "kaggle", "--id", "alice/demo-spectra", "--dry-run", stage,
+                        env=make_client_env(tmp_path))
+    assert result.returncode == 0, result.output
+    description = json.loads((stage / "dataset-metadata.json").read_text())["description"]
+    section = description.split("## Load it without datasets\n", 1)[1].split("\n## ", 1)[0]
+    assert "4 classes" in section
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'Split("/kaggle/input/demo-spectra/train")' in code
+    folder = unpack(stage, tmp_path / "input" / "demo-spectra")
+    torchvision = types.ModuleType("torchvision")
+    torchvision.datasets = types.SimpleNamespace(ImageFolder=_ImageFolder)
+    monkeypatch.setitem(sys.modules, "torchvision", torchvision)
+    monkeypatch.setitem(sys.modules, "torchvision.datasets", torchvision.datasets)
+    scope: dict = {}
+    exec(code.replace("/kaggle/input/demo-spectra", str(folder)), scope)
+    names = ["drum_loop", "game_sfx", "kick_drum", "tabla"]  # the header's ClassLabel, sorted
+    for split in ("train", "validation", "test"):
+        with open(folder / split / "metadata.csv", newline="") as fh:
+            want = {row["file_name"]: names.index(row["label"]) for row in csv.DictReader(fh)}
+        got = {Path(p).relative_to(folder / split).as_posix(): i for p, i in scope["Split"](folder / split).samples}
+        assert got == want and scope["Split"](folder / split).classes == names
+    plain = _ImageFolder(folder / "test")  # what the snippet avoids
+    assert plain.class_to_idx["kick_drum"] != names.index("kick_drum")

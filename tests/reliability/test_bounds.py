@@ -134,4 +134,6 @@ def test_a_million_label_rows_not_found_print_a_summary_and_go_to_a_side_file(tm
     with open(out / "skipped.csv", newline="") as fh:
         listed = list(csv.DictReader(fh))
     assert len(listed) == 1_000_000 and listed[-1]["path"] == "gone/0999999.wav"
-    assert "1000000 source file(s) were skipped; `skipped.csv` lists each" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "1000000 source file(s) were skipped; `skipped.csv` lists each" in card
+    assert "1000000 more could not be used (`skipped.csv` lists each with its reason)" in card

@@ -10,7 +10,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from builder.ledger import read_build
+from builder.record import read_build
 
 from . import DEMO, run_cli, write_config, write_tone
 

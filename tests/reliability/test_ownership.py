@@ -15,7 +15,7 @@ import pytest
 
 from builder import state
 from builder.errors import BuildError, LayoutError
-from builder.ledger import read_build
+from builder.record import read_build
 from builder.loading import load_config
 from builder.pipeline import build
 from builder.publish.stage import published_files
@@ -199,7 +199,8 @@ def test_dot_dot_and_absolute_entries_are_never_acted_on(tmp_path):
     record["files"].update({"../victim.txt": "0" * 64, str(victims[2]): "0" * 64})
     remote_json.write_text(json.dumps(record))
     (src / "kick_drum" / "new.wav").unlink()
-    build(cfg, workers=1, progress=False)
+    with pytest.raises(BuildError, match="was not written by spectroset .2 entries that spectroset never writes"):
+        build(cfg, workers=1, progress=False)  # a tampered record is not ours: refused, never acted on
     assert all(v.read_text() == "not yours" for v in victims)
 
 
