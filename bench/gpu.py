@@ -45,7 +45,7 @@ def main() -> None:
     if not torch.cuda.is_available():
         print(f"no CUDA GPU visible to torch {torch.__version__}: nothing to measure")
         return
-    from builder.executors import default_workers
+    from builder.run.executors import default_workers
 
     jobs = sys.argv[1] if len(sys.argv) > 1 else str(default_workers())
     root = make_corpus(96, 60.0)

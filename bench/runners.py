@@ -52,7 +52,8 @@ def _warm_imports() -> None:
     import soundfile  # noqa: F401
     import soxr  # noqa: F401
 
-    from builder import render, spectrogram, worker  # noqa: F401
+    from builder.dsp import render, spectrogram
+    from builder.run import worker  # noqa: F401
 
     spectrogram.rfft_last_axis()
 
@@ -61,11 +62,11 @@ def worker_rss(jobs: str) -> dict:
     """A pool worker's resident memory once it has imported what a recording needs: a worker of
     the CLI, which forks from a process that capped its math threads first and then imported the
     pipeline and loaded a config (shared pages count in full)."""
-    from builder.threads import cap_threads_at_start
+    from builder.run.threads import cap_threads_at_start
 
     cap_threads_at_start()
-    from builder.executors import ProcessExecutor, forks_here
-    from builder.loading import load_config
+    from builder.run.executors import ProcessExecutor, forks_here
+    from builder.config.loading import load_config
     from builder.pipeline import build  # noqa: F401
 
     load_config("birdclef-mel", [])
@@ -78,7 +79,7 @@ def worker_rss(jobs: str) -> dict:
 
 
 def _settled_rss(_: int) -> float:
-    from builder import worker
+    from builder.run import worker
 
     worker._settle_process()
     with open("/proc/self/status") as f:
@@ -86,13 +87,13 @@ def _settled_rss(_: int) -> float:
 
 
 def ours(root: str, preset: str, jobs: str, out: str, *sets: str) -> dict:
-    from builder.loading import load_config
+    from builder.config.loading import load_config
     from builder.pipeline import build
 
     cfg = load_config(preset, [f"source.path={root}", f"output.path={out}", *sets])
     _warm_imports()
     if int(jobs) > 1:  # the pool's forkserver and workers start: start-up, not the work
-        from builder.executors import ProcessExecutor
+        from builder.run.executors import ProcessExecutor
 
         pool = ProcessExecutor(int(jobs))
         list(pool.map_unordered(abs, range(int(jobs))))
@@ -104,7 +105,7 @@ def ours(root: str, preset: str, jobs: str, out: str, *sets: str) -> dict:
 
 def noop(root: str, out: str) -> dict:
     """Rerun of an unchanged build: discovery and the up-to-date check only."""
-    from builder.loading import load_config
+    from builder.config.loading import load_config
     from builder.pipeline import build
 
     cfg = load_config("birdclef-mel", [f"source.path={root}", f"output.path={out}", "audio.sample_rate=8000",

@@ -24,24 +24,24 @@ from concurrent.futures import BrokenExecutor  # not .process: multiprocessing o
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import Config, public_dict
-from .discover import Skipped, annotated_only, discover
+from .config.sections import Config, public_dict
+from .sources.discover import Skipped, annotated_only, discover
 from .errors import BuildError, NothingToBuild
-from .events import late_events
-from .executors import LazyPool, prestart
-from .fsutil import is_url
-from .headers import Headers
-from .layouts import estimated_windows, get_layout, make_plan
+from .sources.events import late_events
+from .run.executors import LazyPool, prestart
+from .sources.urls import is_url
+from .sources.headers import Headers
+from .plan.dataset import estimated_windows, get_layout, make_plan
 from .layouts.base import to_json
 from .layouts.units import Unit, new_token, run_unit
-from .ledger import RECORD, foreign_files
-from .outdir import check_nesting, check_output, config_changed, encoder_changed, fingerprint, read_record
-from .record import MARK
-from .render import ENCODER
-from .atomic import atomic_write
-from .stamps import refuse_changed, settle
-from .state import Journal, OutputLock
-from .worker import FileJob
+from .store.ledger import RECORD, foreign_files
+from .store.outdir import check_nesting, check_output, config_changed, encoder_changed, fingerprint, read_record
+from .store.record import MARK
+from .dsp.render import ENCODER
+from .store.atomic import atomic_write
+from .store.stamps import refuse_changed, settle
+from .store.state import Journal, OutputLock
+from .run.worker import FileJob
 
 log = logging.getLogger("spectroset")
 
@@ -111,7 +111,7 @@ def build(
         prestart(workers)
     remote = None
     if is_url(cfg.output.path):
-        from .layouts.remote import Remote, staging_dir
+        from .publish.url import Remote, staging_dir
 
         remote = Remote(cfg.output.path, staging_dir(cfg.output.path, cfg.output.staging))
         remote.check()

@@ -15,10 +15,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from builder import audio  # noqa: E402
-from builder.loading import load_config  # noqa: E402
-from builder.windows import plan_windows  # noqa: E402
-from builder.worker import _spectrogrammer, render_batch  # noqa: E402
+from builder.sources import audio  # noqa: E402
+from builder.config.loading import load_config  # noqa: E402
+from builder.plan.windows import plan_windows  # noqa: E402
+from builder.run.worker import _spectrogrammer, render_batch  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RECORDING = HERE / "demo-audio" / "drum_loop" / "loop_compus.ogg"

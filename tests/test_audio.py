@@ -1,4 +1,4 @@
-"""builder.audio: decoding real files of every supported format, the nasty corpus, and streaming."""
+"""builder.sources.audio: decoding real files of every supported format, the nasty corpus, and streaming."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from builder import audio
+from builder.sources import audio
 from builder.errors import DecodeError
 
 REPO = Path(__file__).resolve().parents[1]

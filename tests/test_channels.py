@@ -1,4 +1,4 @@
-"""builder.channels: PCEN and deltas against librosa 0.11 on real recordings, and their properties.
+"""builder.dsp.channels: PCEN and deltas against librosa 0.11 on real recordings, and their properties.
 
 Real recordings come from ../shared/corpus where it exists and from the bundled
 examples/demo-audio always, so the parity tests run without ../shared. Tolerances are the issue's:
@@ -17,11 +17,11 @@ import pytest
 import torch
 from PIL import Image
 
-from builder.channels import channel_pixels, delta, pcen, pcen_b, stack_channels
-from builder.config import Config, ImageConfig, SpectrogramConfig
+from builder.dsp.channels import channel_pixels, delta, pcen, pcen_b, stack_channels
+from builder.config.sections import Config, ImageConfig, SpectrogramConfig
 from builder.errors import ConfigError
-from builder.loading import parse_config
-from builder.spectrogram import Spectrogrammer
+from builder.config.loading import parse_config
+from builder.dsp.spectrogram import Spectrogrammer
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "demo-audio"
@@ -185,7 +185,7 @@ def test_one_channel_is_the_scaled_spectrogram_unchanged():
 
 
 def test_channel_one_of_an_rgb_image_is_the_grey_image():
-    from builder.render import render, to_uint8
+    from builder.dsp.render import render, to_uint8
 
     scaled = Spectrogrammer(SpectrogramConfig(**MEL), RATE)(np.stack([waveform(DEMO / f, 1.0) for f in DEMO_FILES]))
     for image in (ImageConfig(), ImageConfig(size=(224, 224)), ImageConfig(origin="upper")):

@@ -1,4 +1,4 @@
-"""builder.config and builder.loading: YAML → validated Config; each failure is one ConfigError line (file, key)."""
+"""builder.config.sections and builder.config.loading: YAML → validated Config; each failure is one ConfigError line (file, key)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builder.config import Config
+from builder.config.sections import Config
 from builder.errors import ConfigError
-from builder.loading import load_config
-from builder.validation import parse_size
+from builder.config.loading import load_config
+from builder.config.geometry import parse_size
 
 
 def write(folder: Path, text: str, name: str = "x.yaml") -> Path:
@@ -345,13 +345,13 @@ def test_fuzz_malformed_yaml_only_raises_config_error(tmp_path, text):
 
 
 def _events_cfg(tmp_path, labels, **sections):
-    from builder.loading import parse_config
+    from builder.config.loading import parse_config
 
     return parse_config({"source": {"path": "audio", "labels": labels}, **sections}, "c.yaml", tmp_path)
 
 
 def test_event_labels_resolve_and_validate(tmp_path):
-    from builder.source_config import EventLabels
+    from builder.config.source import EventLabels
 
     cfg = _events_cfg(tmp_path, {"events": "ann.csv", "background": None}, windows={"select": "events"})
     assert isinstance(cfg.source.labels, EventLabels)
@@ -375,7 +375,7 @@ def test_selection_and_folds_validate(tmp_path):
 
 
 def test_raven_defaults_map_to_ravens_columns():
-    from builder.source_config import EventLabels
+    from builder.config.source import EventLabels
 
     spec = EventLabels(events="x").for_raven(["Selection", "Begin Time (s)", "End Time (s)", "Annotation"])
     assert (spec.file_column, spec.start_column, spec.end_column, spec.label_column) == (
@@ -411,7 +411,7 @@ def test_aliases_that_stay_small_still_load(tmp_path):
 def test_pillow_bomb_limit_is_pillows_default():
     from PIL import Image
 
-    from builder.validation import MAX_IMAGE_PIXELS
+    from builder.config.geometry import MAX_IMAGE_PIXELS
 
     assert MAX_IMAGE_PIXELS == Image.MAX_IMAGE_PIXELS
 

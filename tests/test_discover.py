@@ -1,4 +1,4 @@
-"""builder.discover: sorted recordings, labels from folders or a CSV, and every skip reported."""
+"""builder.sources.discover: sorted recordings, labels from folders or a CSV, and every skip reported."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from builder.discover import discover, parse_label_list
+from builder.sources.discover import discover, parse_label_list
 from builder.errors import SourceError
-from builder.source_config import CsvLabels, SourceConfig
+from builder.config.source import CsvLabels, SourceConfig
 
 
 def touch(root: Path, *rels: str) -> None:
@@ -214,8 +214,8 @@ def test_parse_label_list(raw, expected):
 
 
 def test_events_attach_to_recordings_and_fold_into_the_fingerprint(tmp_path):
-    from builder.events import Event
-    from builder.source_config import EventLabels
+    from builder.sources.events import Event
+    from builder.config.source import EventLabels
 
     touch(tmp_path / "audio", "a.wav", "sub/b.wav")
     ann = tmp_path / "ann.csv"
@@ -311,6 +311,6 @@ def test_identical_duplicate_csv_rows_are_merged_with_a_note(birdclef, caplog):
     before = discover(SourceConfig(path=root, labels=labels))
     rows = list(csv.DictReader(open(labels.csv, encoding="utf-8")))
     write_csv(labels.csv, rows + [row("asbfly", "['comkin1', 'grewar1']", "asbfly/XC1.ogg")])  # extras reordered
-    with caplog.at_level("INFO", logger="builder.discover"):
+    with caplog.at_level("INFO", logger="builder.sources.discover"):
         assert discover(SourceConfig(path=root, labels=labels)) == before
     assert "1 row(s) repeat a file with the same labels" in caplog.text and "merged" in caplog.text

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder.event_index import EventIndex
-from builder.events import EPS, Event, label_window, overlaps
+from builder.sources.event_index import EventIndex
+from builder.sources.events import EPS, Event, label_window, overlaps
 
 
 def scan_label_window(events, start, end, min_overlap, background, duration=math.inf):

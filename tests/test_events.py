@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from builder.errors import SourceError
-from builder.events import Event, dominant_label, label_window, overlaps, past_end, read_events
-from builder.source_config import EventLabels
+from builder.sources.events import Event, dominant_label, label_window, overlaps, past_end, read_events
+from builder.config.source import EventLabels
 
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
 

@@ -26,14 +26,14 @@ def _python(code: str) -> str:
     return done.stdout.split()
 
 
-CAPPED = "from builder.threads import cap_threads_at_start; cap_threads_at_start()\n"
+CAPPED = "from builder.run.threads import cap_threads_at_start; cap_threads_at_start()\n"
 
 
 def test_only_a_capped_process_of_one_thread_without_torch_forks_its_workers():
-    assert _python("from builder.executors import forks_here; print(forks_here())") == ["False"]  # not capped
+    assert _python("from builder.run.executors import forks_here; print(forks_here())") == ["False"]  # not capped
     assert _python(CAPPED + """
 import sys, threading, types
-from builder.executors import forks_here
+from builder.run.executors import forks_here
 alone = forks_here()
 stop = threading.Event()
 other = threading.Thread(target=stop.wait)
@@ -48,7 +48,7 @@ print(forks_here())
 def test_a_process_with_another_thread_gets_its_workers_from_a_forkserver():
     own, *parents = _python(CAPPED + """
 import os, threading
-from builder.executors import ProcessExecutor
+from builder.run.executors import ProcessExecutor
 stop = threading.Event()
 threading.Thread(target=stop.wait).start()
 executor = ProcessExecutor(2)

@@ -1,4 +1,4 @@
-"""builder.filterbank: mel filters, DCT and windows against librosa, scipy and torch."""
+"""builder.dsp.filterbank: mel filters, DCT and windows against librosa, scipy and torch."""
 
 from __future__ import annotations
 
@@ -6,16 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from builder.config import SpectrogramConfig
-from builder.filterbank import (
-    config_filterbank,
-    create_dct,
-    empty_mel_filters,
-    hz_to_mel,
-    mel_filterbank,
-    mel_to_hz,
-    window,
-)
+from builder.config.sections import SpectrogramConfig
+from builder.dsp.filterbank import config_filterbank, create_dct, empty_mel_filters, hz_to_mel, mel_filterbank, mel_to_hz, window
 
 # (sample_rate, n_fft, n_mels, f_min, f_max): the notebook defaults plus narrow-band and telephone cases.
 GEOMETRIES = [

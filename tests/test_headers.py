@@ -1,4 +1,4 @@
-"""The plan's audio headers: read once per file version, kept in the journal (``builder/headers.py``)."""
+"""The plan's audio headers: read once per file version, kept in the journal (``builder/sources/headers.py``)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
-from builder.cli import main
-from builder.discover import discover
-from builder.headers import Headers, read_header
-from builder.loading import load_config
-from builder.state import Journal
+from builder.cli.main import main
+from builder.sources.discover import discover
+from builder.sources.headers import Headers, read_header
+from builder.config.loading import load_config
+from builder.store.state import Journal
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "demo-audio"
@@ -84,8 +84,8 @@ def _many(root: Path, n: int) -> Path:
 
 
 def test_many_missing_headers_are_read_in_the_workers_once(tmp_path):
-    from builder.executors import LazyPool
-    from builder.headers import PREFETCH_MIN
+    from builder.run.executors import LazyPool
+    from builder.sources.headers import PREFETCH_MIN
 
     sources = _sources(_many(tmp_path / "audio", PREFETCH_MIN + 6))
     for out in ("out", "out2"):
@@ -106,8 +106,8 @@ def test_many_missing_headers_are_read_in_the_workers_once(tmp_path):
 
 def test_cli_first_build_of_many_files_reads_headers_in_its_workers_and_is_the_same_at_any_j(
         tmp_path, caplog, monkeypatch):
-    from builder import headers
-    from builder.headers import PREFETCH_MIN
+    from builder.sources import headers
+    from builder.sources.headers import PREFETCH_MIN
 
     audio = _many(tmp_path / "audio", PREFETCH_MIN + 6)
     caplog.set_level(logging.DEBUG, logger="spectroset")

@@ -8,10 +8,10 @@ import json
 import pytest
 
 from builder.errors import BuildError, LayoutError
-from builder.ledger import foreign_files, inside, safe_rel, temp_name
-from builder.record import parse_record, read_build, remove_earlier_build
-from builder.atomic import atomic_write
-from builder.state import Journal
+from builder.store.ledger import foreign_files, inside, safe_rel, temp_name
+from builder.store.record import parse_record, read_build, remove_earlier_build
+from builder.store.atomic import atomic_write
+from builder.store.state import Journal
 
 
 @pytest.mark.parametrize("rel, ok", [("train/a/x.png", True), ("README.md", True), ("../x", False), ("/etc/x", False),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from builder import licenses as lic
+from builder.config import licenses as lic
 from builder.errors import ConfigError
-from builder.loading import parse_config
+from builder.config.loading import parse_config
 
 
 @pytest.mark.parametrize("value, hub, kaggle", [

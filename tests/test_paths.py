@@ -1,4 +1,4 @@
-"""The inside-the-root rule (``builder/paths.py``): a path below a root must resolve to its own name
+"""The inside-the-root rule (``builder/store/paths.py``): a path below a root must resolve to its own name
 there; any link on the way is refused with the link named, the root itself may be a link."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from builder.errors import BuildError, OutsideRootError
-from builder.paths import inside, owned
+from builder.store.paths import inside, owned
 
 
 @pytest.fixture

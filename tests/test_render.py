@@ -1,4 +1,4 @@
-"""builder.render: PNG bytes are a function of the pixels and settings alone.
+"""builder.dsp.render: PNG bytes are a function of the pixels and settings alone.
 
 Properties: every stream inflates back to its input (zlib is the reference decoder); PNGs decode
 to their pixels in Pillow; the bytes are pinned by a digest (a change of encoder shows here, not
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from builder.render import deflate, png_bytes
+from builder.dsp.render import deflate, png_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -77,7 +77,7 @@ _CHILD = r"""
 import ctypes, hashlib, os, sys
 import numpy as np
 libc = ctypes.CDLL("libc.so.6")
-from builder.executors import tune_allocator
+from builder.run.executors import tune_allocator
 tune_allocator()
 # dirty the heap: blocks of the sizes the encoder asks for, filled with a per-process pattern, freed
 libc.malloc.restype = ctypes.c_void_p

@@ -1,4 +1,4 @@
-"""builder.spectrogram: parity with torchaudio/librosa reference arrays, and properties.
+"""builder.dsp.spectrogram: parity with torchaudio/librosa reference arrays, and properties.
 
 The reference arrays (tests/fixtures/reference/README.md) were computed by torchaudio 2.11 and
 librosa 0.11 from the first seconds of a CC0 tabla loop. Each case below names the parameters that
@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from builder.config import ImageConfig, SpectrogramConfig
-from builder.render import to_image, to_uint8
-from builder.spectrogram import Spectrogrammer
+from builder.config.sections import ImageConfig, SpectrogramConfig
+from builder.dsp.render import to_image, to_uint8
+from builder.dsp.spectrogram import Spectrogrammer
 
 REFERENCE = Path(__file__).parent / "fixtures" / "reference"
 EPS32 = float(np.finfo(np.float32).eps)
@@ -208,7 +208,7 @@ def test_1khz_sine_peaks_in_its_stft_bin(window):
 
 
 def htk_band_edges(f_min: float, f_max: float, n_mels: int) -> np.ndarray:
-    """Independent of builder.filterbank: HTK mel points, band k spans points k..k+2."""
+    """Independent of builder.dsp.filterbank: HTK mel points, band k spans points k..k+2."""
     mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731
     return 700 * (10 ** (np.linspace(mel(f_min), mel(f_max), n_mels + 2) / 2595) - 1)
 
@@ -251,7 +251,7 @@ def test_numpy_stft_equals_torch_stft(pad_mode, n_fft, win_length, hop):
     the same MKL FFT, so the same values bit for bit, else within float32 FFT noise."""
     import importlib.util
 
-    from builder.spectrogram import padded_window, stft_numpy
+    from builder.dsp.spectrogram import padded_window, stft_numpy
 
     x = torch.randn(2, 8000)
     cfg = SpectrogramConfig(kind="stft", n_fft=n_fft, win_length=win_length, hop_length=hop)
@@ -267,7 +267,7 @@ def test_numpy_stft_equals_torch_stft(pad_mode, n_fft, win_length, hop):
 
 
 def test_centre_pad_reflects_as_np_pad():
-    from builder.spectrogram import centre_pad
+    from builder.dsp.spectrogram import centre_pad
 
     rng = np.random.default_rng(0)
     for n in (2, 3, 5, 1025, 1026, 9000):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.config import SplitsConfig
-from builder.splits import assign_sources, assign_window, split_counts
+from builder.config.sections import SplitsConfig
+from builder.plan.splits import assign_sources, assign_window, split_counts
 
 # A skewed label distribution: one common label, a few rare ones, one singleton.
 SKEWED = [(f"{label}/{label}_{i:03d}.ogg", label) for label, n in
@@ -75,7 +75,7 @@ def test_end_to_end_no_leak_and_same_bytes_for_any_worker_count(tmp_path):
     import soundfile as sf
     from datasets import load_dataset
 
-    from builder.loading import load_config
+    from builder.config.loading import load_config
     from builder.pipeline import build
 
     repo = Path(__file__).resolve().parents[1]
@@ -112,7 +112,7 @@ def test_end_to_end_no_leak_and_same_bytes_for_any_worker_count(tmp_path):
 
 # --------------------------------------------------------------------------- folds
 
-from builder.splits import assign_folds  # noqa: E402
+from builder.plan.splits import assign_folds  # noqa: E402
 
 
 @pytest.mark.parametrize("k", [2, 3, 5])

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 import builder.layouts.base as base
-from builder.atomic import atomic_write
+from builder.store.atomic import atomic_write
 from builder.errors import BuildError
-from builder.record import read_build
-from builder.loading import load_config
+from builder.store.record import read_build
+from builder.config.loading import load_config
 from builder.pipeline import build
-from builder.state import Journal
+from builder.store.state import Journal
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from builder import state, worker
-from builder.loading import load_config
-from builder.state import Journal, decode_result
-from builder.worker import FileJob
+from builder.store import state
+from builder.run import worker
+from builder.config.loading import load_config
+from builder.store.state import Journal, decode_result
+from builder.run.worker import FileJob
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""builder.windows: planning windows, cutting them, and streaming equals planning on the whole."""
+"""builder.plan.windows: planning windows, cutting them, and streaming equals planning on the whole."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builder.config import WindowsConfig
-from builder.windows import Window, WindowCutter, cut, plan_windows, too_short
+from builder.config.sections import WindowsConfig
+from builder.plan.windows import Window, WindowCutter, cut, plan_windows, too_short
 
 SR = 100  # 1 s = 100 samples keeps the expected plans readable
 

@@ -1,13 +1,13 @@
-"""builder.windows selection: first / loudest / random / events on tone bursts at known times."""
+"""builder.plan.windows selection: first / loudest / random / events on tone bursts at known times."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from builder.config import WindowsConfig
-from builder.events import Event, label_window
-from builder.windows import EventCutter, Selector, WindowCutter, event_starts, rms
+from builder.config.sections import WindowsConfig
+from builder.sources.events import Event, label_window
+from builder.plan.windows import EventCutter, Selector, WindowCutter, event_starts, rms
 
 SR = 100  # 1 s = 100 samples
 

@@ -20,10 +20,10 @@ from typing import Iterator
 
 import numpy as np
 
-from ..config import Config, public_dict
-from ..atomic import atomic_write
-from ..worker import FileResult, Row
-from . import DatasetPlan
+from ..config.sections import Config, public_dict
+from ..store.atomic import atomic_write
+from ..run.worker import FileResult, Row
+from ..plan.dataset import DatasetPlan
 from .units import Target
 
 SKIPPED_IN_RECORD = 100  # build.json lists the first skipped files; past this, all of them are in:
@@ -121,8 +121,8 @@ class Layout:
         """Write data files, stats, preview and card; return the build record, which the
         pipeline writes as build.json last. ``run(fn, jobs, n)`` runs data-file jobs (parquet
         shards) in the build's workers."""
-        from .card import write_card
-        from .grid import preview_grid
+        from ..card.card import write_card
+        from ..card.grid import preview_grid
 
         counts: dict[str, Counter] = defaultdict(Counter)
         stats = _Stats(self.cfg.image.channels)

@@ -17,7 +17,7 @@ import importlib.util
 import io
 import logging
 
-from ..worker import FileResult
+from ..run.worker import FileResult
 from .base import Layout
 
 PREVIEW_PER_LABEL = 4
@@ -120,7 +120,7 @@ class ImageFolderLayout(Layout):
         label names as strings (readable on their own; the card's features map them to ids)."""
         from datasets import Features, List, Value
 
-        from .card import features
+        from ..card.card import features
 
         out = {"file_name": Value("string")}
         for key, feature in features(self).items():

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import pyarrow as pa
 
-from ..names import end_tag
-from ..atomic import AtomicFile, disk_error
+from ..plan.names import end_tag
+from ..store.atomic import AtomicFile, disk_error
 from .base import Layout, inline, sha256_file
 from .units import SpoolReader, check_visible, spool_rel
 
@@ -204,7 +204,7 @@ class ParquetLayout(Layout):
 
     def _shard_jobs(self, journal, plan: dict):
         """Pass 2: the rows of each shard in canonical order, one job as soon as a shard is whole."""
-        from .card import features
+        from ..card.card import features
 
         feats = features(self)
         label_ids = {name: i for i, name in enumerate(self.plan.label_names)}

@@ -35,15 +35,15 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import SplitsConfig
+from ..config.sections import SplitsConfig
 from ..errors import BuildError, DecodeError
-from ..ledger import STATE_DIR, intent_log, remove, safe_rel
-from ..paths import owned
-from ..names import end_tag, short_hash
-from ..splits import assign_window
-from ..atomic import AtomicFile, atomic_write, disk_error
-from ..worker import FileJob, FileResult, Row, process_file
-from . import window_folder
+from ..store.ledger import STATE_DIR, intent_log, remove, safe_rel
+from ..store.paths import owned
+from ..plan.names import end_tag, short_hash
+from ..plan.splits import assign_window
+from ..store.atomic import AtomicFile, atomic_write, disk_error
+from ..run.worker import FileJob, FileResult, Row, process_file
+from ..plan.dataset import window_folder
 
 SPOOL_DIR = f"{STATE_DIR}/spool"
 TOKEN = f"{STATE_DIR}/token"

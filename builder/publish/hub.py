@@ -28,8 +28,8 @@ from urllib.parse import quote
 
 from ..errors import CredentialsError, PublishError
 from . import TRANSIENT_STATUS, add_secret, causes, describe, is_offline, network_error, retrying
-from ..ledger import RECORD
-from ..record import parse_record, recorded_files
+from ..store.ledger import RECORD
+from ..store.record import parse_record, recorded_files
 from .stage import replace_texts, stage_hub
 
 _NAME = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")

@@ -52,7 +52,7 @@ class KaggleTarget:
 
 def check_license(name: str | None) -> str:
     """Kaggle's name for a licence given as a Hub id or a Kaggle name; ``unknown`` for None."""
-    from ..licenses import kaggle_name
+    from ..config.licenses import kaggle_name
 
     try:
         return kaggle_name(name)

@@ -8,8 +8,8 @@ loading code and the file list written for Kaggle (only names that are in the up
 
 from __future__ import annotations
 
-from ..layouts.datasheet import FOLDER
-from ..layouts.provenance import replace_section
+from ..card.datasheet import FOLDER
+from ..card.provenance import replace_section
 from .stage import COVER, KaggleItem
 
 
@@ -23,7 +23,7 @@ def for_kaggle(items: list[KaggleItem], ref: str, licence: str | None) -> tuple[
     """
     from huggingface_hub import DatasetCard
 
-    from ..layouts import croissant, provenance
+    from ..card import croissant, provenance
 
     slug = ref.split("/", 1)[1]
     by_kind = {item.kind: item for item in items}

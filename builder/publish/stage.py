@@ -32,12 +32,12 @@ from pathlib import Path
 
 import yaml
 
-from ..atomic import atomic_write, disk_errors
+from ..store.atomic import atomic_write, disk_errors
 from ..errors import BuildError, LayoutError, LockedError, OutsideRootError, PublishError
 from ..layouts.base import sha256_file
-from ..ledger import RECORD, foreign_files, inside
-from ..paths import owned
-from ..record import read_build  # noqa: F401  (read_build: the one reader)
+from ..store.ledger import RECORD, foreign_files, inside
+from ..store.paths import owned
+from ..store.record import read_build  # noqa: F401  (read_build: the one reader)
 from .kaggle_schema import NOTES, csv_fields, parquet_fields
 
 PRIVATE = ".spectroset"  # build state: journal, lock, publish work folders. Never published.
@@ -80,7 +80,7 @@ def left_alone(out: Path, build: dict) -> list[str]:
 def build_lock(out: Path):
     """Hold the engine's output lock while publishing: no build can change files mid-upload, and
     a folder that is being built is refused (:class:`LockedError`)."""
-    from ..state import OutputLock
+    from ..store.state import OutputLock
 
     lock = None
     if (out / PRIVATE).is_dir():  # a copied dataset has no state folder: nothing builds into it

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from builder.loading import load_config
+from builder.config.loading import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "demo-audio"

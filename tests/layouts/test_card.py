@@ -75,7 +75,7 @@ def test_build_record_names_the_png_encoder_version(built):
     """The PNGs are deflated by libdeflate (``render.ENCODER``): build.json's versions say which."""
     import importlib.metadata
 
-    from builder.render import ENCODER
+    from builder.dsp.render import ENCODER
 
     _, record = built
     assert record["versions"]["deflate"] == importlib.metadata.version("deflate") and "deflate" in ENCODER
@@ -113,7 +113,7 @@ def test_card_features_written_out_equal_datasets_own(tmp_path, labelled, multil
     """The header's features are written without importing datasets: they must be what it writes."""
     from types import SimpleNamespace
 
-    from builder.layouts.card import features, features_yaml
+    from builder.card.card import features, features_yaml
 
     cfg = demo_config(tmp_path, DEMO, *overrides)
     plan = SimpleNamespace(labelled=labelled, multilabel=multilabel, label_names=["amecro", "barswa", "zz only"],

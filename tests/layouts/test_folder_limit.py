@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 
-from builder.discover import SourceFile
-from builder.layouts import FOLDER_BUDGET, FOLDER_LIMIT, make_plan
+from builder.sources.discover import SourceFile
+from builder.plan.dataset import FOLDER_BUDGET, FOLDER_LIMIT, make_plan
 from builder.pipeline import build
 
 from . import REPO, demo_config, load, tone
@@ -57,7 +57,7 @@ def test_mirror_folders_that_could_overflow_get_numbered_sub_folders(tmp_path):
 
 
 def test_one_recording_of_11000_windows_is_split_by_window_index_and_parquet_suggested(tmp_path, caplog):
-    from builder.cli import main
+    from builder.cli.main import main
 
     tone(tmp_path / "audio" / "tone" / "soundscape.wav", 110.0, 440.0, rate=8000)  # 11,000 10-ms windows
     out, stage = tmp_path / "out", tmp_path / "stage"
@@ -87,7 +87,7 @@ def test_sub_folders_only_in_a_split_that_needs_them_so_label_folders_stay_flat(
     images sit right in ``<split>/<label>/`` where fastai (parent folder = label, grandparent =
     split) and torchvision's ImageFolder (class = folder below the split) look, and no ``0000/``
     folder passes for a label. The preview stays outside the split folders."""
-    from builder.cli import main
+    from builder.cli.main import main
 
     for i in range(2):
         tone(tmp_path / "audio" / "tone" / f"r{i}.wav", 50.0, 440.0 + i, rate=8000)

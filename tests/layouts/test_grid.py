@@ -7,8 +7,8 @@ import io
 import numpy as np
 from PIL import Image
 
-from builder.layouts.grid import preview_grid
-from builder.render import png_bytes
+from builder.card.grid import preview_grid
+from builder.dsp.render import png_bytes
 
 
 def _png(value: int) -> bytes:

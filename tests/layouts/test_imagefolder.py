@@ -68,8 +68,8 @@ def test_plain_build_keeps_metadata_csv(tmp_path):
 def test_audio_clips_in_metadata_parquet(tmp_path):
     import soundfile as sf
 
-    from builder.audio import read
-    from builder.windows import cut, plan_windows
+    from builder.sources.audio import read
+    from builder.plan.windows import cut, plan_windows
 
     tone(tmp_path / "src" / "a" / "one.wav", 1.7, 700)
     tone(tmp_path / "src" / "b" / "two.wav", 1.2, 1200)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from builder.cli import main
+from builder.cli.main import main
 from builder.pipeline import build
 
 from . import DEMO, REPO, demo_config

@@ -12,7 +12,7 @@ import pytest
 
 from builder.errors import ConfigError
 from builder.layouts.parquet import assign_shards
-from builder.loading import load_config
+from builder.config.loading import load_config
 from builder.pipeline import build
 
 from . import DEMO, REPO, demo_config, load, snapshot, tone
@@ -65,8 +65,8 @@ def test_shards_are_near_max_size_and_named(rich):
 
 def _window(cfg, source: str, start: float):
     """The engine's samples of one window, cut from the whole decoded recording."""
-    from builder.audio import read
-    from builder.windows import cut, plan_windows
+    from builder.sources.audio import read
+    from builder.plan.windows import cut, plan_windows
 
     samples, rate = read(DEMO / source, cfg.audio.sample_rate)
     (w,) = [w for w in plan_windows(len(samples), cfg.windows, rate) if w.start == start]
@@ -80,7 +80,7 @@ def _picks(part, k: int = 3):
 
 
 def test_arrays_match_engine_float_output(rich):
-    from builder.spectrogram import Spectrogrammer
+    from builder.dsp.spectrogram import Spectrogrammer
 
     cfg, _, ds = rich
     stored = ds["train"].data.schema.field("spectrogram").type
@@ -141,7 +141,7 @@ def test_fewer_shards_after_removing_sources_drop_old_names(tmp_path):
 def test_a_user_parquet_survives_and_a_crashed_builds_shard_goes(tmp_path):
     """Only the ledger says which shards are ours: a shard a killed run had begun is removed, a
     user's own parquet beside the shards stays (and is counted, never listed in build.json)."""
-    from builder.state import Journal
+    from builder.store.state import Journal
 
     src = tmp_path / "src"
     shutil.copytree(DEMO / "kick_drum", src / "kick_drum")
@@ -205,7 +205,7 @@ def test_corpus_parquet_matches_imagefolder(tmp_path, classes_dir):
 def test_shards_are_written_by_the_workers(tmp_path, monkeypatch):
     """With -j 2 each shard is written in a worker process from the spools: the driver never opens
     a shard, and the bytes equal those of a -j 1 build (where it writes them itself)."""
-    from builder.layouts import parquet
+    from builder.plan.dataset import parquet
 
     one = demo_config(tmp_path / "one" / "out", DEMO, *RICH)
     build(one, workers=1, progress=False)
@@ -224,7 +224,7 @@ def test_row_groups_of_large_rgb_images_stay_under_the_viewers_100MB(tmp_path):
     """5 uncompressed 3000×3000 RGB windows (27 MB each): one 100-row group would be 135 MB."""
     import pyarrow.parquet as pq
 
-    from builder.cli import main
+    from builder.cli.main import main
 
     tone(tmp_path / "audio" / "tone" / "a.wav", 3.0)
     out = tmp_path / "out"

@@ -14,8 +14,8 @@ import fsspec
 import pytest
 
 from builder.errors import BuildError
-from builder.layouts import remote
-from builder.loading import load_config
+from builder.publish import url as remote
+from builder.config.loading import load_config
 from builder.pipeline import build
 from tests.reliability import DEMO, run_cli, snapshot, write_config
 

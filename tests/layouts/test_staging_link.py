@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from builder.layouts.remote import staging_dir
+from builder.publish.url import staging_dir
 
 from tests.reliability import cli_env, run_cli, write_config, write_tone
 

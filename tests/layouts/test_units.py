@@ -8,15 +8,15 @@ import hashlib
 
 import pytest
 
-from builder import worker
-from builder.config import SplitsConfig
+from builder.run import worker
+from builder.config.sections import SplitsConfig
 from builder.errors import BuildError
-from builder.layouts import units
+from builder.plan.dataset import units
 from builder.layouts.units import Target, Unit, check_visible, new_token, run_unit, spool_rel
-from builder.ledger import intent_log, read_intent_log
+from builder.store.ledger import intent_log, read_intent_log
 from builder.pipeline import build
-from builder.state import Journal
-from builder.worker import FileJob
+from builder.store.state import Journal
+from builder.run.worker import FileJob
 
 from . import demo_config, snapshot, tone
 

@@ -16,7 +16,7 @@ _BUILT: dict[tuple, Path] = {}
 
 
 def demo_config(out: Path, *overrides: str):
-    from builder.loading import load_config
+    from builder.config.loading import load_config
 
     return load_config(DEMO_YAML, [f"output.path={out}", f"source.path={DEMO}", *overrides])
 

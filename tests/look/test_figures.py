@@ -9,10 +9,12 @@ import pytest
 from matplotlib.transforms import Bbox
 from PIL import Image
 
-from builder import audio, figures, preview
-from builder.cli import main
+from builder.sources import audio
+from builder.dsp import figures
+from builder.look import preview
+from builder.cli.main import main
 from builder.errors import ConfigError
-from builder.spectrogram import Spectrogrammer
+from builder.dsp.spectrogram import Spectrogrammer
 
 from . import DEMO, DEMO_YAML, demo_build, demo_config
 
@@ -50,7 +52,7 @@ def test_preview_cli_and_missing_window(tmp_path, capsys):
 
 
 def test_pick_window_prefers_the_one_starting_there(tmp_path):
-    from builder.windows import plan_windows
+    from builder.plan.windows import plan_windows
 
     cfg = demo_config(tmp_path)  # 1-s windows every 0.5 s
     windows = plan_windows(32000 * 3, cfg.windows, 32000)
@@ -62,7 +64,7 @@ def test_pick_window_prefers_the_one_starting_there(tmp_path):
 
 @pytest.mark.parametrize("start", [0.5, 1.0])  # a full window; the zero-padded last one
 def test_preview_window_is_the_builds_window(tmp_path, start):
-    from builder.windows import cut, plan_windows
+    from builder.plan.windows import cut, plan_windows
 
     cfg = demo_config(tmp_path)
     w, x, rate, n = preview._window(LOOP, cfg, start)

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from builder.cli import main
+from builder.cli.main import main
 from builder.errors import LayoutError
-from builder.report import PER_LABEL, render_report
+from builder.look.report import PER_LABEL, render_report
 
 from . import demo_build
 
@@ -83,7 +83,7 @@ def test_report_loads_in_chromium(dataset, tmp_path):
 
 
 def test_report_counts_and_gallery_from_metadata(dataset):
-    from builder.report import pick_gallery, read_rows
+    from builder.look.report import pick_gallery, read_rows
 
     out, record = dataset
     if record["layout"] == "imagefolder" and record["config"]["output"]["include"]["audio"]:

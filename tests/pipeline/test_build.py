@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from builder.errors import BuildError
-from builder.loading import load_config
+from builder.config.loading import load_config
 from builder.pipeline import build
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,7 +100,7 @@ def test_changed_config_refuses_then_force_rebuilds(tmp_path):
 def test_images_of_another_png_encoder_are_all_rebuilt(tmp_path):
     # An older spectroset deflated otherwise: its images must not mix with new ones (same pixels,
     # other bytes), and the rebuild needs no --force.
-    from builder.state import Journal
+    from builder.store.state import Journal
 
     cfg = demo_config(tmp_path)
     build(cfg, workers=1, progress=False)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from builder.cli import main
+from builder.cli.main import main
 
 from .test_build import load, snapshot
 
@@ -104,7 +104,7 @@ def test_loudest_and_events_same_bytes_for_any_worker_count(project, layout):
 
 
 def test_changed_annotation_rebuilds_only_its_recording(project):
-    from builder.loading import load_config
+    from builder.config.loading import load_config
     from builder.pipeline import build
 
     cfg = load_config(project / "cfg.yaml", [f"output.path={project / 'out'}"])
@@ -169,9 +169,9 @@ def test_birdclef_soundscape_fixture_builds(project):
 
 def test_raven_demo_config_on_real_audio_keeps_the_loudest_window(tmp_path):
     """configs/events-raven.yaml on the bundled demo audio, one loudest window per recording."""
-    from builder.audio import read
-    from builder.loading import load_config
-    from builder.windows import cut, plan_windows, rms
+    from builder.sources.audio import read
+    from builder.config.loading import load_config
+    from builder.plan.windows import cut, plan_windows, rms
 
     repo = Path(__file__).resolve().parents[2]
     rc, err = cli(repo / "configs" / "events-raven.yaml", "-j", "2", "-o", tmp_path / "out",
@@ -219,11 +219,11 @@ def test_events_past_the_end_never_label_the_padding(project):
 
 
 def test_loudest_past_the_memory_cap_decodes_twice_to_the_same_bytes(project, monkeypatch):
-    import builder.worker
+    import builder.run.worker
 
     sets = ["--set", "windows.select=loudest", "--set", "windows.per_recording=2", "--set", "output.layout=parquet"]
     assert cli(project / "cfg.yaml", "-j", "1", "-o", project / "a" / "out", *sets)[0] == 0
-    monkeypatch.setattr(builder.worker, "HOLD_BYTES", 0)  # -j 1 runs in this process
+    monkeypatch.setattr(builder.run.worker, "HOLD_BYTES", 0)  # -j 1 runs in this process
     assert cli(project / "cfg.yaml", "-j", "1", "-o", project / "b" / "out", *sets)[0] == 0
     assert snapshot(project / "a" / "out") == snapshot(project / "b" / "out")
     assert len(rows(project / "a" / "out")) == 6

@@ -18,7 +18,7 @@ import json, resource, sys
 import soundfile, soxr  # the imports' own peak is not the build's
 from builder import render, spectrogram, worker
 spectrogram.rfft_last_axis()
-from builder.loading import load_config
+from builder.config.loading import load_config
 from builder.pipeline import build
 
 rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

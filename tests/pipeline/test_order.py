@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from builder.pipeline import longest_first
-from builder.worker import FileJob
+from builder.run.worker import FileJob
 
 
 def _job(rel: str) -> FileJob:

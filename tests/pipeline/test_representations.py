@@ -14,10 +14,10 @@ import pytest
 import torch
 from PIL import Image
 
-from builder.loading import load_config
-from builder.render import render, to_uint8
-from builder.windows import Window
-from builder.worker import _spectrogrammer, render_batch
+from builder.config.loading import load_config
+from builder.dsp.render import render, to_uint8
+from builder.plan.windows import Window
+from builder.run.worker import _spectrogrammer, render_batch
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "demo-audio"
@@ -107,7 +107,7 @@ def test_preset_builds_from_the_cli_and_loads_with_datasets(tmp_path):
 
 
 def test_preview_of_a_pcen_config_labels_its_scale(tmp_path):
-    from builder.preview import preview_figure
+    from builder.look.preview import preview_figure
 
     cfg = load_config("birdclef-pcen-rgb", [f"source.path={DEMO}"])
     preview_figure(DEMO / "tabla" / "tabla_tun1.ogg", cfg, 0.0, tmp_path / "p.png")

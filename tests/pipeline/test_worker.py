@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from builder import worker
-from builder.loading import load_config
-from builder.worker import FileJob, process_file
+from builder.run import worker
+from builder.config.loading import load_config
+from builder.run.worker import FileJob, process_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,7 @@ def test_unexpected_library_error_becomes_a_reason(tmp_path, monkeypatch):
 
 
 def test_batch_size_keeps_big_stfts_single_and_groups_tiny_ones():
-    from builder.spectrogram import Spectrogrammer
+    from builder.dsp.spectrogram import Spectrogrammer
 
     big = load_config("birdclef-mel")  # 5 s at 32 kHz, n_fft 2048: one window's STFT is 2.5 MB
     assert worker.batch_size(Spectrogrammer(big.spectrogram, 32000), 160000) == 1

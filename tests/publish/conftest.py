@@ -65,7 +65,7 @@ def build_fixture_dataset(out: Path, layout: str = "imagefolder", name: str = "t
     import yaml
     from PIL import Image as PILImage
 
-    from builder.config import Config
+    from builder.config.sections import Config
 
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, list[dict]] = {}

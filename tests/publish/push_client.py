@@ -48,7 +48,7 @@ def _guard_network() -> None:
 
 
 def push(argv: list[str]) -> int:
-    from builder.cli import main
+    from builder.cli.main import main
 
     debug = ["--debug"] if os.environ.get("PUSH_CLIENT_DEBUG") else []
     return main([*debug, "push", *argv])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.loading import load_config
+from builder.config.loading import load_config
 from builder.pipeline import build
 
 from .conftest import KAGGLE_TOKEN, hub_env, kaggle_env, run_client

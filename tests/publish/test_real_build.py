@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.loading import load_config
+from builder.config.loading import load_config
 from builder.pipeline import build
 
 from .conftest import HF_TOKEN, FakeHub, hub_env, make_client_env, run_client, verify

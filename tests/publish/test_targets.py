@@ -16,7 +16,7 @@ from builder.errors import CredentialsError, LayoutError, PublishError
 from builder.publish import add_secret, describe, redact, retrying
 from builder.publish import kaggle as kg
 from builder.publish import stage
-from builder.publish.cli import add_push_arguments, run_push
+from builder.cli.push import add_push_arguments, run_push
 from .conftest import build_fixture_dataset, relist
 
 # --------------------------------------------------------------------------- Kaggle names
@@ -236,7 +236,7 @@ def test_bad_kaggle_flags_fail_before_anything_is_sent(argv, message, tmp_path, 
 
 def test_a_folder_being_built_is_not_pushed(tmp_path, kaggle_home):
     from builder.errors import LockedError
-    from builder.state import OutputLock
+    from builder.store.state import OutputLock
 
     out = build_fixture_dataset(tmp_path / "out")
     with OutputLock(out), pytest.raises(LockedError, match="being built"):
@@ -254,7 +254,7 @@ def test_dry_run_needs_no_credentials(tmp_path, kaggle_home, capsys):
 
 
 def test_too_many_files_for_the_hub_suggest_parquet(tmp_path, monkeypatch):
-    from builder.publish import cli
+    from builder.cli import push as cli
 
     out = build_fixture_dataset(tmp_path / "out")
     monkeypatch.setattr(cli, "HUB_MAX_FILES", 5)  # the fixture has 16 files; the real limit is 100,000

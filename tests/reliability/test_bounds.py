@@ -40,7 +40,7 @@ def test_a_hop_under_one_spectrogram_frame_is_refused_naming_the_key(tmp_path):
 
 
 def test_a_huge_config_or_list_is_refused_before_parsing_naming_the_file_and_the_bound(tmp_path):
-    from builder.loading import MAX_CONFIG_BYTES, MAX_LIST_ITEMS
+    from builder.config.loading import MAX_CONFIG_BYTES, MAX_LIST_ITEMS
 
     huge = tmp_path / "huge.yaml"  # 4 MB, a 2-million-item list: before, 139 s and 1.5 GB, then "aliases"
     huge.write_text("name: x\nsource: /nonexistent\npublish:\n  hf:\n    tags: [" + "1," * 2_000_000 + "1]\n")

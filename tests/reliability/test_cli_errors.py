@@ -1,7 +1,7 @@
 """Hostile configs at the CLI: ``error: ...`` lines (one per problem), exit 2, never a traceback.
 
 ``tests/test_config.py`` fuzzes ``load_config`` itself; here the whole command is exercised, as a
-subprocess for a handful of hostile files and in-process (``builder.cli.main``) for a fuzz of
+subprocess for a handful of hostile files and in-process (``builder.cli.main.main``) for a fuzz of
 ``--set`` values. Every config points at a source folder that does not exist, so even a config
 that happens to be valid stops with a one-line error before any work.
 """
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builder.cli import main
+from builder.cli.main import main
 
 from . import DEMO, REPO, run_cli, write_config, write_tone
 
@@ -82,7 +82,7 @@ def test_the_process_entry_exits_with_mains_code(tmp_path, monkeypatch):
     import gc
     import sys
 
-    from builder import cli
+    from builder.cli import main as cli
 
     monkeypatch.setattr(sys, "argv", ["spectroset", "build", str(tmp_path / "nope.yaml")])
     try:
@@ -315,7 +315,7 @@ def test_a_shape_set_as_a_scalar_says_the_shape_or_means_the_obvious(tmp_path):
     assert _one_error_line(rc, out, err, 2) == "error: --set image.size: must be [width, height] in pixels, e.g. [512, 512]"
     rc, out, err = _main(["build", "birdclef-mel", "--set", "image.channels=7", "-o", str(tmp_path / "o")])
     assert "must be a list of channel names, e.g. [spectrogram]" in _one_error_line(rc, out, err, 2)
-    from builder.loading import load_config
+    from builder.config.loading import load_config
 
     assert load_config("birdclef-mel", ["image.channels=pcen"]).image.channels == ("pcen",)
 

@@ -21,8 +21,8 @@ import yaml
 
 import pytest
 
-from builder import state
-from builder.loading import load_config
+from builder.store import state
+from builder.config.loading import load_config
 from builder.pipeline import build
 
 from . import DEMO, PYTHON, REPO, cli_env, load, run_cli, snapshot, temp_files, write_config, write_tone

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from builder import atomic
-from builder.cli import main
-from builder.loading import load_config
+from builder.store import atomic
+from builder.cli.main import main
+from builder.config.loading import load_config
 from builder.pipeline import build
 
 from . import PYTHON, REPO, cli_env, skip_without_private_tmpfs, snapshot, temp_files, write_config, write_tone

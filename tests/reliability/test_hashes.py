@@ -1,7 +1,7 @@
 """Hashes are checked before acting: a built file whose bytes differ from its ledger row is the
 user's now. A rerun leaves it and says so in one line; ``--repair`` restores it, and then
 ``inspect --verify`` and ``push`` pass; no rebuild, ``--force`` or tampered ledger row removes or
-replaces it (``builder/stamps.py``). Each test failed before the check."""
+replaces it (``builder/store/stamps.py``). Each test failed before the check."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from builder.record import read_build
+from builder.store.record import read_build
 
 from . import DEMO, run_cli, write_config, write_tone
 

@@ -123,7 +123,7 @@ def test_ctrl_c_stops_the_build_and_its_workers_with_one_line(tmp_path, env):
 
 # Loaded by the CLI through PYTHONPATH: Ctrl-C arrives as the config starts to be validated (where
 # pydantic builds its schemas); the marker is written only if the CLI held it until validation ended.
-HOOK = sitecustomize("builder.loading", r"""
+HOOK = sitecustomize("builder.config.loading", r"""
 def _patch(module):
     parse = module.parse_config
 
@@ -150,7 +150,7 @@ def test_ctrl_c_while_the_config_is_validated_is_held_then_answered_with_one_lin
 
 # Loaded by every process of the build through PYTHONPATH: in the forkserver only, Ctrl-C reaches
 # the whole process group while the forkserver imports what a recording needs (its preload).
-PRELOAD_HOOK = sitecustomize("builder.worker", r"""
+PRELOAD_HOOK = sitecustomize("builder.run.worker", r"""
 def _patch(module):
     if sys.argv[:1] == ["-c"] and "multiprocessing.forkserver" in sys.modules:
         os.killpg(os.getpgrp(), signal.SIGINT)

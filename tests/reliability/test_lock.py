@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from builder.errors import LockedError
-from builder.loading import load_config
+from builder.config.loading import load_config
 from builder.pipeline import build
-from builder.state import STATE_DIR, OutputLock
+from builder.store.state import STATE_DIR, OutputLock
 
 from . import PYTHON, REPO, cli_env, run_cli, write_config, write_tone
 

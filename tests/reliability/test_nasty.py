@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from builder.loading import load_config
+from builder.config.loading import load_config
 from builder.pipeline import build
-from builder.source_config import AUDIO_EXTENSIONS
+from builder.config.source import AUDIO_EXTENSIONS
 
 from . import DEMO, run_cli, write_config, write_tone
 

@@ -1,6 +1,6 @@
 """spectroset touches only the files it wrote: user files in OUT, tampered records and journals,
 nested folders, interrupted rebuilds and mirrors. Each test is an attack that worked before the
-ledger (``builder/ledger.py``)."""
+ledger (``builder/store/ledger.py``)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from builder import state
+from builder.store import state
 from builder.errors import BuildError, LayoutError
-from builder.record import read_build
-from builder.loading import load_config
+from builder.store.record import read_build
+from builder.config.loading import load_config
 from builder.pipeline import build
 from builder.publish.stage import published_files
 
@@ -140,7 +140,7 @@ def test_a_kill_at_every_write_of_an_incremental_parquet_rebuild_never_passes_fo
 def test_an_interrupted_first_mirror_to_a_file_url_resumes(tmp_path, monkeypatch):
     from fsspec.implementations.local import LocalFileSystem
 
-    from builder.layouts import remote
+    from builder.publish import url as remote
 
     src = _source(tmp_path)
     url = (tmp_path / "bucket" / "ds").as_uri()

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder.loading import load_config
-from builder.names import MAX_BYTES, fold, safe_component, unique_components, unique_stems
+from builder.config.loading import load_config
+from builder.plan.names import MAX_BYTES, fold, safe_component, unique_components, unique_stems
 from builder.pipeline import build
 
 from . import load, snapshot, write_config, write_tone

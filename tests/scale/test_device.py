@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from builder import worker
-from builder.config import ImageConfig, SpectrogramConfig
+from builder.run import worker
+from builder.config.sections import ImageConfig, SpectrogramConfig
 from builder.errors import BuildError
-from builder.loading import load_config
+from builder.config.loading import load_config
 from builder.pipeline import build
-from builder.render import to_uint8
-from builder.spectrogram import Spectrogrammer, to_numpy
-from builder.windows import Window
+from builder.dsp.render import to_uint8
+from builder.dsp.spectrogram import Spectrogrammer, to_numpy
+from builder.plan.windows import Window
 from tests.pipeline.test_build import REPO, demo_config, snapshot
 
 HAS_CUDA = torch.cuda.is_available()

@@ -10,10 +10,10 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from builder.discover import discover
+from builder.sources.discover import discover
 from builder.errors import DecodeError, SourceError
-from builder.fsutil import is_url, open_url, stamp
-from builder.loading import load_config
+from builder.sources.urls import is_url, open_url, stamp
+from builder.config.loading import load_config
 from builder.pipeline import build
 from tests.pipeline.test_build import DEMO, REPO, demo_config, snapshot
 

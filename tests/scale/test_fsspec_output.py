@@ -13,8 +13,8 @@ import fsspec
 import pytest
 
 from builder.errors import BuildError
-from builder.layouts import remote
-from builder.loading import load_config
+from builder.publish import url as remote
+from builder.config.loading import load_config
 from builder.pipeline import build
 from tests.pipeline.test_build import DEMO, REPO, load, snapshot
 

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from builder.errors import BuildError, ConfigError
-from builder.executors import make_executor
-from builder.loading import load_config
+from builder.run.executors import make_executor
+from builder.config.loading import load_config
 from builder.pipeline import build
 from tests.pipeline.test_build import DEMO, demo_config, snapshot
 
@@ -87,7 +87,7 @@ def test_ray_build_to_a_url_output_mirrors_the_local_bytes(tmp_path, ray_session
     """Tasks write into the staging folder (seen by this one-node instance); the driver mirrors it."""
     import fsspec
 
-    from builder.loading import load_config as load
+    from builder.config.loading import load_config as load
     from tests.pipeline.test_build import REPO
 
     url = f"memory://ray-{tmp_path.name}/ds"

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from builder.loading import load_config
+from builder.config.loading import load_config
 from builder.pipeline import build
 from tests.layouts.test_parquet import RICH
 from tests.pipeline.test_build import DEMO, REPO, snapshot

@@ -1,0 +1,294 @@
+"""The dataset card (``OUT/README.md``); its preview grid is drawn by ``grid.py``.
+
+The YAML header is what makes ``load_dataset(OUT)`` (and the Hub) return the right features with
+no arguments: ``configs`` names each split's files and declares the features (imagefolder stops
+inferring ``ClassLabel`` once a metadata file exists), ``dataset_info`` repeats them with split
+sizes (``header.py``). The body tells a person what they have and how it was made, and where it
+comes from and under what terms (``provenance.py``); ``croissant.json`` says the same for
+Croissant readers (``croissant.py``).
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from ..plan.names import end_tag  # noqa: F401  (re-exported for layouts)
+
+
+def features(layout):
+    """The ``datasets.Features`` every split of this build has."""
+    from datasets import Array2D, Array3D, Audio, ClassLabel, Features, Image, List, Value
+
+    plan, cfg = layout.plan, layout.cfg
+    f = {"image": Image()}
+    if plan.labelled:
+        f["label"] = ClassLabel(names=plan.label_names)
+    if plan.multilabel:
+        f["labels"] = List(ClassLabel(names=plan.label_names))
+    f.update(source=Value("string"), start=Value("float64"), end=Value("float64"))
+    if cfg.output.folds:
+        f["fold"] = Value("int32")
+    f.update({name: Value(dtype) for name, dtype in plan.columns.items()})
+    include, rate = cfg.output.include, cfg.audio.sample_rate
+    if include.arrays and rate:
+        from ..dsp.spectrogram import Spectrogrammer
+        from ..plan.windows import window_samples
+
+        spec = Spectrogrammer(cfg.spectrogram, rate)
+        shape = (spec.n_bins, spec.n_frames(window_samples(cfg.windows, rate)[0]))
+        channels = len(cfg.image.channels)  # several: every channel, (channels, bins, frames)
+        f["spectrogram"] = Array2D(shape, "float16") if channels == 1 else Array3D((channels, *shape), "float16")
+    if include.audio:
+        f["audio"] = Audio(sampling_rate=rate) if rate else Audio()
+    return Features(f)
+
+
+def features_yaml(layout) -> list[dict]:
+    """``features(layout)._to_yaml_list()`` written out directly, for the card's header: importing
+    ``datasets`` (pandas with it) cost every build 0.4–0.8 s and ~100 MB in its main process, for
+    this list alone. tests/layouts/test_card.py checks both agree."""
+    plan, cfg = layout.plan, layout.cfg
+    def names() -> dict:  # a new dict per use: a shared one is dumped as a YAML anchor (&id001/*id001)
+        return {"class_label": {"names": {str(i): n for i, n in enumerate(plan.label_names)}}}
+
+    out = [{"name": "image", "dtype": "image"}]
+    if plan.labelled:
+        out.append({"name": "label", "dtype": names()})
+    if plan.multilabel:
+        out.append({"name": "labels", "list": names()})
+    out += [{"name": k, "dtype": t} for k, t in (("source", "string"), ("start", "float64"), ("end", "float64"))]
+    if cfg.output.folds:
+        out.append({"name": "fold", "dtype": "int32"})
+    out += [{"name": name, "dtype": dtype} for name, dtype in plan.columns.items()]
+    include, rate = cfg.output.include, cfg.audio.sample_rate
+    if include.arrays and rate:
+        from ..dsp.spectrogram import Spectrogrammer
+        from ..plan.windows import window_samples
+
+        spec = Spectrogrammer(cfg.spectrogram, rate)
+        shape = [spec.n_bins, spec.n_frames(window_samples(cfg.windows, rate)[0])]
+        channels = len(cfg.image.channels)  # several: every channel, (channels, bins, frames)
+        kind, shape = ("array2_d", shape) if channels == 1 else ("array3_d", [channels, *shape])
+        out.append({"name": "spectrogram", "dtype": {kind: {"shape": shape, "dtype": "float16"}}})
+    if include.audio:
+        out.append({"name": "audio", "dtype": {"audio": {"sampling_rate": rate}} if rate else "audio"})
+    return out
+
+
+def _table(record: dict) -> str:
+    splits = list(record["splits"])
+    lines = ["| label | " + " | ".join(splits) + " | total |", "|---" * (len(splits) + 2) + "|"]
+    for label, c in record["counts"].items():
+        cells = [str(c.get(s, 0)) for s in splits]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {sum(c.values())} |")
+    lines.append("| **all** | " + " | ".join(str(record["splits"][s]) for s in splits) + f" | {record['windows']} |")
+    return "\n".join(lines)
+
+
+def _duration(hours: float) -> str:
+    if hours >= 1:
+        return f"{hours:.2f} h"
+    seconds = hours * 3600
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
+
+
+def _columns(layout) -> str:
+    """The features in prose: what each column holds, shapes and units."""
+    plan, cfg = layout.plan, layout.cfg
+    feats = {f["name"]: f for f in features_yaml(layout)}
+    lines = ["- `image`: the window's spectrogram as a PNG (`Image`)."]
+    if "label" in feats and plan.events is not None:
+        spec = plan.events
+        lines.append("- `label`: the label whose annotated events cover most of the window (ties by name)"
+                     + (f", `{spec.background}` where none covers {spec.min_overlap:g} s" if spec.background else "")
+                     + f" (`ClassLabel`, {len(plan.label_names)} names, sorted).")
+        lines.append(f"- `labels`: every label whose events cover at least {spec.min_overlap:g} s of the window (or "
+                     "lie wholly inside it), `label` first, then by name (`List(ClassLabel)`, same names).")
+    elif "label" in feats:
+        what = "the recording's primary label" if plan.multilabel else "the recording's label"
+        lines.append(f"- `label`: {what} (`ClassLabel`, {len(plan.label_names)} names, sorted).")
+    if "labels" in feats and plan.events is None:
+        lines.append("- `labels`: every label of the recording, primary first, then the secondary labels from the "
+                     "CSV (`List(ClassLabel)`, same names as `label`; names that only ever occur as secondary "
+                     "labels are included).")
+    lines.append("- `source`: the recording's path under the source folder; all windows of a recording share it.")
+    lines.append("- `start`, `end`: the window's position in the recording, in seconds (`end` is nominal: "
+                 "`start + duration`, also for a zero-padded last window).")
+    if "fold" in feats:
+        lines.append(f"- `fold`: 0-{plan.n_folds - 1}, a stratified group k-fold of the train split (all windows "
+                     "of a recording in one fold, each label's recordings spread evenly); -1 in other splits.")
+    if plan.columns:
+        kinds = ", ".join(f"`{c}` ({t})" for c, t in plan.columns.items())
+        lines.append(f"- {kinds}: kept from the source CSV (`source.labels.keep_columns`), the recording's values on "
+                     "every one of its windows, typed as in the CSV (empty cells are null).")
+    shape = next(iter(feats["spectrogram"]["dtype"].values()))["shape"] if "spectrogram" in feats else None
+    if "spectrogram" in feats and len(shape) == 3:
+        lines.append(f"- `spectrogram`: the values of every channel ({', '.join(cfg.image.channels)}) before "
+                     f"normalisation and 8-bit conversion (`Array3D` float16, shape {shape[0]} channels × "
+                     f"{shape[1]} bins × {shape[2]} frames, low frequencies first).")
+    elif "spectrogram" in feats:
+        lines.append(f"- `spectrogram`: the scaled values the image was drawn from, before normalisation and 8-bit "
+                     f"conversion (`Array2D` float16, shape {shape[0]} bins × {shape[1]} frames, low frequencies "
+                     "first).")
+    if "audio" in feats:
+        rate = f"{cfg.audio.sample_rate} Hz" if cfg.audio.sample_rate else "the recording's own rate"
+        lines.append(f"- `audio`: the window's mono samples as 24-bit FLAC at {rate} (`Audio`; a padded last "
+                     "window is zero-padded). "
+                     + ("Loading this folder needs `torchcodec` (`datasets` re-encodes each clip)."
+                        if layout.name != "parquet" else
+                        "Decoding needs `torchcodec`; "
+                        '`ds.cast_column("audio", Audio(decode=False))` gives the FLAC bytes without it.'))
+    return "\n".join(lines) + "\n"
+
+
+def _selection(cfg) -> str:
+    """What ``windows.select`` kept, in a sentence (nothing for ``all``)."""
+    w = cfg.windows
+    what = {"all": "", "first": f"the first {w.per_recording}", "loudest": f"the {w.per_recording} loudest (RMS)",
+            "random": f"{w.per_recording} chosen at random (seed {w.seed})",
+            "events": f"one window centred on each annotated event{' (at most ' + str(w.per_recording) + ')' if w.per_recording else ''}"}[w.select]
+    return f"Windows kept per recording: {what}.\n" if what else ""
+
+
+def _secondary_only(layout) -> str:
+    plan = layout.plan
+    if not plan.multilabel or plan.events is not None:
+        return ""
+    primary = {s.label for s in plan.sources}
+    only = [name for name in plan.label_names if name not in primary]
+    if not only:
+        return ""
+    return (f"{len(only)} label(s) occur only among the secondary labels (in `labels`, never in `label`): "
+            + ", ".join(only[:50]) + (", …" if len(only) > 50 else "") + ".\n")
+
+
+def _files(layout) -> str:
+    if layout.name == "parquet":
+        return ("Parquet shards `data/{split}-NNNNN-of-NNNNN.parquet` of about "
+                f"{layout.cfg.output.max_shard_size / 1e6:g} MB, rows in a stable order (recordings sorted by path, "
+                "windows by time); `build.json` holds the resolved config, counts, skipped files and a sha256 per "
+                "file (`spectroset inspect --verify` checks them).\n")
+    meta = layout.metadata_name()
+    where = "beside the images" if layout.name == "mirror" else "in each split folder"
+    sub = any("/" in e.folder for e in layout.plan.entries.values()) and layout.name != "mirror"
+    where_png = "<folders>" if layout.name == "mirror" else "<split>/<label>/<NNNN>" if sub else "<split>/<label>"
+    return (f"PNG files `{where_png}/<stem>_<end>.png` with "
+            f"`{meta}` {where}; `build.json` holds the resolved config, counts, skipped files and a sha256 per file "
+            "(`spectroset inspect --verify` checks them).\n")
+
+
+def write_card(layout, record: dict, stats: dict | None, preview: bool = False) -> None:
+    """``OUT/README.md``; ``preview``: a preview grid is written beside it."""
+    from . import datasheet
+    from .header import card_data
+    from .provenance import PLACEHOLDER, trust_sections
+
+    cfg, spec = layout.cfg, layout.cfg.spectrogram
+    data = card_data(layout, record)  # the YAML header (header.py)
+    repo = cfg.publish.hf.repo_id or PLACEHOLDER
+    geometry = {"stft": f"{spec.n_freqs} STFT bins", "mel": f"{spec.n_mels} mel bands ({spec.mel_scale})",
+                "mfcc": f"{spec.n_mfcc} MFCCs"}[spec.kind]
+    size = f"{cfg.image.size[0]}×{cfg.image.size[1]}" if cfg.image.size else "native size (frames × bins)"
+    splits = cfg.output.splits
+    if len(splits.fractions) > 1:
+        how = ("by recording: all windows of a recording are in one split" if splits.by == "source"
+               else "by window: windows of one recording can be in different splits")
+        split_note = (f"Splits ({', '.join(f'{k} {v:g}' for k, v in splits.fractions.items())}) are drawn {how}"
+                      f"{', per label' if splits.stratify else ''}, seed {splits.seed}.\n")
+    else:
+        split_note = ""
+    parts = [
+        f"# {cfg.name}\n",
+        f"Spectrogram images of {record['sources']} recordings ({_duration(record['audio_hours'])} of audio), "
+        f"cut into {cfg.windows.duration:g}-s windows every {cfg.windows.hop:g} s: {record['windows']} images in "
+        f"{len(record['splits'])} split(s), built by [spectroset](https://pypi.org/project/spectroset/).\n",
+        _selection(cfg),
+        "## Load it\n",
+        "```python\nfrom datasets import load_dataset\n\n"
+        f'ds = load_dataset("{repo}")        # from the Hub\n'
+        'ds = load_dataset("path/to/this/folder")  # from disk: the folder this card is in\n```\n',
+        "Every split comes with the features declared in this card's header; no other arguments are needed.\n",
+        *(["## Load it without datasets\n", tools] if (tools := datasheet.other_tools(layout)) else []),
+        "## Dataset Structure\n", datasheet.structure(layout, record),
+        "## Columns\n", _columns(layout),
+        "## Contents\n",
+        ("Windows per label (primary label) and split:\n\n" if layout.plan.multilabel else "Windows per label and split:\n\n")
+        + _table(record) + "\n",
+        _secondary_only(layout),
+        split_note,
+        (f"{record['silent_windows_skipped']} silent windows (RMS below {cfg.windows.skip_silent_below_db:g} dB) "
+         "were left out.\n" if record.get("silent_windows_skipped") else ""),
+        "![A few windows per label](preview.png)\n" if preview else "",
+        "## Files\n", _files(layout),
+        "## Dataset Creation\n", datasheet.creation(layout, record),
+        "## How the images were made\n",
+        f"- Audio: {('resampled to ' + str(cfg.audio.sample_rate) + ' Hz') if cfg.audio.sample_rate else 'native sample rate'}, "
+        "mixed to mono (mean of channels).\n"
+        f"- Spectrogram: {spec.kind}, n_fft {spec.n_fft}, hop_length {spec.hop_length}, {spec.window} window, "
+        f"{geometry}, power {spec.power:g}, scale {spec.scale}"
+        + (f" (ref {spec.ref}, top_db {spec.top_db})" if spec.scale == "db" else "")
+        + (f" ({_pcen(spec)})" if spec.scale == "pcen" else "") + ".\n"
+        + _channels(cfg)
+        + (f"- Image: normalisation {cfg.image.normalize}, {size}, low frequencies at the "
+         f"{'bottom' if cfg.image.origin == 'lower' else 'top'}, "
+         f"{cfg.image.colormap or ('RGB' if len(cfg.image.channels) > 1 else 'grayscale')}, PNG.\n"
+         if cfg.image.style == "raw" else
+         f"- Image: a labelled figure per window (time and frequency axes, colorbar, title), "
+         f"{'x'.join(map(str, cfg.image.size or (640, 320)))} px RGB PNG.\n"),
+    ]
+    if stats and "channels" in stats:
+        parts.append(
+            f"\nNormalisation statistics over the train split (values before 8-bit conversion, {stats['frames']} "
+            "frames), per channel: " + "; ".join(f"{name} mean {m['mean']:.4f}, std {m['std']:.4f}"
+                                                 for name, m in stats["channels"].items())
+            + ". Per channel and bin: `channels.<name>.per_bin_mean` and `per_bin_std` in `stats.json` (its "
+            "top-level keys repeat the first channel).\n"
+        )
+    elif stats:
+        parts.append(
+            f"\nNormalisation statistics over the train split (scaled values, before 8-bit conversion, "
+            f"{stats['frames']} frames): mean {stats['mean']:.4f}, std {stats['std']:.4f}; per-bin `per_bin_mean` "
+            "and `per_bin_std` in `stats.json`"
+            + (", to standardise the `spectrogram` column: `(x - mean) / std`" if cfg.output.include.arrays else "")
+            + ".\n"
+        )
+    if record["skipped"]:
+        what = "source file(s) or annotation(s)" if layout.plan.events is not None else "source file(s)"
+        listed = f"`{record['skipped_file']}`" if record.get("skipped_file") else "`build.json`"
+        parts.append(f"\n{record.get('skipped_total', len(record['skipped']))} {what} were skipped; {listed} lists "
+                     "each with its reason.\n")
+    parts += ["\n## Bias, Risks, and Limitations\n", datasheet.risks(layout, record)]
+    spelled = data["license"]  # the Hub id; for `other`, as the config spells it: the text names it
+    spelled = (cfg.publish.hf.license or cfg.publish.license) if spelled == "other" else spelled
+    parts += ["", *trust_sections(layout, spelled, cfg.publish.citation)]
+    parts += ["## Config\n", "```yaml\n" + yaml.safe_dump(record["config"], sort_keys=False, allow_unicode=True) + "```\n"]
+    # What str(DatasetCard(text)) gives (tests/layouts/test_card.py checks), without importing
+    # huggingface_hub.repocard, whose Hub client took 0.13 s of every build
+    card = f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(parts)
+    layout.write_atomic("README.md", card.encode("utf-8"))
+    from .croissant import write_croissant
+
+    write_croissant(layout, record, spelled, cfg.publish.citation)
+
+
+def _pcen(spec) -> str:
+    p = spec.pcen
+    return (f"librosa.pcen of the {'power' if spec.power == 2 else 'magnitude' if spec.power == 1 else 'linear'} "
+            f"spectrogram × {p.input_scale:g}: gain {p.gain:g}, bias {p.bias:g}, power {p.power:g}, "
+            f"time_constant {p.time_constant:g} s, eps {p.eps:g}")
+
+
+def _channels(cfg) -> str:
+    """The card's line on what each image channel holds; empty for a grey image."""
+    names = cfg.image.channels
+    if len(names) == 1:
+        return ""
+    what = {"spectrogram": "the scaled spectrogram", "pcen": f"PCEN ({_pcen(cfg.spectrogram)})",
+            "delta": "the first derivative of the scaled spectrogram over time (librosa.feature.delta, width "
+                     f"{cfg.image.delta_width})",
+            "delta2": f"the second derivative over time (librosa.feature.delta order 2, width {cfg.image.delta_width})"}
+    shown = list(zip("RGB", names))
+    return ("- Channels: " + "; ".join(f"{c} = {what[n]}" for c, n in shown)
+            + ("; B = 0" if len(names) == 2 else "")
+            + (f"; the `spectrogram` array also holds {', '.join(names[3:])}" if len(names) > 3 else "")
+            + ". Each channel of each window is normalised to 8 bits on its own, like a grey image.\n")

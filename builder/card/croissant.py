@@ -1,0 +1,202 @@
+"""``croissant.json``: Croissant 1.0 (ML Commons) metadata beside the card, in both layouts.
+
+One RecordSet per split whose fields are the dataset's columns: ``image`` as ``sc:ImageObject``,
+``label`` referencing a ``label_names`` enumeration, the kept CSV columns with their types.
+Parquet builds read the shards' columns; image folders join each split's metadata file to its
+PNG files on the file name (``FileSet`` of the images, ``fileProperty: filepath``).
+
+Written as plain JSON-LD, not through ``mlcroissant``'s classes: that library (pandas, rdflib,
+networkx, …) is only a test dependency, and the document is small and fixed. The tests check it
+with ``mlcroissant`` (validation, and one record per row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from ..config.licenses import hub_fields
+
+CONTEXT = {
+    "@language": "en", "@vocab": "https://schema.org/", "citeAs": "cr:citeAs", "column": "cr:column",
+    "conformsTo": "dct:conformsTo", "cr": "http://mlcommons.org/croissant/", "rai": "http://mlcommons.org/croissant/RAI/",
+    "data": {"@id": "cr:data", "@type": "@json"}, "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
+    "dct": "http://purl.org/dc/terms/", "examples": {"@id": "cr:examples", "@type": "@json"}, "extract": "cr:extract",
+    "field": "cr:field", "fileProperty": "cr:fileProperty", "fileObject": "cr:fileObject", "fileSet": "cr:fileSet",
+    "format": "cr:format", "includes": "cr:includes", "isLiveDataset": "cr:isLiveDataset", "jsonPath": "cr:jsonPath",
+    "key": "cr:key", "md5": "cr:md5", "parentField": "cr:parentField", "path": "cr:path", "recordSet": "cr:recordSet",
+    "references": "cr:references", "regex": "cr:regex", "repeated": "cr:repeated", "replace": "cr:replace",
+    "sc": "https://schema.org/", "separator": "cr:separator", "source": "cr:source", "subField": "cr:subField",
+    "transform": "cr:transform", "samplingRate": "cr:samplingRate", "equivalentProperty": "cr:equivalentProperty",
+}
+NAME = "croissant.json"
+PARQUET, CSV = "application/x-parquet", "text/csv"
+LICENSE_URL = "https://huggingface.co/docs/hub/repositories-licenses"
+_TYPES = {"string": "sc:Text", "float64": "sc:Float", "float32": "sc:Float", "int64": "sc:Integer",
+          "int32": "sc:Integer", "bool": "sc:Boolean"}
+
+
+def _file_object(rel: str, sha256: str, fmt: str) -> dict:
+    return {"@type": "cr:FileObject", "@id": rel, "name": rel, "contentUrl": rel, "encodingFormat": fmt,
+            "sha256": sha256}
+
+
+def _field(split: str, name: str, data_type: str, source: dict, description: str, **extra) -> dict:
+    return {"@type": "cr:Field", "@id": f"{split}/{name}", "name": name, "description": description,
+            "dataType": data_type, "source": source, **extra}
+
+
+def _columns(layout) -> list[tuple[str, str, str]]:
+    """(column, Croissant dataType, description) for every column but the image, in card order."""
+    from .card import features_yaml  # the features as the card's YAML: no datasets import
+
+    out = []
+    for f in features_yaml(layout):
+        name, dtype = f["name"], f.get("dtype")
+        kind = ("List" if "list" in f else "ClassLabel" if isinstance(dtype, dict) and "class_label" in dtype
+                else "Value" if isinstance(dtype, str) and dtype not in ("image", "audio") else "other")
+        if name == "image":
+            continue
+        if kind == "ClassLabel":
+            out.append((name, "sc:Text" if layout.name != "parquet" else "sc:Integer",
+                        "class label: " + ("the name" if layout.name != "parquet" else "an index into label_names")))
+        elif kind in ("List", "Sequence"):
+            out.append((name, "sc:Text" if layout.name != "parquet" else "sc:Integer", "every label of the recording"))
+        elif kind == "Value":
+            out.append((name, _TYPES.get(dtype, "sc:Text"), name))
+        # spectrogram arrays and audio clips have no Croissant 1.0 type that mlcroissant reads: left out
+    return out
+
+
+def document(layout, record: dict, licence: str, citation: str | None, url: str | None = None) -> dict:
+    """The Croissant document for a finished build (``layout.files`` holds every data file's sha256)."""
+    cfg, plan = layout.cfg, layout.plan
+    distribution, record_sets = [], []
+    names = plan.label_names
+    if plan.labelled:
+        record_sets.append({
+            "@type": "cr:RecordSet", "@id": "label_names", "name": "label_names", "dataType": "sc:Enumeration",
+            "description": "The class names; `label` holds " + ("an index into them" if layout.name == "parquet"
+                                                                 else "one of them"),
+            "key": {"@id": "label_names/name"},
+            "field": [{"@type": "cr:Field", "@id": "label_names/index", "name": "index", "dataType": "sc:Integer"},
+                      {"@type": "cr:Field", "@id": "label_names/name", "name": "name", "dataType": "sc:Text"}],
+            "data": [{"label_names/index": i, "label_names/name": n} for i, n in enumerate(names)],
+        })
+    for split in record["splits"]:
+        pattern = layout.data_files()[split]
+        if layout.name == "parquet":
+            files = sorted(rel for rel in layout.files if rel.startswith(pattern.split("*")[0]) and rel.endswith(".parquet"))
+            for rel in files:
+                distribution.append(_file_object(rel, layout.files[rel], PARQUET))
+            distribution.append({"@type": "cr:FileSet", "@id": f"{split}-parquet", "name": f"{split}-parquet",
+                                 "encodingFormat": PARQUET, "includes": f"{pattern.rstrip('*')}*.parquet"})
+            table = {"fileSet": {"@id": f"{split}-parquet"}}
+            image = _field(split, "image", "sc:ImageObject", {**table, "extract": {"column": "image"},
+                                                              "transform": {"jsonPath": "bytes"}}, "spectrogram PNG")
+            fields = [image]
+        else:
+            meta = layout.metadata_rel(split)
+            fmt = PARQUET if meta.endswith(".parquet") else CSV
+            distribution.append(_file_object(meta, _sha256(layout, meta), fmt))
+            folder = meta.rpartition("/")[0]
+            distribution.append({"@type": "cr:FileSet", "@id": f"{split}-images", "name": f"{split}-images",
+                                 "encodingFormat": "image/png", "includes": f"{folder + '/' if folder else ''}**/*.png"})
+            table = {"fileObject": {"@id": meta}}
+            # mlcroissant joins on the path below the FileSet's folder and reports the full path: the
+            # regex leaves the first as it is and cuts the second down to it
+            prefix = f"{folder}/" if folder else ""
+            fields = [
+                _field(split, "image", "sc:ImageObject", {"fileSet": {"@id": f"{split}-images"},
+                                                          "extract": {"fileProperty": "content"}}, "spectrogram PNG"),
+                _field(split, "file_name", "sc:Text",
+                       {"fileSet": {"@id": f"{split}-images"}, "extract": {"fileProperty": "filepath"},
+                        "transform": {"regex": _path_regex(layout, prefix)}},
+                       "the image's path inside its split folder",
+                       references={"fileObject": {"@id": meta}, "extract": {"column": "file_name"}}),
+            ]
+        for name, data_type, description in _columns(layout):
+            extra = {"repeated": True} if name == "labels" else {}
+            if name == "label":
+                extra["references"] = {"field": {"@id": "label_names/" + ("index" if layout.name == "parquet"
+                                                                            else "name")}}
+            fields.append(_field(split, name, data_type, {**table, "extract": {"column": name}}, description, **extra))
+        record_sets.append({"@type": "cr:RecordSet", "@id": split, "name": split,
+                            "description": f"The {split} split: one record per window.", "field": fields})
+    doc = {
+        "@context": CONTEXT, "@type": "sc:Dataset", "conformsTo": "http://mlcommons.org/croissant/1.0",
+        "name": cfg.name,
+        "description": f"Spectrogram images of {record['sources']} recordings, {record['windows']} windows "
+                       f"of {cfg.windows.duration:g} s, built by spectroset.",
+        "license": _licence_url(licence),
+        **({"datePublished": date} if (date := _date(layout)) else {}),
+        "url": url or "https://huggingface.co/datasets/" + (cfg.publish.hf.repo_id or "OWNER/NAME"),
+        "version": "1.0.0", "citeAs": citation or f"{cfg.name}, a spectrogram dataset built with spectroset",
+        "keywords": sorted({"audio", "spectrogram", *cfg.publish.hf.tags}),
+        "distribution": distribution, "recordSet": record_sets,
+    }
+    return doc
+
+
+def _licence_url(licence: str) -> str:
+    """Croissant's ``license``: the Hub's page for its id, a licence's own page where the Hub has no
+    id for it (``other`` with a ``license_link``), else ``unknown``/``other``."""
+    fields = hub_fields(licence)
+    if fields.get("license_link", "").startswith("http"):
+        return fields["license_link"]
+    return fields["license"] if fields["license"] in ("unknown", "other") else f"{LICENSE_URL}#{fields['license']}"
+
+
+def _date(layout) -> str:
+    """``datePublished``: the day (UTC) of the newest source recording's modification time. Not the
+    build's clock: a rerun on the same input gives the same bytes (docs/card.md). Empty when no
+    source has a modification time (a store that gives none)."""
+    from datetime import datetime, timezone
+
+    newest = max((s.mtime_ns for s in layout.plan.sources), default=0)
+    return datetime.fromtimestamp(newest / 1e9, timezone.utc).strftime("%Y-%m-%d") if newest > 0 else ""
+
+
+def _path_regex(layout, prefix: str) -> str:
+    """A regex whose group is an image's path relative to its metadata file, from a relative or an
+    absolute path: below ``<split>/``, or (mirror, no split folder) from the first source folder.
+
+    mlcroissant applies it twice: to each file's full path for the join, then to the joined value,
+    already cut. The first branch cuts a full path (a split folder followed by as many folders as the
+    images lie below it, so a folder of OUT's own path named like the split is passed over); the
+    second leaves a cut one as it is, so reading logs no "Could not match" per row."""
+    import re
+
+    if prefix:
+        depths = sorted({len(e.folder.split("/")) if e.folder else 0 for e in layout.plan.entries.values()}) or [0]
+        below = f"(?:[^/]+/){{{depths[0]},{depths[-1]}}}[^/]+"
+        return f"^(?:.*?/)?{re.escape(prefix)}({below})$|^(.+)$"
+    tops = sorted({e.folder.split("/")[0] for e in layout.plan.entries.values() if e.folder})
+    alternatives = [f"(?:{'|'.join(map(re.escape, tops))})/.+"] if tops else []
+    return f"^(?:.*?/)?({'|'.join([*alternatives, '[^/]+'])})$"
+
+
+def _sha256(layout, rel: str) -> str:
+    if rel in layout.files:
+        return layout.files[rel]
+    return hashlib.sha256((layout.out / rel).read_bytes()).hexdigest()
+
+
+def write_croissant(layout, record: dict, licence: str, citation: str | None) -> None:
+    doc = document(layout, record, licence, citation)
+    layout.write_atomic(NAME, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def retarget(text: str, url: str | None, licence: str | None, moved: str = "") -> str:
+    """``croissant.json`` for one push: the dataset's real URL and licence; files under the folder
+    ``moved`` (Kaggle's flattened ``data/``) are named from the top."""
+    doc = json.loads(text)
+    for item in doc.get("distribution", []) if moved else ():
+        for key in ("contentUrl", "includes"):
+            if str(item.get(key, "")).startswith(moved):
+                item[key] = item[key][len(moved):]
+    if url:
+        doc["url"] = url
+    if licence:
+        doc["license"] = _licence_url(licence)
+    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"

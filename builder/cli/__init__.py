@@ -1,0 +1,2 @@
+"""The command line: parse, call, print one line. ``main`` holds build/preview/inspect/report/
+presets, ``push`` the publishing command."""

@@ -1,0 +1,258 @@
+"""Dataset layouts: where each window's image goes and what metadata makes it loadable.
+
+A :class:`DatasetPlan` is computed from the discovered recordings before any decoding: each
+recording's split, its (safe, unique) output folder and stem, and the sorted label names. Workers
+write each recording's files where its layout's ``target`` says (``units.py``); the layout then
+``finalize``s data files, metadata, card and build record.
+
+Folder sizes. The Hub refuses more than 10,000 files in one folder, so an imagefolder label whose
+recordings in one split could give more windows than :data:`FOLDER_BUDGET` is spread over
+numbered sub-folders of that split's label folder (``label/0000``, ``label/0001`` …), recordings
+in sorted order, whole recordings per sub-folder; a recording that alone could give more takes
+sub-folders of its own, :data:`FOLDER_BUDGET` windows each by window index (``SourcePlan.spread``).
+Windows are only counted after decoding, so the plan counts them from the headers' frame counts
+(``audio.probe``: no decoding) with a margin; a label that fits keeps its flat ``label/`` folder.
+The plan stays a function of the sources and their headers.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from ..config.sections import Config
+from ..sources.discover import SourceFile
+from ..sources.event_index import EventIndex
+from ..sources.events import dominant_label, label_window
+from .names import fold, safe_component, unique_components, unique_stems
+from ..config.source import EventLabels
+from .splits import assign_folds, assign_sources, assign_window
+
+log = logging.getLogger("spectroset")
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    rel: str
+    label: str | None
+    extra_labels: tuple[str, ...]
+    split: str | None  # None when splits are drawn per window
+    folder: str  # output folder of its images, relative to the split folder (or OUT for mirror)
+    stem: str
+    fold: int | None = None  # with output.folds: its fold (train recordings), else -1
+    events: tuple = ()  # with source.labels.events: what labels each of its windows
+    columns: tuple[tuple[str, object], ...] = ()  # kept CSV columns, typed
+    spread: tuple[str, int, int] | None = None  # (parent, first, per): window i in parent/<first + i // per>
+
+
+@dataclass
+class DatasetPlan:
+    cfg: Config
+    sources: list[SourceFile]
+    entries: dict[str, SourcePlan]
+    label_names: list[str]
+    columns: dict[str, str] = field(default_factory=dict)  # kept CSV column → "int64" | "float64" | "string"
+    _indexes: dict[str, EventIndex] = field(default_factory=dict, repr=False, compare=False)  # rel → its events'
+
+    def split_of(self, rel: str, index: int) -> str:
+        entry = self.entries[rel]
+        return entry.split or assign_window(rel, index, self.cfg.output.splits)
+
+    @property
+    def split_names(self) -> list[str]:
+        return list(self.cfg.output.splits.fractions)
+
+    @property
+    def events(self):
+        """The ``source.labels.events`` spec, or None: labels then come per window from events."""
+        labels = self.cfg.source.labels
+        return labels if isinstance(labels, EventLabels) else None
+
+    def window_labels(self, rec, row) -> tuple[str | None, tuple[str, ...]]:
+        """``(label, labels)`` of one window of a decoded recording: its events'
+        (``events.label_window``), or its recording's."""
+        entry, spec = self.entries[rec.rel], self.events
+        if spec is not None:
+            index = self._indexes.get(rec.rel)
+            if index is None:  # built once per recording: labelling its windows is then near-linear
+                index = self._indexes[rec.rel] = EventIndex(entry.events)
+            return label_window(index, row.start, row.end, spec.min_overlap, spec.background, rec.duration)
+        return entry.label, (entry.label, *entry.extra_labels)
+
+    def fold_of(self, rel: str, split: str) -> int:
+        """The ``fold`` column: the recording's fold inside train, -1 for rows of other splits."""
+        fold = self.entries[rel].fold
+        return fold if split == "train" and fold is not None else -1
+
+    @property
+    def n_folds(self) -> int:
+        """Folds in use: ``output.folds``, or as many as there are train recordings when fewer."""
+        return len({e.fold for e in self.entries.values() if e.fold is not None}) or (self.cfg.output.folds or 0)
+
+    @property
+    def multilabel(self) -> bool:
+        labels = self.cfg.source.labels
+        return self.events is not None or (not isinstance(labels, str) and labels.extra_labels_column is not None)
+
+    @property
+    def labelled(self) -> bool:
+        return self.cfg.source.labels != "none"
+
+
+def make_plan(cfg: Config, sources: list[SourceFile],
+              windows: Callable[[SourceFile], int] | None = None) -> DatasetPlan:
+    """The plan; ``windows(source)`` estimates a recording's windows (default: from its header)."""
+    by_rel = {s.rel: s for s in sources}
+    splits = cfg.output.splits
+    by_window = splits.by == "window" and len(splits.fractions) > 1
+    spec = cfg.source.labels if isinstance(cfg.source.labels, EventLabels) else None
+    stratum = {s.rel: dominant_label(s.events, spec.background) if spec else s.label for s in sources}
+    split_of = {} if by_window else assign_sources([(s.rel, stratum[s.rel]) for s in sources], splits)
+    names = sorted({s.label for s in sources if s.label is not None} | {x for s in sources for x in s.extra_labels}
+                   | ({e.label for s in sources for e in s.events} | {spec.background} - {None} if spec else set()))
+    folds = _folds(cfg, sources, split_of, spec)
+    entries: dict[str, SourcePlan] = {}
+    if cfg.output.layout == "mirror":
+        safe_folder = {}
+        for s in sources:
+            folder = s.rel.rpartition("/")[0]
+            safe_folder[s.rel] = "/".join(safe_component(p) for p in folder.split("/")) if folder else ""
+        folders: dict[str, list[str]] = {}
+        for s in sources:  # group by the folder as written on disk, compared folded
+            folders.setdefault(fold(safe_folder[s.rel]), []).append(s.rel)
+        stems = {rel: stem for rels in folders.values() for rel, stem in unique_stems(rels).items()}
+        canonical = {}  # one spelling per folded folder, so twins share one output folder
+        for s in sources:
+            canonical.setdefault(fold(safe_folder[s.rel]), safe_folder[s.rel])
+        mirrored = {s.rel: canonical[fold(safe_folder[s.rel])] for s in sources}
+        folder_of, spread = sub_folders(sources, mirrored, windows or estimated_windows(cfg))
+        for s in sources:
+            entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, None, folder_of[s.rel], stems[s.rel],
+                                        folds.get(s.rel), s.events, spread=spread.get(s.rel))
+    else:
+        label_dirs = unique_components(s.label for s in sources if s.label is not None)
+        by_folder: dict[str, list[str]] = {}
+        for s in sources:
+            by_folder.setdefault(label_dirs.get(s.label, ""), []).append(s.rel)
+        stems = {rel: stem for rels in by_folder.values() for rel, stem in unique_stems(rels).items()}
+        spread = {}
+        if cfg.output.layout == "imagefolder":  # parquet keeps images inside its shards: no folders to fill
+            folder_of, spread = sub_folders(sources, {s.rel: label_dirs.get(s.label, "") for s in sources},
+                                            windows or estimated_windows(cfg), split_of)
+        else:
+            folder_of = {s.rel: label_dirs.get(s.label, "") for s in sources}
+        for s in sources:
+            entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, split_of.get(s.rel), folder_of[s.rel],
+                                        stems[s.rel], folds.get(s.rel), s.events, spread=spread.get(s.rel))
+    entries = {rel: replace(e, columns=by_rel[rel].columns) for rel, e in entries.items()}  # kept CSV columns
+    return DatasetPlan(cfg, sources, entries, names, column_types(sources))
+
+
+FOLDER_LIMIT = 10_000  # files per folder the Hub accepts
+FOLDER_BUDGET = 9_000  # windows counted from headers per folder: room for the margin and metadata
+
+
+def estimated_windows(cfg: Config, header: Callable[[SourceFile], tuple[int, int] | None] | None = None
+                      ) -> Callable[[SourceFile], int]:
+    """Windows a recording will give, from its header's ``(frames, sample_rate)`` (``header``,
+    default :func:`headers.read_header`: no decoding), rounded up with a margin: +2% and +2 for
+    resampling, header frame counts that are off, and a padded last window. A recording whose
+    header does not give its length counts 0: decoding it will most likely fail too."""
+    from .windows import plan_windows
+
+    if header is None:
+        from ..sources.headers import read_header as header
+
+    def count(source: SourceFile) -> int:
+        frames, sample_rate = header(source) or (0, 0)
+        if not frames or not sample_rate:
+            return 0
+        rate = cfg.audio.sample_rate or sample_rate
+        total = -(-frames * rate // sample_rate)
+        return int(len(plan_windows(total, cfg.windows, rate)) * 1.02) + 2
+
+    return count
+
+
+def sub_folders(sources: list[SourceFile], natural: dict[str, str], windows: Callable[[SourceFile], int],
+                split_of: dict[str, str] | None = None) -> tuple[dict[str, str], dict[str, tuple[str, int, int]]]:
+    """``(rel → image folder, rel → spread)``. A recording's folder is its ``natural`` one (the
+    label's, or the mirrored source folder), or a numbered sub-folder of it when that folder's
+    recordings in the same split (``split_of``; all of them when splits are drawn per window) could
+    give more than :data:`FOLDER_BUDGET` windows. A recording that alone could give more gets
+    ``spread = (natural, first, FOLDER_BUDGET)``: window ``i`` goes to sub-folder ``first + i //
+    FOLDER_BUDGET`` (its folder names the first), so no folder of it holds more, whatever its length."""
+    split_of = split_of or {}
+    by_folder: dict[tuple[str | None, str], list[SourceFile]] = {}
+    for s in sources:
+        by_folder.setdefault((split_of.get(s.rel), natural[s.rel]), []).append(s)
+    folder_of, spread = {}, {}
+    for (_, folder), group in by_folder.items():
+        counts = [windows(s) for s in group]
+        if sum(counts) <= FOLDER_BUDGET:
+            folder_of.update((s.rel, folder) for s in group)
+            continue
+        chunk, used = 0, 0
+        for s, n in zip(group, counts):  # sources are sorted: the same chunks on every run
+            if used and used + n > FOLDER_BUDGET:
+                chunk, used = chunk + 1, 0
+            folder_of[s.rel] = _numbered(folder, chunk)
+            if n > FOLDER_BUDGET:  # its own sub-folders, by window index; the next recording starts after them
+                spread[s.rel] = (folder, chunk, FOLDER_BUDGET)
+                chunk, used = chunk + -(-n // FOLDER_BUDGET), 0
+                continue
+            used += n
+    return folder_of, spread
+
+
+def _numbered(folder: str, chunk: int) -> str:
+    return f"{folder}/{chunk:04d}" if folder else f"{chunk:04d}"
+
+
+def window_folder(folder: str, spread: tuple[str, int, int] | None, index: int) -> str:
+    """The image folder of window ``index`` of a recording planned to ``folder`` (and ``spread``)."""
+    if spread is None:
+        return folder
+    parent, first, per = spread
+    return _numbered(parent, first + index // per)
+
+
+def column_types(sources: list[SourceFile]) -> dict[str, str]:
+    """Each kept CSV column's ``datasets`` dtype (discovery gave each column one Python type)."""
+    found: dict[str, set[type]] = {}
+    for s in sources:
+        for name, value in s.columns:
+            found.setdefault(name, set()).update({type(value)} - {type(None)})
+    return {name: "string" if str in kinds or not kinds else "float64" if float in kinds else "int64"
+            for name, kinds in found.items()}
+
+
+def _folds(cfg: Config, sources: list[SourceFile], split_of: dict[str, str], spec) -> dict[str, int]:
+    """``output.folds`` over the train recordings (all of them when splits are drawn per window),
+    stratified by each recording's labels: its events' (or background), or its own."""
+    if not cfg.output.folds:
+        return {}
+    items = []
+    for s in sources:
+        if split_of.get(s.rel, "train") == "train":
+            labels = ({e.label for e in s.events} or {spec.background} - {None}) if spec else {s.label, *s.extra_labels} - {None}
+            items.append((s.rel, labels))
+    k = cfg.output.folds
+    if 0 < len(items) < k:  # a recording is one group: more folds would stay empty
+        log.warning(f"warning: output.folds: {k} folds but {len(items)} train recording(s), and a recording is never "
+                    f"split: using {len(items)} folds (0-{len(items) - 1}); lower output.folds or add recordings")
+        k = len(items)
+    return assign_folds(items, k, cfg.output.splits.seed)
+
+
+def get_layout(cfg: Config, out: Path, plan: DatasetPlan, token: str = ""):
+    """The layout writer; ``token`` is this build's (see ``units.check_visible``)."""
+    if cfg.output.layout == "parquet":
+        from ..layouts.parquet import ParquetLayout
+
+        return ParquetLayout(cfg, out, plan, token)
+    from ..layouts.imagefolder import ImageFolderLayout
+
+    return ImageFolderLayout(cfg, out, plan, token)

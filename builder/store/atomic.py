@@ -1,0 +1,144 @@
+"""Atomic writes: a reader (or a later run) sees a file's old bytes or its new ones, never a part.
+
+Each file is written under the temp name :func:`ledger.temp_name` derives from its target, then
+renamed into place, so a process killed mid-write leaves only that temp, which the ledger names
+and the next run removes. Any ``OSError`` becomes a one-line :class:`~builder.errors.BuildError`.
+Given its ``root``, a writer checks the path with :func:`paths.owned` before it creates anything
+(a caller without one, the image writer, checked the folder once itself).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from pathlib import Path, PurePath
+
+from ..errors import BuildError
+from .ledger import temp_name
+from .paths import owned
+
+
+def _file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
+
+def _open_temp(path: Path | str, make_parent: bool = True) -> tuple[int, Path | str]:
+    """Create (or truncate) ``path``'s temp file, never following a link planted at its name."""
+    if make_parent:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), tmp
+
+
+def write_fd(fd: int, data: bytes) -> None:
+    """All of ``data`` to the file descriptor (a write may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _checked(path, root):
+    """``path`` (``root / rel``) unchanged, once the inside-the-root rule allows it (when a root is given)."""
+    if root is not None:
+        owned(root, PurePath(path).relative_to(root).as_posix())
+    return path
+
+
+def atomic_write(path: Path | str, data: bytes, make_parent: bool = True, *, root: Path | str | None = None) -> None:
+    """Write ``data`` to ``path`` via its temp file (:func:`ledger.temp_name`) and a rename.
+
+    A reader (or a later run) sees the old file or the new one, never a part. A process killed
+    mid-write leaves only the temp, whose name the ledger derives from ``path``, so the next run
+    removes it. Any ``OSError`` (full disk, read-only folder) becomes a one-line :class:`BuildError`.
+    ``make_parent=False`` skips creating ``path``'s folder, for a writer that already made it.
+    ``root``: the folder ``path`` lies under, checked with :func:`paths.owned` first.
+    """
+    path = _checked(path, root)
+    try:
+        fd, tmp = _open_temp(path, make_parent)
+    except OSError as exc:
+        raise disk_error(exc, path) from None
+    try:
+        try:  # raw writes and fchmod: a file object and a path lookup cost ~0.07 ms per image
+            write_fd(fd, data)
+            os.fchmod(fd, FILE_MODE)  # datasets are meant to be shared
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except (Exception, KeyboardInterrupt) as exc:  # only a kill leaves the temp; the ledger names it
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise disk_error(exc, path) from None
+        raise
+
+
+class AtomicFile:
+    """A file streamed under a hidden temp name beside ``path`` and renamed into place by
+    :meth:`commit`, for data too big to hold whole (spools, parquet shards); like
+    :func:`atomic_write`, a reader never sees a part, and errors are one-line :class:`BuildError`s."""
+
+    def __init__(self, path: Path, open_file: bool = True, *, root: Path | str | None = None):
+        self.path = path = _checked(path, root)
+        try:
+            fd, tmp = _open_temp(path)
+            self.tmp = str(tmp)
+            self.fh = os.fdopen(fd, "wb") if open_file else None
+            if not open_file:
+                os.close(fd)
+        except OSError as exc:
+            raise disk_error(exc, path) from None
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.fh.write(data)
+        except OSError as exc:
+            self.abort()
+            raise disk_error(exc, self.path) from None
+
+    def commit(self) -> None:
+        try:
+            if self.fh is not None:
+                self.fh.close()
+            os.chmod(self.tmp, FILE_MODE)
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise disk_error(exc, self.path) from None
+
+    def abort(self) -> None:
+        if self.fh is not None and not self.fh.closed:
+            try:
+                self.fh.close()
+            except OSError:
+                pass
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+
+@contextlib.contextmanager
+def disk_errors(path: Path):
+    """Any ``OSError`` inside (a full disk while staging a push) as the one line of :func:`disk_error`,
+    naming the file the error names, else ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        raise disk_error(exc, Path(exc.filename) if exc.filename else path) from None
+
+
+def disk_error(exc: OSError, path: Path) -> BuildError:
+    if exc.errno == errno.ENOSPC:
+        return BuildError(f"no space left on the device writing {path}; free space and rerun to resume")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return BuildError(f"cannot write {path}: {exc.strerror}; fix permissions or choose another -o")
+    return BuildError(f"cannot write {path}: {exc.strerror or exc}")
