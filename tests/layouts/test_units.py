@@ -11,7 +11,7 @@ import pytest
 from builder.run import worker
 from builder.config.sections import SplitsConfig
 from builder.errors import BuildError
-from builder.plan.dataset import units
+from builder.layouts import units
 from builder.layouts.units import Target, Unit, check_visible, new_token, run_unit, spool_rel
 from builder.store.ledger import intent_log, read_intent_log
 from builder.pipeline import build
