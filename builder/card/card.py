@@ -5,74 +5,19 @@ no arguments: ``configs`` names each split's files and declares the features (im
 inferring ``ClassLabel`` once a metadata file exists), ``dataset_info`` repeats them with split
 sizes (``header.py``). The body tells a person what they have and how it was made, and where it
 comes from and under what terms (``provenance.py``); ``croissant.json`` says the same for
-Croissant readers (``croissant.py``).
+Croissant readers (``croissant.py``). All of them, and the layouts' ``datasets`` features, take
+the columns from one table (``features.py``).
 """
 
 from __future__ import annotations
 
 import yaml
 
-from ..plan.names import end_tag  # noqa: F401  (re-exported for layouts)
-
-
-def features(layout):
-    """The ``datasets.Features`` every split of this build has."""
-    from datasets import Array2D, Array3D, Audio, ClassLabel, Features, Image, List, Value
-
-    plan, cfg = layout.plan, layout.cfg
-    f = {"image": Image()}
-    if plan.labelled:
-        f["label"] = ClassLabel(names=plan.label_names)
-    if plan.multilabel:
-        f["labels"] = List(ClassLabel(names=plan.label_names))
-    f.update(source=Value("string"), start=Value("float64"), end=Value("float64"))
-    if cfg.output.folds:
-        f["fold"] = Value("int32")
-    f.update({name: Value(dtype) for name, dtype in plan.columns.items()})
-    include, rate = cfg.output.include, cfg.audio.sample_rate
-    if include.arrays and rate:
-        from ..dsp.spectrogram import Spectrogrammer
-        from ..plan.windows import window_samples
-
-        spec = Spectrogrammer(cfg.spectrogram, rate)
-        shape = (spec.n_bins, spec.n_frames(window_samples(cfg.windows, rate)[0]))
-        channels = len(cfg.image.channels)  # several: every channel, (channels, bins, frames)
-        f["spectrogram"] = Array2D(shape, "float16") if channels == 1 else Array3D((channels, *shape), "float16")
-    if include.audio:
-        f["audio"] = Audio(sampling_rate=rate) if rate else Audio()
-    return Features(f)
-
-
-def features_yaml(layout) -> list[dict]:
-    """``features(layout)._to_yaml_list()`` written out directly, for the card's header: importing
-    ``datasets`` (pandas with it) cost every build 0.4–0.8 s and ~100 MB in its main process, for
-    this list alone. tests/layouts/test_card.py checks both agree."""
-    plan, cfg = layout.plan, layout.cfg
-    def names() -> dict:  # a new dict per use: a shared one is dumped as a YAML anchor (&id001/*id001)
-        return {"class_label": {"names": {str(i): n for i, n in enumerate(plan.label_names)}}}
-
-    out = [{"name": "image", "dtype": "image"}]
-    if plan.labelled:
-        out.append({"name": "label", "dtype": names()})
-    if plan.multilabel:
-        out.append({"name": "labels", "list": names()})
-    out += [{"name": k, "dtype": t} for k, t in (("source", "string"), ("start", "float64"), ("end", "float64"))]
-    if cfg.output.folds:
-        out.append({"name": "fold", "dtype": "int32"})
-    out += [{"name": name, "dtype": dtype} for name, dtype in plan.columns.items()]
-    include, rate = cfg.output.include, cfg.audio.sample_rate
-    if include.arrays and rate:
-        from ..dsp.spectrogram import Spectrogrammer
-        from ..plan.windows import window_samples
-
-        spec = Spectrogrammer(cfg.spectrogram, rate)
-        shape = [spec.n_bins, spec.n_frames(window_samples(cfg.windows, rate)[0])]
-        channels = len(cfg.image.channels)  # several: every channel, (channels, bins, frames)
-        kind, shape = ("array2_d", shape) if channels == 1 else ("array3_d", [channels, *shape])
-        out.append({"name": "spectrogram", "dtype": {kind: {"shape": shape, "dtype": "float16"}}})
-    if include.audio:
-        out.append({"name": "audio", "dtype": {"audio": {"sampling_rate": rate}} if rate else "audio"})
-    return out
+from . import datasheet
+from .croissant import write_croissant
+from .features import columns
+from .header import card_data
+from .provenance import PLACEHOLDER, trust_sections
 
 
 def _table(record: dict) -> str:
@@ -95,7 +40,7 @@ def _duration(hours: float) -> str:
 def _columns(layout) -> str:
     """The features in prose: what each column holds, shapes and units."""
     plan, cfg = layout.plan, layout.cfg
-    feats = {f["name"]: f for f in features_yaml(layout)}
+    feats = {c.name: c for c in columns(plan, cfg)}
     lines = ["- `image`: the window's spectrogram as a PNG (`Image`)."]
     if "label" in feats and plan.events is not None:
         spec = plan.events
@@ -121,7 +66,7 @@ def _columns(layout) -> str:
         kinds = ", ".join(f"`{c}` ({t})" for c, t in plan.columns.items())
         lines.append(f"- {kinds}: kept from the source CSV (`source.labels.keep_columns`), the recording's values on "
                      "every one of its windows, typed as in the CSV (empty cells are null).")
-    shape = next(iter(feats["spectrogram"]["dtype"].values()))["shape"] if "spectrogram" in feats else None
+    shape = feats["spectrogram"].shape if "spectrogram" in feats else None
     if "spectrogram" in feats and len(shape) == 3:
         lines.append(f"- `spectrogram`: the values of every channel ({', '.join(cfg.image.channels)}) before "
                      f"normalisation and 8-bit conversion (`Array3D` float16, shape {shape[0]} channels × "
@@ -179,10 +124,6 @@ def _files(layout) -> str:
 
 def write_card(layout, record: dict, stats: dict | None, preview: bool = False) -> None:
     """``OUT/README.md``; ``preview``: a preview grid is written beside it."""
-    from . import datasheet
-    from .header import card_data
-    from .provenance import PLACEHOLDER, trust_sections
-
     cfg, spec = layout.cfg, layout.cfg.spectrogram
     data = card_data(layout, record)  # the YAML header (header.py)
     repo = cfg.publish.hf.repo_id or PLACEHOLDER
@@ -266,8 +207,6 @@ def write_card(layout, record: dict, stats: dict | None, preview: bool = False) 
     # huggingface_hub.repocard, whose Hub client took 0.13 s of every build
     card = f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(parts)
     layout.write_atomic("README.md", card.encode("utf-8"))
-    from .croissant import write_croissant
-
     write_croissant(layout, record, spelled, cfg.publish.citation)
 
 

@@ -16,6 +16,7 @@ import hashlib
 import json
 
 from ..config.licenses import hub_fields
+from .features import columns
 
 CONTEXT = {
     "@language": "en", "@vocab": "https://schema.org/", "citeAs": "cr:citeAs", "column": "cr:column",
@@ -48,22 +49,16 @@ def _field(split: str, name: str, data_type: str, source: dict, description: str
 
 def _columns(layout) -> list[tuple[str, str, str]]:
     """(column, Croissant dataType, description) for every column but the image, in card order."""
-    from .card import features_yaml  # the features as the card's YAML: no datasets import
-
     out = []
-    for f in features_yaml(layout):
-        name, dtype = f["name"], f.get("dtype")
-        kind = ("List" if "list" in f else "ClassLabel" if isinstance(dtype, dict) and "class_label" in dtype
-                else "Value" if isinstance(dtype, str) and dtype not in ("image", "audio") else "other")
-        if name == "image":
-            continue
-        if kind == "ClassLabel":
-            out.append((name, "sc:Text" if layout.name != "parquet" else "sc:Integer",
+    labels_as = "sc:Text" if layout.name != "parquet" else "sc:Integer"  # a name, or an index into label_names
+    for c in columns(layout.plan, layout.cfg):
+        if c.kind == "label":
+            out.append((c.name, labels_as,
                         "class label: " + ("the name" if layout.name != "parquet" else "an index into label_names")))
-        elif kind in ("List", "Sequence"):
-            out.append((name, "sc:Text" if layout.name != "parquet" else "sc:Integer", "every label of the recording"))
-        elif kind == "Value":
-            out.append((name, _TYPES.get(dtype, "sc:Text"), name))
+        elif c.kind == "labels":
+            out.append((c.name, labels_as, "every label of the recording"))
+        elif c.kind == "value":
+            out.append((c.name, _TYPES.get(c.dtype, "sc:Text"), c.name))
         # spectrogram arrays and audio clips have no Croissant 1.0 type that mlcroissant reads: left out
     return out
 

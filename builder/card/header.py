@@ -8,6 +8,9 @@ its files, ``dataset_size`` the sum of ``num_bytes``.
 
 from __future__ import annotations
 
+from ..config.licenses import hub_fields
+from .features import as_yaml, columns
+
 
 def split_bytes(layout, split: str) -> int:
     """Bytes of the data files of one split as stored (what ``datasets`` calls its download size)."""
@@ -79,9 +82,6 @@ def card_data(layout, record: dict):
 
     from huggingface_hub.repocard_data import DatasetCardData  # not the package root: see card.write_card
 
-    from ..config.licenses import hub_fields
-    from .card import features_yaml
-
     cfg, plan = layout.cfg, layout.plan
     hub = cfg.publish.hf
     labelled = plan.labelled
@@ -99,7 +99,7 @@ def card_data(layout, record: dict):
     splits = [{"name": name, "num_bytes": int(arrow_bytes(layout, name)), "num_examples": n}
               for name, n in record["splits"].items()]
     download = sum(split_bytes(layout, name) for name in record["splits"])
-    feats = features_yaml(layout)
+    feats = as_yaml(columns(plan, cfg))
     data["dataset_info"] = {"features": feats, "splits": splits, "download_size": download,
                             "dataset_size": sum(s["num_bytes"] for s in splits)}
     files = [{"split": s, "path": p} for s, p in layout.data_files().items() if s in record["splits"]]

@@ -120,10 +120,10 @@ class ImageFolderLayout(Layout):
         label names as strings (readable on their own; the card's features map them to ids)."""
         from datasets import Features, List, Value
 
-        from ..card.card import features
+        from ..card.features import as_datasets, columns
 
         out = {"file_name": Value("string")}
-        for key, feature in features(self).items():
+        for key, feature in as_datasets(columns(self.plan, self.cfg)).items():
             if key == "label":
                 feature = Value("string")
             elif key == "labels":

@@ -162,7 +162,7 @@ class ParquetLayout(Layout):
         return [spool_rel(record.rel)] if record.rows else []
 
     def example(self, rec, row, label_ids: dict[str, int], split: str = "train") -> dict:
-        """One row without its bytes, columns in the order of :func:`card.features`."""
+        """One row without its bytes, columns in the order of :func:`card.features.columns`."""
         entry = self.plan.entries[rec.rel]
         name = f"{entry.stem}_{end_tag(row.end)}"
         label, labels = self.plan.window_labels(rec, row)
@@ -204,9 +204,9 @@ class ParquetLayout(Layout):
 
     def _shard_jobs(self, journal, plan: dict):
         """Pass 2: the rows of each shard in canonical order, one job as soon as a shard is whole."""
-        from ..card.card import features
+        from ..card.features import as_datasets, columns
 
-        feats = features(self)
+        feats = as_datasets(columns(self.plan, self.cfg))
         label_ids = {name: i for i, name in enumerate(self.plan.label_names)}
         position = dict.fromkeys(plan, 0)
         open_: dict[str, ShardJob] = {}

@@ -110,16 +110,50 @@ def test_imagefolder_card_names_its_metadata_file(tmp_path):
     ["output.include={arrays: false, audio: true}", "audio.sample_rate=null"],
 ], ids=["plain", "arrays-audio-folds", "channels", "audio-own-rate"])
 def test_card_features_written_out_equal_datasets_own(tmp_path, labelled, multilabel, overrides):
-    """The header's features are written without importing datasets: they must be what it writes."""
+    """One features table: the header's YAML (written without importing datasets) is what datasets
+    writes for the features the layouts embed, and those have the types the card promises."""
     from types import SimpleNamespace
 
-    from builder.card.card import features, features_yaml
+    from datasets import Array2D, Array3D, Audio, ClassLabel, List, Value
+
+    from builder.card.features import as_datasets, as_yaml, columns
 
     cfg = demo_config(tmp_path, DEMO, *overrides)
-    plan = SimpleNamespace(labelled=labelled, multilabel=multilabel, label_names=["amecro", "barswa", "zz only"],
+    names = ["amecro", "barswa", "zz only"]
+    plan = SimpleNamespace(labelled=labelled, multilabel=multilabel, label_names=names,
                            columns={"rating": "float64", "author": "string"})
-    layout = SimpleNamespace(plan=plan, cfg=cfg)
-    assert features_yaml(layout) == features(layout)._to_yaml_list()
+    table = columns(plan, cfg)
+    feats = as_datasets(table)
+    assert as_yaml(table) == feats._to_yaml_list()
+    assert list(feats) == [c.name for c in table]
+    assert feats["image"]._type == "Image" and feats["source"] == Value("string") and feats["end"] == Value("float64")
+    assert feats["rating"] == Value("float64") and feats["author"] == Value("string")
+    assert feats.get("label") == (ClassLabel(names=names) if labelled else None)
+    assert feats.get("labels") == (List(ClassLabel(names=names)) if multilabel else None)
+    assert feats.get("fold") == (Value("int32") if cfg.output.folds else None)
+    rate = cfg.audio.sample_rate
+    assert feats.get("audio") == ((Audio(sampling_rate=rate) if rate else Audio()) if cfg.output.include.audio else None)
+    if "spectrogram" in feats:
+        channels = len(cfg.image.channels)
+        assert isinstance(feats["spectrogram"], Array2D if channels == 1 else Array3D)
+        assert feats["spectrogram"].dtype == "float16" and len(feats["spectrogram"].shape) == (2 if channels == 1 else 3)
+    assert ("spectrogram" in feats) == bool(cfg.output.include.arrays and rate)
+
+
+def test_card_imports_point_one_way_and_never_up():
+    """The card package reads one features table (card/features.py) and imports nothing above it:
+    layouts import card, never the reverse; inside card no two modules import each other, also
+    through imports inside functions."""
+    grimp = pytest.importorskip("grimp")
+
+    graph = grimp.build_graph("builder", exclude_type_checking_imports=True, cache_dir=None)
+    below = {"card", "run", "plan", "sources", "store", "config", "dsp", "errors"}
+    card = sorted(m for m in graph.modules if m.startswith("builder.card."))
+    for module in card:
+        up = sorted(m for m in graph.find_modules_directly_imported_by(module) if m.split(".")[1] not in below)
+        assert not up, f"{module} imports {up}, above card"
+        circle = [m for m in card if m != module and graph.chain_exists(module, m) and graph.chain_exists(m, module)]
+        assert not circle, f"{module} and {circle} import each other"
 
 
 def test_header_info_and_configs_as_datasets_writes_them(built):
