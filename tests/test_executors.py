@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from builder.pipeline import _Progress
+from builder.run.progress import Progress
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from probe import REPO, probe_build  # noqa: E402
@@ -26,7 +26,7 @@ def _python(code: str) -> str:
     return done.stdout.split()
 
 
-CAPPED = "from builder.run.threads import cap_threads_at_start; cap_threads_at_start()\n"
+CAPPED = "from builder.run import process; process.configure(fork=process.cap_threads_at_start())\n"
 
 
 def test_only_a_capped_process_of_one_thread_without_torch_forks_its_workers():
@@ -61,7 +61,7 @@ stop.set()
 
 def test_the_progress_bar_starts_no_thread():
     before = len(os.listdir("/proc/self/task"))
-    bar = _Progress(3, True)
+    bar = Progress(3, True)
     try:
         assert bar.bar is not None
         assert len(os.listdir("/proc/self/task")) == before
