@@ -89,10 +89,9 @@ def _settle_process() -> None:
     recording needs (not torch: the CPU path does without it), cap the math libraries at one
     thread, move the imported objects out of the garbage collector's sight, whose full passes over
     them cost ~3% of a build, and keep big temporaries on the heap."""
-    import gc
-
     if process.done.settled:
         return
+    import gc
 
     import soundfile, soxr  # noqa: F401, E401
 
