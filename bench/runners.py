@@ -62,9 +62,9 @@ def worker_rss(jobs: str) -> dict:
     """A pool worker's resident memory once it has imported what a recording needs: a worker of
     the CLI, which forks from a process that capped its math threads first and then imported the
     pipeline and loaded a config (shared pages count in full)."""
-    from builder.run.threads import cap_threads_at_start
+    from builder.run import process
 
-    cap_threads_at_start()
+    process.configure(fork=process.cap_threads_at_start())
     from builder.run.executors import ProcessExecutor, forks_here
     from builder.config.loading import load_config
     from builder.pipeline import build  # noqa: F401

@@ -16,9 +16,9 @@ with anything to do stops first, unless ``repair`` (then it is built again).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
-import sys
 import time
 from concurrent.futures import BrokenExecutor  # not .process: multiprocessing only loads for a pool
 from dataclasses import dataclass, field
@@ -29,6 +29,7 @@ from .sources.discover import Skipped, annotated_only, discover
 from .errors import BuildError, NothingToBuild
 from .sources.events import late_events
 from .run.executors import LazyPool, prestart
+from .run.progress import Progress
 from .sources.urls import is_url
 from .sources.headers import Headers
 from .plan.dataset import estimated_windows, get_layout, make_plan
@@ -44,6 +45,26 @@ from .store.state import Journal, OutputLock
 from .run.worker import FileJob
 
 log = logging.getLogger("spectroset")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildOptions:
+    """How to run a build (what to build is the config): made once, by :func:`build` or the CLI.
+
+    ``workers``: processes (None: one per core). ``force``: rebuild from scratch, replacing an
+    earlier build. ``executor``: ``local`` or ``ray`` (``address``: the Ray cluster). ``progress``:
+    None a bar on a terminal, False nothing (--quiet). ``stop``: on Ctrl-C, stop the workers at
+    once (the CLI, which exits right after) instead of letting their running recordings finish.
+    ``repair``: built files whose bytes changed since the build are built again, not left alone.
+    """
+
+    workers: int | None = None
+    force: bool = False
+    executor: str = "local"
+    address: str | None = None
+    progress: bool | None = None
+    stop: bool = False
+    repair: bool = False
 
 
 @dataclass
@@ -64,51 +85,17 @@ class BuildReport:
     unannotated: int = 0  # recordings left out undecoded: no event, and only events give windows
 
 
-class _Progress:
-    """tqdm on a terminal; a sparse log line otherwise; nothing with ``enabled=False`` (--quiet)."""
-
-    def __init__(self, total: int, enabled: bool | None):
-        self.total, self.done, self.windows = total, 0, 0
-        self.silent = enabled is False
-        self.tty = sys.stderr.isatty() if enabled is None else enabled
-        self.bar, self.last = None, time.monotonic()
-        if self.tty and total:
-            from tqdm import tqdm
-
-            class Bar(tqdm):
-                monitor_interval = 0  # no monitor thread: workers fork from a process of one thread
-
-            self.bar = Bar(total=total, unit="file", desc="building", dynamic_ncols=True)
-
-    def update(self, windows: int) -> None:
-        self.done += 1
-        self.windows += windows
-        if self.bar:
-            self.bar.update(1)
-            self.bar.set_postfix(windows=self.windows)
-        elif not self.silent and (time.monotonic() - self.last > 10 or self.done == self.total):
-            self.last = time.monotonic()
-            log.info("decoded %d/%d files, %d windows", self.done, self.total, self.windows)
-
-    def close(self) -> None:
-        if self.bar:
-            self.bar.close()
-
-
-def build(
-    cfg: Config, *, workers: int | None = None, force: bool = False, executor: str = "local",
-    address: str | None = None, progress: bool | None = None, stop: bool = False, repair: bool = False,
-) -> BuildReport:
+def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> BuildReport:
     """Build (or finish, or refresh) the dataset described by ``cfg`` in ``cfg.output.path``.
 
+    ``options``, or :class:`BuildOptions` fields by keyword (``build(cfg, workers=2, force=True)``).
     An ``output.path`` URL is built in a local staging folder, then mirrored to the URL under the
-    same lock (see ``layouts/remote.py``). ``stop``: on Ctrl-C, stop the workers at once (the CLI,
-    which exits right after) instead of letting their running recordings finish. ``repair``:
-    built files whose bytes changed since the build are built again instead of left alone.
+    same lock (see ``publish/url.py``).
     """
     t0 = time.monotonic()
-    if executor == "local":
-        prestart(workers)
+    opts = dataclasses.replace(options or BuildOptions(), **changes)
+    if opts.executor == "local":
+        prestart(opts.workers)
     remote = None
     if is_url(cfg.output.path):
         from .publish.url import Remote, staging_dir
@@ -130,21 +117,19 @@ def build(
     with OutputLock(out):
         journal = Journal(out)
         try:
-            report = _build_in(out, cfg, sources, skipped, journal, force, workers, executor, address, progress,
-                               stop, repair)
+            report = _build_in(out, cfg, sources, skipped, journal, opts)
         finally:
             journal.close()
         if remote is not None:
             report.url = remote.url
-            report.uploaded, report.deleted = remote.sync(report.record, full=force)
+            report.uploaded, report.deleted = remote.sync(report.record, full=opts.force)
             report.up_to_date = report.up_to_date and not (report.uploaded or report.deleted)
     report.seconds, report.unannotated = time.monotonic() - t0, unannotated
     return report
 
 
-def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force: bool,
-              workers, executor, address, progress, stop: bool, repair: bool = False) -> BuildReport:
-    ledger = journal.ledger
+def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: BuildOptions) -> BuildReport:
+    ledger, force, repair = journal.ledger, opts.force, opts.repair
     ledger.repair = repair
     replace = config_changed(out, cfg, journal, force) or force or encoder_changed(journal)
     fp = fingerprint(cfg, sources, skipped)
@@ -165,10 +150,10 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
     journal.set_meta("config_hash", cfg.hash())
     journal.set_meta("encoder", ENCODER)
     journal.set_meta("config", public_dict(cfg))
-    pool = LazyPool(executor, workers, address)
+    pool = LazyPool(opts.executor, opts.workers, opts.address)
     try:
         headers = Headers(journal)  # the plan's window counts, from headers read once per file version
-        if executor == "local":
+        if opts.executor == "local":
             headers.prefetch(sources, pool.map, pool.size)
         plan = make_plan(cfg, sources, estimated_windows(cfg, headers))
         headers.save()
@@ -177,7 +162,7 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
         layout.ledger = ledger
         todo, reused = _todo(cfg, sources, journal, layout)
         todo = longest_first(todo, headers.seen)
-        decoded = _run(todo, journal, layout, pool, progress)
+        decoded = _run(todo, journal, layout, pool, opts.progress)
         skips = [{"path": s.path, "reason": s.reason} for s in skipped]
         skips += [{"path": r.rel, "reason": r.reason} for r in journal.records([s.rel for s in sources], rows=False)
                   if r.reason]
@@ -190,7 +175,7 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, force:
             "rerun to resume, with -j 1 and --debug to find the file"
         ) from None
     except KeyboardInterrupt:
-        pool.close(abort=stop)
+        pool.close(abort=opts.stop)
         raise
     finally:
         pool.close()
@@ -277,7 +262,7 @@ def _run(todo: list[FileJob], journal: Journal, layout, pool: LazyPool, progress
             journal.ledger.intend([planned[job.rel]], unit=job.rel)
             yield Unit(job, target)
 
-    bar = _Progress(len(todo), progress)
+    bar = Progress(len(todo), progress)
     left, warm = len(todo), True
     try:
         for result, files in pool.map(run_unit, units(), len(todo)):

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from builder.pipeline import _Progress
+from builder.run.process import THREAD_VARS
+from builder.run.progress import Progress
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from probe import REPO, probe_build  # noqa: E402
@@ -26,7 +27,7 @@ def _python(code: str) -> str:
     return done.stdout.split()
 
 
-CAPPED = "from builder.run.threads import cap_threads_at_start; cap_threads_at_start()\n"
+CAPPED = "from builder.run import process; process.configure(fork=process.cap_threads_at_start())\n"
 
 
 def test_only_a_capped_process_of_one_thread_without_torch_forks_its_workers():
@@ -61,9 +62,50 @@ stop.set()
 
 def test_the_progress_bar_starts_no_thread():
     before = len(os.listdir("/proc/self/task"))
-    bar = _Progress(3, True)
+    bar = Progress(3, True)
     try:
         assert bar.bar is not None
         assert len(os.listdir("/proc/self/task")) == before
     finally:
         bar.close()
+
+
+def test_the_fork_policy_is_a_setting_not_an_environment_variable():
+    env = "".join(f"os.environ[{name!r}] = '1'\n" for name in ("SPECTROSET_THREADS_CAPPED", *THREAD_VARS))
+    assert _python("import os\n" + env + """
+from builder.run import process
+from builder.run.executors import forks_here
+print(forks_here())  # capped by the environment, but nobody set the policy
+process.configure(fork=True, threads_capped=True)
+print(forks_here())
+""") == ["False", "True"]
+
+
+def test_forkserver_workers_are_told_by_the_pool_that_their_libraries_loaded_capped():
+    told = _python(CAPPED + """
+import threading
+from builder.run import process
+from builder.run.executors import ProcessExecutor
+stop = threading.Event()
+threading.Thread(target=stop.wait).start()
+executor = ProcessExecutor(2)
+print(*{executor.pool.submit(process.settings).result().threads_capped for _ in range(4)})
+executor.close()
+stop.set()
+""")
+    assert told == ["True"]
+
+
+def test_importing_spectroset_changes_nothing_in_the_process():
+    assert _python("""
+import importlib, os, pkgutil, signal
+import builder
+calls = []
+os.umask = lambda *a: calls.append(("umask", a)) or 0o22
+signal.signal = lambda *a: calls.append(("signal", a))
+environ = dict(os.environ)
+for module in pkgutil.walk_packages(builder.__path__, "builder."):
+    if module.name != "builder.__main__":
+        importlib.import_module(module.name)
+print(len(calls), calls, [k for k in {*os.environ, *environ} if os.environ.get(k) != environ.get(k)])
+""") == ["0", "[]", "[]"]

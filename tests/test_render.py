@@ -77,7 +77,7 @@ _CHILD = r"""
 import ctypes, hashlib, os, sys
 import numpy as np
 libc = ctypes.CDLL("libc.so.6")
-from builder.run.executors import tune_allocator
+from builder.run.process import tune_allocator
 tune_allocator()
 # dirty the heap: blocks of the sizes the encoder asks for, filled with a per-process pattern, freed
 libc.malloc.restype = ctypes.c_void_p

@@ -76,7 +76,7 @@ def cmd_build(args) -> int:
         prestart(args.jobs)  # the pool's forkserver boots (~0.5 s of imports) while we import and plan
     from ..look.inspect import plural as _n
     from ..config.loading import load_config
-    from ..pipeline import build
+    from ..pipeline import BuildOptions, build
 
     overrides = list(args.overrides)
     if args.output is not None:
@@ -86,9 +86,10 @@ def cmd_build(args) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError("must be >= 1", file="-j")
     cfg = load_config(args.config, overrides)
+    options = BuildOptions(workers=args.jobs, force=args.force, executor=args.executor, address=args.address,
+                           progress=False if args.quiet else None, stop=True, repair=args.repair)
     _interruptible()
-    report = build(cfg, workers=args.jobs, force=args.force, executor=args.executor, address=args.address,
-                   progress=False if args.quiet else None, stop=True, repair=args.repair)
+    report = build(cfg, options)
     rec, where = report.record, report.url or report.out
     if not rec.get("windows"):
         _print_skipped(report.skipped)
@@ -268,9 +269,9 @@ def run() -> None:
     with its one line."""
     import signal
 
-    from ..run.threads import cap_threads_at_start
+    from ..run import process
 
-    cap_threads_at_start()
+    process.configure(fork=process.cap_threads_at_start())  # workers fork from us where it is safe
     if hasattr(signal, "pthread_sigmask"):
         _HELD.append(signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}))
     signal.signal(signal.SIGTERM, _terminated)

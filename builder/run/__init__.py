@@ -1,2 +1,3 @@
-"""Running the per-recording unit: the worker function, local and Ray executors, and the process
-settings they need (thread caps, the fork policy, dying with the parent)."""
+"""Running the per-recording unit: the worker function (worker), local and Ray executors, the
+process settings they need behind one get/set API (process: fork policy, thread caps, allocator),
+dying with the parent (lifeline) and the progress bar (progress)."""

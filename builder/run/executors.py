@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 import sys
 from concurrent.futures import FIRST_COMPLETED, wait
-from functools import lru_cache
 from typing import Callable, Iterable, Iterator, TypeVar
 
+from . import process
 from .lifeline import die_with_parent, start_forkserver
-from .threads import CAPPED_VAR, THREAD_VARS, limit_threads
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -29,49 +28,7 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def release_memory() -> None:
-    """Hand freed heap pages back to the OS (glibc ``malloc_trim``); no-op elsewhere.
-
-    A long recording keeps its PNG bytes until the unit ends; they sit between the freed
-    temporaries of later windows, so the heap could never shrink by itself: a 3-hour file peaked
-    at 2.2 GB. Trimming every few dozen windows bounds that (see :func:`tune_allocator`).
-    """
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-@lru_cache(maxsize=None)
-def tune_allocator() -> None:
-    """Keep a worker's multi-megabyte temporaries (decoded blocks, STFT frames) on the heap.
-
-    By default glibc serves them with fresh ``mmap``s or trims them off the heap top as soon as
-    they are freed, so every window faults its pages in again: on virtual machines that was a
-    third of the spectrogram time. With high fixed thresholds freed blocks are reused; memory is
-    still handed back, explicitly, by :func:`release_memory`. Once per process; glibc only.
-    """
-    if _LIBC is not None and hasattr(_LIBC, "mallopt"):
-        _LIBC.mallopt(M_MMAP_THRESHOLD, 64 << 20)
-        _LIBC.mallopt(M_TRIM_THRESHOLD, 256 << 20)
-
-
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, from glibc's malloc.h
-
-
-def _libc():
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim  # noqa: B018  (glibc only)
-        return libc
-    except (OSError, AttributeError):
-        return None
-
-
-_LIBC = _libc()
-
-
-def _init_worker(parent: int | None) -> None:
+def _init_worker(parent: int | None, capped: bool) -> None:
     """Each worker: one math thread, and deaf to Ctrl-C. The terminal sends SIGINT to the whole
     process group; the CLI alone answers it, and stops the workers (:meth:`ProcessExecutor.close`)
     instead of each printing a traceback of wherever it was. SIGTERM (the CLI's own handler, when
@@ -81,6 +38,7 @@ def _init_worker(parent: int | None) -> None:
     CLI's descriptors, the pool's own pipe and the output lock among them, so nothing would ever
     tell it the CLI was killed: it would wait on that pipe forever, holding the lock. (One forked
     from a forkserver is tied to that forkserver at birth, see :mod:`builder.run.lifeline`.)
+    ``capped``: whether its math libraries loaded with one thread (:func:`process.limit_threads`).
     """
     import signal
 
@@ -90,7 +48,8 @@ def _init_worker(parent: int | None) -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # held by the CLI while it forked us
     if parent is not None:
         die_with_parent(parent)
-    limit_threads()
+    process.configure(threads_capped=capped)
+    process.limit_threads(worker=True)
 
 
 class InlineExecutor:
@@ -109,11 +68,13 @@ PRELOAD = ["builder.run.lifeline", "numpy", "soundfile", "soxr", "mkl_fft", "bui
 
 
 def forks_here() -> bool:
-    """Whether workers can fork straight from this process: Linux, a process of one thread (every
-    thread, native ones too, as the kernel counts them: a lock another thread held stays locked in
-    a child), whose math libraries the CLI capped before they loaded (:data:`CAPPED_VAR`: they
-    started no thread pool), without torch (no CUDA state is ever forked)."""
-    if (sys.platform != "linux" or _LIBC is None or os.environ.get(CAPPED_VAR) != "1"
+    """Whether workers can fork straight from this process: its fork policy allows it
+    (:attr:`process.Settings.fork`, the CLI's), on Linux, a process of one thread (every thread,
+    native ones too, as the kernel counts them: a lock another thread held stays locked in a
+    child), whose math libraries were capped before they loaded (they started no thread pool),
+    without torch (no CUDA state is ever forked)."""
+    settings = process.settings()
+    if (not (settings.fork and settings.threads_capped) or sys.platform != "linux" or process.LIBC is None
             or "torch" in sys.modules):
         return False
     try:
@@ -123,7 +84,8 @@ def forks_here() -> bool:
 
 
 def _context() -> tuple:
-    """Where workers come from, and the pid they fork from when it is this process. Forked from this process where :func:`forks_here`, once it
+    """Where workers come from, the pid they fork from when it is this process, and whether their
+    math libraries loaded capped. Forked from this process where :func:`forks_here`, once it
     imported what a recording needs: a worker is ready the moment it exists, and shares those
     pages. Measured on 2 h of audio at ``-j 2``, the first recordings start ~40 ms sooner than from
     a forkserver, and the CLI's own imports no longer share the cores with the forkserver's and its
@@ -140,15 +102,16 @@ def _context() -> tuple:
         for name in PRELOAD:
             importlib.import_module(name)
         gc.freeze()  # the objects a worker inherits stay out of its collections: shared, never copied
-        return mp.get_context("fork"), os.getpid()
+        return mp.get_context("fork"), os.getpid(), process.settings().threads_capped
     if "forkserver" not in mp.get_all_start_methods():
-        return mp.get_context("spawn"), None
-    for name in THREAD_VARS:  # before the forkserver loads BLAS, so it starts single-threaded
-        os.environ.setdefault(name, "1")
+        return mp.get_context("spawn"), None, False
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)  # builder.run.lifeline first: it ties the forkserver to us
-    start_forkserver()
-    return ctx, None
+    with process.forkserver_environ() as capped:  # single-threaded BLAS there; our environ back after
+        start_forkserver()
+    if process.done.forkserver_capped is None:  # it starts once: what its workers are told from now on
+        process.done.forkserver_capped = capped
+    return ctx, None, bool(process.done.forkserver_capped)
 
 
 def prestart(workers: int | None) -> None:
@@ -173,8 +136,9 @@ class ProcessExecutor:
         hold = getattr(signal, "pthread_sigmask", None)  # not on Windows, where nothing forks
         held = hold(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if hold else None
         try:
-            ctx, parent = _context()
-            self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(parent,))
+            ctx, parent, capped = _context()
+            self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                            initargs=(parent, capped))
             if parent is not None:
                 self.pool.submit(int)  # forks every worker now, while Ctrl-C is held
         finally:

@@ -48,9 +48,9 @@ def _check_reachable(address: str) -> None:
 
 def _run_unit(fn, item):
     """The task body: one math thread per task, like the process pool's workers."""
-    from .threads import limit_threads
+    from .process import limit_threads
 
-    limit_threads()
+    limit_threads(worker=True)
     return fn(item)
 
 

@@ -17,12 +17,11 @@ import numpy as np
 
 from ..config.sections import Config, SpectrogramConfig
 from ..errors import BuildError, DecodeError, SpectrosetError
-from .executors import release_memory, tune_allocator
-from .threads import limit_threads
+from . import process
 from ..plan.windows import WindowCutter, too_short, window_samples
 
 CPU_BATCH_BYTES = 4 << 20  # complex STFT output per call on a CPU: stays in cache, reuses heap pages
-TRIM_EVERY = 64  # windows between heap trims on long recordings (see executors.release_memory)
+TRIM_EVERY = 64  # windows between heap trims on long recordings (see process.release_memory)
 HOLD_BYTES = 256 << 20  # loudest/random keep their best windows' samples up to this; past it, decode twice
 GPU_BATCH = 128  # on a GPU a launch costs more than the math; bigger batches amortise it
 
@@ -81,18 +80,17 @@ def _spectrogrammer(cfg: SpectrogramConfig, sample_rate: int, device: str):
     from ..dsp.spectrogram import Spectrogrammer
 
     if device != "cpu":
-        import torch
-
-        torch.set_num_threads(1)  # parallelism comes from workers; threads inside them only contend
+        process.limit_torch_threads()  # parallelism comes from workers; threads inside them only contend
     return Spectrogrammer(cfg, sample_rate, device)
 
 
-@lru_cache(maxsize=None)
 def _settle_process() -> None:
-    """Once per process, before its first recording: import everything a recording needs (not
-    torch: the CPU path does without it), cap the math libraries at one thread, move the
-    imported objects out of the garbage collector's sight, whose full passes over them cost ~3%
-    of a build, and keep big temporaries on the heap."""
+    """Once per process (:data:`process.done`), before its first recording: import everything a
+    recording needs (not torch: the CPU path does without it), cap the math libraries at one
+    thread, move the imported objects out of the garbage collector's sight, whose full passes over
+    them cost ~3% of a build, and keep big temporaries on the heap."""
+    if process.done.settled:
+        return
     import gc
 
     import soundfile, soxr  # noqa: F401, E401
@@ -100,9 +98,10 @@ def _settle_process() -> None:
     from ..dsp import render, spectrogram  # noqa: F401
 
     spectrogram.rfft_last_axis()  # imports the FFT library
-    limit_threads()
+    process.limit_threads()
     gc.freeze()
-    tune_allocator()
+    process.tune_allocator()
+    process.done.settled = True
 
 
 def _device(name: str) -> str:
@@ -211,7 +210,7 @@ def process_file(job: FileJob, sink=None) -> FileResult:
                     sink(rows)
                 result.rows.extend(rows)
                 if len(result.rows) // TRIM_EVERY > before // TRIM_EVERY:  # long recordings only
-                    release_memory()
+                    process.release_memory()
 
         def take(items) -> None:
             for w, x in items:

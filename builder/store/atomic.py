@@ -19,13 +19,22 @@ from .ledger import temp_name
 from .paths import owned
 
 
-def _file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+_FILE_MODE: int | None = None  # 0o666 less the umask, looked up at the first write (nothing at import)
 
 
-FILE_MODE = _file_mode()
+def file_mode() -> int:
+    """The mode a plain ``open`` gives a new file: 0o666 less the process's umask, read from
+    /proc (Linux), else by setting the umask and putting it back; once, at the first write."""
+    global _FILE_MODE
+    if _FILE_MODE is None:
+        try:
+            with open("/proc/self/status") as status:
+                umask = next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+        except (OSError, StopIteration, ValueError, IndexError):
+            umask = os.umask(0)
+            os.umask(umask)
+        _FILE_MODE = 0o666 & ~umask
+    return _FILE_MODE
 
 
 def _open_temp(path: Path | str, make_parent: bool = True) -> tuple[int, Path | str]:
@@ -67,7 +76,7 @@ def atomic_write(path: Path | str, data: bytes, make_parent: bool = True, *, roo
     try:
         try:  # raw writes and fchmod: a file object and a path lookup cost ~0.07 ms per image
             write_fd(fd, data)
-            os.fchmod(fd, FILE_MODE)  # datasets are meant to be shared
+            os.fchmod(fd, file_mode())  # datasets are meant to be shared
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -108,7 +117,7 @@ class AtomicFile:
         try:
             if self.fh is not None:
                 self.fh.close()
-            os.chmod(self.tmp, FILE_MODE)
+            os.chmod(self.tmp, file_mode())
             os.replace(self.tmp, self.path)
         except OSError as exc:
             self.abort()
