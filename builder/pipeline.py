@@ -29,7 +29,7 @@ from .sources.discover import Skipped, annotated_only, discover
 from .errors import BuildError, NothingToBuild
 from .sources.events import late_events
 from .run.executors import LazyPool, prestart
-from .sources.urls import is_url
+from .config.geometry import is_url
 from .sources.headers import Headers
 from .plan.dataset import estimated_windows, get_layout, make_plan
 from .layouts.base import to_json
