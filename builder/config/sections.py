@@ -37,7 +37,7 @@ class AudioConfig(Frozen):
 
 class WindowsConfig(Frozen):
     duration: float = Field(default=5.0, gt=0, le=3600)
-    hop: float | None = Field(default_factory=lambda data: data.get("duration"), gt=0)  # null: duration
+    hop: float = Field(default_factory=lambda data: data["duration"], gt=0)  # left out or null: duration
     last: Literal["pad", "drop"] = "pad"
     min_last: float = Field(default=0.0, ge=0)
     min_duration: float = Field(default=0.0, ge=0)
@@ -52,7 +52,7 @@ class WindowsConfig(Frozen):
         return _unset_nulls(data, "hop")
 
     @model_validator(mode="after")
-    def _derive(self) -> "WindowsConfig":
+    def _check(self) -> "WindowsConfig":
         if self.select in ("first", "loudest", "random") and self.per_recording is None:
             raise _bad("per_recording", f"select: {self.select} needs per_recording (how many windows to keep)")
         if self.select == "all" and self.per_recording is not None:
@@ -77,7 +77,7 @@ class PcenConfig(Frozen):
 class SpectrogramConfig(Frozen):
     kind: Literal["stft", "mel", "mfcc"] = "mel"
     n_fft: int = Field(default=2048, ge=8, le=1 << 16)
-    win_length: int | None = Field(default_factory=lambda data: data.get("n_fft"), gt=0)  # null: n_fft
+    win_length: int = Field(default_factory=lambda data: data["n_fft"], gt=0)  # left out or null: n_fft
     hop_length: int = Field(default=512, gt=0)
     window: Literal["hann", "hamming", "blackman", "rectangular"] = "hann"
     center: bool = True
@@ -110,7 +110,7 @@ class SpectrogramConfig(Frozen):
         return _unset_nulls(data, "win_length")
 
     @model_validator(mode="after")
-    def _derive(self) -> "SpectrogramConfig":
+    def _check(self) -> "SpectrogramConfig":
         if self.win_length > self.n_fft:
             raise _bad("win_length", f"must be <= n_fft ({self.n_fft})")
         if self.f_max is not None and self.f_min >= self.f_max:
