@@ -30,7 +30,7 @@ from .errors import BuildError, NothingToBuild
 from .sources.events import late_events
 from .run.executors import LazyPool, prestart
 from .run.progress import Progress
-from .sources.urls import is_url
+from .config.geometry import is_url
 from .sources.headers import Headers
 from .plan.dataset import estimated_windows, get_layout, make_plan
 from .layouts.base import to_json

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.config.sections import SplitsConfig
+from builder.config.output import SplitsConfig
 from builder.plan.splits import assign_sources, assign_window, split_counts
 
 # A skewed label distribution: one common label, a few rare ones, one singleton.

@@ -80,7 +80,7 @@ def cmd_build(args) -> int:
 
     overrides = list(args.overrides)
     if args.output is not None:
-        from ..sources.urls import is_url
+        from ..config.geometry import is_url
 
         overrides.append(f"output.path={args.output if is_url(args.output) else Path(args.output).resolve()}")
     if args.jobs is not None and args.jobs < 1:
@@ -154,7 +154,7 @@ def _why_no_window(rec: dict, skipped: list[dict]) -> str:
 
 
 def _dataset_folder(text: str) -> Path:
-    from ..sources.urls import is_url
+    from ..config.geometry import is_url
 
     if not is_url(text):  # the layouts package imports the config models: 0.3 s inspect does not need
         return Path(text)

@@ -3,8 +3,9 @@ name a key, sizes such as ``500MB``, and the bounds on one window with the check
 sample rate.
 
 :func:`check_geometry` runs at load time when ``audio.sample_rate`` is fixed, else per recording in
-the worker. Errors are ``ValueError("@dotted.key@ message")`` (see :func:`_bad`), which
-:mod:`builder.config.loading` turns into ``file: dotted.key: message`` lines.
+the worker. Errors are :class:`~builder.errors.ConfigError` values whose ``.key`` is the dotted key
+below the model that raised them (see :func:`_bad`); :mod:`builder.config.loading` prefixes the
+model's own place and the file: ``file: dotted.key: message``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
+
+from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from .sections import Config
@@ -25,9 +28,15 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False, defer_build=True)
 
 
-def _path_or_url(v: Any, example: str, kind: str = "folder") -> Any:
-    from ..sources.urls import is_url
+_URL = re.compile(r"^[A-Za-z][\w+.-]+(::[A-Za-z][\w+.-]+)*://")
 
+
+def is_url(path: Any) -> bool:
+    """``scheme://...`` (two letters at least, so ``C://`` stays a Windows path)."""
+    return isinstance(path, str) and bool(_URL.match(path))
+
+
+def _path_or_url(v: Any, example: str, kind: str = "folder") -> Any:
     if v is None or isinstance(v, Path) or is_url(v):
         return v
     if not isinstance(v, str) or not v:
@@ -44,15 +53,17 @@ MAX_IMAGE_PIXELS = 89_478_485
 MAX_WINDOW_BYTES = 2 << 30
 
 
-def _bad(key: str, message: str) -> ValueError:
-    """A validation error that names a key below the model it is raised in."""
-    return ValueError(f"@{key}@ {message}")
+def _bad(key: str, message: str) -> ConfigError:
+    """A validation error that names ``key`` below the model it is raised in. Pydantic wraps it
+    and keeps it in the error's ``ctx["error"]``, where :mod:`builder.config.loading` reads ``.key``
+    and ``.message``."""
+    return ConfigError(message, key=key)
 
 
 def check_geometry(cfg: Config, sample_rate: int) -> None:
     """Checks that need a sample rate: window long enough, a hop of at least one spectrogram frame,
     every mel filter non-empty, and one window's image and memory bounded (:data:`MAX_IMAGE_PIXELS`,
-    :data:`MAX_WINDOW_BYTES`)."""
+    :data:`MAX_WINDOW_BYTES`). Raises a :class:`ConfigError` whose ``.key`` is the full dotted key."""
     spec = cfg.spectrogram
     n = int(round(cfg.windows.duration * sample_rate))
     if spec.center and spec.pad_mode == "reflect" and n <= spec.n_fft // 2:

@@ -18,11 +18,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from .geometry import is_url
 from .sections import Config
 from ..errors import ConfigError
 
 _INTERNAL_LOC = re.compile(r"^[a-z0-9_-]+\[.*\]$|^function-")  # pydantic's own names: lax-or-strict[...], union[...]
-_KEYED = re.compile(r"^@([\w.]+)@ (.*)$", re.S)  # validation._bad's "@dotted.key@ message"
 MAX_YAML_NODES = 100_000  # a config has hundreds; an alias bomb expands to billions
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few kB; refused unread beyond this
 MAX_LIST_ITEMS = 10_000  # the longest list a config needs (tags, keep_columns) has tens of items
@@ -125,14 +125,12 @@ def _resolve_paths(data: dict, base: Path, bundled: Path | None = None) -> None:
     """Make the relative paths of ``data`` absolute against ``base``; in a bundled preset
     (``bundled``: its folder), one that is not under ``base`` but is beside the preset (the demo
     audio events-raven names) resolves there, so the preset runs from any folder."""
-    from ..sources.urls import is_url
-
     def fix(parent: dict | None, key: str) -> None:
         if isinstance(parent, dict) and isinstance(parent.get(key), str) and not is_url(parent[key]):
             try:
                 p = Path(parent[key]).expanduser()
             except RuntimeError:  # "~someone" with no such user
-                raise ValueError(f"@{key}@ cannot expand {parent[key]!r}: no such user's home folder") from None
+                raise ConfigError(f"cannot expand {parent[key]!r}: no such user's home folder", key=key) from None
             here = base / p
             if bundled is not None and not here.exists() and (bundled / p).exists():
                 here = bundled / p
@@ -198,14 +196,16 @@ def _format(exc: ValidationError, origin: str, set_keys: list[str] = ()) -> Conf
     model_fields = {e["loc"][: [str(p) for p in e["loc"]].index(m)] for e in errors for m in _UNION_MODELS
                     if m in map(str, e["loc"])}
     errors = [e for e in errors if not (e["type"] == "literal_error" and e["loc"][:-1] in model_fields)]
+    # A derived default (windows.hop) is not computed once the field it derives from failed.
+    errors = [e for e in errors if e["type"] != "default_factory_not_called"] or errors
     lines = []
     for err in errors:
         loc = [str(p) for p in err["loc"]
                if not _INTERNAL_LOC.match(str(p)) and str(p) not in _UNION_MODELS]
         msg = err["msg"].removeprefix("Value error, ")
-        m = _KEYED.match(msg)
-        if m:
-            loc, msg = loc + [m.group(1)], m.group(2)
+        keyed = err.get("ctx", {}).get("error")  # a ConfigError raised by a validator (geometry._bad)
+        if isinstance(keyed, ConfigError):
+            loc, msg = loc + [keyed.key] if keyed.key else loc, keyed.message
         key = ".".join(dict.fromkeys(loc)) or "(top level)"
         if err["type"] == "extra_forbidden":
             msg = "unknown key" + did_you_mean(key)
@@ -246,9 +246,10 @@ def parse_config(data: Any, origin: str, base: Path, overrides: list[str] = (), 
         cfg = Config.model_validate(data)
     except ValidationError as exc:
         raise _format(exc, origin, set_keys) from None
-    except ValueError as exc:  # geometry checks raised outside pydantic's wrapping
-        m = _KEYED.match(str(exc))
-        raise _error(m.group(2) if m else str(exc), m.group(1) if m else None, origin, set_keys) from None
+    except ConfigError as exc:  # geometry checks raised outside pydantic's wrapping
+        raise _error(exc.message, exc.key, origin, set_keys) from None
+    except ValueError as exc:
+        raise _error(str(exc), None, origin, set_keys) from None
     if cfg.output.path is None:
         default = (Path.cwd() if bundled else base) / "out" / re.sub(r"[^\w.-]+", "-", cfg.name).strip("-.")
         cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"path": default})})
@@ -260,9 +261,8 @@ def _resolve(data: dict, base: Path, origin: str, bundled: Path | None = None) -
         data["source"] = {"path": data["source"]}
     try:
         _resolve_paths(data, base, bundled)
-    except ValueError as exc:
-        m = _KEYED.match(str(exc))
-        raise ConfigError(m.group(2), file=origin, key=m.group(1)) from None
+    except ConfigError as exc:
+        raise ConfigError(exc.message, file=origin, key=exc.key) from None
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:

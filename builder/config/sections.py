@@ -16,16 +16,19 @@ import json
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-# The output and publish sections are re-exported: ``from builder.config.sections import SplitsConfig`` stays.
-from .output import HubPublish as HubPublish
-from .output import IncludeConfig as IncludeConfig
-from .output import KagglePublish as KagglePublish
 from .output import OutputConfig, PublishConfig
-from .output import SplitsConfig as SplitsConfig
 from .source import EventLabels, SourceConfig
 from .geometry import MAX_IMAGE_PIXELS, Frozen, _bad, check_geometry
+
+
+def _unset_nulls(data: Any, *keys: str) -> Any:
+    """``data`` without the ``keys`` set to null: a null derived value means its computed default
+    (a ``default_factory`` that reads the fields validated before it), as a key left out does."""
+    if isinstance(data, dict) and any(k in data and data[k] is None for k in keys):
+        data = {k: v for k, v in data.items() if not (k in keys and v is None)}
+    return data
 
 
 class AudioConfig(Frozen):
@@ -34,7 +37,7 @@ class AudioConfig(Frozen):
 
 class WindowsConfig(Frozen):
     duration: float = Field(default=5.0, gt=0, le=3600)
-    hop: float | None = Field(default=None, gt=0)
+    hop: float = Field(default_factory=lambda data: data["duration"], gt=0)  # left out or null: duration
     last: Literal["pad", "drop"] = "pad"
     min_last: float = Field(default=0.0, ge=0)
     min_duration: float = Field(default=0.0, ge=0)
@@ -43,10 +46,13 @@ class WindowsConfig(Frozen):
     per_recording: int | None = Field(default=None, ge=1)
     seed: int = 0
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_hop(cls, data: Any) -> Any:
+        return _unset_nulls(data, "hop")
+
     @model_validator(mode="after")
-    def _derive(self) -> "WindowsConfig":
-        if self.hop is None:
-            object.__setattr__(self, "hop", self.duration)
+    def _check(self) -> "WindowsConfig":
         if self.select in ("first", "loudest", "random") and self.per_recording is None:
             raise _bad("per_recording", f"select: {self.select} needs per_recording (how many windows to keep)")
         if self.select == "all" and self.per_recording is not None:
@@ -71,7 +77,7 @@ class PcenConfig(Frozen):
 class SpectrogramConfig(Frozen):
     kind: Literal["stft", "mel", "mfcc"] = "mel"
     n_fft: int = Field(default=2048, ge=8, le=1 << 16)
-    win_length: int | None = Field(default=None, gt=0)
+    win_length: int = Field(default_factory=lambda data: data["n_fft"], gt=0)  # left out or null: n_fft
     hop_length: int = Field(default=512, gt=0)
     window: Literal["hann", "hamming", "blackman", "rectangular"] = "hann"
     center: bool = True
@@ -98,10 +104,13 @@ class SpectrogramConfig(Frozen):
             raise ValueError("must be a positive number or 'max'")
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_win_length(cls, data: Any) -> Any:
+        return _unset_nulls(data, "win_length")
+
     @model_validator(mode="after")
-    def _derive(self) -> "SpectrogramConfig":
-        if self.win_length is None:
-            object.__setattr__(self, "win_length", self.n_fft)
+    def _check(self) -> "SpectrogramConfig":
         if self.win_length > self.n_fft:
             raise _bad("win_length", f"must be <= n_fft ({self.n_fft})")
         if self.f_max is not None and self.f_min >= self.f_max:
@@ -216,6 +225,23 @@ class Config(Frozen):
     output: OutputConfig = Field(default_factory=OutputConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_f_max(cls, data: Any) -> Any:
+        """With a fixed ``audio.sample_rate``, ``spectrogram.f_max`` left out or null is its Nyquist
+        frequency. The two sections are validated here first; one that fails is left as it was, to
+        report its own errors in its own place."""
+        if not isinstance(data, dict):
+            return data
+        try:
+            rate = AudioConfig.model_validate(data.get("audio", {})).sample_rate
+            spec = SpectrogramConfig.model_validate(data.get("spectrogram", {}))
+        except ValidationError:
+            return data
+        if rate is not None and spec.f_max is None:
+            data = {**data, "spectrogram": spec.model_copy(update={"f_max": float(rate / 2)})}
+        return data
+
     @model_validator(mode="after")
     def _cross(self) -> "Config":
         sr, spec = self.audio.sample_rate, self.spectrogram
@@ -225,10 +251,7 @@ class Config(Frozen):
             raise _bad("output.include.arrays", "needs a fixed audio.sample_rate (every array has one shape)")
         if sr is not None:
             nyquist = sr / 2
-            if spec.f_max is None:
-                spec = spec.model_copy(update={"f_max": float(nyquist)})
-                object.__setattr__(self, "spectrogram", spec)
-            elif spec.f_max > nyquist:
+            if spec.f_max > nyquist:
                 raise _bad("spectrogram.f_max", f"must be <= sample_rate / 2 ({nyquist:g})")
             if spec.f_min >= spec.f_max:
                 raise _bad("spectrogram.f_min", f"must be < f_max ({spec.f_max:g})")

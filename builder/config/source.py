@@ -11,6 +11,8 @@ from pydantic import Discriminator, Field, Tag, field_validator
 from .geometry import Frozen, _path_or_url
 
 AUDIO_EXTENSIONS = ("wav", "aif", "aiff", "flac", "ogg", "oga", "opus", "mp3", "m4a")
+# A Raven selection table's label column, tried in order when label_column is left at "label".
+RAVEN_LABELS = ("Species", "Annotation", "Label", "label", "Class")
 
 
 class CsvLabels(Frozen):
@@ -66,8 +68,6 @@ class EventLabels(Frozen):
 
     def for_raven(self, columns: list[str]) -> "EventLabels":
         """This spec with Raven's column names where the CSV defaults are not in the table."""
-        from ..sources.events import RAVEN_LABELS
-
         raven = {"file_column": ("filename", "Begin File"), "start_column": ("start", "Begin Time (s)"),
                  "end_column": ("end", "End Time (s)")}
         update = {k: new for k, (default, new) in raven.items() if getattr(self, k) == default and default not in columns}

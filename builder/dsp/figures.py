@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config.sections import Config, ImageConfig, SpectrogramConfig
+if TYPE_CHECKING:
+    from ..config.sections import Config, ImageConfig, SpectrogramConfig
 
 DEFAULT_SIZE = (640, 320)  # [width, height] px of a figure-style image when image.size is null
 DPI = 100

@@ -7,9 +7,12 @@ Kept free of torch so config validation can check geometry without importing it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from ..config.sections import SpectrogramConfig
+if TYPE_CHECKING:
+    from ..config.sections import SpectrogramConfig
 
 
 def hz_to_mel(freq: np.ndarray | float, mel_scale: str) -> np.ndarray:

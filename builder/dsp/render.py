@@ -12,12 +12,14 @@ import io
 import struct
 import zlib
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 import deflate as libdeflate
 
-from ..config.sections import ImageConfig
+if TYPE_CHECKING:
+    from ..config.sections import ImageConfig
 
 
 def to_uint8(batch, cfg: ImageConfig) -> np.ndarray:

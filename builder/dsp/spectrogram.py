@@ -20,11 +20,14 @@ natural output order on the CPU, where the mel product is a plain matmul.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config.sections import SpectrogramConfig
 from .filterbank import config_filterbank, create_dct, window
+
+if TYPE_CHECKING:
+    from ..config.sections import SpectrogramConfig
 
 MEL_BLOCK = 16  # mel filters per dense block of the filterbank product
 NP_PAD = {"reflect": "reflect", "constant": "constant", "replicate": "edge", "circular": "wrap"}

@@ -35,7 +35,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config.sections import SplitsConfig
+from ..config.output import SplitsConfig
 from ..errors import BuildError, DecodeError
 from ..store.ledger import STATE_DIR, intent_log, remove, safe_rel
 from ..store.paths import owned

@@ -61,8 +61,8 @@ def _window(audio_path: Path, cfg: Config, start: float):
     if cfg.audio.sample_rate is None:
         try:
             check_geometry(cfg, rate)
-        except ValueError as exc:
-            raise ConfigError(str(exc).split("@ ", 1)[-1], file=str(audio_path), key=f"at its {rate} Hz") from None
+        except ConfigError as exc:
+            raise ConfigError(exc.message, file=str(audio_path), key=f"at its {rate} Hz") from None
     cutter, kept = WindowCutter(cfg.windows, rate), {}
 
     def keep(items) -> None:

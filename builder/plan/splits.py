@@ -14,7 +14,7 @@ import math
 from collections import defaultdict
 from typing import Iterable
 
-from ..config.sections import SplitsConfig
+from ..config.output import SplitsConfig
 
 SPLIT_ORDER = ("train", "validation", "test")
 

@@ -41,7 +41,8 @@ import time
 from pathlib import Path
 
 from ..errors import BuildError
-from ..sources.urls import filesystem, is_url, join
+from ..config.geometry import is_url
+from ..sources.urls import filesystem, join
 from ..store.ledger import RECORD, STATE_DIR, inside, safe_rel
 from ..store.record import parse_record, recorded_files
 from ..store.atomic import atomic_write

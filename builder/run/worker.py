@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..config.sections import Config, SpectrogramConfig
-from ..errors import BuildError, DecodeError, SpectrosetError
+from ..errors import BuildError, ConfigError, DecodeError, SpectrosetError
 from . import process
 from ..plan.windows import WindowCutter, too_short, window_samples
 
@@ -193,8 +193,8 @@ def process_file(job: FileJob, sink=None) -> FileResult:
 
             try:
                 check_geometry(cfg, rate)
-            except ValueError as exc:
-                result.reason = f"settings do not fit its {rate} Hz rate: {str(exc).split('@ ', 1)[-1]}"
+            except ConfigError as exc:
+                result.reason = f"settings do not fit its {rate} Hz rate: {exc.message}"
                 return result
         spec = _spectrogrammer(cfg.spectrogram, rate, device)
         batch = batch_size(spec, window_samples(cfg.windows, rate)[0])

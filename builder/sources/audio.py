@@ -188,7 +188,7 @@ def _open_url(url: str, info_only: bool = False):
 
 
 def _open(path: Path | str, info_only: bool = False):
-    from .urls import is_url
+    from ..config.geometry import is_url
 
     if is_url(path):
         return _open_url(path, info_only)

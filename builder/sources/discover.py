@@ -17,7 +17,8 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import NothingToBuild, SourceError
 from .events import events_digest, read_events
-from .urls import is_url, join, list_files, stamp
+from ..config.geometry import is_url
+from .urls import join, list_files, stamp
 from .label_csv import label_from_csv, nfc
 from .label_csv import parse_label_list as parse_label_list  # re-exported: it was defined here
 from ..config.source import CsvLabels, EventLabels, SourceConfig

@@ -29,7 +29,6 @@ from ..errors import SourceError
 
 EPS = 1e-9  # seconds: window bounds come from sample counts, event bounds from decimal text
 RAVEN_SUFFIX = ".selections.txt"
-RAVEN_LABELS = ("Species", "Annotation", "Label", "label", "Class")  # tried in order when unset
 
 
 @dataclass(frozen=True, order=True)

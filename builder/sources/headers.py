@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .discover import SourceFile
 from ..errors import DecodeError
-from .urls import is_url
+from ..config.geometry import is_url
 
 
 def read_header(source: SourceFile) -> tuple[int, int] | None:

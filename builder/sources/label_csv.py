@@ -21,7 +21,8 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from ..errors import NothingToBuild, SourceError
-from .urls import filesystem, is_url
+from ..config.geometry import is_url
+from .urls import filesystem
 from ..config.source import CsvLabels
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """Sources behind fsspec URLs: ``file://``, ``memory://``, ``s3://``, ``gs://``, ``hf://`` …
 
 A plain local path never comes here (discovery and decoding keep their direct ``os`` path);
-only a ``source.path`` spelled ``scheme://...`` does. Listing follows the local rules (sorted,
+only a ``source.path`` spelled ``scheme://...`` does (:func:`builder.config.geometry.is_url`). Listing follows the local rules (sorted,
 POSIX paths relative to the root) and a file's fingerprint comes from what the store reports:
 its size, a modification time and an ETag/checksum where it has them. Outputs at URLs are
 built locally and mirrored (``layouts/remote.py``).
@@ -9,21 +9,14 @@ built locally and mirrored (``layouts/remote.py``).
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 from ..errors import DecodeError, SourceError
 
-_URL = re.compile(r"^[A-Za-z][\w+.-]+(::[A-Za-z][\w+.-]+)*://")
 # Keys that different fsspec implementations use for a modification time and a content tag.
 _MTIME_KEYS = ("mtime", "LastModified", "last_modified", "updated", "modified", "created")
 _TAG_KEYS = ("ETag", "etag", "md5Hash", "crc32c", "blob_id", "sha256", "checksum")
-
-
-def is_url(path: Any) -> bool:
-    """``scheme://...`` (two letters at least, so ``C://`` stays a Windows path)."""
-    return isinstance(path, str) and bool(_URL.match(path))
 
 
 def join(url: str, rel: str) -> str:

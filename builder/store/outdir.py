@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..config.sections import Config, public_dict
 from ..errors import BuildError, SpectrosetError
-from ..sources.urls import is_url
+from ..config.geometry import is_url
 from .record import read_build
 from ..dsp.render import ENCODER
 from .state import STATE_DIR, Journal

@@ -9,7 +9,7 @@ import hashlib
 import pytest
 
 from builder.run import worker
-from builder.config.sections import SplitsConfig
+from builder.config.output import SplitsConfig
 from builder.errors import BuildError
 from builder.layouts import units
 from builder.layouts.units import Target, Unit, check_visible, new_token, run_unit, spool_rel

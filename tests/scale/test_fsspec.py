@@ -12,7 +12,8 @@ import pytest
 
 from builder.sources.discover import discover
 from builder.errors import DecodeError, SourceError
-from builder.sources.urls import is_url, open_url, stamp
+from builder.config.geometry import is_url
+from builder.sources.urls import open_url, stamp
 from builder.config.loading import load_config
 from builder.pipeline import build
 from tests.pipeline.test_build import DEMO, REPO, demo_config, snapshot
