@@ -104,7 +104,7 @@ class InlineExecutor:
         pass
 
 
-PRELOAD = ["builder.lifeline", "numpy", "soundfile", "soxr", "mkl_fft", "builder.worker", "builder.audio",
+PRELOAD = ["builder.lifeline", "numpy", "soundfile", "soxr", "scipy.fft", "builder.worker", "builder.audio",
            "builder.spectrogram", "builder.render", "builder.channels", "builder.layouts.units"]
 
 

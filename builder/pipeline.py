@@ -29,6 +29,7 @@ from .discover import Skipped, annotated_only, discover
 from .errors import BuildError, NothingToBuild
 from .events import late_events
 from .executors import LazyPool, prestart
+from .extras import check_build
 from .fsutil import is_url
 from .headers import Headers
 from .layouts import estimated_windows, get_layout, make_plan
@@ -107,6 +108,7 @@ def build(
     built files whose bytes changed since the build are built again instead of left alone.
     """
     t0 = time.monotonic()
+    check_build(cfg.spectrogram.device, executor)  # a missing torch or ray: one line, before any work
     if executor == "local":
         prestart(workers)
     remote = None
