@@ -34,8 +34,8 @@ def rfft_last_axis():
     """``rfft(frames)`` over the last axis of a float32 array the FFT may overwrite → complex64.
 
     Always scipy.fft (pocketfft), even where mkl_fft or torch is installed: the images then never
-    depend on what else is in the environment (MKL's float32 FFT rounds differently, and moved up
-    to 1 grey level in some pixels, see docs/install.md). Per 313×2048 block (issue 28): 0.96 ms,
+    depend on what else is in the environment (MKL's float32 FFT rounds differently: 1 grey level
+    in a few pixels of a dB image, more under PCEN; docs/install.md). Per 313×2048 block: 0.96 ms,
     against 0.47 (MKL, 1 GB of libraries), 0.78 (pyFFTW, with timed plans that pick the
     algorithm, so not the same bytes run to run) and 0.92 ms (ducc0). One thread: parallelism
     comes from the workers (see executors.limit_threads).
