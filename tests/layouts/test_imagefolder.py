@@ -56,13 +56,32 @@ def test_csv_multilabel_loads_as_list_of_classlabel(tmp_path, layout):
     assert sum(len(p) for p in ds.values()) == report.record["windows"]
 
 
-def test_plain_build_keeps_metadata_csv(tmp_path):
+def test_plain_build_writes_metadata_parquet_with_its_features(tmp_path):
+    """The metadata's schema carries the ClassLabel (ids in the file), so the card needs no configs."""
+    from datasets import ClassLabel, Features
+
     for i, label in enumerate(("a", "b")):
         tone(tmp_path / "src" / label / "x.wav", 1.2, 400 + 300 * i)
     cfg = demo_config(tmp_path / "out", tmp_path / "src", "output.splits={train: 1.0}")
     record = build(cfg, workers=1, progress=False).record
-    assert "train/metadata.csv" in record["files"]
-    assert not any(f.endswith("metadata.parquet") for f in record["files"])
+    assert "train/metadata.parquet" in record["files"]
+    assert not any(f.endswith("metadata.csv") for f in record["files"])
+    table = pq.read_table(cfg.output.path / "train" / "metadata.parquet")
+    assert Features.from_arrow_schema(table.schema)["label"] == ClassLabel(names=["a", "b"])
+    assert sorted(set(table.column("label").to_pylist())) == [0, 1]
+
+
+@pytest.mark.parametrize("labels", [["dev", "noise"], ["noise", "test_tone"]])
+def test_a_label_folder_named_like_a_split_keeps_the_cards_configs(tmp_path, labels):
+    """``datasets`` would take a folder ``dev`` or ``test_tone`` for a split of its own: such a
+    build keeps ``configs`` and loads its own splits."""
+    for i, label in enumerate(labels):
+        tone(tmp_path / "src" / label / "x.wav", 1.2, 400 + 300 * i)
+    cfg = demo_config(tmp_path / "out", tmp_path / "src", "output.splits={train: 1.0}")
+    build(cfg, workers=1, progress=False)
+    assert "\nconfigs:\n" in (cfg.output.path / "README.md").read_text()
+    ds = load(cfg.output.path)
+    assert list(ds) == ["train"] and ds["train"].features["label"].names == labels
 
 
 def test_audio_clips_in_metadata_parquet(tmp_path):
