@@ -15,6 +15,7 @@ metadata files of different kinds.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import re
 
@@ -60,8 +61,14 @@ class ImageFolderLayout(Layout):
         first = 0 if self.mirror else 1  # the split folder itself is meant to match
         return not any(SPLIT_LIKE.fullmatch(part) for rel in self.files for part in rel.split("/")[first:-1])
 
+    @property
+    def streamed(self) -> bool:
+        """Arrays or clips: rows that add up, streamed through ``datasets``' writer as they come."""
+        return self.cfg.output.include.arrays or self.cfg.output.include.audio
+
     def write_data(self, journal, counts, stats, run=None) -> dict[str, list[bytes]]:
-        streams: dict[str, ParquetFile] = {}  # streamed: arrays and clips add up
+        tables: dict[str, list[dict]] = {}
+        streams: dict[str, ParquetFile] = {}
         examples: dict[str, list[bytes]] = {}
         try:
             for split, rec, row in self.rows(journal):
@@ -76,18 +83,24 @@ class ImageFolderLayout(Layout):
                 shown = examples.setdefault(label, [])
                 if len(shown) < PREVIEW_PER_LABEL:
                     shown.append((self.out / path).read_bytes())
+                meta = self.metadata_row(path, rec, row, split)
+                if not self.streamed:
+                    tables.setdefault(split, []).append(meta)
+                    continue
                 if split not in streams:
                     from .parquet import ParquetFile
 
                     self.intend(self.metadata_rel(split))
                     streams[split] = ParquetFile(self.out, self.metadata_rel(split), self.metadata_features())
-                streams[split].write(self.metadata_row(path, rec, row, split))
+                streams[split].write(meta)
             for split in list(streams):
                 f = streams.pop(split)
                 self.confirm(f.rel, f.commit())
         finally:
             for f in streams.values():
                 f.abort()
+        for split, rows in tables.items():
+            self.write_atomic(self.metadata_rel(split), self.encode_metadata(rows))
         images = sum(sum(c.values()) for c in counts.values())
         if images > VIEWER_MAX_FILES:
             log.warning(viewer_note(images))
@@ -132,6 +145,44 @@ class ImageFolderLayout(Layout):
         out = {"file_name": Value("string")}
         out.update((key, feature) for key, feature in features(self).items() if key != "image")
         return Features(out)
+
+    def metadata_schema(self):
+        """:meth:`metadata_features` as an Arrow schema, for metadata without arrays or clips: written
+        here with the ``huggingface`` schema metadata ``datasets`` writes, since importing ``datasets``
+        cost every build 0.4–0.8 s and ~60 MB (tests/layouts/test_imagefolder.py compares the two)."""
+        import pyarrow as pa
+
+        names = list(self.plan.label_names)
+        fields = [("file_name", pa.string(), {"dtype": "string", "_type": "Value"})]
+        if self.plan.labelled:
+            fields.append(("label", pa.int64(), {"names": names, "_type": "ClassLabel"}))
+        if self.plan.multilabel:
+            fields.append(("labels", pa.list_(pa.int64()),
+                           {"feature": {"names": names, "_type": "ClassLabel"}, "_type": "List"}))
+        values = {"source": "string", "start": "float64", "end": "float64"}
+        if self.cfg.output.folds:
+            values["fold"] = "int32"
+        values.update(self.plan.columns)
+        fields += [(name, pa.type_for_alias(dtype), {"dtype": dtype, "_type": "Value"}) for name, dtype in values.items()]
+        info = {"info": {"features": {name: feature for name, _, feature in fields}}}
+        return pa.schema([(name, kind) for name, kind, _ in fields], metadata={"huggingface": json.dumps(info)})
+
+    def encode_metadata(self, rows: list[dict]) -> bytes:
+        """``metadata.parquet`` without arrays or clips: small enough to write whole. The rows go in
+        through Arrow's JSON reader: building arrays from Python objects imports pandas (0.16 s a
+        build); JSON keeps every value exactly (floats are written in their shortest round-trip form)."""
+        import pyarrow as pa
+        import pyarrow.json as pajson
+        import pyarrow.parquet as pq
+
+        schema = self.metadata_schema()
+        lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+        table = pajson.read_json(pa.py_buffer(lines), read_options=pajson.ReadOptions(use_threads=False),
+                                 parse_options=pajson.ParseOptions(explicit_schema=schema,
+                                                                   unexpected_field_behavior="error"))
+        sink = pa.BufferOutputStream()
+        pq.write_table(table.replace_schema_metadata(schema.metadata), sink)
+        return sink.getvalue().to_pybytes()
 
 
 # a folder name that ``datasets``' default split patterns take for a split (its SPLIT_KEYWORDS,
