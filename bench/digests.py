@@ -12,6 +12,7 @@ are skipped, and so said.
 from __future__ import annotations
 
 import json
+from collections import Counter
 import os
 import shutil
 import subprocess
@@ -79,7 +80,10 @@ def main(argv: list[str]) -> int:
     diffs = [f"{key}: {rel}" for key in sorted(set(before) | set(now))
              for rel in sorted(set(before.get(key, {})) | set(now.get(key, {})))
              if before.get(key, {}).get(rel) != now.get(key, {}).get(rel)]
+    kinds = Counter(d.rsplit("/", 1)[-1] if d.endswith((".md", ".json")) else Path(d).suffix or d for d in diffs)
     print("\n".join(diffs[:50]) or f"same bytes: {sum(map(len, now.values()))} files in {len(now)} builds")
+    if diffs:
+        print(f"{len(diffs)} file(s) differ: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
     return 1 if diffs else 0
 
 

@@ -4,7 +4,7 @@
 folders, with ``-j JOBS`` (default: all cores) and the device as the only difference, and prints
 the wall times, windows per second, and how far the images are apart: the largest grey-level
 difference and the share of pixels that differ (GPU and CPU FFTs round differently, so a value on
-a level boundary may land one level off; see README "A GPU"). Without a CUDA GPU it says so and
+a level boundary may land one level off; see docs/scaling.md "A GPU"). Without a CUDA GPU it says so and
 exits 0, so it is safe to run anywhere.
 """
 

@@ -10,6 +10,7 @@ import gc
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from .errors import ConfigError, NothingToBuild, SpectrosetError
@@ -90,8 +91,7 @@ def cmd_build(args) -> int:
                    progress=False if args.quiet else None, stop=True, repair=args.repair)
     rec, where = report.record, report.url or report.out
     if not rec.get("windows"):
-        for s in report.skipped:
-            print(f"  skipped {s['path']}: {s['reason']}")
+        _print_skipped(report.skipped)
         raise NothingToBuild(_why_no_window(rec, report.skipped))
     if report.up_to_date:
         print(f"{where}: up to date ({_n(rec['windows'], 'window')} from {_n(rec['sources'], 'recording')}); "
@@ -119,11 +119,25 @@ def cmd_build(args) -> int:
     if report.left_alone and (args.verbose or not args.quiet):
         names = ": " + ", ".join(report.left_alone) if args.verbose else " (named in build.json and with --verbose)"
         print(f"  left alone {len(report.left_alone)} file(s) in {report.out} that spectroset did not write{names}")
-    for s in [] if args.quiet else report.skipped:
-        print(f"  skipped {s['path']}: {s['reason']}")
+    total = rec.get("skipped_total", len(report.skipped))
+    if not args.quiet:
+        _print_skipped(report.skipped, total)
     if report.skipped:
-        print(f"  {len(report.skipped)} file(s) skipped (listed in build.json)")
+        side = rec.get("skipped_file")
+        listed = f"all in {Path(report.out) / side}" if side else "listed in build.json"
+        print(f"  {total} file(s) skipped ({listed})")
     return 1 if (args.strict and report.skipped) else 0
+
+
+SHOWN_SKIPPED = 20  # skipped files named on the terminal; the rest are counted (a 1e6-row CSV printed 1e6 lines)
+
+
+def _print_skipped(skipped: list[dict], total: int | None = None) -> None:
+    for s in skipped[:SHOWN_SKIPPED]:
+        print(f"  skipped {s['path']}: {s['reason']}")
+    more = (len(skipped) if total is None else total) - min(len(skipped), SHOWN_SKIPPED)
+    if more > 0:
+        print(f"  ... and {more} more")
 
 
 def _why_no_window(rec: dict, skipped: list[dict]) -> str:
@@ -132,7 +146,8 @@ def _why_no_window(rec: dict, skipped: list[dict]) -> str:
         return (f"no window built: all {rec['silent_windows_skipped']} windows were quieter than "
                 "windows.skip_silent_below_db; lower it or set it to null")
     if skipped:
-        return (f"no window built: every recording was skipped ({len(skipped)}, listed above): fix or remove "
+        shown = "listed above" if len(skipped) <= SHOWN_SKIPPED else f"the first {SHOWN_SKIPPED} listed above"
+        return (f"no window built: every recording was skipped ({len(skipped)}, {shown}): fix or remove "
                 "them, or change the settings their reasons name")
     return "no window built from the recordings found: see windows.min_duration and windows.last"
 
@@ -209,8 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             _interruptible()
         return COMMANDS[args.command](args)
     except SpectrosetError as exc:
-        if args.debug:
-            raise
+        if args.debug:  # a traceback on top of the usual line; the exit code stays the error's
+            traceback.print_exc()
         for line in getattr(exc, "details", None) or [str(exc)]:
             print(f"error: {one_line(line)}", file=sys.stderr)
         return exc.exit_code

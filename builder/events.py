@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterable
 
+from .event_index import ORDER, EventIndex
 from .errors import SourceError
 
 EPS = 1e-9  # seconds: window bounds come from sample counts, event bounds from decimal text
@@ -71,7 +72,7 @@ def overlaps(events: Iterable[Event], start: float, end: float) -> dict[str, flo
     return out
 
 
-def label_window(events: Iterable[Event], start: float, end: float, min_overlap: float,
+def label_window(events: Iterable[Event] | EventIndex, start: float, end: float, min_overlap: float,
                  background: str | None, duration: float = math.inf) -> tuple[str | None, tuple[str, ...]]:
     """``(label, labels)`` of the window ``[start, end)`` s of a recording of ``duration`` s.
 
@@ -81,11 +82,19 @@ def label_window(events: Iterable[Event], start: float, end: float, min_overlap:
     others by name. No label: ``(background, (background,))``, or ``(None, ())`` to drop it.
     Only real audio counts: events from ``duration`` on are ignored and the zero padding of a
     last window is never covered (for a full window, any ``duration >= end`` gives the same).
+    Labelling many windows of one recording, pass its :class:`EventIndex`, built once.
     """
-    events = [e for e in events if e.start < duration - EPS]
-    cover = overlaps(events, start, min(end, duration))
-    inside = {e.label for e in events if e.start >= start - EPS and e.end <= end + EPS and e.end > e.start}
-    hits = {lab: s for lab, s in cover.items() if s >= min_overlap - EPS or lab in inside}
+    index = events if isinstance(events, EventIndex) else EventIndex(events)
+    near = (start - EPS, end + EPS)  # what an event must reach into to count (inside is EPS-tolerant)
+    if index.starting_in(duration - EPS, near[1]):  # events past the end are ignored: near it, scan
+        events = [e for e in index.touching(*near) if e.start < duration - EPS]
+        cover = overlaps(events, start, min(end, duration))
+        wholly_in = {e.label for e in events if e.start >= near[0] and e.end <= near[1] and e.end > e.start}
+        inside = wholly_in.__contains__
+    else:
+        cover = index.cover(start, min(end, duration), near)
+        inside = lambda lab: index.inside(lab, *near)  # noqa: E731 - asked only below the overlap
+    hits = {lab: s for lab, s in cover.items() if s >= min_overlap - EPS or inside(lab)}
     if not hits:
         return (background, (background,)) if background is not None else (None, ())
     best = min(hits, key=lambda lab: (-round(hits[lab], 9), lab))
@@ -244,7 +253,7 @@ def read_events(spec, rels: list[str]) -> tuple[dict[str, tuple[Event, ...]], li
     else:
         rows, _, spec_t = _read(path, spec, raven=False)
         _rows(spec_t, rows, path.name, recordings, None, False, events, problems)
-    return {rel: tuple(sorted(found)) for rel, found in sorted(events.items())}, problems
+    return {rel: tuple(sorted(found, key=ORDER)) for rel, found in sorted(events.items())}, problems
 
 
 def _read(path: Path, spec, raven: bool):

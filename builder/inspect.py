@@ -70,7 +70,8 @@ def inspect(dataset: Path, verify: bool = False) -> int:
     if rec.get("silent_windows_skipped"):
         print(f"  {rec['silent_windows_skipped']} silent windows skipped")
     if rec["skipped"]:
-        print(f"  {len(rec['skipped'])} source file(s) skipped:")
+        print(f"  {rec.get('skipped_total', len(rec['skipped']))} source file(s) skipped"
+              + (f" (all in {rec['skipped_file']}):" if rec.get("skipped_file") else ":"))
         for s in rec["skipped"][:20]:
             print(f"    {s['path']}: {s['reason']}")
     print(f"  {len(rec.get('files', {}))} data files, config hash {rec['config_hash']}")

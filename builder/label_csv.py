@@ -102,8 +102,8 @@ def label_from_csv(files: list[SourceFile], spec: CsvLabels) -> tuple[list[Sourc
         kept.append(replace(f, label=entry[0], extra_labels=entry[1], columns=entry[2]))
     if not kept:
         raise NothingToBuild(_no_match(files, table, spec))
-    for rel in sorted(set(table) - seen):
-        problems.append((rel, f"listed in {spec.name} but not found under source.path"))
+    missing = f"listed in {spec.name} but not found under source.path"  # one string for a million rows
+    problems.extend((rel, missing) for rel in sorted(set(table) - seen))
     return kept, problems
 
 

@@ -24,16 +24,31 @@ from .errors import ConfigError
 _INTERNAL_LOC = re.compile(r"^[a-z0-9_-]+\[.*\]$|^function-")  # pydantic's own names: lax-or-strict[...], union[...]
 _KEYED = re.compile(r"^@([\w.]+)@ (.*)$", re.S)  # validation._bad's "@dotted.key@ message"
 MAX_YAML_NODES = 100_000  # a config has hundreds; an alias bomb expands to billions
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few kB; refused unread beyond this
+MAX_LIST_ITEMS = 10_000  # the longest list a config needs (tags, keep_columns) has tens of items
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a document whose aliases expand past :data:`MAX_YAML_NODES` nodes.
+    """SafeLoader that refuses a document whose aliases expand past :data:`MAX_YAML_NODES` nodes,
+    or that holds more than that many, or a list longer than :data:`MAX_LIST_ITEMS`.
 
     PyYAML shares an aliased node instead of copying it, so a "billion laughs" document loads in
     kilobytes; it is the first deep copy (or a model walking it) that grows to gigabytes. The
     expanded size is counted on the composed graph, each node once (memoised), before anything
     is constructed.
     """
+
+    composed = 0
+
+    def compose_node(self, parent, index):
+        # Counted as the document is composed, so a long list stops at its bound, not at its end.
+        self.composed += 1
+        if isinstance(parent, yaml.SequenceNode) and index >= MAX_LIST_ITEMS:
+            raise yaml.YAMLError(f"the list at line {parent.start_mark.line + 1} has more than {MAX_LIST_ITEMS:,} "
+                                 "items (the bound on one list)")
+        if self.composed > MAX_YAML_NODES:
+            raise yaml.YAMLError(f"more than {MAX_YAML_NODES:,} values (the bound on a config)")
+        return super().compose_node(parent, index)
 
     def compose_document(self):
         node = super().compose_document()
@@ -90,8 +105,9 @@ def apply_override(data: dict, assignment: str, origin: str) -> str:
     except RecursionError:
         raise _set_error("value nests too deeply", key) from None
     except yaml.YAMLError as exc:
-        why = str(exc) if type(exc) is yaml.YAMLError else exc.__class__.__name__
-        raise _set_error(f"value is not YAML: {why}", key) from None
+        if type(exc) is yaml.YAMLError:  # ours: a bound, about YAML that parses
+            raise _set_error(str(exc), key) from None
+        raise _set_error(f"value is not YAML: {exc.__class__.__name__}", key) from None
     node = data
     parts = key.split(".")
     for part in parts[:-1]:
@@ -265,8 +281,11 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
             raise ConfigError(f"no such config file or preset ({hint}see `spectroset presets`)", file=str(path))
         path, origin, base = preset, preset.name, Path.cwd()
     try:
-        text = path.read_text(encoding="utf-8")
-        data = load_yaml(text)
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)  # never the whole of a huge file
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"more than {MAX_CONFIG_BYTES:,} bytes, the bound on a config file", file=origin)
+        data = load_yaml(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read: {exc.__class__.__name__}", file=origin) from None
     except RecursionError:

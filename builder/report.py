@@ -257,6 +257,8 @@ def render_report(out: Path, per_label: int = PER_LABEL) -> str:
     skipped_html = ("<p>None.</p>" if not skipped else "<table><tr><th>file</th><th>reason</th></tr>" + "".join(
         f"<tr><td>{_esc(s['path'])}</td><td style='text-align:left'>{_esc(s['reason'])}</td></tr>" for s in skipped)
         + "</table>")
+    side = record.get("skipped_file")
+    listed = f" (the first {len(skipped)} below; all in {_esc(side)})" if side else ""
     config = yaml.safe_dump(record.get("config", {}), sort_keys=False, allow_unicode=True)
     rates = ", ".join(f"{r} Hz" for r in record.get("sample_rates", []))
     return "\n".join([
@@ -266,7 +268,7 @@ def render_report(out: Path, per_label: int = PER_LABEL) -> str:
         f'<p class=muted>{_n(record.get("windows", 0), "window")} from {_n(record.get("sources", 0), "recording")} '
         f'({record.get("audio_hours", 0):.2f} h of audio{", " + rates if rates else ""}), layout '
         f'{_esc(record.get("layout", "?"))}, config hash {_esc(record.get("config_hash", "?"))}. '
-        f"{len(skipped)} file(s) skipped.</p>",
+        f"{record.get('skipped_total', len(skipped))} file(s) skipped{listed}.</p>",
         overview, "<h2>Windows per label and split</h2>", _counts_table(record),
         "<h2>Recordings</h2><div class=charts>",
         svg_histogram(list(lengths.values()), "Recording length",

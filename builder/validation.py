@@ -50,12 +50,19 @@ def _bad(key: str, message: str) -> ValueError:
 
 
 def check_geometry(cfg: Config, sample_rate: int) -> None:
-    """Checks that need a sample rate: window long enough, every mel filter non-empty, and one
-    window's image and memory bounded (:data:`MAX_IMAGE_PIXELS`, :data:`MAX_WINDOW_BYTES`)."""
+    """Checks that need a sample rate: window long enough, a hop of at least one spectrogram frame,
+    every mel filter non-empty, and one window's image and memory bounded (:data:`MAX_IMAGE_PIXELS`,
+    :data:`MAX_WINDOW_BYTES`)."""
     spec = cfg.spectrogram
     n = int(round(cfg.windows.duration * sample_rate))
     if spec.center and spec.pad_mode == "reflect" and n <= spec.n_fft // 2:
         raise _bad("windows.duration", f"{cfg.windows.duration:g} s is shorter than n_fft/2 at {sample_rate} Hz")
+    hop = max(1, round(cfg.windows.hop * sample_rate))
+    # Windows that overlap by all but a fraction of a frame repeat the same frames (events place their own).
+    if hop < min(spec.hop_length, n) and cfg.windows.select != "events":
+        raise _bad("windows.hop", f"{cfg.windows.hop:g} s is {hop} sample(s) at {sample_rate} Hz, less than one "
+                   f"spectrogram frame (hop_length {spec.hop_length}): windows would repeat the same frames; "
+                   f"use at least {spec.hop_length / sample_rate:g} s")
     frames = n // spec.hop_length + 1 if spec.center else max(1, (n - spec.n_fft) // spec.hop_length + 1)
     if {"delta", "delta2"} & set(cfg.image.channels) and cfg.image.delta_width > frames:
         raise _bad("image.delta_width", f"a {cfg.image.delta_width}-frame delta filter is longer than the {frames} "

@@ -282,7 +282,7 @@ def _chooser(job: FileJob, rate: int):
     """``(cutter, selector, wanted)``: the cutter of the hop grid, or of event-centred windows;
     the :class:`Selector` of ``windows.select``; and ``wanted(window)``, false for a window with
     no event when ``background: null`` drops those (chosen among the rest)."""
-    from .events import label_window
+    from .events import EventIndex, label_window
     from .windows import EventCutter, Selector
 
     cfg = job.cfg
@@ -294,8 +294,8 @@ def _chooser(job: FileJob, rate: int):
     selector = Selector(cfg.windows, job.rel, hold)
     if not _drops_background(cfg):
         return cutter, selector, lambda w: True
-    spec = cfg.source.labels
+    spec, index = cfg.source.labels, EventIndex(job.events)
     # The length read so far: past a full window's end, and final for a padded last one, so this
     # labels every window exactly as the layouts do with the recording's duration.
     return cutter, selector, lambda w: label_window(
-        job.events, w.start, w.end, spec.min_overlap, None, cutter.total / rate)[0] is not None
+        index, w.start, w.end, spec.min_overlap, None, cutter.total / rate)[0] is not None

@@ -17,16 +17,20 @@ The plan stays a function of the sources and their headers.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 from ..config import Config
 from ..discover import SourceFile
+from ..event_index import EventIndex
 from ..events import dominant_label, label_window
 from ..names import fold, safe_component, unique_components, unique_stems
 from ..source_config import EventLabels
 from ..splits import assign_folds, assign_sources, assign_window
+
+log = logging.getLogger("spectroset")
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class DatasetPlan:
     entries: dict[str, SourcePlan]
     label_names: list[str]
     columns: dict[str, str] = field(default_factory=dict)  # kept CSV column → "int64" | "float64" | "string"
+    _indexes: dict[str, EventIndex] = field(default_factory=dict, repr=False, compare=False)  # rel → its events'
 
     def split_of(self, rel: str, index: int) -> str:
         entry = self.entries[rel]
@@ -70,13 +75,21 @@ class DatasetPlan:
         (``events.label_window``), or its recording's."""
         entry, spec = self.entries[rec.rel], self.events
         if spec is not None:
-            return label_window(entry.events, row.start, row.end, spec.min_overlap, spec.background, rec.duration)
+            index = self._indexes.get(rec.rel)
+            if index is None:  # built once per recording: labelling its windows is then near-linear
+                index = self._indexes[rec.rel] = EventIndex(entry.events)
+            return label_window(index, row.start, row.end, spec.min_overlap, spec.background, rec.duration)
         return entry.label, (entry.label, *entry.extra_labels)
 
     def fold_of(self, rel: str, split: str) -> int:
         """The ``fold`` column: the recording's fold inside train, -1 for rows of other splits."""
         fold = self.entries[rel].fold
         return fold if split == "train" and fold is not None else -1
+
+    @property
+    def n_folds(self) -> int:
+        """Folds in use: ``output.folds``, or as many as there are train recordings when fewer."""
+        return len({e.fold for e in self.entries.values() if e.fold is not None}) or (self.cfg.output.folds or 0)
 
     @property
     def multilabel(self) -> bool:
@@ -226,7 +239,12 @@ def _folds(cfg: Config, sources: list[SourceFile], split_of: dict[str, str], spe
         if split_of.get(s.rel, "train") == "train":
             labels = ({e.label for e in s.events} or {spec.background} - {None}) if spec else {s.label, *s.extra_labels} - {None}
             items.append((s.rel, labels))
-    return assign_folds(items, cfg.output.folds, cfg.output.splits.seed)
+    k = cfg.output.folds
+    if 0 < len(items) < k:  # a recording is one group: more folds would stay empty
+        log.warning(f"warning: output.folds: {k} folds but {len(items)} train recording(s), and a recording is never "
+                    f"split: using {len(items)} folds (0-{len(items) - 1}); lower output.folds or add recordings")
+        k = len(items)
+    return assign_folds(items, k, cfg.output.splits.seed)
 
 
 def get_layout(cfg: Config, out: Path, plan: DatasetPlan, token: str = ""):

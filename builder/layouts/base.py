@@ -26,6 +26,9 @@ from ..worker import FileResult, Row
 from . import DatasetPlan
 from .units import Target
 
+SKIPPED_IN_RECORD = 100  # build.json lists the first skipped files; past this, all of them are in:
+SKIPPED_FILE = "skipped.csv"  # path,reason per row (a 1e6-row label CSV made a 118 MB build.json)
+
 
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
@@ -149,8 +152,11 @@ class Layout:
             "splits": dict(sorted(split_sizes.items(), key=lambda kv: _split_key(kv[0]))),
             "counts": {label: dict(sorted(c.items(), key=lambda kv: _split_key(kv[0])))
                        for label, c in sorted(_by_label(counts).items())},
-            "skipped": skipped,
+            "skipped": skipped[:SKIPPED_IN_RECORD],
         }
+        if len(skipped) > SKIPPED_IN_RECORD:
+            record.update(skipped_total=len(skipped), skipped_file=SKIPPED_FILE)
+            self.write_atomic(SKIPPED_FILE, _skipped_csv(skipped))
         # The grid is drawn on a thread while the card is written (Pillow and libdeflate release
         # the GIL): ~20 ms off the serial end of every build. Files are still recorded here only.
         from concurrent.futures import ThreadPoolExecutor
@@ -193,6 +199,17 @@ def _by_label(counts: dict[str, Counter]) -> dict[str, Counter]:
         for label, n in c.items():
             out[label][split] += n
     return out
+
+
+def _skipped_csv(skipped: list[dict]) -> bytes:
+    import csv
+    import io
+
+    text = io.StringIO(newline="")
+    rows = csv.writer(text, lineterminator="\n")
+    rows.writerow(["path", "reason"])
+    rows.writerows((s["path"], s["reason"]) for s in skipped)
+    return text.getvalue().encode("utf-8", "replace")
 
 
 def to_json(obj) -> bytes:

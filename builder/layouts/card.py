@@ -115,7 +115,7 @@ def _columns(layout) -> str:
     lines.append("- `start`, `end`: the window's position in the recording, in seconds (`end` is nominal: "
                  "`start + duration`, also for a zero-padded last window).")
     if "fold" in feats:
-        lines.append(f"- `fold`: 0-{cfg.output.folds - 1}, a stratified group k-fold of the train split (all windows "
+        lines.append(f"- `fold`: 0-{plan.n_folds - 1}, a stratified group k-fold of the train split (all windows "
                      "of a recording in one fold, each label's recordings spread evenly); -1 in other splits.")
     if plan.columns:
         kinds = ", ".join(f"`{c}` ({t})" for c, t in plan.columns.items())
@@ -254,7 +254,9 @@ def write_card(layout, record: dict, stats: dict | None, preview: bool = False) 
         )
     if record["skipped"]:
         what = "source file(s) or annotation(s)" if layout.plan.events is not None else "source file(s)"
-        parts.append(f"\n{len(record['skipped'])} {what} were skipped; `build.json` lists each with its reason.\n")
+        listed = f"`{record['skipped_file']}`" if record.get("skipped_file") else "`build.json`"
+        parts.append(f"\n{record.get('skipped_total', len(record['skipped']))} {what} were skipped; {listed} lists "
+                     "each with its reason.\n")
     parts += ["\n## Bias, Risks, and Limitations\n", datasheet.risks(layout, record)]
     spelled = data["license"]  # the Hub id; for `other`, as the config spells it: the text names it
     spelled = (cfg.publish.hf.license or cfg.publish.license) if spelled == "other" else spelled

@@ -55,12 +55,13 @@ def creation(layout, record: dict) -> str:
     plan = layout.plan
     kinds = Counter(s.rel.rsplit(".", 1)[-1].lower() for s in plan.sources if "." in s.rel)
     formats = ", ".join(f"{n} .{ext}" for ext, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
-    used = len(record["skipped"])
+    used = record.get("skipped_total", len(record["skipped"]))
+    listed = f"`{record['skipped_file']}`" if record.get("skipped_file") else "`build.json`"
     origin, who = _labels_from(layout)
     text = [
         "### Source data\n",
         f"{record['sources']} recordings read from the source folder ({formats or 'no files'})"
-        + (f"; {used} more could not be used (`build.json` lists each with its reason)" if used else "")
+        + (f"; {used} more could not be used ({listed} lists each with its reason)" if used else "")
         + ". The spectrograms were computed as described under *How the images were made*; the recordings "
           "themselves are not included.\n",
         "### Annotations\n",

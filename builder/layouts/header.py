@@ -17,7 +17,8 @@ def split_bytes(layout, split: str) -> int:
 def _split_files(layout, split: str) -> list[str]:
     prefix = layout.data_files()[split].split("*", 1)[0]
     return [rel for rel in layout.files if rel.startswith(prefix) and rel not in ("README.md", "preview.png",
-                                                                                  "stats.json", "croissant.json")]
+                                                                                  "stats.json", "croissant.json",
+                                                                                  "skipped.csv")]
 
 
 def arrow_bytes(layout, split: str) -> int:

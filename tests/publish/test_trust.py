@@ -220,6 +220,10 @@ def test_an_unreachable_service_is_its_own_error(to, built, tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and errors[0].startswith("error: cannot reach ") and "Traceback" not in result.output
     assert "credentials" not in errors[0] and "token" not in errors[0]
+    debug = run_client("push", built["parquet"], "--to", to, "--license", "other", *args,
+                       env=dict(env, PUSH_CLIENT_DEBUG="1"))
+    assert debug.returncode == 6 and "Traceback" in debug.output, debug.output  # --debug adds, changes nothing
+    assert debug.stderr.strip().splitlines()[-1] == errors[0]
 
 
 def test_kaggle_push_without_a_licence_is_unknown_with_one_warning(built, kaggle, client_env):
