@@ -1,7 +1,7 @@
 """``croissant.json``: Croissant 1.0 (ML Commons) metadata beside the card, in both layouts.
 
 One RecordSet per split whose fields are the dataset's columns: ``image`` as ``sc:ImageObject``,
-``label`` referencing a ``label_names`` enumeration, the kept CSV columns with their types.
+``label`` (an index) referencing a ``label_names`` enumeration, the kept CSV columns with their types.
 Parquet builds read the shards' columns; image folders join each split's metadata file to its
 PNG files on the file name (``FileSet`` of the images, ``fileProperty: filepath``).
 
@@ -30,7 +30,7 @@ CONTEXT = {
     "transform": "cr:transform", "samplingRate": "cr:samplingRate", "equivalentProperty": "cr:equivalentProperty",
 }
 NAME = "croissant.json"
-PARQUET, CSV = "application/x-parquet", "text/csv"
+PARQUET = "application/x-parquet"
 LICENSE_URL = "https://huggingface.co/docs/hub/repositories-licenses"
 _TYPES = {"string": "sc:Text", "float64": "sc:Float", "float32": "sc:Float", "int64": "sc:Integer",
           "int32": "sc:Integer", "bool": "sc:Boolean"}
@@ -57,11 +57,11 @@ def _columns(layout) -> list[tuple[str, str, str]]:
                 else "Value" if isinstance(dtype, str) and dtype not in ("image", "audio") else "other")
         if name == "image":
             continue
+        # every layout stores label ids: the shards and the image folders' metadata.parquet alike
         if kind == "ClassLabel":
-            out.append((name, "sc:Text" if layout.name != "parquet" else "sc:Integer",
-                        "class label: " + ("the name" if layout.name != "parquet" else "an index into label_names")))
+            out.append((name, "sc:Integer", "class label: an index into label_names"))
         elif kind in ("List", "Sequence"):
-            out.append((name, "sc:Text" if layout.name != "parquet" else "sc:Integer", "every label of the recording"))
+            out.append((name, "sc:Integer", "every label of the recording"))
         elif kind == "Value":
             out.append((name, _TYPES.get(dtype, "sc:Text"), name))
         # spectrogram arrays and audio clips have no Croissant 1.0 type that mlcroissant reads: left out
@@ -76,8 +76,7 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
     if plan.labelled:
         record_sets.append({
             "@type": "cr:RecordSet", "@id": "label_names", "name": "label_names", "dataType": "sc:Enumeration",
-            "description": "The class names; `label` holds " + ("an index into them" if layout.name == "parquet"
-                                                                 else "one of them"),
+            "description": "The class names; `label` holds an index into them",
             "key": {"@id": "label_names/name"},
             "field": [{"@type": "cr:Field", "@id": "label_names/index", "name": "index", "dataType": "sc:Integer"},
                       {"@type": "cr:Field", "@id": "label_names/name", "name": "name", "dataType": "sc:Text"}],
@@ -97,7 +96,7 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
             fields = [image]
         else:
             meta = layout.metadata_rel(split)
-            fmt = PARQUET if meta.endswith(".parquet") else CSV
+            fmt = PARQUET
             distribution.append(_file_object(meta, _sha256(layout, meta), fmt))
             folder = meta.rpartition("/")[0]
             distribution.append({"@type": "cr:FileSet", "@id": f"{split}-images", "name": f"{split}-images",
@@ -118,8 +117,7 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
         for name, data_type, description in _columns(layout):
             extra = {"repeated": True} if name == "labels" else {}
             if name == "label":
-                extra["references"] = {"field": {"@id": "label_names/" + ("index" if layout.name == "parquet"
-                                                                            else "name")}}
+                extra["references"] = {"field": {"@id": "label_names/index"}}
             fields.append(_field(split, name, data_type, {**table, "extract": {"column": name}}, description, **extra))
         record_sets.append({"@type": "cr:RecordSet", "@id": split, "name": split,
                             "description": f"The {split} split: one record per window.", "field": fields})
