@@ -33,9 +33,11 @@ def _load(path: Path) -> np.ndarray | None:
     return soxr.resample(x, sr, RATE) if sr != RATE else x
 
 
-def make_corpus(n_files: int = 24, seconds: float = 60.0) -> Path:
-    """``n_files`` ogg files of ``seconds`` each at 32 kHz in 4 class folders (≈ n*seconds/5 windows)."""
-    root = WORK / f"ogg32k-{n_files}x{int(seconds)}"
+def make_corpus(n_files: int = 24, seconds: float = 60.0, classes: int = 4) -> Path:
+    """``n_files`` ogg files of ``seconds`` each at 32 kHz in ``classes`` class folders (≈
+    n*seconds/5 windows). ``make_corpus(600, 5.0, 50)`` is the ESC-50-like one: 5-s clips, one
+    window each, where the cost per file (open, decode set-up, one PNG) outweighs the DSP."""
+    root = WORK / (f"ogg32k-{n_files}x{int(seconds)}" + (f"-{classes}c" if classes != 4 else ""))
     if root.is_dir() and len(list(root.rglob("*.ogg"))) == n_files:
         return root
     clips = [c for c in (_load(p) for p in _sources()) if c is not None and len(c) > RATE // 10]
@@ -45,7 +47,7 @@ def make_corpus(n_files: int = 24, seconds: float = 60.0) -> Path:
     for i in range(n_files):
         start = int(rng.integers(0, max(1, len(pool) - need)))
         x = np.resize(pool[start:], need).astype(np.float32)  # tiles when the pool is short
-        out = root / f"class{i % 4}" / f"rec{i:03d}.ogg"
+        out = root / f"class{i % classes}" / f"rec{i:03d}.ogg"
         out.parent.mkdir(parents=True, exist_ok=True)
         # In 10-s blocks: libsndfile's Vorbis encoder crashes on one multi-minute write.
         with sf.SoundFile(str(out), "w", RATE, 1, format="OGG", subtype="VORBIS") as f:

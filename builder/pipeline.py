@@ -29,6 +29,7 @@ from .sources.discover import Skipped, annotated_only, discover
 from .errors import BuildError, NothingToBuild
 from .sources.events import late_events
 from .run.executors import LazyPool, prestart
+from .run.extras import check_build
 from .run.progress import Progress
 from .config.geometry import is_url
 from .sources.headers import Headers
@@ -94,6 +95,7 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
     """
     t0 = time.monotonic()
     opts = dataclasses.replace(options or BuildOptions(), **changes)
+    check_build(cfg.spectrogram.device, opts.executor)  # a missing torch or ray: one line, before any work
     if opts.executor == "local":
         prestart(opts.workers)
     remote = None

@@ -1,8 +1,8 @@
 """Load a built dataset back with `datasets.load_dataset` and print what a user gets.
 
-It loads through a cache of its own, deleted at the end: `datasets` keys its cache for a folder on the
-card's header, not on where the folder is, so a second clone's `make demo` would otherwise get the
-rows of the first clone's out/demo (image paths into a folder that may be gone). docs/card.md.
+It loads through a cache of its own, deleted at the end: where a card has `configs` (a parquet
+build, custom split names), `datasets` keys its cache for a folder on the card, not on where the
+folder is, so another folder of the same name could get this one's cached rows. docs/card.md.
 """
 
 import sys

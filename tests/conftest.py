@@ -16,6 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
 DEMO_AUDIO = REPO / "examples" / "demo-audio"
+TORCH_MISSING = 'torch is not installed (pip install "spectroset[gpu]")'
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +42,13 @@ def nasty_dir(tmp_path_factory) -> Path:
 def classes_dir() -> Path:
     """Recordings in one folder per class: ``corpus/classes``, else the bundled demo audio."""
     return CORPUS / "classes" if (CORPUS / "classes").is_dir() else DEMO_AUDIO
+
+
+@pytest.fixture(scope="session")
+def torch():
+    """torch, for the tests of the GPU path's code (run on the CPU too); they skip, with the reason,
+    where it is missing: the lean install (``pip install spectroset``) has none."""
+    return pytest.importorskip("torch", reason=TORCH_MISSING)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -14,7 +14,6 @@ from pathlib import Path
 import librosa
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from builder.dsp.channels import channel_pixels, delta, pcen, pcen_b, stack_channels
@@ -165,7 +164,7 @@ def test_delta_of_a_ramp_is_its_slope_and_delta2_of_a_parabola_its_curvature():
     assert np.allclose(delta(parabola, 9, 2), 1.0, atol=1e-3)
 
 
-def test_tensors_give_the_numpy_answers_bit_for_bit():
+def test_tensors_give_the_numpy_answers_bit_for_bit(torch):
     """The GPU path hands tensors in: they are filtered on the host by the same code."""
     S = linear(waveform(DEMO / DEMO_FILES[0], 1.0))[None]
     t = torch.from_numpy(S.copy())
@@ -178,7 +177,7 @@ def test_tensors_give_the_numpy_answers_bit_for_bit():
 # --------------------------------------------------------------------------- channels → pixels
 
 
-def test_one_channel_is_the_scaled_spectrogram_unchanged():
+def test_one_channel_is_the_scaled_spectrogram_unchanged(torch):
     scaled = torch.randn(3, 8, 20)
     stack = stack_channels(scaled, ("spectrogram",))
     assert stack.shape == (3, 1, 8, 20) and torch.equal(stack[:, 0], scaled)
@@ -200,7 +199,7 @@ def test_channel_one_of_an_rgb_image_is_the_grey_image():
             assert c.shape == g.shape + (3,) and np.array_equal(c[..., 0], g)
 
 
-def test_two_channels_leave_blue_empty_and_more_than_three_show_the_first_three():
+def test_two_channels_leave_blue_empty_and_more_than_three_show_the_first_three(torch):
     scaled = torch.randn(2, 8, 30)
     two = channel_pixels(stack_channels(scaled, ("spectrogram", "delta")), ImageConfig(channels=("spectrogram", "delta")))
     assert two.shape == (2, 8, 30, 3) and not two[..., 2].any() and two[..., 1].any()

@@ -1,9 +1,9 @@
 """The dataset card (``OUT/README.md``); its preview grid is drawn by ``grid.py``.
 
 The YAML header is what makes ``load_dataset(OUT)`` (and the Hub) return the right features with
-no arguments: ``configs`` names each split's files and declares the features (imagefolder stops
-inferring ``ClassLabel`` once a metadata file exists), ``dataset_info`` repeats them with split
-sizes (``header.py``). The body tells a person what they have and how it was made, and where it
+no arguments: ``configs`` names each split's files and declares the features, where ``datasets``
+cannot find them on its own (an image folder's metadata.parquet carries them, and its card has no
+``configs``: docs/card.md), ``dataset_info`` repeats them with split sizes (``header.py``). The body tells a person what they have and how it was made, and where it
 comes from and under what terms (``provenance.py``); ``croissant.json`` says the same for
 Croissant readers (``croissant.py``). All of them, and the layouts' ``datasets`` features, take
 the columns from one table (``features.py``).

@@ -1,7 +1,7 @@
 """``croissant.json``: Croissant 1.0 (ML Commons) metadata beside the card, in both layouts.
 
 One RecordSet per split whose fields are the dataset's columns: ``image`` as ``sc:ImageObject``,
-``label`` referencing a ``label_names`` enumeration, the kept CSV columns with their types.
+``label`` (an index) referencing a ``label_names`` enumeration, the kept CSV columns with their types.
 Parquet builds read the shards' columns; image folders join each split's metadata file to its
 PNG files on the file name (``FileSet`` of the images, ``fileProperty: filepath``).
 
@@ -31,7 +31,7 @@ CONTEXT = {
     "transform": "cr:transform", "samplingRate": "cr:samplingRate", "equivalentProperty": "cr:equivalentProperty",
 }
 NAME = "croissant.json"
-PARQUET, CSV = "application/x-parquet", "text/csv"
+PARQUET = "application/x-parquet"
 LICENSE_URL = "https://huggingface.co/docs/hub/repositories-licenses"
 _TYPES = {"string": "sc:Text", "float64": "sc:Float", "float32": "sc:Float", "int64": "sc:Integer",
           "int32": "sc:Integer", "bool": "sc:Boolean"}
@@ -50,13 +50,12 @@ def _field(split: str, name: str, data_type: str, source: dict, description: str
 def _columns(layout) -> list[tuple[str, str, str]]:
     """(column, Croissant dataType, description) for every column but the image, in card order."""
     out = []
-    labels_as = "sc:Text" if layout.name != "parquet" else "sc:Integer"  # a name, or an index into label_names
+    # every layout stores label ids: the shards and the image folders' metadata.parquet alike
     for c in columns(layout.plan, layout.cfg):
         if c.kind == "label":
-            out.append((c.name, labels_as,
-                        "class label: " + ("the name" if layout.name != "parquet" else "an index into label_names")))
+            out.append((c.name, "sc:Integer", "class label: an index into label_names"))
         elif c.kind == "labels":
-            out.append((c.name, labels_as, "every label of the recording"))
+            out.append((c.name, "sc:Integer", "every label of the recording"))
         elif c.kind == "value":
             out.append((c.name, _TYPES.get(c.dtype, "sc:Text"), c.name))
         # spectrogram arrays and audio clips have no Croissant 1.0 type that mlcroissant reads: left out
@@ -71,8 +70,7 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
     if plan.labelled:
         record_sets.append({
             "@type": "cr:RecordSet", "@id": "label_names", "name": "label_names", "dataType": "sc:Enumeration",
-            "description": "The class names; `label` holds " + ("an index into them" if layout.name == "parquet"
-                                                                 else "one of them"),
+            "description": "The class names; `label` holds an index into them",
             "key": {"@id": "label_names/name"},
             "field": [{"@type": "cr:Field", "@id": "label_names/index", "name": "index", "dataType": "sc:Integer"},
                       {"@type": "cr:Field", "@id": "label_names/name", "name": "name", "dataType": "sc:Text"}],
@@ -92,7 +90,7 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
             fields = [image]
         else:
             meta = layout.metadata_rel(split)
-            fmt = PARQUET if meta.endswith(".parquet") else CSV
+            fmt = PARQUET
             distribution.append(_file_object(meta, _sha256(layout, meta), fmt))
             folder = meta.rpartition("/")[0]
             distribution.append({"@type": "cr:FileSet", "@id": f"{split}-images", "name": f"{split}-images",
@@ -113,8 +111,7 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
         for name, data_type, description in _columns(layout):
             extra = {"repeated": True} if name == "labels" else {}
             if name == "label":
-                extra["references"] = {"field": {"@id": "label_names/" + ("index" if layout.name == "parquet"
-                                                                            else "name")}}
+                extra["references"] = {"field": {"@id": "label_names/index"}}
             fields.append(_field(split, name, data_type, {**table, "extract": {"column": name}}, description, **extra))
         record_sets.append({"@type": "cr:RecordSet", "@id": split, "name": split,
                             "description": f"The {split} split: one record per window.", "field": fields})

@@ -102,8 +102,12 @@ def card_data(layout, record: dict):
     feats = as_yaml(columns(plan, cfg))
     data["dataset_info"] = {"features": feats, "splits": splits, "download_size": download,
                             "dataset_size": sum(s["num_bytes"] for s in splits)}
+    if layout.inferred():
+        # No ``configs``: ``datasets`` then keys its cache on OUT's own files (paths and times), not
+        # on the folder's name and this header, and takes the features from the metadata's schema.
+        return data
     files = [{"split": s, "path": p} for s, p in layout.data_files().items() if s in record["splits"]]
-    # The folder loaders take features from ``configs`` only (imagefolder stops inferring ClassLabel
-    # once a metadata file exists), so the config repeats what dataset_info declares.
+    # The folder loaders take features from ``configs`` or the data files' schemas, never from
+    # ``dataset_info``, so the config repeats what dataset_info declares.
     data["configs"] = [{"config_name": "default", "data_files": files, "features": copy.deepcopy(feats)}]
     return data

@@ -4,8 +4,7 @@ The math is written once, over an array namespace ``xp``: numpy (with scipy's FF
 torch on a GPU (``spectrogram.device: cuda|auto``). Only the STFT itself differs between the two
 (:func:`stft_numpy`, :func:`stft_torch`); the window, mel filterbank blocks and DCT are the same
 float32 constants. The CPU path never imports torch: its import alone (1–2 s, ~220 MB per worker)
-cost more than the work on short builds; the FFT it used (MKL's) comes from mkl_fft instead
-(:func:`rfft_last_axis`).
+cost more than the work on short builds; its FFT is scipy's (:func:`rfft_last_axis`).
 
 :class:`Spectrogrammer` resolves defaults and caches the constants once per (config, sample rate),
 like torchaudio's transform modules. Its call is the boundary later stages build on: a waveform
@@ -37,18 +36,16 @@ NP_PAD = {"reflect": "reflect", "constant": "constant", "replicate": "edge", "ci
 def rfft_last_axis():
     """``rfft(frames)`` over the last axis of a float32 array the FFT may overwrite → complex64.
 
-    mkl_fft (x86-64) runs the MKL FFT that torch's CPU wheel uses: the same values as torch.stft,
-    bit for bit, at 0.39 ms per 313×2048 block here, against 0.95 (ducc0), 0.88 (FFTW, measured
-    plans) and 1.2 ms (scipy's pocketfft). scipy is the fallback where mkl_fft has no wheel.
-    One thread: parallelism comes from the workers (see executors.limit_threads).
+    Always scipy.fft (pocketfft), even where mkl_fft or torch is installed: the images then never
+    depend on what else is in the environment (MKL's float32 FFT rounds differently: 1 grey level
+    in a few pixels of a dB image, more under PCEN; docs/install.md). Per 313×2048 block: 0.96 ms,
+    against 0.47 (MKL, 1 GB of libraries), 0.78 (pyFFTW, with timed plans that pick the
+    algorithm, so not the same bytes run to run) and 0.92 ms (ducc0). One thread: parallelism
+    comes from the workers (see executors.limit_threads).
     """
-    try:
-        import mkl_fft
-    except ImportError:
-        import scipy.fft
+    import scipy.fft
 
-        return lambda a: scipy.fft.rfft(a, axis=-1, overwrite_x=True, workers=1)
-    return lambda a: mkl_fft.rfft(a, axis=-1)
+    return lambda a: scipy.fft.rfft(a, axis=-1, overwrite_x=True, workers=1)
 
 
 def stft_numpy(x: np.ndarray, n_fft: int, hop_length: int, win: np.ndarray, center: bool, pad_mode: str) -> np.ndarray:

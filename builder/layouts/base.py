@@ -178,6 +178,11 @@ class Layout:
         """Split name → glob (relative to OUT) for the card's ``configs``."""
         raise NotImplementedError
 
+    def inferred(self) -> bool:
+        """Whether ``datasets`` finds :meth:`data_files` and the features in OUT on its own, so the
+        card needs no ``configs`` (with them, its cache is keyed on the folder's name: docs/card.md)."""
+        return False
+
 
 def inline(fn, jobs, n: int = 0):
     """Run data-file jobs here, one after the other (a build's default ``run``)."""

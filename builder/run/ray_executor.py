@@ -17,6 +17,7 @@ import logging
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from ..errors import BuildError, SpectrosetError
+from .extras import require
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -26,11 +27,7 @@ GPU_SHARE = 0.25  # with device cuda/auto on a cluster with GPUs: four tasks sha
 
 
 def _import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise BuildError("--executor ray needs Ray: pip install 'spectroset[ray]' (or pip install 'ray>=2.9')") from None
-    return ray
+    return require("ray", "--executor", "ray")
 
 
 def _check_reachable(address: str) -> None:

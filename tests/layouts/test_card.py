@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -97,7 +98,7 @@ def test_imagefolder_card_names_its_metadata_file(tmp_path):
     cfg = demo_config(tmp_path / "out", audio, CSV_LABELS.format(csv=table), "output.splits={train: 1.0}")
     build(cfg, workers=1, progress=False)
     header, body = header_and_body(cfg.output.path)
-    assert header["configs"][0]["data_files"] == [{"split": "train", "path": "train/**"}]
+    assert "configs" not in header  # datasets finds train/** and the features on its own
     assert "`metadata.parquet` in each split folder" in body
 
 
@@ -203,21 +204,48 @@ def test_make_demo_show_reads_its_own_clone_with_a_shared_cache(tmp_path):
     assert f"load_dataset('{second}')" in done.stdout and "train         35 rows" in done.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="datasets 5.2 keys a local folder's cache on the card's `configs` (patterns, "
-                                       "not the files they resolve to): no header spelling can tell two copies apart "
-                                       "(docs/card.md)")
-def test_load_dataset_of_a_copy_reads_the_copys_files_with_a_shared_cache(tmp_path):
-    from datasets import load_dataset
+def _own_files(out, cache: str):
+    """``load_dataset(out)`` through the shared ``cache``: every split's rows point at out's own PNGs,
+    with the features, splits and columns the card declares (label a ClassLabel of the card's names)."""
+    from datasets import Features, Image, load_dataset
+
+    ds = load_dataset(str(out), cache_dir=cache)
+    header, _ = header_and_body(out)
+    assert list(ds) == [s["name"] for s in header["dataset_info"]["splits"]]
+    for split in ds.values():
+        assert split.features == Features._from_yaml_list(header["dataset_info"]["features"])
+        for row in split.cast_column("image", Image(decode=False)):
+            path = Path(row["image"]["path"])
+            assert path.is_relative_to(out), path
+    return ds
+
+
+@pytest.mark.parametrize("layout", ["imagefolder", "mirror"])
+def test_load_dataset_of_a_copy_reads_the_copys_files_with_a_shared_cache(tmp_path, layout):
+    """datasets keyed a local folder's cache on its name and the card's ``configs`` (patterns, not
+    files): a copy of an image folder, loaded after the first was deleted, read the first one's PNGs
+    (FileNotFoundError). Without ``configs`` the key holds the folder's own files."""
+    import shutil
 
     first, second = tmp_path / "a" / "demo", tmp_path / "b" / "demo"
-    build(demo_config(first), workers=1, progress=False)
+    extra = ["output.splits={train: 1.0}"] if layout == "mirror" else []
+    build(demo_config(first, DEMO, f"output.layout={layout}", *extra), workers=1, progress=False)
     cache = str(tmp_path / "hf-cache")
-    load_dataset(str(first), cache_dir=cache)
-    shutil_copy = __import__("shutil")
-    shutil_copy.copytree(first, second)
-    shutil_copy.rmtree(first)
-    ds = load_dataset(str(second), cache_dir=cache)
+    _own_files(first, cache)
+    shutil.copytree(first, second)
+    shutil.rmtree(first)
+    ds = _own_files(second, cache)
     assert ds["train"][0]["image"].size == (101, 64)
+    assert ds["train"].features["label"].names == ["drum_loop", "game_sfx", "kick_drum", "tabla"]
+
+
+def test_two_builds_with_one_folder_name_each_read_their_own(tmp_path):
+    """A second clone's ``make demo``: the same build at another place, loaded with one cache."""
+    cache = str(tmp_path / "hf-cache")
+    for where in ("a", "b"):
+        out = tmp_path / where / "demo"
+        build(demo_config(out), workers=1, progress=False)
+        assert sum(len(split) for split in _own_files(out, cache).values()) == 79
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from builder.pipeline import build
 
@@ -56,13 +57,32 @@ def test_csv_multilabel_loads_as_list_of_classlabel(tmp_path, layout):
     assert sum(len(p) for p in ds.values()) == report.record["windows"]
 
 
-def test_plain_build_keeps_metadata_csv(tmp_path):
+def test_plain_build_writes_metadata_parquet_with_its_features(tmp_path):
+    """The metadata's schema carries the ClassLabel (ids in the file), so the card needs no configs."""
+    from datasets import ClassLabel, Features
+
     for i, label in enumerate(("a", "b")):
         tone(tmp_path / "src" / label / "x.wav", 1.2, 400 + 300 * i)
     cfg = demo_config(tmp_path / "out", tmp_path / "src", "output.splits={train: 1.0}")
     record = build(cfg, workers=1, progress=False).record
-    assert "train/metadata.csv" in record["files"]
-    assert not any(f.endswith("metadata.parquet") for f in record["files"])
+    assert "train/metadata.parquet" in record["files"]
+    assert not any(f.endswith("metadata.csv") for f in record["files"])
+    table = pq.read_table(cfg.output.path / "train" / "metadata.parquet")
+    assert Features.from_arrow_schema(table.schema)["label"] == ClassLabel(names=["a", "b"])
+    assert sorted(set(table.column("label").to_pylist())) == [0, 1]
+
+
+@pytest.mark.parametrize("labels", [["dev", "noise"], ["noise", "test_tone"]])
+def test_a_label_folder_named_like_a_split_keeps_the_cards_configs(tmp_path, labels):
+    """``datasets`` would take a folder ``dev`` or ``test_tone`` for a split of its own: such a
+    build keeps ``configs`` and loads its own splits."""
+    for i, label in enumerate(labels):
+        tone(tmp_path / "src" / label / "x.wav", 1.2, 400 + 300 * i)
+    cfg = demo_config(tmp_path / "out", tmp_path / "src", "output.splits={train: 1.0}")
+    build(cfg, workers=1, progress=False)
+    assert "\nconfigs:\n" in (cfg.output.path / "README.md").read_text()
+    ds = load(cfg.output.path)
+    assert list(ds) == ["train"] and ds["train"].features["label"].names == labels
 
 
 def test_audio_clips_in_metadata_parquet(tmp_path):
@@ -109,3 +129,27 @@ def test_silent_windows_are_skipped_and_counted(tmp_path):
     assert "3 silent windows" in (cfg.output.path / "README.md").read_text()
     loud = demo_config(tmp_path / "all", tmp_path / "src", "output.splits={train: 1.0}", "windows.min_last=1.0")
     assert build(loud, workers=1, progress=False).record["windows"] == 4 + 3 + 1
+
+
+@pytest.mark.parametrize("overrides", [[], ["output.folds=3"]])
+def test_metadata_parquet_schema_holds_the_cards_features(tmp_path, overrides):
+    """metadata.parquet is written without importing datasets (0.4-0.8 s a build): its schema must
+    hold what datasets' own writer puts there, the card's features with file_name for the image, for
+    multi-label builds with folds and kept CSV columns (text and numbers) too."""
+    from datasets import Features, Value
+
+    from . import attributed_source
+
+    audio, table = attributed_source(tmp_path)
+    labels = (f"source.labels={{csv: {table}, extra_labels_column: secondary_labels, "
+              "keep_columns: [author, latitude, rating]}")
+    cfg = demo_config(tmp_path / "out", audio, labels, "output.splits={train: 0.5, test: 0.5}", *overrides)
+    build(cfg, workers=1, progress=False)
+    header = yaml.safe_load((cfg.output.path / "README.md").read_text(encoding="utf-8").split("---\n")[1])
+    card = Features._from_yaml_list(header["dataset_info"]["features"])
+    want = Features({"file_name": Value("string"), **{k: v for k, v in card.items() if k != "image"}})
+    for split in ("train", "test"):
+        schema = pq.read_schema(cfg.output.path / split / "metadata.parquet")
+        assert Features.from_arrow_schema(schema) == want
+        assert schema.metadata == want.arrow_schema.metadata  # byte for byte what datasets writes
+    assert load(cfg.output.path)["test"].num_rows == pq.read_metadata(cfg.output.path / "test" / "metadata.parquet").num_rows

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from builder.config.loading import load_config
@@ -114,10 +113,11 @@ def test_preview_of_a_pcen_config_labels_its_scale(tmp_path):
     assert Image.open(tmp_path / "p.png").size[0] > 600
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
-def test_cuda_rows_match_cpu_rows():
+def test_cuda_rows_match_cpu_rows(torch):
     """device: cuda computes the spectrogram on the GPU, PCEN and deltas on the host: pixels agree
     with the CPU build within the device tests' tolerance (the STFTs round differently)."""
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU on this machine")
     cfg = demo_cfg("spectrogram.scale=pcen", "spectrogram.power=1.0", "image.channels=[spectrogram,delta,delta2]",
                    "output.include.arrays=true")
     ws, xs = windows()

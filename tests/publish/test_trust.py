@@ -263,6 +263,8 @@ def test_kaggle_description_maps_folders_to_the_classlabel_ids_for_torchvision(t
     The description gives the class list and an ImageFolder that keeps the header's ids."""
     import types
 
+    import pyarrow.parquet
+
     out = tmp_path / "demo"
     done = subprocess.run([sys.executable, "-m", "builder", "build", str(REPO / "examples" / "demo.yaml"), "-o",
                            str(out), "-j", "1"], capture_output=True, text=True, cwd=str(REPO), timeout=600)
@@ -285,8 +287,8 @@ def test_kaggle_description_maps_folders_to_the_classlabel_ids_for_torchvision(t
     exec(code.replace("/kaggle/input/demo-spectra", str(folder)), scope)
     names = ["drum_loop", "game_sfx", "kick_drum", "tabla"]  # the header's ClassLabel, sorted
     for split in ("train", "validation", "test"):
-        with open(folder / split / "metadata.csv", newline="") as fh:
-            want = {row["file_name"]: names.index(row["label"]) for row in csv.DictReader(fh)}
+        meta = pyarrow.parquet.read_table(folder / split / "metadata.parquet")
+        want = dict(zip(meta.column("file_name").to_pylist(), meta.column("label").to_pylist()))
         got = {Path(p).relative_to(folder / split).as_posix(): i for p, i in scope["Split"](folder / split).samples}
         assert got == want and scope["Split"](folder / split).classes == names
     plain = _ImageFolder(folder / "test")  # what the snippet avoids

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -46,11 +45,9 @@ def _audio_named(src: Path) -> set[str]:
 
 
 def _rows(out: Path) -> list[dict]:
-    rows = []
-    for meta in sorted(out.glob("*/metadata.csv")):
-        with open(meta, newline="", encoding="utf-8") as fh:
-            rows += list(csv.DictReader(fh))
-    return rows
+    import pyarrow.parquet as pq
+
+    return [row for meta in sorted(out.glob("*/metadata.parquet")) for row in pq.read_table(meta).to_pylist()]
 
 
 def test_nasty_corpus_builds_or_reports_every_file(tmp_path, nasty_dir):

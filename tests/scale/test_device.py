@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-
 from builder.run import worker
 from builder.config.sections import ImageConfig, SpectrogramConfig
 from builder.errors import BuildError
@@ -21,6 +19,8 @@ from builder.dsp.render import to_uint8
 from builder.dsp.spectrogram import Spectrogrammer, to_numpy
 from builder.plan.windows import Window
 from tests.pipeline.test_build import REPO, demo_config, snapshot
+
+torch = pytest.importorskip("torch", reason='torch is not installed (pip install "spectroset[gpu]")')
 
 HAS_CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="no CUDA GPU on this machine")

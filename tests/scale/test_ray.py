@@ -79,7 +79,7 @@ def test_device_cuda_on_a_cluster_without_gpus_fails_before_any_task(tmp_path, r
 
 def test_missing_ray_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray → ImportError
-    with pytest.raises(BuildError, match=r"pip install 'spectroset\[ray\]'"):
+    with pytest.raises(ConfigError, match=r'pip install "spectroset\[ray\]"'):
         make_executor("ray", 2)
 
 
