@@ -16,6 +16,7 @@ import hashlib
 import json
 
 from ..config.licenses import hub_fields
+from ..plan.names import plural
 from .features import columns
 
 CONTEXT = {
@@ -121,7 +122,8 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
     doc = {
         "@context": CONTEXT, "@type": "sc:Dataset", "conformsTo": "http://mlcommons.org/croissant/1.0",
         "name": cfg.name,
-        "description": f"Spectrogram images of {record['sources']} recordings, {record['windows']} windows "
+        "description": f"Spectrogram images of {plural(record['sources'], 'recording')}, "
+                       f"{plural(record['windows'], 'window')} "
                        f"of {cfg.windows.duration:g} s, built by spectroset.",
         "license": _licence_url(licence),
         **({"datePublished": date} if (date := _date(layout)) else {}),
