@@ -384,3 +384,23 @@ def test_an_output_folder_holding_only_placeholders_is_built_into_and_they_stay(
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")  # anything else is still refused
     assert _main(["build", str(cfg), "-j", "1", "-o", str(tmp_path / "other")])[0] == 3
+
+
+def test_inspect_of_a_foreign_build_json_says_what_a_build_then_does(tmp_path):
+    """``inspect`` on a folder whose build.json is JSON but not ours (``{"a":1}``) said "If so, rebuild
+    it with `spectroset build`", and that build was then refused (exit 3): without a state folder it
+    must say so; with one (spectroset built there) a rebuild is what replaces it."""
+    src = tmp_path / "src"
+    write_tone(src / "wren" / "a.wav", 0.6)
+    cfg = write_config(tmp_path / "c.yaml", src)
+    for state in (False, True):
+        out = tmp_path / f"out{int(state)}"
+        if state:
+            assert _main(["build", str(cfg), "-o", str(out), "-j", "1", "--quiet"])[0] == 0
+        out.mkdir(exist_ok=True)
+        (out / "build.json").write_text('{"a":1}')
+        line = _one_error_line(*_main(["inspect", str(out)]), 4)
+        assert "not a spectroset build record (unknown key 'a')" in line and "If so" not in line
+        assert ("rerun the build to replace it" in line) == state, line
+        assert ("not a folder `spectroset build` wrote or can rebuild; build into a new folder" in line) != state
+        assert _main(["build", str(cfg), "-o", str(out), "-j", "1", "--quiet"])[0] == (0 if state else 3)
