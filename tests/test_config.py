@@ -435,3 +435,20 @@ def test_image_size_past_pillows_bomb_limit_is_refused(tmp_path, size):
 def test_windows_too_big_for_an_image_or_a_worker_are_refused(tmp_path, settings, key):
     error = config_error(tmp_path, "source: audio\n" + settings)
     assert error.key == key, str(error)
+
+
+def test_set_splits_null_builds_one_train_split(tmp_path, capsys):
+    """``--set output.splits=null`` was refused ("Input should be a valid dictionary") although the
+    docs say a build without output.splits has one split: null now means exactly that."""
+    import json
+
+    from builder.cli.main import main
+
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "out"
+    rc = main(["build", str(repo / "examples" / "demo.yaml"), "-o", str(out), "-j", "1", "--quiet",
+               "--set", f"source.path={repo / 'examples' / 'demo-audio' / 'tabla'}", "--set", "source.labels=none",
+               "--set", "output.splits=null"])
+    assert rc == 0, capsys.readouterr().err
+    assert list(json.loads((out / "build.json").read_text())["splits"]) == ["train"]
+    assert load(tmp_path, "source: a\noutput: {splits: null}\n").hash() == load(tmp_path, "source: a\n").hash()

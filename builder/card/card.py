@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import yaml
 
+from ..plan.names import plural
 from . import datasheet
 from .croissant import write_croissant
 from .features import columns
@@ -46,12 +47,12 @@ def _columns(layout) -> str:
         spec = plan.events
         lines.append("- `label`: the label whose annotated events cover most of the window (ties by name)"
                      + (f", `{spec.background}` where none covers {spec.min_overlap:g} s" if spec.background else "")
-                     + f" (`ClassLabel`, {len(plan.label_names)} names, sorted).")
+                     + f" (`ClassLabel`, {plural(len(plan.label_names), 'name')}, sorted).")
         lines.append(f"- `labels`: every label whose events cover at least {spec.min_overlap:g} s of the window (or "
                      "lie wholly inside it), `label` first, then by name (`List(ClassLabel)`, same names).")
     elif "label" in feats:
         what = "the recording's primary label" if plan.multilabel else "the recording's label"
-        lines.append(f"- `label`: {what} (`ClassLabel`, {len(plan.label_names)} names, sorted).")
+        lines.append(f"- `label`: {what} (`ClassLabel`, {plural(len(plan.label_names), 'name')}, sorted).")
     if "labels" in feats and plan.events is None:
         lines.append("- `labels`: every label of the recording, primary first, then the secondary labels from the "
                      "CSV (`List(ClassLabel)`, same names as `label`; names that only ever occur as secondary "
@@ -103,7 +104,7 @@ def _secondary_only(layout) -> str:
     only = [name for name in plan.label_names if name not in primary]
     if not only:
         return ""
-    return (f"{len(only)} label(s) occur only among the secondary labels (in `labels`, never in `label`): "
+    return (f"{plural(len(only), 'label occurs', 'labels occur')} only among the secondary labels (in `labels`, never in `label`): "
             + ", ".join(only[:50]) + (", …" if len(only) > 50 else "") + ".\n")
 
 
@@ -140,9 +141,9 @@ def write_card(layout, record: dict, stats: dict | None, preview: bool = False) 
         split_note = ""
     parts = [
         f"# {cfg.name}\n",
-        f"Spectrogram images of {record['sources']} recordings ({_duration(record['audio_hours'])} of audio), "
-        f"cut into {cfg.windows.duration:g}-s windows every {cfg.windows.hop:g} s: {record['windows']} images in "
-        f"{len(record['splits'])} split(s), built by [spectroset](https://pypi.org/project/spectroset/).\n",
+        f"Spectrogram images of {plural(record['sources'], 'recording')} ({_duration(record['audio_hours'])} of "
+        f"audio), cut into {cfg.windows.duration:g}-s windows every {cfg.windows.hop:g} s: "
+        f"{plural(record['windows'], 'image')} in {plural(len(record['splits']), 'split')}, built by [spectroset](https://pypi.org/project/spectroset/).\n",
         _selection(cfg),
         "## Load it\n",
         "```python\nfrom datasets import load_dataset\n\n"

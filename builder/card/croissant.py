@@ -16,6 +16,7 @@ import hashlib
 import json
 
 from ..config.licenses import hub_fields
+from ..plan.names import plural
 from .features import columns
 
 CONTEXT = {
@@ -94,7 +95,7 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
             distribution.append(_file_object(meta, _sha256(layout, meta), fmt))
             folder = meta.rpartition("/")[0]
             distribution.append({"@type": "cr:FileSet", "@id": f"{split}-images", "name": f"{split}-images",
-                                 "encodingFormat": "image/png", "includes": f"{folder + '/' if folder else ''}**/*.png"})
+                                 "encodingFormat": "image/png", "includes": _includes(layout, folder)})
             table = {"fileObject": {"@id": meta}}
             # mlcroissant joins on the path below the FileSet's folder and reports the full path: the
             # regex leaves the first as it is and cuts the second down to it
@@ -118,7 +119,8 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
     doc = {
         "@context": CONTEXT, "@type": "sc:Dataset", "conformsTo": "http://mlcommons.org/croissant/1.0",
         "name": cfg.name,
-        "description": f"Spectrogram images of {record['sources']} recordings, {record['windows']} windows "
+        "description": f"Spectrogram images of {plural(record['sources'], 'recording')}, "
+                       f"{plural(record['windows'], 'window')} "
                        f"of {cfg.windows.duration:g} s, built by spectroset.",
         "license": _licence_url(licence),
         **({"datePublished": date} if (date := _date(layout)) else {}),
@@ -147,6 +149,19 @@ def _date(layout) -> str:
 
     newest = max((s.mtime_ns for s in layout.plan.sources), default=0)
     return datetime.fromtimestamp(newest / 1e9, timezone.utc).strftime("%Y-%m-%d") if newest > 0 else ""
+
+
+def _includes(layout, folder: str) -> str | list[str]:
+    """The glob(s) of a split's images: ``**/*.png`` needs a folder below the split's, so images
+    lying directly in it (multi-label events: no label folders) take ``*.png``, and both where
+    both kinds exist. Images at OUT's top (mirror of a flat source) take ``*_*.png``, every
+    image's ``<stem>_<end>.png``: not ``preview.png`` beside them."""
+    prefix = f"{folder}/" if folder else ""
+    below = {rel[len(prefix):] for rel in layout.files if rel.startswith(prefix) and rel.endswith(".png")}
+    flat = "*.png" if prefix else "*_*.png"
+    patterns = [f"{prefix}{glob}" for glob, there in ((flat, any("/" not in r for r in below)),
+                                                      ("**/*.png", any("/" in r for r in below))) if there]
+    return patterns[0] if len(patterns) == 1 else patterns or f"{prefix}**/*.png"
 
 
 def _path_regex(layout, prefix: str) -> str:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections import Counter
 
 from ..config.source import CsvLabels, EventLabels
+from ..plan.names import plural
 
 
 def _share(n: int, total: int) -> str:
-    return f"{n} of {total} windows ({100 * n / total:.0f}%)" if total else f"{n} windows"
+    return f"{n} of {plural(total, 'window')} ({100 * n / total:.0f}%)" if total else plural(n, "window")
 
 
 def structure(layout, record: dict) -> str:
@@ -23,8 +24,8 @@ def structure(layout, record: dict) -> str:
     splits = ", ".join(f"{name} {n}" for name, n in record["splits"].items())
     what = "its label, " if layout.plan.labelled else ""
     return (f"One row per window: the {cfg.windows.duration:g}-s window of one recording as an image, with "
-            f"{what}the recording it comes from and where in it (`source`, `start`, `end`). {record['windows']} rows "
-            f"in {len(record['splits'])} split(s): {splits}. Columns, per-label counts and files are described "
+            f"{what}the recording it comes from and where in it (`source`, `start`, `end`). {plural(record['windows'], 'row')} "
+            f"in {plural(len(record['splits']), 'split')}: {splits}. Columns, per-label counts and files are described "
             "below.\n")
 
 
@@ -60,7 +61,7 @@ def creation(layout, record: dict) -> str:
     origin, who = _labels_from(layout)
     text = [
         "### Source data\n",
-        f"{record['sources']} recordings read from the source folder ({formats or 'no files'})"
+        f"{plural(record['sources'], 'recording')} read from the source folder ({formats or 'no files'})"
         + (f"; {used} more could not be used ({listed} lists each with its reason)" if used else "")
         + ". The spectrograms were computed as described under *How the images were made*; the recordings "
           "themselves are not included.\n",
@@ -96,15 +97,16 @@ def risks(layout, record: dict) -> str:
                          + ". Class indices stay those of the header's `ClassLabel` in every split.")
     padded = sum(p for _, p in layout.kept.values())
     if cfg.windows.last == "pad":
-        lines.append(f"- Zero-padded windows: {_share(padded, total)} are the last window of a recording, padded "
-                     "with silence to the full length (`windows.last: pad`); the padded part is not sound."
+        lines.append(f"- Zero-padded windows: {_share(padded, total)} {'is' if padded == 1 else 'are'} the last "
+                     "window of a recording, padded with silence to the full length (`windows.last: pad`); the "
+                     "padded part is not sound."
                      if padded else "- Zero-padded windows: none (no kept window runs past its recording's end).")
     per = sorted((n for n, _ in layout.kept.values()), reverse=True)
     if per and total:
         k = max(1, len(per) // 10)  # the top tenth
         who = "the recording with the most windows gives" if k == 1 else f"the {k} recordings with the most windows give"
         lines.append(f"- Recordings weigh unevenly: {who} {_share(sum(per[:k]), total)} (per recording: {per[-1]} to "
-                     f"{per[0]} windows). Windows of one recording share its microphone, place and background, so "
+                     f"{plural(per[0], 'window')}). Windows of one recording share its microphone, place and background, so "
                      "they are not independent samples.")
     if len(record["splits"]) > 1 and cfg.output.splits.by == "window":
         lines.append("- Splits are drawn by window: one recording's windows are in several splits, so scores on the "
@@ -145,7 +147,7 @@ def other_tools(layout) -> str:
         if e.label is not None:
             folder.setdefault(e.label, e.folder.split("/")[0])
     mapping = ", ".join(f"{folder.get(n, n)!r}: {i}" for i, n in enumerate(names))
-    return (f"{len(names)} classes; a class's index is its position in the header's `ClassLabel` names. Each split "
+    return (f"{plural(len(names), 'class', 'classes')}; a class's index is its position in the header's `ClassLabel` names. Each split "
             "folder holds `<label>/…/*.png`, but torchvision's `ImageFolder` numbers only the folders of the split "
             "it reads, so a split without some label would get other indices. Name the classes yourself:\n\n"
             "```python\nimport os\n\nfrom torchvision.datasets import ImageFolder\n\n"

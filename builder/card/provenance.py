@@ -14,6 +14,7 @@ import re
 from collections import Counter
 
 from ..config.licenses import described, hub_fields, hub_id, more_permissive, recording_license
+from ..plan.names import plural
 
 PLACEHOLDER = "OWNER/NAME"
 _COUNTS = re.compile(r"<!-- spectroset:recording-licenses (\{.*?\}) -->")
@@ -54,8 +55,8 @@ def licence_section(licence: str, counts: dict[str, int], column: str | None) ->
         lines += [f"| {cell.replace('|', '/')} | {n} |" for cell, n in counts.items()]
         bad = conflicts(licence, counts)
         if bad:
-            lines += ["", f"**Warning:** `{licence}` grants more than the licence of {sum(counts[c] for c in bad)} "
-                      f"recording(s): {'; '.join(bad[:5])}{'; …' if len(bad) > 5 else ''}. Publish under the most "
+            lines += ["", f"**Warning:** `{licence}` grants more than the licence of "
+                      f"{plural(sum(counts[c] for c in bad), 'recording')}: {'; '.join(bad[:5])}{'; …' if len(bad) > 5 else ''}. Publish under the most "
                       "restrictive of them, or leave those recordings out."]
         lines += ["", f"Each row's `{column}` column names its recording's licence; keep the attribution columns "
                   "when you redistribute."]
@@ -71,7 +72,7 @@ def trust_sections(layout, licence: str, citation: str | None) -> list[str]:
     plan, cfg = layout.plan, layout.cfg
     kept = list(plan.columns)
     hub = cfg.publish.hf
-    sources = [f"{len(plan.entries)} recordings from the source folder; each row's `source` names its recording."]
+    sources = [f"{plural(len(plan.entries), 'recording')} from the source folder; each row's `source` names its recording."]
     if kept:
         sources.append(f"Columns kept from the source CSV on every row: {', '.join(f'`{c}`' for c in kept)}.")
     if hub.source_datasets:

@@ -74,7 +74,7 @@ def cmd_build(args) -> int:
         from ..run.executors import prestart
 
         prestart(args.jobs)  # the pool's forkserver boots (~0.5 s of imports) while we import and plan
-    from ..look.inspect import plural as _n
+    from ..plan.names import plural as _n
     from ..config.loading import load_config
     from ..pipeline import BuildOptions, build
 

@@ -267,7 +267,7 @@ def _resolve(data: dict, base: Path, origin: str, bundled: Path | None = None) -
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     """Load a config file, or a bundled preset by name (see ``spectroset presets``)."""
-    from .presets import close_presets, find_preset, is_bundled
+    from .presets import close_presets, find_preset, in_this_install, is_bundled, preset_folder
 
     path = Path(path)
     origin, base = str(path), path.resolve().parent
@@ -297,4 +297,4 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
         where = f"line {mark.line + 1}" if mark else "YAML"
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{problem}", file=origin, key=where) from None
-    return parse_config(data, origin, base, overrides, path.resolve().parent if is_bundled(path) else None)
+    return in_this_install(parse_config(data, origin, base, overrides, preset_folder(path)), path)

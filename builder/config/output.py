@@ -61,6 +61,11 @@ class OutputConfig(Frozen):
     def _path(cls, v: Any) -> Any:
         return _path_or_url(v, "s3://bucket/dataset")
 
+    @field_validator("splits", mode="before")
+    @classmethod
+    def _no_splits(cls, v: Any) -> Any:
+        return {} if v is None else v  # `splits: null`: no split, as when the key is left out (one train split)
+
     @field_validator("max_shard_size", mode="before")
     @classmethod
     def _bytes(cls, v: Any) -> Any:
@@ -69,7 +74,7 @@ class OutputConfig(Frozen):
     @model_validator(mode="after")
     def _mirror(self) -> "OutputConfig":
         if self.layout == "mirror" and len(self.splits.fractions) > 1:
-            raise _bad("splits", "the mirror layout has no splits")
+            raise _bad("splits", "the mirror layout has no splits (drop output.splits, or --set output.splits=null)")
         if self.max_shard_size < 1_000_000:
             raise _bad("max_shard_size", "must be at least 1MB")
         return self

@@ -52,3 +52,43 @@ def close_presets(name: str) -> list[str]:
     names = [n for n, _, _ in list_presets()]
     close = difflib.get_close_matches(typed, names, n=2, cutoff=0.7)
     return (close or [n for n in names if len(typed) >= 3 and typed in n])[:2]
+
+
+def preset_folder(path: Path) -> Path | None:
+    """The folder of a bundled preset ``path``, else None (a config of the user's)."""
+    return Path(path).resolve().parent if is_bundled(path) else None
+
+
+_PATH_KEYS = (("source", "path"), ("source", "labels", "csv"), ("source", "labels", "events"))
+_YOURS = {"source.path": "AUDIO_FOLDER", "source.labels.csv": "LABELS.csv", "source.labels.events": "TABLES"}
+
+
+def in_this_install(cfg, path: Path):
+    """``cfg``, or a ConfigError when the bundled preset ``path`` names a folder of a spectroset
+    checkout (``../examples/…``, events-raven's demo audio and tables) that this install lacks (a
+    wheel ships the presets, not ``examples/``) and that no ``--set`` replaced: the error names
+    the preset and the keys to set, not the nonsense path it would resolve to."""
+    import os
+
+    import yaml
+
+    from ..errors import ConfigError
+
+    if preset_folder(path) is None:
+        return cfg
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}  # the bundled file, small and ours
+    missing = []
+    for keys in _PATH_KEYS:
+        written, value = raw, cfg
+        for key in keys:
+            written = written.get(key) if isinstance(written, dict) else None
+            value = getattr(value, key, None)
+        if isinstance(written, str) and written.startswith("..") and isinstance(value, Path) and not value.exists() \
+                and os.path.normpath(value) == os.path.normpath(Path.cwd() / written):
+            missing.append((".".join(keys), written))
+    if not missing:
+        return cfg
+    key, written = missing[0]
+    sets = " ".join(f"--set {k}={_YOURS[k]}" for k, _ in missing)
+    raise ConfigError(f"{written} is the checkout's examples/ folder, which this install lacks: the preset runs as is "
+                      f"only from a spectroset checkout; give your own with {sets}", file=Path(path).name, key=key)

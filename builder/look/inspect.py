@@ -5,11 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import LayoutError
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 window``, ``2 windows``: a count with its noun in the right number."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+from ..plan.names import plural
 
 
 def finished_build(out: Path) -> dict:

@@ -20,6 +20,7 @@ import numpy as np
 import yaml
 
 from ..errors import LayoutError
+from ..plan.names import plural as _n
 
 PER_LABEL = 4  # windows shown per label, from as many different recordings as there are
 MAX_LABELS = 60  # beyond this the page would be megabytes of thumbnails; the table still lists all
@@ -178,7 +179,8 @@ def svg_histogram(values: list[float], title: str, xlabel: str, integer: bool = 
         step = max(1, int(np.ceil((hi - lo + 1) / 20)))
         edges = np.arange(lo, hi + step + 1, step) - 0.5
     else:
-        edges = np.histogram_bin_edges(v, bins=min(20, max(1, len(np.unique(v)))))
+        # from 0 (lengths): numpy centres a single value's bin on it, which put -0.46 s on the axis
+        edges = np.histogram_bin_edges(v, bins=min(20, max(1, len(np.unique(v)))), range=(0, float(v.max()) or 1))
     counts, edges = np.histogram(v, bins=edges)
     left, bottom, top = 40, 36, 24
     pw, ph = w - left - 10, h - bottom - top
@@ -224,7 +226,7 @@ def _gallery(picked: dict[str, list[dict]], totals: Counter) -> str:
             img = _uri(r["png"], "image/png") if r.get("png") else ""
             tiles.append(f'<figure><img src="{img}" alt="{_esc(r["source"])} {r["start"]:g} s">'
                          f"<figcaption>{caption}</figcaption>{audio}</figure>")
-        out.append(f"<h3>{_esc(label)} <span class=muted>({totals[label]} windows)</span></h3>"
+        out.append(f"<h3>{_esc(label)} <span class=muted>({_n(totals[label], 'window')})</span></h3>"
                    f'<div class="tiles">{"".join(tiles)}</div>')
     if len(picked) > MAX_LABELS:
         out.append(f"<p class=muted>The first {MAX_LABELS} of {len(picked)} labels are shown.</p>")
@@ -233,7 +235,7 @@ def _gallery(picked: dict[str, list[dict]], totals: Counter) -> str:
 
 def render_report(out: Path, per_label: int = PER_LABEL) -> str:
     """The report of the dataset in ``out`` as one HTML string."""
-    from .inspect import finished_build, plural as _n
+    from .inspect import finished_build
 
     out = Path(out)
     record = finished_build(out)
@@ -274,7 +276,7 @@ def render_report(out: Path, per_label: int = PER_LABEL) -> str:
         svg_histogram(list(lengths.values()), "Recording length",
                       "seconds" if isinstance(durations, dict) else "seconds (end of its last window)"),
         svg_histogram(list(windows.values()), "Windows per recording", "windows", integer=True), "</div>",
-        f"<h2>Gallery</h2><p class=muted>Up to {per_label} windows per label, from different recordings "
+        f"<h2>Gallery</h2><p class=muted>Up to {_n(per_label, 'window')} per label, from different recordings "
         "where possible" + (", with their audio." if any(r.get("flac") for v in picked.values() for r in v) else ".")
         + "</p>", _gallery(picked, Counter(r["label"] for r in rows)),
         f"<h2>Skipped files</h2>{skipped_html}",

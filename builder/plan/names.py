@@ -22,6 +22,12 @@ MAX_BYTES = 120  # leaves room for "_<end>.png" and temp suffixes under the usua
 HASH = 8  # hex digits of the disambiguating hash
 
 
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``1 window``, ``2 windows``, ``1 class``/``3 classes`` (``many`` where adding ``s`` is wrong):
+    a count with its noun in the right number, for the CLI, the card and the report."""
+    return f"{count} {noun if count == 1 else many or noun + 's'}"
+
+
 def short_hash(text: str, n: int = HASH) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:n]
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CredentialsError, PublishError
+from ..plan.names import plural
 from . import TRANSIENT_STATUS, add_secret, causes, describe, is_offline, log, network_error, retrying
 from .stage import METADATA
 
@@ -96,9 +97,9 @@ def derive_subtitle(build: dict) -> str:
     config = build.get("config") or {}
     kind = {"mel": "Mel", "stft": "STFT", "mfcc": "MFCC"}.get((config.get("spectrogram") or {}).get("kind"), "Audio")
     labels = len(build.get("counts") or {})
-    text = f"{kind} spectrograms of {build.get('sources', 0)} recordings"
+    text = f"{kind} spectrograms of {plural(build.get('sources', 0), 'recording')}"
     text += f" in {labels} classes" if labels > 1 else ""
-    text += f", {build.get('windows', 0)} images"
+    text += f", {plural(build.get('windows', 0), 'image')}"
     if len(text) < 20:
         text += ", built with spectroset"
     return text[:80]

@@ -35,6 +35,7 @@ import yaml
 from ..store.atomic import atomic_write, disk_errors
 from ..errors import BuildError, LayoutError, LockedError, OutsideRootError, PublishError
 from ..layouts.base import sha256_file
+from ..plan.names import plural
 from ..store.ledger import RECORD, foreign_files, inside
 from ..store.paths import owned
 from ..store.record import read_build  # noqa: F401  (read_build: the one reader)
@@ -214,16 +215,16 @@ def plan_kaggle(out: Path, files: list[str]) -> list[KaggleItem]:
                 add(KaggleItem(name, "file", out / rel, f"{split} split, parquet shard (image bytes and labels)"))
             continue
         members = tuple(f.split("/", 1)[1] for f in inside)
-        count = sum(f.endswith(".png") for f in inside)
+        count = plural(sum(f.endswith(".png") for f in inside), "spectrogram image")
         meta = next((f"{d}/{m}" for m in ("metadata.csv", "metadata.parquet") if f"{d}/{m}" in inside), None)
         if meta:
-            add(KaggleItem(f"{d}.zip", "zip", out / d, f"{d} split: {count} spectrogram images in one folder per "
+            add(KaggleItem(f"{d}.zip", "zip", out / d, f"{d} split: {count} in one folder per "
                            f"label, with its {meta.split('/')[1]} (Kaggle unpacks the archive to {d}/)", members=members))
             add(KaggleItem(f"{d}.{meta.rsplit('.', 1)[1]}", "metadata", out / meta,
                            f"{d} split: one row per image; file_name is relative to the dataset root"))
         else:
             add(KaggleItem(f"{d}.zip", "zip", out / d,
-                           f"{count} spectrogram images from {d}/ (Kaggle unpacks the archive to {d}/)", members=members))
+                           f"{count} from {d}/ (Kaggle unpacks the archive to {d}/)", members=members))
     return [items[k] for k in sorted(items)]
 
 

@@ -70,18 +70,22 @@ def read_build(out: Path) -> dict:
         raise LayoutError(f"{out}: not a built dataset (no build.json); run `spectroset build` first") from None
     except OSError as exc:
         raise LayoutError(f"{path}: unreadable ({exc.strerror or exc.__class__.__name__})") from None
-    except ValueError as exc:  # without its state a build refuses the folder: say what is true
-        then = ("rerun the build to replace it (move it away first if spectroset did not write it)"
-                if (out / STATE_DIR).is_dir() else f"no {STATE_DIR} state beside it: not a folder `spectroset build` "
-                "wrote or can rebuild; build into a new folder")
-        raise LayoutError(f"{path}: unreadable: not JSON ({exc.__class__.__name__}); {then}") from None
+    except ValueError as exc:
+        raise LayoutError(f"{path}: unreadable: not JSON ({exc.__class__.__name__}); {_then(out)}") from None
     why = record_problem(record)
     if why:
-        raise LayoutError(f"{path}: not a spectroset build record ({why}); is this a folder `spectroset build` wrote? "
-                          "If so, rebuild it with `spectroset build`")
+        raise LayoutError(f"{path}: not a spectroset build record ({why}); {_then(out)}")
     if record.get("status", "finished") != "finished":
         raise LayoutError(f"{out}: unfinished: rerun the build (build.json says {record['status']!r})")
     return record
+
+
+def _then(out: Path) -> str:
+    """What to do about a build.json that is not ours: without its state a build refuses the
+    folder, so say what is true."""
+    if (out / STATE_DIR).is_dir():
+        return "rerun the build to replace it (move it away first if spectroset did not write it)"
+    return f"no {STATE_DIR} state beside it: not a folder `spectroset build` wrote or can rebuild; build into a new folder"
 
 
 def parse_record(data: bytes) -> tuple[dict | None, str | None]:

@@ -100,7 +100,7 @@ def test_card_loads_with_huggingface_hub_and_has_every_section(built, layout):
         assert section in card.text, section
     assert "| Creative Commons Attribution 4.0 | 3 |" in card.text  # the recordings' licences, counted
     if layout == "parquet":  # cc-by-4.0 grants more than CC BY-NC-SA and the unknown one
-        assert "**Warning:** `cc-by-4.0` grants more than the licence of 3 recording(s)" in card.text
+        assert "**Warning:** `cc-by-4.0` grants more than the licence of 3 recordings" in card.text
     else:
         assert "`license: unknown`" in card.text and "**Warning:**" not in card.text
     assert "`latitude`, `longitude` column(s) give where recordings were made" in card.text

@@ -34,3 +34,40 @@ def test_imagefolder_croissant_reads_without_warnings_and_dates_itself_stably(tm
     assert not [r.getMessage() for r in caplog.records if "Could not match" in r.getMessage()]
     build(cfg, workers=1, progress=False)  # a rerun: the same date, the same bytes
     assert path.read_bytes() == first
+
+
+def _cli_build(*argv) -> None:
+    import contextlib
+    import io
+
+    from builder.cli.main import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["build", *map(str, argv), "--quiet", "-j", "1"]) == 0, err.getvalue()
+
+
+@pytest.mark.parametrize("case", ["events", "folders", "mirror-flat"])
+def test_every_record_set_reads_with_images_at_any_depth(tmp_path, case):
+    """An imagefolder events build (multi-label: images directly in ``train/``) had ``includes:
+    train/**/*.png``, which mlcroissant's glob matches only below a sub-folder: reading ``train``
+    raised "No objects to concatenate". A mirror of a flat folder (images at OUT's top) read none
+    either; its glob must not take ``preview.png`` beside them."""
+    mlc = pytest.importorskip("mlcroissant")
+    from . import REPO
+
+    out = tmp_path / "out"
+    if case == "events":
+        _cli_build(REPO / "configs" / "events-raven.yaml", "-o", out, "--set", "output.layout=imagefolder")
+    elif case == "folders":
+        _cli_build(REPO / "examples" / "demo.yaml", "-o", out)
+    else:
+        _cli_build(REPO / "examples" / "demo.yaml", "-o", out, "--set", f"source.path={DEMO / 'tabla'}",
+                   "--set", "source.labels=none", "--set", "output.layout=mirror", "--set", "output.splits=null")
+    record = json.loads((out / "build.json").read_text())
+    dataset = mlc.Dataset(str(out / "croissant.json"))
+    for split, n in record["splits"].items():
+        rows = list(dataset.records(split))
+        assert len(rows) == n and all(r[f"{split}/source"] for r in rows)  # every image joined to its row
+    if case != "mirror-flat":
+        assert list(dataset.records("label_names"))

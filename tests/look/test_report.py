@@ -15,7 +15,7 @@ from builder.cli.main import main
 from builder.errors import LayoutError
 from builder.look.report import PER_LABEL, render_report
 
-from . import demo_build
+from . import REPO, demo_build
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -135,4 +135,48 @@ def test_report_shows_decoded_lengths_and_counts_in_the_right_number(tmp_path, c
     assert main(["build", "birdclef-mel", *sets]) == 0
     text = render_report(tmp_path / "out")
     lengths = text[text.index("Recording length"):text.index("Windows per recording")]
-    assert ">0.2</text>" in lengths and ">seconds</text>" in lengths  # not 0.5: the padded window's end
+    # 0.2 and 1.0 s in bins from 0: not 0.5 and 1.0, the padded window's end, which share the top bin
+    assert "<title>0–0.5: 1</title>" in lengths and ">seconds</text>" in lengths
+
+
+
+def _one_short_recording(tmp_path) -> Path:
+    """OUT of the demo config on one 0.04-s recording, one window, one split."""
+    import soundfile as sf
+
+    src = tmp_path / "src" / "owl"
+    src.mkdir(parents=True)
+    sf.write(src / "a.wav", (0.5 * np.sin(np.arange(1280) / 5)).astype(np.float32), 32000)  # 0.04 s
+    out = tmp_path / "out"
+    assert main(["build", str(REPO / "examples" / "demo.yaml"), "-o", str(out), "-j", "1", "--quiet",
+                 "--set", f"source.path={src.parent}", "--set", "output.splits=null",
+                 "--set", "windows.min_last=0.01"]) == 0
+    return out
+
+
+def test_counts_of_one_read_in_the_singular(tmp_path, capsys):
+    """One recording: the card, Croissant, the Kaggle description and the report said "1 recordings",
+    "1 images in 1 split(s)", "1 rows", "1 classes", "1 names", "(1 windows)"."""
+    import json
+
+    out, page, stage = _one_short_recording(tmp_path), tmp_path / "r.html", tmp_path / "stage"
+    assert main(["report", str(out), "-o", str(page)]) == 0
+    assert main(["push", str(out), "--to", "kaggle", "--dry-run", str(stage), "--id", "me/one-owl"]) == 0
+    capsys.readouterr()
+    kaggle = json.loads((stage / "dataset-metadata.json").read_text())
+    texts = {"card": (out / "README.md").read_text(), "report": page.read_text(),
+             "croissant": (out / "croissant.json").read_text(), "kaggle": json.dumps(kaggle, ensure_ascii=False)}
+    for name, text in texts.items():
+        wrong = re.findall(r"\b1 (?:[a-z]+ )?(?:recordings|images|rows|classes|names|windows|splits|files)\b|split\(s\)",
+                           text)
+        assert not wrong, (name, wrong)
+    assert "1 recording" in texts["card"] and "1 image in 1 split" in texts["card"] and "(1 window)" in texts["report"]
+
+
+def test_recording_length_histogram_starts_at_0_s(tmp_path):
+    """A single 0.04-s recording: the report's length histogram put its one bar at "-0.46–0.54" s."""
+    page = tmp_path / "r.html"
+    assert main(["report", str(_one_short_recording(tmp_path)), "-o", str(page)]) == 0
+    text = page.read_text()
+    lengths = text[text.index("Recording length"):text.index("Windows per recording")]
+    assert "<title>0–0.04: 1</title>" in lengths and "-" not in re.sub(r"<[^>]*>", " ", lengths).replace("–", "")

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from builder.cli.main import main
 
-from . import DEMO, REPO, run_cli, write_config, write_tone
+from . import DEMO, REPO, cli_env, run_cli, write_config, write_tone
 
 MISSING = "/nonexistent/spectroset-test-source"
 GOOD = f"name: fuzz\nsource: {MISSING}\n"
@@ -384,3 +384,45 @@ def test_an_output_folder_holding_only_placeholders_is_built_into_and_they_stay(
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")  # anything else is still refused
     assert _main(["build", str(cfg), "-j", "1", "-o", str(tmp_path / "other")])[0] == 3
+
+
+def test_inspect_of_a_foreign_build_json_says_what_a_build_then_does(tmp_path):
+    """``inspect`` on a folder whose build.json is JSON but not ours (``{"a":1}``) said "If so, rebuild
+    it with `spectroset build`", and that build was then refused (exit 3): without a state folder it
+    must say so; with one (spectroset built there) a rebuild is what replaces it."""
+    src = tmp_path / "src"
+    write_tone(src / "wren" / "a.wav", 0.6)
+    cfg = write_config(tmp_path / "c.yaml", src)
+    for state in (False, True):
+        out = tmp_path / f"out{int(state)}"
+        if state:
+            assert _main(["build", str(cfg), "-o", str(out), "-j", "1", "--quiet"])[0] == 0
+        out.mkdir(exist_ok=True)
+        (out / "build.json").write_text('{"a":1}')
+        line = _one_error_line(*_main(["inspect", str(out)]), 4)
+        assert "not a spectroset build record (unknown key 'a')" in line and "If so" not in line
+        assert ("rerun the build to replace it" in line) == state, line
+        assert ("not a folder `spectroset build` wrote or can rebuild; build into a new folder" in line) != state
+        assert _main(["build", str(cfg), "-o", str(out), "-j", "1", "--quiet"])[0] == (0 if state else 3)
+
+
+def test_events_raven_in_an_install_without_examples_names_the_preset_and_the_keys(tmp_path):
+    """In a wheel install (the presets shipped, no ``examples/`` beside them) ``build events-raven``
+    said ``source.path: not a folder: <cwd>/../examples/demo-audio``: a nonsense path. It names the
+    preset and the ``--set`` keys instead, and builds once they are given."""
+    site = tmp_path / "site"
+    shutil.copytree(REPO / "builder", site / "builder", ignore=shutil.ignore_patterns("__pycache__"))  # presets copied
+    env = cli_env(PYTHONPATH=str(site))
+    work = tmp_path / "work"
+    work.mkdir()
+    done = run_cli("build", "events-raven", env=env, cwd=work)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip() == ("error: events-raven.yaml: source.path: ../examples/demo-audio is the checkout's "
+                                   "examples/ folder, which this install lacks: the preset runs as is only from a "
+                                   "spectroset checkout; give your own with --set source.path=AUDIO_FOLDER "
+                                   "--set source.labels.events=TABLES")
+    done = run_cli("build", "events-raven", "-j", "1", "--quiet", "--set", f"source.path={DEMO}", "--set",
+                   f"source.labels.events={REPO / 'examples' / 'demo-raven'}", "--set", "windows.duration=5.0",
+                   "--set", "windows.hop=5.0", env=env, cwd=work)
+    assert done.returncode == 0, done.stderr
+    assert (work / "out" / "events-raven" / "build.json").is_file()
