@@ -1,7 +1,8 @@
 """imagefolder and mirror layouts: one PNG per window on disk, plus metadata the HF loader reads.
 
 imagefolder: ``OUT/<split>/<label>/<stem>_<end>.png`` and ``OUT/<split>/metadata.csv``.
-mirror (seed 000): ``OUT/<source folders>/<stem>_<end>.png`` beside ``OUT/metadata.csv``; no splits.
+mirror (:class:`MirrorLayout`): ``OUT/<source folders>/<stem>_<end>.png`` beside ``OUT/metadata.csv``;
+no split folders, every row in ``train``. Where each image goes is the plan's (``DatasetPlan.place``).
 Workers write a recording's images as its windows come out; metadata, card and build record
 are written at the end.
 
@@ -26,23 +27,21 @@ log = logging.getLogger("spectroset")
 
 
 class ImageFolderLayout(Layout):
+    name = "imagefolder"
+
     def __init__(self, cfg, out, plan, token: str = ""):
         super().__init__(cfg, out, plan, token)
-        self.name = cfg.output.layout
-        self.mirror = self.name == "mirror"
         if cfg.output.include.audio and importlib.util.find_spec("torchcodec") is None:
             log.warning("note: datasets needs torchcodec to load an imagefolder with audio clips "
                         "(output.include.audio); the parquet layout loads without it")
 
     def image_rel(self, rel: str, index: int, end: float) -> str:
-        return self.target(rel).image_rel(rel, index, end)
+        return self.plan.place(rel, index, end)[1]
 
     def paths(self, record: FileResult) -> list[str]:
         return [self.image_rel(record.rel, r.index, r.end) for r in record.rows]
 
     def data_files(self) -> dict[str, str]:
-        if self.mirror:
-            return {"train": "**"}
         return {split: f"{split}/**" for split in self.plan.split_names}
 
     @property
@@ -62,7 +61,6 @@ class ImageFolderLayout(Layout):
             for split, rec, row in self.rows(journal):
                 path = self.image_rel(rec.rel, row.index, row.end)
                 self.files[path] = row.sha256
-                split = "train" if self.mirror else split
                 label = self.plan.window_labels(rec, row)[0]
                 label = label if label is not None else "(none)"
                 counts[split][label] += 1
@@ -95,12 +93,16 @@ class ImageFolderLayout(Layout):
         return examples
 
     def metadata_rel(self, split: str) -> str:
-        return self.metadata_name() if self.mirror else f"{split}/{self.metadata_name()}"
+        return f"{split}/{self.metadata_name()}"
+
+    def file_name(self, path: str) -> str:
+        """An image's ``file_name``: its path relative to the metadata file's folder."""
+        return path.split("/", 1)[1]
 
     def metadata_row(self, path: str, rec: FileResult, row, split: str = "train") -> dict:
         """One metadata row; ``file_name`` is relative to the metadata file's folder."""
         label, labels = self.plan.window_labels(rec, row)
-        meta = {"file_name": path if self.mirror else path.split("/", 1)[1]}
+        meta = {"file_name": self.file_name(path)}
         if self.plan.labelled:
             meta["label"] = label
         if self.plan.multilabel:
@@ -139,6 +141,22 @@ class ImageFolderLayout(Layout):
         writer.writeheader()
         writer.writerows(rows)
         return buf.getvalue().encode("utf-8")
+
+
+class MirrorLayout(ImageFolderLayout):
+    """The images in the source's own folders (``OUT/<source folders>``), one ``OUT/metadata.csv``
+    (or ``.parquet``) beside them; every row is ``train`` (the plan places them so)."""
+
+    name = "mirror"
+
+    def data_files(self) -> dict[str, str]:
+        return {"train": "**"}
+
+    def metadata_rel(self, split: str) -> str:
+        return self.metadata_name()
+
+    def file_name(self, path: str) -> str:
+        return path
 
 
 def viewer_note(images: int) -> str:

@@ -8,11 +8,12 @@ normalising file systems (names are compared casefolded and NFC-normalised).
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections import defaultdict
 from typing import Iterable
+
+from ..store.state_dir import short_hash
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|]')
 # Invisible or line-breaking characters (bidi overrides, zero-width, separators) that make a path
@@ -20,10 +21,6 @@ _UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|]')
 _INVISIBLE = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
 MAX_BYTES = 120  # leaves room for "_<end>.png" and temp suffixes under the usual 255-byte limit
 HASH = 8  # hex digits of the disambiguating hash
-
-
-def short_hash(text: str, n: int = HASH) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:n]
 
 
 def _fit(text: str, limit: int) -> str:

@@ -205,7 +205,7 @@ def test_corpus_parquet_matches_imagefolder(tmp_path, classes_dir):
 def test_shards_are_written_by_the_workers(tmp_path, monkeypatch):
     """With -j 2 each shard is written in a worker process from the spools: the driver never opens
     a shard, and the bytes equal those of a -j 1 build (where it writes them itself)."""
-    from builder.plan.dataset import parquet
+    from builder.layouts import parquet
 
     one = demo_config(tmp_path / "one" / "out", DEMO, *RICH)
     build(one, workers=1, progress=False)
