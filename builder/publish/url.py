@@ -42,14 +42,12 @@ from pathlib import Path
 
 from ..errors import BuildError
 from ..sources.urls import filesystem, is_url, join
-from ..store.paths import inside, safe_rel
-from ..store.state_dir import RECORD, REMOTE_NOTE
+from ..store.paths import inside, owned, safe_rel
+from ..store.state_dir import LEASE, RECORD, REMOTE_NOTE
 from ..store.record import parse_record, recorded_files
 from ..store.atomic import atomic_write
-from ..store.paths import owned
 
 NOTE_EVERY = 5.0  # seconds between saves of remote.json during an upload
-LEASE = ".spectroset-lease.json"
 LEASE_SECONDS = 300.0  # a lease not renewed for this long belongs to a build that died
 LEASE_SETTLE = 1.0  # seconds between writing a lease and reading it back
 

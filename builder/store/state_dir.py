@@ -16,8 +16,10 @@ An output folder (or a URL output's staging folder) holds::
         ├── remote.json             REMOTE_NOTE: what a URL output is about to upload or delete
         └── publish/<name>/         publish_dir(name): a push's staging folder (Kaggle zips …)
 
-``<hash>`` is :func:`short_hash` of the recording's path under ``source.path``. Nothing else in
-spectroset spells one of these names: modules import them from here.
+``<hash>`` is :func:`short_hash` of the recording's path under ``source.path``. A URL output
+holds the build's files and ``build.json`` as OUT does, and ``.spectroset-lease.json`` (LEASE:
+who mirrors to it, until when; ``publish/url.py``). Nothing else in spectroset spells one of these
+names: modules import them from here.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ SPOOL_DIR = f"{STATE_DIR}/spool"
 REMOTE_NOTE = f"{STATE_DIR}/remote.json"
 PUBLISH_DIR = f"{STATE_DIR}/publish"
 TEMP_SUFFIX = ".spectroset.tmp"
+LEASE = ".spectroset-lease.json"  # at a URL output's root
 
 
 def short_hash(text: str, n: int) -> str:
