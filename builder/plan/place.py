@@ -30,12 +30,11 @@ class Placement:
 
     def place(self, index: int, end: float) -> tuple[str, str]:
         """``(split, image path relative to OUT)`` of window ``index`` ending at ``end`` seconds."""
+        folder, name = window_folder(self.folder, self.spread, index), f"{self.stem}_{end_tag(end)}.png"
         if not self.split_folders:
-            return "train", "/".join(p for p in (window_folder(self.folder, self.spread, index),
-                                                 f"{self.stem}_{end_tag(end)}.png") if p)
+            return "train", "/".join(p for p in (folder, name) if p)
         split = self.split or assign_window(self.rel, index, self.splits)
-        folder = window_folder(self.folder, self.spread, index)
-        return split, "/".join(p for p in (split, folder, f"{self.stem}_{end_tag(end)}.png") if p)
+        return split, "/".join(p for p in (split, folder, name) if p)
 
 
 def numbered(folder: str, chunk: int) -> str:
