@@ -17,7 +17,6 @@ with anything to do stops first, unless ``repair`` (then it is built again).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import time
 from concurrent.futures import BrokenExecutor  # not .process: multiprocessing only loads for a pool
@@ -33,17 +32,17 @@ from .run.extras import check_build
 from .run.progress import Progress
 from .config.geometry import is_url
 from .sources.headers import Headers
-from .plan.dataset import estimated_windows, get_layout, make_plan
-from .layouts.base import to_json
+from .plan.dataset import estimated_windows, make_plan
+from .layouts.select import get_layout
 from .layouts.units import Unit, new_token, run_unit
-from .store.ledger import RECORD, foreign_files
+from .store.ledger import foreign_files
 from .store.outdir import check_nesting, check_output, config_changed, encoder_changed, fingerprint, read_record
-from .store.record import MARK
+from .store.record import write_build
+from .store.state_dir import RECORD
 from .dsp.render import ENCODER
-from .store.atomic import atomic_write
 from .store.stamps import refuse_changed, settle
 from .store.state import Journal, OutputLock
-from .run.worker import FileJob
+from .run.worker import FileJob, FileResult, Row
 
 log = logging.getLogger("spectroset")
 
@@ -106,7 +105,8 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
         remote.check()
         cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"path": remote.staging})})
     out = cfg.output.path
-    check_nesting(cfg.source.path, out)
+    if not is_url(cfg.source.path):
+        check_nesting(cfg.source.path, out)
     check_output(out)
     # Discovery reads only the sources; done first, a missing folder or bad label CSV stops the
     # build before OUT exists or its journal records a config that never built anything.
@@ -117,7 +117,7 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
         raise NothingToBuild(f"no window to build: none of the {unannotated} recording(s) has an annotated event, "
                              f"and with {why} only events give windows")
     with OutputLock(out):
-        journal = Journal(out)
+        journal = Journal(out, (FileResult, Row))
         try:
             report = _build_in(out, cfg, sources, skipped, journal, opts)
         finally:
@@ -143,11 +143,8 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
                            left_alone=foreign_files(out, [*previous["files"], RECORD]), changed=sorted(edits.changed))
     if not repair:  # before anything changes
         refuse_changed(edits, out)
-    ledger.remove([RECORD])  # withdrawn before the first recorded file changes: unfinished until the end
-    ledger.remove(edits.changed if repair else [])  # built again below, as missing files are
-    ledger.remove_unfinished()
+    ledger.reconcile(edits.changed if repair else (), replace)  # build.json first: unfinished until the end
     if replace:
-        ledger.remove_all()
         journal.clear()
     journal.set_meta("config_hash", cfg.hash())
     journal.set_meta("encoder", ENCODER)
@@ -185,17 +182,9 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
     ledger.remove(set(ledger.rows()) - keep)  # stale shards, metadata, images of the previous build
     left_alone = foreign_files(out, [*record["files"], RECORD])
     record["left_alone"] = {"count": len(left_alone), "files": left_alone[:1000]}
-    record = {"spectroset": MARK, **record}  # first: spectroset wrote this record (record.record_problem)
-    _write_record(out, ledger, record)
+    record = write_build(out, ledger, record)
     return BuildReport(out, record, decoded, reused, skipped=skips, left_alone=left_alone,
                        repaired=sorted(edits.changed))
-
-
-def _write_record(out: Path, ledger, record: dict) -> None:
-    data = to_json(record)
-    ledger.intend([RECORD])
-    atomic_write(out / RECORD, data, root=out)
-    ledger.confirm(RECORD, hashlib.sha256(data).hexdigest(), len(data))
 
 
 def _printable(text: str) -> str:

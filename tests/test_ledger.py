@@ -8,7 +8,9 @@ import json
 import pytest
 
 from builder.errors import BuildError, LayoutError
-from builder.store.ledger import foreign_files, inside, safe_rel, temp_name
+from builder.store.ledger import foreign_files
+from builder.store.paths import inside, safe_rel
+from builder.store.state_dir import temp_name
 from builder.store.record import parse_record, read_build, remove_earlier_build
 from builder.store.atomic import atomic_write
 from builder.store.state import Journal

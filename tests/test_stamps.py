@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import builder.layouts.base as base
+import builder.store.stamps as stamps
 from builder.store.atomic import atomic_write
 from builder.errors import BuildError
 from builder.store.record import read_build
@@ -27,8 +27,8 @@ def test_a_no_op_rerun_reads_no_file_and_a_touched_folder_is_hashed_once(tmp_pat
     cfg = load_config(REPO / "examples" / "demo.yaml", [f"source.path={src}", f"output.path={tmp_path / 'out'}"])
     build(cfg, workers=1, progress=False)
     hashed = []
-    real = base.sha256_file
-    monkeypatch.setattr(base, "sha256_file", lambda path: hashed.append(Path(path).name) or real(path))
+    real = stamps.sha256_file
+    monkeypatch.setattr(stamps, "sha256_file", lambda path: hashed.append(Path(path).name) or real(path))
 
     assert build(cfg, workers=1, progress=False).up_to_date and hashed == []
     listed = read_build(cfg.output.path)["files"]

@@ -27,14 +27,14 @@ def _committed(tmp_path, *overrides):
     for row in result.rows:  # what the sink leaves in a row once its image is written
         row.png = None
     (tmp_path / "out" / ".spectroset").mkdir(parents=True)
-    journal = Journal(tmp_path / "out")
+    journal = Journal(tmp_path / "out", (worker.FileResult, worker.Row))
     journal.put(result.rel, "1:1", result, [])
     return journal, result
 
 
 def _decoded(journal, rel: str):
     (text,) = journal.db.execute("SELECT record FROM units WHERE rel=?", (rel,)).fetchone()
-    return decode_result(text)
+    return decode_result(text, (worker.FileResult, worker.Row))
 
 
 def _same(a, b) -> None:

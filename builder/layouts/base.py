@@ -2,8 +2,9 @@
 
 Every file a layout writes goes through the ledger (:meth:`Layout.write_atomic`, or
 :meth:`Layout.intend` before a streamed file): recorded before it exists, confirmed with its
-hash once in place. Workers write each recording's bytes where :meth:`Layout.target` says (``units.py``); subclasses
-decide those places and how rows become data files (``write_data``). Rows
+hash once in place. Workers write each recording's bytes where :meth:`Layout.target` says
+(``units.py``): the plan's :meth:`~builder.plan.dataset.DatasetPlan.place`, the one answer to
+where a window goes. Subclasses decide how rows become data files (``write_data``). Rows
 are always visited in the same order — recordings sorted by path, windows by index — so the
 output is byte-identical whatever the worker count or the order results arrived in.
 """
@@ -11,7 +12,6 @@ output is byte-identical whatever the worker count or the order results arrived 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections import Counter, defaultdict
 from functools import lru_cache
@@ -22,6 +22,7 @@ import numpy as np
 
 from ..config.sections import Config, public_dict
 from ..store.atomic import atomic_write
+from ..store.record import to_json
 from ..run.worker import FileResult, Row
 from ..plan.dataset import DatasetPlan
 from .units import Target
@@ -30,16 +31,9 @@ SKIPPED_IN_RECORD = 100  # build.json lists the first skipped files; past this, 
 SKIPPED_FILE = "skipped.csv"  # path,reason per row (a 1e6-row label CSV made a 118 MB build.json)
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class Layout:
     name = "base"
+    spool = False  # whether workers spool a recording's bytes (parquet) instead of writing images
 
     def __init__(self, cfg: Config, out: Path, plan: DatasetPlan, token: str = ""):
         self.cfg, self.out, self.plan, self.token = cfg, out, plan, token
@@ -54,10 +48,7 @@ class Layout:
         """Where a worker puts the files of recording ``rel``."""
         found = self._targets.get(rel)
         if found is None:
-            entry = self.plan.entries[rel]
-            found = self._targets[rel] = Target(str(self.out), self.token, self.name == "parquet", entry.folder,
-                                                entry.stem, entry.split, self.name == "mirror", self.cfg.output.splits,
-                                                entry.spread)
+            found = self._targets[rel] = Target(str(self.out), self.token, self.spool, self.plan.placement(rel))
         return found
 
     def paths(self, record: FileResult) -> list[str]:
@@ -79,7 +70,7 @@ class Layout:
                 # layout that walks the rows twice counts them once
                 self.kept[rec.rel] = (len(rec.rows), sum(row.end > rec.duration + 1e-6 for row in rec.rows))
                 for row in rec.rows:
-                    yield self.plan.split_of(rec.rel, row.index), rec, row
+                    yield self.plan.place(rec.rel, row.index, row.end)[0], rec, row
 
     def intend(self, rel: str) -> None:
         """Record ``rel`` in the ledger before it is created (refused if a file not ours is there)."""
@@ -210,10 +201,6 @@ def _skipped_csv(skipped: list[dict]) -> bytes:
     rows.writerow(["path", "reason"])
     rows.writerows((s["path"], s["reason"]) for s in skipped)
     return text.getvalue().encode("utf-8", "replace")
-
-
-def to_json(obj) -> bytes:
-    return (json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode()
 
 
 class _Stats:

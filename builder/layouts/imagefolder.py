@@ -1,7 +1,8 @@
 """imagefolder and mirror layouts: one PNG per window on disk, plus metadata the HF loader reads.
 
 imagefolder: ``OUT/<split>/<label>/<stem>_<end>.png`` and ``OUT/<split>/metadata.parquet``.
-mirror (seed 000): ``OUT/<source folders>/<stem>_<end>.png`` beside ``OUT/metadata.parquet``; no splits.
+mirror (:class:`MirrorLayout`): ``OUT/<source folders>/<stem>_<end>.png`` beside ``OUT/metadata.parquet``;
+no split folders, every row in ``train``. Where each image goes is the plan's (``DatasetPlan.place``).
 Workers write a recording's images as its windows come out; metadata, card and build record
 are written at the end.
 
@@ -28,23 +29,21 @@ log = logging.getLogger("spectroset")
 
 
 class ImageFolderLayout(Layout):
+    name = "imagefolder"
+
     def __init__(self, cfg, out, plan, token: str = ""):
         super().__init__(cfg, out, plan, token)
-        self.name = cfg.output.layout
-        self.mirror = self.name == "mirror"
         if cfg.output.include.audio and importlib.util.find_spec("torchcodec") is None:
             log.warning("note: datasets needs torchcodec to load an imagefolder with audio clips "
                         "(output.include.audio); the parquet layout loads without it")
 
     def image_rel(self, rel: str, index: int, end: float) -> str:
-        return self.target(rel).image_rel(rel, index, end)
+        return self.plan.place(rel, index, end)[1]
 
     def paths(self, record: FileResult) -> list[str]:
         return [self.image_rel(record.rel, r.index, r.end) for r in record.rows]
 
     def data_files(self) -> dict[str, str]:
-        if self.mirror:
-            return {"train": "**"}
         return {split: f"{split}/**" for split in self.plan.split_names}
 
     def metadata_name(self) -> str:
@@ -52,14 +51,15 @@ class ImageFolderLayout(Layout):
 
     def inferred(self) -> bool:
         """Whether ``datasets`` finds exactly :meth:`data_files` in OUT without the card's ``configs``:
-        the split folders are named ``train``/``validation``/``test`` (the mirror has none) and no
-        folder below them looks like a split to its name patterns (``data_files.py``: a folder ``val``,
-        ``test_set`` or ``x-train`` anywhere makes a split of its own)."""
-        splits = {"train"} if self.mirror else set(self.plan.split_names)
-        if not self.mirror and not splits <= {"train", "validation", "test"}:
+        the split folders are named ``train``/``validation``/``test`` and no folder below them looks
+        like a split to its name patterns (``data_files.py``: a folder ``val``, ``test_set`` or
+        ``x-train`` anywhere makes a split of its own)."""
+        if not set(self.plan.split_names) <= {"train", "validation", "test"}:
             return False
-        first = 0 if self.mirror else 1  # the split folder itself is meant to match
-        return not any(SPLIT_LIKE.fullmatch(part) for rel in self.files for part in rel.split("/")[first:-1])
+        return not self._split_like_folder(first=1)  # the split folder itself is meant to match
+
+    def _split_like_folder(self, first: int) -> bool:
+        return any(SPLIT_LIKE.fullmatch(part) for rel in self.files for part in rel.split("/")[first:-1])
 
     @property
     def streamed(self) -> bool:
@@ -74,7 +74,6 @@ class ImageFolderLayout(Layout):
             for split, rec, row in self.rows(journal):
                 path = self.image_rel(rec.rel, row.index, row.end)
                 self.files[path] = row.sha256
-                split = "train" if self.mirror else split
                 label = self.plan.window_labels(rec, row)[0]
                 label = label if label is not None else "(none)"
                 counts[split][label] += 1
@@ -107,12 +106,16 @@ class ImageFolderLayout(Layout):
         return examples
 
     def metadata_rel(self, split: str) -> str:
-        return self.metadata_name() if self.mirror else f"{split}/{self.metadata_name()}"
+        return f"{split}/{self.metadata_name()}"
+
+    def file_name(self, path: str) -> str:
+        """An image's ``file_name``: its path relative to the metadata file's folder."""
+        return path.split("/", 1)[1]
 
     def metadata_row(self, path: str, rec: FileResult, row, split: str = "train") -> dict:
         """One metadata row; ``file_name`` is relative to the metadata file's folder."""
         label, labels = self.plan.window_labels(rec, row)
-        meta = {"file_name": path if self.mirror else path.split("/", 1)[1]}
+        meta = {"file_name": self.file_name(path)}
         ids = self.label_ids
         if self.plan.labelled:
             meta["label"] = None if label is None else ids[label]
@@ -189,6 +192,26 @@ class ImageFolderLayout(Layout):
 # NON_WORDS_CHARS and KEYWORDS_IN_DIR_NAME_BASE_PATTERNS: the keyword alone, or cut off by one of -._ 0-9)
 _KEYWORDS = "train|training|validation|valid|dev|val|test|testing|eval|evaluation"
 SPLIT_LIKE = re.compile(rf"(?:.*[-._ 0-9])?(?:{_KEYWORDS})(?:[-._ 0-9].*)?", re.DOTALL | re.IGNORECASE)
+
+
+class MirrorLayout(ImageFolderLayout):
+    """The images in the source's own folders (``OUT/<source folders>``), one ``OUT/metadata.parquet``
+    beside them; every row is ``train`` (the plan places them so)."""
+
+    name = "mirror"
+
+    def data_files(self) -> dict[str, str]:
+        return {"train": "**"}
+
+    def metadata_rel(self, split: str) -> str:
+        return self.metadata_name()
+
+    def file_name(self, path: str) -> str:
+        return path
+
+    def inferred(self) -> bool:
+        """No split folders: every folder is a source folder, none may look like a split."""
+        return not self._split_like_folder(first=0)
 
 
 def viewer_note(images: int) -> str:

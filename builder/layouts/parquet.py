@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 import pyarrow as pa
 
-from ..plan.names import end_tag
 from ..store.atomic import AtomicFile, disk_error
-from .base import Layout, inline, sha256_file
+from ..store.stamps import sha256_file
+from .base import Layout, inline
 from .units import SpoolReader, check_visible, spool_rel
 
 PREVIEW_PER_LABEL = 4
@@ -154,6 +154,7 @@ def write_shard(job: ShardJob) -> tuple[str, str]:
 
 class ParquetLayout(Layout):
     name = "parquet"
+    spool = True
 
     def data_files(self) -> dict[str, str]:
         return {split: f"data/{split}-*" for split in self.plan.split_names}
@@ -164,7 +165,7 @@ class ParquetLayout(Layout):
     def example(self, rec, row, label_ids: dict[str, int], split: str = "train") -> dict:
         """One row without its bytes, columns in the order of :func:`card.features.columns`."""
         entry = self.plan.entries[rec.rel]
-        name = f"{entry.stem}_{end_tag(row.end)}"
+        name = self.plan.place(rec.rel, row.index, row.end)[1].rpartition("/")[2][:-4]  # <stem>_<end>
         label, labels = self.plan.window_labels(rec, row)
         ex: dict = {"image": {"bytes": None, "path": f"{name}.png"}}
         if self.plan.labelled:

@@ -6,7 +6,7 @@ recording's bytes straight into the output folder, batch by batch, so PNG bytes 
 back to the driver and a worker holds at most one batch of them:
 
 - imagefolder and mirror: the images, each with :func:`atomic.atomic_write`, each noted in the
-  recording's intent log (``ledger.intent_log``) before it is created;
+  recording's intent log (``state_dir.intent_log``) before it is created;
 - parquet: a *spool*, ``OUT/.spectroset/spool/<hash>.bin``: per window a length-prefixed JSON
   header and the raw PNG, array and FLAC bytes (data, never pickles: spools outlive the run).
   The shards are assembled from the spools at the end by ``parquet.write_shard`` units, in the
@@ -35,18 +35,14 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config.output import SplitsConfig
 from ..errors import BuildError, DecodeError
-from ..store.ledger import STATE_DIR, intent_log, remove, safe_rel
-from ..store.paths import owned
-from ..plan.names import end_tag, short_hash
-from ..plan.splits import assign_window
+from ..store.ledger import remove
+from ..store.paths import owned, safe_rel
+from ..store.state_dir import TOKEN, intent_log, spool_rel
 from ..store.atomic import AtomicFile, atomic_write, disk_error
 from ..run.worker import FileJob, FileResult, Row, process_file
-from ..plan.dataset import window_folder
+from ..plan.place import Placement
 
-SPOOL_DIR = f"{STATE_DIR}/spool"
-TOKEN = f"{STATE_DIR}/token"
 _HEADER = struct.Struct("<I")
 
 
@@ -57,17 +53,10 @@ class Target:
     out: str
     token: str
     spool: bool  # parquet: one spool file instead of images
-    folder: str
-    stem: str
-    split: str | None  # the recording's split; None when drawn per window, and for mirror
-    mirror: bool
-    splits: SplitsConfig
-    spread: tuple[str, int, int] | None = None  # a long recording's windows over sub-folders (``SourcePlan``)
+    placement: Placement  # the plan's answer for this recording's windows
 
-    def image_rel(self, rel: str, index: int, end: float) -> str:
-        split = None if self.mirror else (self.split or assign_window(rel, index, self.splits))
-        folder = window_folder(self.folder, self.spread, index)
-        return "/".join(p for p in (split, folder, f"{self.stem}_{end_tag(end)}.png") if p)
+    def image_rel(self, index: int, end: float) -> str:
+        return self.placement.place(index, end)[1]
 
     def planned(self, rel: str) -> str:
         """What the ledger records before the unit runs: the spool, or the intent log of its images."""
@@ -82,10 +71,6 @@ class Unit:
     @property
     def cfg(self):  # what executors read a unit's resources from (a GPU share on Ray)
         return self.job.cfg
-
-
-def spool_rel(rel: str) -> str:
-    return f"{SPOOL_DIR}/{short_hash(rel, 24)}.bin"
 
 
 def pack(png: bytes, array, audio: bytes | None) -> bytes:
@@ -169,7 +154,7 @@ class _Sink:
                 row.offset, self.offset = self.offset, self.offset + len(data)
                 row.array = row.audio = None
             else:  # arrays and clips stay in the row: imagefolder's metadata file carries them
-                self._image(self.unit.target.image_rel(self.unit.job.rel, row.index, row.end), row.png, row.sha256)
+                self._image(self.unit.target.image_rel(row.index, row.end), row.png, row.sha256)
             row.png = None
 
     def _image(self, rel: str, png: bytes, sha256: str) -> None:

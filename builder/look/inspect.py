@@ -22,7 +22,7 @@ def finished_build(out: Path) -> dict:
 
 def check_files(dataset: Path, record: dict) -> list[str]:
     """Problems found: one line per missing, changed or unexpected data file."""
-    from ..layouts.base import sha256_file  # the layouts import the config models: only for --verify
+    from ..store.stamps import sha256_file  # only for --verify
 
     problems = []
     files = record.get("files", {})

@@ -1,9 +1,10 @@
-"""Dataset layouts: where each window's image goes and what metadata makes it loadable.
+"""The dataset plan: where each window goes, decided before any decoding.
 
-A :class:`DatasetPlan` is computed from the discovered recordings before any decoding: each
-recording's split, its (safe, unique) output folder and stem, and the sorted label names. Workers
-write each recording's files where its layout's ``target`` says (``units.py``); the layout then
-``finalize``s data files, metadata, card and build record.
+A :class:`DatasetPlan` is computed from the discovered recordings: each recording's split, its
+(safe, unique) output folder and stem, and the sorted label names. :meth:`DatasetPlan.place`
+(``place.py``) answers a window's split and image path, for the layouts and for the workers that
+write each recording's files (``layouts/units.py``); the layout then ``finalize``s data files,
+metadata, card and build record.
 
 Folder sizes. The Hub refuses more than 10,000 files in one folder, so an imagefolder label whose
 recordings in one split could give more windows than :data:`FOLDER_BUDGET` is spread over
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Callable
 
 from ..config.sections import Config
@@ -28,7 +28,8 @@ from ..sources.event_index import EventIndex
 from ..sources.events import dominant_label, label_window
 from .names import fold, safe_component, unique_components, unique_stems
 from ..config.source import EventLabels
-from .splits import assign_folds, assign_sources, assign_window
+from .place import Placement, numbered
+from .splits import assign_folds, assign_sources
 
 log = logging.getLogger("spectroset")
 
@@ -55,10 +56,20 @@ class DatasetPlan:
     label_names: list[str]
     columns: dict[str, str] = field(default_factory=dict)  # kept CSV column → "int64" | "float64" | "string"
     _indexes: dict[str, EventIndex] = field(default_factory=dict, repr=False, compare=False)  # rel → its events'
+    _placements: dict[str, Placement] = field(default_factory=dict, repr=False, compare=False)
 
-    def split_of(self, rel: str, index: int) -> str:
-        entry = self.entries[rel]
-        return entry.split or assign_window(rel, index, self.cfg.output.splits)
+    def placement(self, rel: str) -> Placement:
+        """Where the windows of recording ``rel`` go: what its worker needs of the plan."""
+        found = self._placements.get(rel)
+        if found is None:
+            e = self.entries[rel]
+            found = self._placements[rel] = Placement(rel, e.folder, e.stem, e.split, self.cfg.output.splits,
+                                                      not _mirrored(self.cfg), e.spread)
+        return found
+
+    def place(self, rel: str, index: int, end: float) -> tuple[str, str]:
+        """``(split, image path under OUT)`` of window ``index`` (ending at ``end`` s) of ``rel``."""
+        return self.placement(rel).place(index, end)
 
     @property
     def split_names(self) -> list[str]:
@@ -114,7 +125,7 @@ def make_plan(cfg: Config, sources: list[SourceFile],
                    | ({e.label for s in sources for e in s.events} | {spec.background} - {None} if spec else set()))
     folds = _folds(cfg, sources, split_of, spec)
     entries: dict[str, SourcePlan] = {}
-    if cfg.output.layout == "mirror":
+    if _mirrored(cfg):
         safe_folder = {}
         for s in sources:
             folder = s.rel.rpartition("/")[0]
@@ -198,25 +209,13 @@ def sub_folders(sources: list[SourceFile], natural: dict[str, str], windows: Cal
         for s, n in zip(group, counts):  # sources are sorted: the same chunks on every run
             if used and used + n > FOLDER_BUDGET:
                 chunk, used = chunk + 1, 0
-            folder_of[s.rel] = _numbered(folder, chunk)
+            folder_of[s.rel] = numbered(folder, chunk)
             if n > FOLDER_BUDGET:  # its own sub-folders, by window index; the next recording starts after them
                 spread[s.rel] = (folder, chunk, FOLDER_BUDGET)
                 chunk, used = chunk + -(-n // FOLDER_BUDGET), 0
                 continue
             used += n
     return folder_of, spread
-
-
-def _numbered(folder: str, chunk: int) -> str:
-    return f"{folder}/{chunk:04d}" if folder else f"{chunk:04d}"
-
-
-def window_folder(folder: str, spread: tuple[str, int, int] | None, index: int) -> str:
-    """The image folder of window ``index`` of a recording planned to ``folder`` (and ``spread``)."""
-    if spread is None:
-        return folder
-    parent, first, per = spread
-    return _numbered(parent, first + index // per)
 
 
 def column_types(sources: list[SourceFile]) -> dict[str, str]:
@@ -247,12 +246,6 @@ def _folds(cfg: Config, sources: list[SourceFile], split_of: dict[str, str], spe
     return assign_folds(items, k, cfg.output.splits.seed)
 
 
-def get_layout(cfg: Config, out: Path, plan: DatasetPlan, token: str = ""):
-    """The layout writer; ``token`` is this build's (see ``units.check_visible``)."""
-    if cfg.output.layout == "parquet":
-        from ..layouts.parquet import ParquetLayout
-
-        return ParquetLayout(cfg, out, plan, token)
-    from ..layouts.imagefolder import ImageFolderLayout
-
-    return ImageFolderLayout(cfg, out, plan, token)
+def _mirrored(cfg: Config) -> bool:
+    """``output.layout: mirror``: images in the source folders, no split folders (the plan's one test of it)."""
+    return cfg.output.layout == "mirror"

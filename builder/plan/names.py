@@ -8,11 +8,12 @@ normalising file systems (names are compared casefolded and NFC-normalised).
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections import defaultdict
 from typing import Iterable
+
+from ..store.state_dir import short_hash
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|]')
 # Invisible or line-breaking characters (bidi overrides, zero-width, separators) that make a path
@@ -26,10 +27,6 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
     """``1 window``, ``2 windows``, ``1 class``/``3 classes`` (``many`` where adding ``s`` is wrong):
     a count with its noun in the right number, for the CLI, the card and the report."""
     return f"{count} {noun if count == 1 else many or noun + 's'}"
-
-
-def short_hash(text: str, n: int = HASH) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:n]
 
 
 def _fit(text: str, limit: int) -> str:

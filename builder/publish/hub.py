@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from ..errors import CredentialsError, PublishError
 from . import TRANSIENT_STATUS, add_secret, causes, describe, is_offline, network_error, retrying
-from ..store.ledger import RECORD
+from ..store.state_dir import RECORD
 from ..store.record import parse_record, recorded_files
 from .stage import replace_texts, stage_hub
 

@@ -34,14 +34,14 @@ import yaml
 
 from ..store.atomic import atomic_write, disk_errors
 from ..errors import BuildError, LayoutError, LockedError, OutsideRootError, PublishError
-from ..layouts.base import sha256_file
+from ..store.ledger import foreign_files
+from ..store.paths import inside, owned
+from ..store.stamps import sha256_file
+from ..store.state_dir import RECORD, STATE_DIR, publish_dir
 from ..plan.names import plural
-from ..store.ledger import RECORD, foreign_files, inside
-from ..store.paths import owned
 from ..store.record import read_build  # noqa: F401  (read_build: the one reader)
 from .kaggle_schema import NOTES, csv_fields, parquet_fields
 
-PRIVATE = ".spectroset"  # build state: journal, lock, publish work folders. Never published.
 STORED = (".png", ".jpg", ".jpeg", ".webp", ".parquet", ".zip", ".npy", ".npz", ".flac", ".ogg", ".mp3")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 METADATA = "dataset-metadata.json"
@@ -84,7 +84,7 @@ def build_lock(out: Path):
     from ..store.state import OutputLock
 
     lock = None
-    if (out / PRIVATE).is_dir():  # a copied dataset has no state folder: nothing builds into it
+    if (out / STATE_DIR).is_dir():  # a copied dataset has no state folder: nothing builds into it
         try:
             lock = OutputLock(out).__enter__()
         except (LockedError, OutsideRootError):
@@ -114,7 +114,7 @@ def split_card(text: str) -> tuple[dict, str]:
 def stage_dir(out: Path, name: str) -> Path:
     """``OUT/.spectroset/publish/<name>``, once :func:`paths.owned` finds no link on the way (one
     to a user's folder would have the stage emptied into it and uploaded)."""
-    return owned(out, f"{PRIVATE}/publish/{name}", whole=True)
+    return owned(out, publish_dir(name), whole=True)
 
 
 def work_dir(out: Path, name: str) -> Path:

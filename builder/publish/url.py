@@ -15,7 +15,7 @@ built in a local *staging* folder exactly like a local one, then mirrored to the
 
 A remote ``build.json`` counts only if spectroset wrote it (:func:`record.parse_record`): a
 foreign one is refused, never adopted, never a source of deletions. On a ``file://`` root every
-path written or deleted must resolve inside the root (:func:`ledger.inside`) and not be a link.
+path written or deleted must resolve inside the root (:func:`paths.inside`) and not be a link.
 
 Only files a spectroset build wrote are ever deleted, and only at relative paths inside the URL:
 an entry with ``..`` or an absolute path is never acted on. A remote folder holding anything
@@ -43,13 +43,12 @@ from pathlib import Path
 from ..errors import BuildError
 from ..config.geometry import is_url
 from ..sources.urls import filesystem, join
-from ..store.ledger import RECORD, STATE_DIR, inside, safe_rel
+from ..store.paths import inside, owned, safe_rel
+from ..store.state_dir import LEASE, RECORD, REMOTE_NOTE
 from ..store.record import parse_record, recorded_files
 from ..store.atomic import atomic_write
-from ..store.paths import owned
 
 NOTE_EVERY = 5.0  # seconds between saves of remote.json during an upload
-LEASE = ".spectroset-lease.json"
 LEASE_SECONDS = 300.0  # a lease not renewed for this long belongs to a build that died
 LEASE_SETTLE = 1.0  # seconds between writing a lease and reading it back
 
@@ -78,7 +77,7 @@ class Remote:
         assert is_url(url)
         self.url, self.staging = url.rstrip("/"), staging
         self.fs, self.root = filesystem(url, key="output.path")
-        self.note_path = staging / STATE_DIR / "remote.json"
+        self.note_path = staging / REMOTE_NOTE
 
     def _remote(self, rel: str) -> str:
         return join(self.root, rel)
@@ -123,7 +122,7 @@ class Remote:
 
     def _inside(self, rels) -> None:
         """On a local (``file://``) root, refuse before any write a path that leads out of the root
-        through a linked folder (:func:`ledger.inside`) or is a link itself (fsspec follows it)."""
+        through a linked folder (:func:`paths.inside`) or is a link itself (fsspec follows it)."""
         from fsspec.implementations.local import LocalFileSystem
 
         if not isinstance(self.fs, LocalFileSystem):

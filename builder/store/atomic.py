@@ -1,6 +1,6 @@
 """Atomic writes: a reader (or a later run) sees a file's old bytes or its new ones, never a part.
 
-Each file is written under the temp name :func:`ledger.temp_name` derives from its target, then
+Each file is written under the temp name :func:`state_dir.temp_name` derives from its target, then
 renamed into place, so a process killed mid-write leaves only that temp, which the ledger names
 and the next run removes. Any ``OSError`` becomes a one-line :class:`~builder.errors.BuildError`.
 Given its ``root``, a writer checks the path with :func:`paths.owned` before it creates anything
@@ -15,8 +15,8 @@ import os
 from pathlib import Path, PurePath
 
 from ..errors import BuildError
-from .ledger import temp_name
 from .paths import owned
+from .state_dir import temp_name
 
 
 _FILE_MODE: int | None = None  # 0o666 less the umask, looked up at the first write (nothing at import)
@@ -60,7 +60,7 @@ def _checked(path, root):
 
 
 def atomic_write(path: Path | str, data: bytes, make_parent: bool = True, *, root: Path | str | None = None) -> None:
-    """Write ``data`` to ``path`` via its temp file (:func:`ledger.temp_name`) and a rename.
+    """Write ``data`` to ``path`` via its temp file (:func:`state_dir.temp_name`) and a rename.
 
     A reader (or a later run) sees the old file or the new one, never a part. A process killed
     mid-write leaves only the temp, whose name the ledger derives from ``path``, so the next run

@@ -8,7 +8,7 @@ deletions there are all computed from these rows or from the ``files`` of a ``bu
 names are the user's: left alone, never overwritten, never published.
 
 A temp file is never recorded on its own: its name is derived exactly from its final name
-(:func:`temp_name`), so removing a recorded path removes its temp too. Workers that write images
+(:func:`state_dir.temp_name`), so removing a recorded path removes its temp too. Workers that write images
 in other processes note each path in an *intent log* (``.spectroset/intent/<hash>.txt``, one path
 per line) before creating the file; the driver records the log itself as an intent, so a run
 killed mid-recording leaves nothing the next run cannot name.
@@ -28,22 +28,11 @@ from pathlib import Path
 
 from . import stamps
 from ..errors import BuildError
-from .paths import inside, owned, safe_rel  # noqa: F401  (also imported from here)
+from .atomic import disk_error
+from .paths import inside, owned, safe_rel
+from .state_dir import INTENT_DIR, RECORD, STATE_DIR, is_temp, private, temp_name
 
-STATE_DIR = ".spectroset"
-INTENT_DIR = f"{STATE_DIR}/intent"
-TEMP_SUFFIX = ".spectroset.tmp"
-RECORD = "build.json"
 log = logging.getLogger("spectroset")
-
-
-def temp_name(path):
-    """The one temp name :func:`atomic.atomic_write` uses for ``path``: hidden, in the same folder.
-    A ``str`` path (the image writer's, which skips pathlib per image) gives a ``str``."""
-    if isinstance(path, str):
-        head, sep, name = path.rpartition("/")
-        return f"{head}{sep}.{name}{TEMP_SUFFIX}"
-    return path.with_name(f".{path.name}{TEMP_SUFFIX}")
 
 
 def remove(root: Path, rels) -> int:
@@ -66,8 +55,6 @@ def remove(root: Path, rels) -> int:
             except IsADirectoryError:
                 continue  # a folder the user put where we once wrote a file: theirs
             except OSError as exc:
-                from .atomic import disk_error
-
                 raise disk_error(exc, target) from None
         parent = path.parent  # emptied folders go too; the private state's stay (workers write there)
         while parent != root and root in parent.parents and parent.relative_to(root).parts[0] != STATE_DIR:
@@ -81,13 +68,7 @@ def remove(root: Path, rels) -> int:
 
 def _checked(rel: str) -> bool:
     """Whether a changed file at ``rel`` is the user's: not in the private state, not build.json."""
-    return rel != RECORD and not rel.startswith(STATE_DIR + "/")
-
-
-def intent_log(rel: str) -> str:
-    from ..plan.names import short_hash
-
-    return f"{INTENT_DIR}/{short_hash(rel, 24)}.txt"
+    return rel != RECORD and not private(rel)
 
 
 def read_intent_log(out: Path, log_rel: str) -> list[str]:
@@ -161,7 +142,7 @@ class Ledger:
 
     def stamp_sql(self, files) -> list[tuple[str, tuple]]:
         """Stamps (mtime) of files just written, ``(path, sha256, size)``, private state excepted."""
-        return stamps.stamp_sql(str(self.out), [(p, sha) for p, sha, _ in files if not p.startswith(STATE_DIR + "/")])
+        return stamps.stamp_sql(str(self.out), [(p, sha) for p, sha, _ in files if not private(p)])
 
     def remove(self, rels) -> int:
         """Delete these recorded files (and their temps) and forget them. The one way files go."""
@@ -172,6 +153,17 @@ class Ledger:
         n = remove(self.out, sorted(set(rels) - set(left)))
         self.forget(rels)
         return n
+
+    def reconcile(self, changed=(), replace: bool = False) -> None:
+        """Bring OUT in line with the ledger before a build changes anything: build.json withdrawn
+        (the folder is unfinished until the build writes it last), the ``changed`` files removed
+        (``--repair``: built again, as missing ones are), what a killed run left unfinished
+        removed, and with ``replace`` (``--force``, another config) every recorded file."""
+        self.remove([RECORD])
+        self.remove(changed)
+        self.remove_unfinished()
+        if replace:
+            self.remove_all()
 
     def remove_unfinished(self) -> int:
         """Files whose write never completed: a killed run's intents, and what its intent logs name."""
@@ -198,6 +190,6 @@ def foreign_files(out: Path, ours) -> list[str]:
         dirs.sort()
         for name in sorted(names):
             rel = f"{rel_folder}/{name}" if rel_folder else name
-            if rel not in ours and not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
+            if rel not in ours and not is_temp(name):
                 found.append(rel)
     return sorted(found)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from ..config.sections import Config, public_dict
 from ..errors import BuildError, SpectrosetError
-from ..config.geometry import is_url
 from .record import read_build
 from ..dsp.render import ENCODER
-from .state import STATE_DIR, Journal
+from .state import Journal
+from .state_dir import STATE_DIR
 
 
 def fingerprint(cfg: Config, sources, skipped) -> str:
@@ -78,9 +78,8 @@ def encoder_changed(journal: Journal) -> bool:
 
 def check_nesting(source, out: Path) -> None:
     """Refuse an output folder inside the source folder or the other way round: a build would
-    read what it writes, and replacing it (``--force``) could only ever be unsafe."""
-    if is_url(source):
-        return
+    read what it writes, and replacing it (``--force``) could only ever be unsafe. ``source``
+    is a local folder (a URL source cannot nest: the caller skips the check)."""
     src, dst = Path(source).resolve(), out.resolve()
     if src == dst or dst in src.parents:
         raise BuildError(f"source.path {source} is inside the output folder {out}; choose another -o")

@@ -1,8 +1,8 @@
-"""build.json, the record of a finished build: its shape, its marker, and the one reader.
+"""build.json, the record of a finished build: its shape, its marker, the one reader and the one writer.
 
 Only a record spectroset wrote may decide what a rebuild, a mirror to a URL or a Hub push replaces
 or deletes, so every build.json read — ``OUT/build.json`` (:func:`read_build`), the one at a URL
-output (``layouts/remote.py``) and the one in a Hub repo (``publish/hub.py``) — goes through
+output (``publish/url.py``) and the one in a Hub repo (``publish/hub.py``) — goes through
 :func:`parse_record`: the marker ``"spectroset": {"record": 1}`` (or exactly the keys of a record
 written before the marker), the shape, and ``files`` naming safe paths with SHA-256 digests.
 Anything else is "not ours" (docs/guarantees.md, "Records: what is ours").
@@ -10,12 +10,17 @@ Anything else is "not ours" (docs/guarantees.md, "Records: what is ours").
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
 
 from ..errors import LayoutError
-from .ledger import RECORD, STATE_DIR, inside, remove, safe_rel
+from .atomic import atomic_write
+from .ledger import remove
+from .paths import inside, safe_rel
+from .stamps import sha256_file
+from .state_dir import RECORD, STATE_DIR, earlier_spool
 
 LAYOUTS = ("imagefolder", "parquet", "mirror")
 # What every finished build.json holds, with its type: a file missing one is not ours, or not finished.
@@ -32,9 +37,6 @@ def remove_earlier_build(out: Path, rels) -> None:
     """Remove what a build of an earlier spectroset (no ledger) wrote: the files its build.json
     lists whose bytes still match the recorded hash, the record itself, and its spools, named
     from the recordings ``rels`` of its journal as that version named them."""
-    from ..layouts.base import sha256_file
-    from ..plan.names import short_hash
-
     try:
         old, why = parse_record((out / RECORD).read_bytes())
     except OSError:
@@ -51,8 +53,24 @@ def remove_earlier_build(out: Path, rels) -> None:
             return False
 
     listed = [RECORD, *(rel for rel in recorded_files(old) if same(rel))] if old is not None else []
-    spools = [f"{STATE_DIR}/spool/{short_hash(rel, 24)}.pkl" for rel in rels if isinstance(rel, str)]
+    spools = [earlier_spool(rel) for rel in rels if isinstance(rel, str)]
     remove(out, [*listed, *spools])
+
+
+def to_json(obj) -> bytes:
+    """JSON as spectroset writes its records (build.json, stats.json): indented, UTF-8, a final newline."""
+    return (json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode()
+
+
+def write_build(out: Path, ledger, record: dict) -> dict:
+    """Write ``OUT/build.json`` through the ``ledger`` (the last file of a build), marked as ours;
+    the record as written."""
+    record = {"spectroset": MARK, **record}  # the marker first (:func:`record_problem`)
+    data = to_json(record)
+    ledger.intend([RECORD])
+    atomic_write(out / RECORD, data, root=out)
+    ledger.confirm(RECORD, hashlib.sha256(data).hexdigest(), len(data))
+    return record
 
 
 def read_build(out: Path) -> dict:

@@ -18,6 +18,7 @@ every file.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
@@ -27,6 +28,14 @@ from ..errors import BuildError
 
 INTACT, MISSING, CHANGED = "intact", "missing", "changed"
 log = logging.getLogger("spectroset")
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def create(db) -> None:
@@ -59,8 +68,6 @@ def verdict(out: str, rel: str, sha: str, size, stamp: tuple) -> tuple[str, int 
         return CHANGED, None
     if tuple(stamp) == (sha, st.st_mtime_ns):
         return INTACT, None
-    from ..layouts.base import sha256_file
-
     try:
         same = sha256_file(path) == sha
     except OSError:

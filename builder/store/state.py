@@ -24,8 +24,8 @@ from typing import Iterator
 
 from .atomic import disk_error
 from ..errors import BuildError, LockedError
-from .ledger import STATE_DIR
 from .paths import owned
+from .state_dir import JOURNAL, LOCK
 
 JOURNAL_FORMAT = 2  # PRAGMA user_version; 0 is the pickled journal of spectroset <= 0.x
 KEEP_BYTES = 64 << 20  # results a build committed, kept as objects for its end (by their JSON size)
@@ -43,11 +43,11 @@ class OutputLock:
     """Exclusive lock on an output folder for the life of one build."""
 
     def __init__(self, out: Path):
-        self.out, self.path = out, out / STATE_DIR / "lock"
+        self.out, self.path = out, out / LOCK
         self.fh = None
 
     def __enter__(self) -> "OutputLock":
-        path = owned(self.out, f"{STATE_DIR}/lock", whole=True)  # a linked state folder: refused before the first write
+        path = owned(self.out, LOCK, whole=True)  # a linked state folder: refused before the first write
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.fh = open(path, "a+")
@@ -120,11 +120,11 @@ def _decode(value):
     return value
 
 
-def decode_result(text: str, rows: bool = True):
-    """A journalled :class:`worker.FileResult`; ``ValueError`` (or ``TypeError``) if it is not one.
+def decode_result(text: str, types: tuple[type, type], rows: bool = True):
+    """A journalled recording's result, of ``types``: ``(result class, row class)``, the
+    worker's ``(FileResult, Row)``; ``ValueError`` (or ``TypeError``) if it is not one.
     ``rows=False`` leaves its rows out (their arrays are most of the decoding)."""
-    from ..run.worker import FileResult, Row
-
+    FileResult, Row = types
     data = json.loads(text)
     raw = data.pop("rows")
     rows = [Row(**{k: _decode(v) for k, v in row.items()}) for row in raw] if rows else []
@@ -136,11 +136,13 @@ def decode_result(text: str, rows: bool = True):
 
 class Journal:
     """Finished recordings of one output folder, keyed by their path under ``source.path``, and
-    the ledger of the files written there (:class:`ledger.Ledger`, same database)."""
+    the ledger of the files written there (:class:`ledger.Ledger`, same database). ``types``:
+    the classes a recording's result and its rows decode to (:func:`decode_result`); the
+    store knows only their fields, so the worker's ``(FileResult, Row)`` are passed in."""
 
-    def __init__(self, out: Path):
-        self.out = out
-        path = owned(out, f"{STATE_DIR}/journal.sqlite", whole=True)
+    def __init__(self, out: Path, types: tuple[type, type] | None = None):
+        self.out, self.types = out, types
+        path = owned(out, JOURNAL, whole=True)
         try:
             self.db = sqlite3.connect(path, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -216,8 +218,10 @@ class Journal:
         row = self.db.execute("SELECT record FROM units WHERE rel=?", (rel,)).fetchone()
         if row is None:
             return None
+        if self.types is None:  # a programming error, not a record to rebuild
+            raise RuntimeError("this Journal was opened without the types its records decode to")
         try:
-            record = decode_result(row[0], rows)
+            record = decode_result(row[0], self.types, rows)
         except (TypeError, ValueError, KeyError, AttributeError):  # tampered or foreign: rebuild it
             return None
         return record if record.rel == rel else None

@@ -11,8 +11,10 @@ from builder.run import worker
 from builder.config.output import SplitsConfig
 from builder.errors import BuildError
 from builder.layouts import units
-from builder.layouts.units import Target, Unit, check_visible, new_token, run_unit, spool_rel
-from builder.store.ledger import intent_log, read_intent_log
+from builder.layouts.units import Target, Unit, check_visible, new_token, run_unit
+from builder.plan.place import Placement
+from builder.store.ledger import read_intent_log
+from builder.store.state_dir import intent_log, spool_rel
 from builder.pipeline import build
 from builder.store.state import Journal
 from builder.run.worker import FileJob
@@ -20,10 +22,9 @@ from builder.run.worker import FileJob
 from . import demo_config, snapshot, tone
 
 
-def _target(out, token, **kw) -> Target:
-    fields = dict(out=str(out), token=token, spool=False, folder="birds", stem="rec", split="train",
-                  mirror=False, splits=SplitsConfig())
-    return Target(**{**fields, **kw})
+def _target(out, token, spool=False, rel="rec.wav", **kw) -> Target:
+    fields = dict(rel=rel, folder="birds", stem="rec", split="train", splits=SplitsConfig())
+    return Target(str(out), token, spool, Placement(**{**fields, **kw}))
 
 
 def _unit(tmp_path, path, *overrides, **target):
@@ -115,7 +116,7 @@ def test_a_kill_between_begin_and_commit_is_cleaned_up_at_the_next_start(tmp_pat
     build(cfg, workers=1, progress=False)
     build(clean, workers=1, progress=False)
     out, new = cfg.output.path, tone(src / "b" / "two.wav", 2.5, freq=700)
-    target = _target(out, new_token(out), folder="b", stem="two", spool=layout == "parquet")
+    target = _target(out, new_token(out), folder="b", stem="two", spool=layout == "parquet", rel="b/two.wav")
     journal = Journal(out)
     journal.ledger.intend([target.planned("b/two.wav")], unit="b/two.wav")
     journal.close()
@@ -139,7 +140,7 @@ def test_window_splits_put_one_recordings_images_in_several_folders_the_ledger_n
     out = one.output.path
     images = sorted(p.relative_to(out).as_posix() for p in out.glob("*/birds/*.png"))
     assert {p.split("/")[0] for p in images} == {"train", "validation", "test"}
-    journal = Journal(out)
+    journal = Journal(out, (worker.FileResult, worker.Row))
     rec, owned = journal.get("birds/long.wav"), journal.ledger.of_units(["birds/long.wav"])
     journal.close()
     assert sorted(rec.paths) == images == owned

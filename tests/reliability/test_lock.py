@@ -13,7 +13,8 @@ import pytest
 from builder.errors import LockedError
 from builder.config.loading import load_config
 from builder.pipeline import build
-from builder.store.state import STATE_DIR, OutputLock
+from builder.store.state import OutputLock
+from builder.store.state_dir import STATE_DIR
 
 from . import PYTHON, REPO, cli_env, run_cli, write_config, write_tone
 
