@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config.sections import SplitsConfig
+from ..config.output import SplitsConfig
 from .names import end_tag
 from .splits import assign_window
 
