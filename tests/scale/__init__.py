@@ -1,1 +1,0 @@
-"""Scale-out: Ray executor, fsspec sources, GPU device."""
