@@ -1,14 +1,13 @@
 """Shared fixtures. The audio corpus lives beside the repository, in ``../shared/corpus``.
 
 Where it is absent (a fresh clone), the real-audio tests run on stand-ins instead of skipping:
-``nasty_dir`` generates the odd files of ``corpus/nasty`` (``tests/fixtures/nasty.py``) and
+``nasty_dir`` generates the odd files of ``corpus/nasty`` (``tests/helpers/nasty.py``) and
 ``classes_dir`` is the bundled CC0 demo audio (``examples/demo-audio/<class>/``).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -32,8 +31,7 @@ def nasty_dir(tmp_path_factory) -> Path:
     """``corpus/nasty``, or a generated folder with the same names, formats, rates and lengths."""
     if (CORPUS / "nasty").is_dir():
         return CORPUS / "nasty"
-    sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-    from nasty import make_nasty
+    from tests.helpers.nasty import make_nasty
 
     return make_nasty(tmp_path_factory.mktemp("corpus"))
 

@@ -204,7 +204,7 @@ def write_card(layout, record: dict, stats: dict | None, preview: bool = False) 
     spelled = (cfg.publish.hf.license or cfg.publish.license) if spelled == "other" else spelled
     parts += ["", *trust_sections(layout, spelled, cfg.publish.citation)]
     parts += ["## Config\n", "```yaml\n" + yaml.safe_dump(record["config"], sort_keys=False, allow_unicode=True) + "```\n"]
-    # What str(DatasetCard(text)) gives (tests/layouts/test_card.py checks), without importing
+    # What str(DatasetCard(text)) gives (tests/card/test_card.py checks), without importing
     # huggingface_hub.repocard, whose Hub client took 0.13 s of every build
     card = f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(parts)
     layout.write_atomic("README.md", card.encode("utf-8"))

@@ -76,7 +76,7 @@ def size_category(n: int) -> str:
 def card_data(layout, record: dict):
     """The card's YAML header as ``huggingface_hub.DatasetCardData``, with ``configs`` and
     ``dataset_info`` in the form ``datasets``' own ``MetadataConfigs``/``DatasetInfosDict`` write
-    (written here: importing ``datasets`` cost every build 0.4–0.8 s; tests/layouts/test_card.py
+    (written here: importing ``datasets`` cost every build 0.4–0.8 s; tests/card/test_card.py
     compares the two)."""
     import copy
 

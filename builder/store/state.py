@@ -213,7 +213,7 @@ class Journal:
         """The journalled result of ``rel`` (without its rows for ``rows=False``: totals and skip
         reasons); None when there is none or its row does not decode."""
         kept = self._kept.get(rel)
-        if kept is not None:  # what decoding its row would give (tests/test_state.py)
+        if kept is not None:  # what decoding its row would give (tests/store/test_state.py)
             return kept[0] if rows else dataclasses.replace(kept[0], rows=[])
         row = self.db.execute("SELECT record FROM units WHERE rel=?", (rel,)).fetchone()
         if row is None:

@@ -10,7 +10,7 @@ import pytest
 from builder.errors import SourceError
 from builder.pipeline import build
 
-from . import ATTRIBUTION, attributed_source, demo_config, load
+from tests.helpers.layouts import ATTRIBUTION, attributed_source, demo_config, load
 
 KEEP = "source.labels={{csv: {csv}, keep_columns: [{cols}]{extra}}}"
 

@@ -11,7 +11,7 @@ import yaml
 
 from builder.pipeline import build
 
-from . import DEMO, birdclef_source, demo_config
+from tests.helpers.layouts import DEMO, birdclef_source, demo_config
 
 CSV_LABELS = "source.labels={{csv: {csv}, extra_labels_column: secondary_labels}}"
 
@@ -181,7 +181,7 @@ def _shown(out, env):
     import subprocess
     import sys
 
-    from . import REPO
+    from tests.helpers.layouts import REPO
 
     return subprocess.run([sys.executable, str(REPO / "examples" / "show.py"), str(out)], env=env,
                           capture_output=True, text=True, timeout=600)
@@ -265,7 +265,7 @@ def test_card_is_a_hub_card_with_sizes_datasets_reports(which, built, imagefolde
     push_to_hub writes), the template's sections filled from the build."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    from . import load
+    from tests.helpers.layouts import load
 
     cfg, record = built if which == "parquet" else imagefolder_arrays
     text = (cfg.output.path / "README.md").read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ import pytest
 
 from builder.pipeline import build
 
-from . import DEMO, demo_config
+from tests.helpers.layouts import DEMO, demo_config
 
 
 def test_imagefolder_croissant_reads_without_warnings_and_dates_itself_stably(tmp_path, caplog):
@@ -54,7 +54,7 @@ def test_every_record_set_reads_with_images_at_any_depth(tmp_path, case):
     raised "No objects to concatenate". A mirror of a flat folder (images at OUT's top) read none
     either; its glob must not take ``preview.png`` beside them."""
     mlc = pytest.importorskip("mlcroissant")
-    from . import REPO
+    from tests.helpers.layouts import REPO
 
     out = tmp_path / "out"
     if case == "events":

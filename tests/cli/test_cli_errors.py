@@ -1,6 +1,6 @@
 """Hostile configs at the CLI: ``error: ...`` lines (one per problem), exit 2, never a traceback.
 
-``tests/test_config.py`` fuzzes ``load_config`` itself; here the whole command is exercised, as a
+``tests/config/test_config.py`` fuzzes ``load_config`` itself; here the whole command is exercised, as a
 subprocess for a handful of hostile files and in-process (``builder.cli.main.main``) for a fuzz of
 ``--set`` values. Every config points at a source folder that does not exist, so even a config
 that happens to be valid stops with a one-line error before any work.
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from builder.cli.main import main
 
-from . import DEMO, REPO, cli_env, run_cli, write_config, write_tone
+from tests.helpers.cli import DEMO, REPO, cli_env, run_cli, write_config, write_tone
 
 MISSING = "/nonexistent/spectroset-test-source"
 GOOD = f"name: fuzz\nsource: {MISSING}\n"

@@ -444,7 +444,7 @@ def test_set_splits_null_builds_one_train_split(tmp_path, capsys):
 
     from builder.cli.main import main
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     out = tmp_path / "out"
     rc = main(["build", str(repo / "examples" / "demo.yaml"), "-o", str(out), "-j", "1", "--quiet",
                "--set", f"source.path={repo / 'examples' / 'demo-audio' / 'tabla'}", "--set", "source.labels=none",

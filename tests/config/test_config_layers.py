@@ -13,7 +13,7 @@ from builder.config.loading import parse_config
 from builder.config.sections import Config, SpectrogramConfig, WindowsConfig
 from builder.errors import ConfigError
 
-BUILDER = Path(__file__).resolve().parents[1] / "builder"
+BUILDER = Path(__file__).resolve().parents[2] / "builder"
 # What each package may import from builder (anywhere in a module, functions included; annotations
 # under ``if TYPE_CHECKING:`` do not count): its own package and the layers below it.
 BELOW = {"config": ("builder.config", "builder.dsp", "builder.errors"), "dsp": ("builder.dsp", "builder.errors")}

@@ -22,7 +22,7 @@ from builder.errors import ConfigError
 from builder.config.loading import parse_config
 from builder.dsp.spectrogram import Spectrogrammer
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "demo-audio"
 CORPUS = REPO.parent / "shared" / "corpus" / "classes"
 RATE = 32000

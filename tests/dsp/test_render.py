@@ -21,8 +21,9 @@ import pytest
 from PIL import Image
 
 from builder.dsp.render import deflate, png_bytes
+from tests.helpers.render import _spectrogram_like, digest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _samples() -> list[bytes]:
@@ -45,13 +46,6 @@ def test_streams_inflate_to_their_input(index):
     raw = _samples()[index]
     for level in (0, 1, 6, 9):
         assert zlib.decompress(deflate(raw, level)) == raw
-
-
-def _spectrogram_like(seed: int, shape=(128, 313)) -> np.ndarray:
-    rng = np.random.default_rng(seed)  # integers only: the pinned digest must not hang on float rounding
-    x = rng.integers(-6, 7, shape).cumsum(axis=1) + np.arange(60, 60 + shape[0])[:, None]
-    x[:, shape[1] * 2 // 3 :] = 0  # padding after a short recording: long runs
-    return x.clip(0, 255).astype(np.uint8)
 
 
 @pytest.mark.parametrize("level", [0, 1, 9])
@@ -88,20 +82,9 @@ for b in blocks:
     libc.free(ctypes.c_void_p(b))
 junk = [bytearray(os.urandom(n)) for n in (5000, 70_000, 500_000)]
 del junk
-sys.path.insert(0, sys.argv[2])
-from tests.test_render import digest
+from tests.helpers.render import digest
 print(digest())
 """
-
-
-def digest() -> str:
-    h = hashlib.sha256()
-    for seed in range(6):
-        pixels = _spectrogram_like(seed)
-        for level in (0, 1, 3):
-            h.update(png_bytes(pixels, level))
-        h.update(png_bytes(np.dstack([pixels] * 3), 1))
-    return h.hexdigest()[:16]
 
 
 def test_png_bytes_are_the_same_in_fresh_processes_with_dirty_heaps():

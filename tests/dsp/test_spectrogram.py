@@ -18,7 +18,7 @@ from builder.config.sections import ImageConfig, SpectrogramConfig
 from builder.dsp.render import to_image, to_uint8
 from builder.dsp.spectrogram import Spectrogrammer
 
-REFERENCE = Path(__file__).parent / "fixtures" / "reference"
+REFERENCE = Path(__file__).parents[1] / "fixtures" / "reference"
 EPS32 = float(np.finfo(np.float32).eps)
 DB_PER_NEPER = 20 / np.log(10)  # d(20·log10 A) / (dA / A)
 

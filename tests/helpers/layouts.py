@@ -94,3 +94,6 @@ def attributed_source(root: Path) -> tuple[Path, Path]:
     with open(table, "w", newline="") as fh:
         csv.writer(fh).writerows(rows)
     return audio, table
+
+
+RICH = ("output.layout=parquet", "output.include={arrays: true, audio: true}", "output.max_shard_size=1MB")

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from .fake_hub import FakeHub
-from .fake_kaggle import FakeKaggle
+from tests.publish.fake_hub import FakeHub
+from tests.publish.fake_kaggle import FakeKaggle
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1] / "publish"  # push_client.py
 REPO_ROOT = HERE.parents[1]
 
 HF_TOKEN = "hf_SECRETtokenVALUE0123456789abcdef"

@@ -9,7 +9,7 @@ from builder.sources.discover import SourceFile
 from builder.plan.dataset import FOLDER_BUDGET, FOLDER_LIMIT, make_plan
 from builder.pipeline import build
 
-from . import REPO, demo_config, load, tone
+from tests.helpers.layouts import REPO, demo_config, load, tone
 
 
 def _sources(label: str, n: int) -> list[SourceFile]:

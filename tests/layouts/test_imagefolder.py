@@ -13,7 +13,7 @@ import yaml
 
 from builder.pipeline import build
 
-from . import RATE, birdclef_source, demo_config, load, tone
+from tests.helpers.layouts import RATE, birdclef_source, demo_config, load, tone
 
 CSV_LABELS = "source.labels={{csv: {csv}, file_column: filename, label_column: primary_label, extra_labels_column: secondary_labels}}"
 WANT_LABELS = {  # file → (primary, all labels in order)
@@ -138,7 +138,7 @@ def test_metadata_parquet_schema_holds_the_cards_features(tmp_path, overrides):
     multi-label builds with folds and kept CSV columns (text and numbers) too."""
     from datasets import Features, Value
 
-    from . import attributed_source
+    from tests.helpers.layouts import attributed_source
 
     audio, table = attributed_source(tmp_path)
     labels = (f"source.labels={{csv: {table}, extra_labels_column: secondary_labels, "

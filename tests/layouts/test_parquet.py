@@ -15,9 +15,7 @@ from builder.layouts.parquet import assign_shards
 from builder.config.loading import load_config
 from builder.pipeline import build
 
-from . import DEMO, REPO, demo_config, load, snapshot, tone
-
-RICH = ("output.layout=parquet", "output.include={arrays: true, audio: true}", "output.max_shard_size=1MB")
+from tests.helpers.layouts import DEMO, REPO, RICH, demo_config, load, snapshot, tone
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +108,7 @@ def test_audio_clip_decodes_to_window_samples(rich):
 
 
 def test_rerun_is_a_noop(rich):
-    # worker-count independence of these bytes: tests/test_splits.py builds with -j 1 and -j 2
+    # worker-count independence of these bytes: tests/plan/test_splits.py builds with -j 1 and -j 2
     cfg, _, _ = rich
     first = snapshot(cfg.output.path)
     again = build(cfg, workers=1, progress=False)

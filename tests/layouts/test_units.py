@@ -19,7 +19,7 @@ from builder.pipeline import build
 from builder.store.state import Journal
 from builder.run.worker import FileJob
 
-from . import demo_config, snapshot, tone
+from tests.helpers.layouts import demo_config, snapshot, tone
 
 
 def _target(out, token, spool=False, rel="rec.wav", **kw) -> Target:

@@ -16,7 +16,7 @@ from builder.cli.main import main
 from builder.errors import ConfigError
 from builder.dsp.spectrogram import Spectrogrammer
 
-from . import DEMO, DEMO_YAML, demo_build, demo_config
+from tests.helpers.look import DEMO, DEMO_YAML, demo_build, demo_config
 
 LOOP = DEMO / "drum_loop" / "loop_amen.ogg"
 

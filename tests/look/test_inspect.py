@@ -11,7 +11,7 @@ import pytest
 from builder.cli.main import main
 from builder.pipeline import build
 
-from . import DEMO, REPO, demo_config
+from tests.helpers.layouts import DEMO, REPO, demo_config
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from builder.cli.main import main
 from builder.errors import LayoutError
 from builder.look.report import PER_LABEL, render_report
 
-from . import REPO, demo_build
+from tests.helpers.look import REPO, demo_build
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

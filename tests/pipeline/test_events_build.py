@@ -14,7 +14,7 @@ import soundfile as sf
 
 from builder.cli.main import main
 
-from .test_build import load, snapshot
+from tests.helpers.demo import load, snapshot
 
 SR = 16000
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"

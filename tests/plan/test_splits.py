@@ -78,7 +78,7 @@ def test_end_to_end_no_leak_and_same_bytes_for_any_worker_count(tmp_path):
     from builder.config.loading import load_config
     from builder.pipeline import build
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     # 14 recordings of 2.2 s (4 windows each), skewed over 3 labels
     for label, n, base in (("a", 9, 300), ("b", 4, 1300), ("c", 1, 2600)):
         (tmp_path / "src" / label).mkdir(parents=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from .conftest import KAGGLE_KEY, KAGGLE_TOKEN, hub_env, interrupt_client, kaggle_env, run_client
+from tests.helpers.publish import KAGGLE_KEY, KAGGLE_TOKEN, hub_env, interrupt_client, kaggle_env, run_client
 
 
 def one_line_error(result, *needles: str) -> None:
@@ -35,7 +35,7 @@ def test_main_cli_reports_a_missing_token_in_one_line(imagefolder_out, client_en
     import subprocess
     import sys
 
-    from .conftest import REPO_ROOT
+    from tests.helpers.publish import REPO_ROOT
 
     proc = subprocess.run([sys.executable, "-m", "builder", "push", str(imagefolder_out), "--to", "hf", "--repo",
                            "alice/x-y"], env=client_env, capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
@@ -53,7 +53,7 @@ def test_hf_rejected_token(imagefolder_out, hub, client_env):
 
 
 def test_hf_token_from_login_cache(imagefolder_out, hub, client_env, tmp_path):
-    from .conftest import HF_TOKEN
+    from tests.helpers.publish import HF_TOKEN
 
     (tmp_path / "hf").mkdir(exist_ok=True)
     (tmp_path / "hf" / "token").write_text(HF_TOKEN)
@@ -185,7 +185,7 @@ def test_kaggle_interrupted_push_resumes_without_resending(imagefolder_out, kagg
 
 
 def test_no_token_anywhere(imagefolder_out, hub, kaggle, client_env, tmp_path):
-    from .conftest import HF_TOKEN, SECRETS
+    from tests.helpers.publish import HF_TOKEN, SECRETS
 
     debug = dict(client_env, PUSH_CLIENT_DEBUG="1", VERBOSE="1", HF_DEBUG="1")  # --debug: logs and tracebacks
     hub.fail(1, path="/commit/")

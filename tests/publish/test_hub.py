@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import (FakeHub, HF_TOKEN, build_fixture_dataset, hub_env, make_client_env, run_client,
+from tests.helpers.publish import (FakeHub, HF_TOKEN, build_fixture_dataset, hub_env, make_client_env, run_client,
                       verify)
 from builder.publish.hub import check_repo_id
 from builder.errors import PublishError

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from .conftest import hub_env, run_client
+from tests.helpers.publish import hub_env, run_client
 from .fake_hub import Blob, Repo
 
 THESIS = {"thesis.pdf": b"%PDF-1.4 four years of work", "labels/all.csv": b"id,label\n1,cat\n2,dog\n"}

@@ -7,7 +7,7 @@ import io
 import json
 import zipfile
 
-from .conftest import KAGGLE_KEY, KAGGLE_TOKEN, kaggle_env, run_client
+from tests.helpers.publish import KAGGLE_KEY, KAGGLE_TOKEN, kaggle_env, run_client
 
 
 def test_create_then_version_imagefolder(imagefolder_out, kaggle, client_env):

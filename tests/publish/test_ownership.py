@@ -14,7 +14,7 @@ import pytest
 from builder.config.loading import load_config
 from builder.pipeline import build
 
-from .conftest import KAGGLE_TOKEN, hub_env, kaggle_env, run_client
+from tests.helpers.publish import KAGGLE_TOKEN, hub_env, kaggle_env, run_client
 from .fake_hub import Blob
 
 REPO = Path(__file__).resolve().parents[2]

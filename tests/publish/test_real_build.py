@@ -10,7 +10,7 @@ import pytest
 from builder.config.loading import load_config
 from builder.pipeline import build
 
-from .conftest import HF_TOKEN, FakeHub, hub_env, make_client_env, run_client, verify
+from tests.helpers.publish import HF_TOKEN, FakeHub, hub_env, make_client_env, run_client, verify
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "demo-audio"

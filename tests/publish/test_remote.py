@@ -17,7 +17,7 @@ from builder.errors import BuildError
 from builder.publish import url as remote
 from builder.config.loading import load_config
 from builder.pipeline import build
-from tests.reliability import DEMO, run_cli, snapshot, write_config
+from tests.helpers.cli import DEMO, run_cli, snapshot, write_config
 
 THESIS = b"chapter 1: the four years before"
 

@@ -2,7 +2,7 @@
 dataset, no blob on the fake Kaggle), the built files and the stage's folder as they were, and the
 same push goes through once there is space.
 
-Two ways in, as in ``tests/reliability/test_disk.py``: a real size-limited tmpfs in a private mount
+Two ways in, as in ``tests/system/test_disk.py``: a real size-limited tmpfs in a private mount
 namespace (``unshare -m``; the kernel answers ENOSPC, skipped where it cannot mount), and a file size
 limit (``RLIMIT_FSIZE``, EFBIG from the kernel for any writer, which runs everywhere).
 """
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability import skip_without_private_tmpfs
+from tests.helpers.cli import skip_without_private_tmpfs
 
-from .conftest import HERE, KAGGLE_TOKEN, kaggle_env, relist, run_client
+from tests.helpers.publish import HERE, KAGGLE_TOKEN, kaggle_env, relist, run_client
 
 BIG = 1 << 20  # one built file of this many bytes: the Kaggle zip of its split cannot be smaller
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import KAGGLE_TOKEN, hub_env, kaggle_env, run_client
+from tests.helpers.publish import KAGGLE_TOKEN, hub_env, kaggle_env, run_client
 
 USER_FILES = {"thesis.tex": b"\\chapter{One}", "data/raw.csv": b"id,value\n1,2\n", "lock": b"my own lock",
               "token": b"my own token", "train.zip": b"my own archive"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from builder.publish.url import staging_dir
 
-from tests.reliability import cli_env, run_cli, write_config, write_tone
+from tests.helpers.cli import cli_env, run_cli, write_config, write_tone
 
 
 def test_a_linked_default_staging_folder_is_refused(tmp_path: Path):

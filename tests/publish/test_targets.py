@@ -17,7 +17,7 @@ from builder.publish import add_secret, describe, redact, retrying
 from builder.publish import kaggle as kg
 from builder.publish import stage
 from builder.cli.push import add_push_arguments, run_push
-from .conftest import build_fixture_dataset, relist
+from tests.helpers.publish import build_fixture_dataset, relist
 
 # --------------------------------------------------------------------------- Kaggle names
 

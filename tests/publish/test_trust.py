@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from layouts import ATTRIBUTION, REPO, load
-from .conftest import HF_TOKEN, KAGGLE_TOKEN, FakeHub, hub_env, kaggle_env, make_client_env, run_client
+from tests.helpers.layouts import ATTRIBUTION, REPO, load
+from tests.helpers.publish import HF_TOKEN, KAGGLE_TOKEN, FakeHub, hub_env, kaggle_env, make_client_env, run_client
 
 KEEP = "source.labels={{csv: {csv}, keep_columns: [{cols}]}}"
 

@@ -5,13 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from builder.run.process import THREAD_VARS
 from builder.run.progress import Progress
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-from probe import REPO, probe_build  # noqa: E402
+from tests.helpers.probe import REPO, probe_build
 
 
 def test_the_clis_workers_fork_from_the_cli_itself(tmp_path):

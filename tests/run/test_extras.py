@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.reliability import DEMO as DEMO_AUDIO, REPO, cli_env
+from tests.helpers.cli import DEMO as DEMO_AUDIO, REPO, cli_env
 
 BLOCKED_CLI = ("import sys; sys.modules['torch'] = sys.modules['ray'] = None; "
                "from builder.cli import run; run()")

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-from probe import probe_build  # noqa: E402
+from tests.helpers.probe import probe_build
 
 
 def test_the_cli_caps_math_threads_before_they_load_inline_and_in_workers(tmp_path):

@@ -14,7 +14,7 @@ import soundfile as sf
 from builder.sources import audio
 from builder.errors import DecodeError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------- generated signals
@@ -222,7 +222,7 @@ def test_pyav_fallback_survives_eight_channels(nasty):
     # In a child process: PyAV's planar-float conversion of 7.1 audio crashes the interpreter.
     code = (
         "import numpy as np, soundfile as sf\n"
-        "from builder import audio\n"
+        "from builder.sources import audio\n"
         "def refuse(*a, **k): raise RuntimeError('off')\n"
         "audio._soundfile_blocks = refuse\n"
         f"p = {str(nasty / 'eight_channel_44k.flac')!r}\n"

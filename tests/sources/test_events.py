@@ -10,7 +10,7 @@ from builder.errors import SourceError
 from builder.sources.events import Event, dominant_label, label_window, overlaps, past_end, read_events
 from builder.config.source import EventLabels
 
-FIXTURES = Path(__file__).parent / "fixtures" / "events"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "events"
 
 
 def spec(events, **kw) -> EventLabels:

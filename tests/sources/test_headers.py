@@ -15,7 +15,7 @@ from builder.sources.headers import Headers, read_header
 from builder.config.loading import load_config
 from builder.store.state import Journal
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "demo-audio"
 
 

@@ -18,7 +18,7 @@ from builder.config.loading import load_config
 from builder.pipeline import build
 from builder.store.state import Journal
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_a_no_op_rerun_reads_no_file_and_a_touched_folder_is_hashed_once(tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ from builder.config.loading import load_config
 from builder.store.state import Journal, decode_result
 from builder.run.worker import FileJob
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _committed(tmp_path, *overrides):

@@ -4,7 +4,7 @@ thousand, and ``--debug``, which adds a traceback and changes nothing else."""
 
 from __future__ import annotations
 
-from . import run_cli, write_config, write_tone
+from tests.helpers.cli import run_cli, write_config, write_tone
 
 
 def test_debug_adds_a_traceback_and_keeps_the_exit_code(tmp_path):

@@ -25,7 +25,7 @@ from builder.store import state
 from builder.config.loading import load_config
 from builder.pipeline import build
 
-from . import DEMO, PYTHON, REPO, cli_env, load, run_cli, snapshot, temp_files, write_config, write_tone
+from tests.helpers.cli import DEMO, PYTHON, REPO, cli_env, load, run_cli, snapshot, temp_files, write_config, write_tone
 
 KILLS = 20
 SEED = 20260421

@@ -18,7 +18,7 @@ from builder.pipeline import build
 from builder.dsp.render import to_uint8
 from builder.dsp.spectrogram import Spectrogrammer, to_numpy
 from builder.plan.windows import Window
-from tests.pipeline.test_build import REPO, demo_config, snapshot
+from tests.helpers.demo import REPO, demo_config, snapshot
 
 torch = pytest.importorskip("torch", reason='torch is not installed (pip install "spectroset[gpu]")')
 
@@ -106,7 +106,7 @@ def test_torch_and_cuda_match_the_cpu_path_within_the_parity_tolerance(name, oth
     assert isinstance(cpu, np.ndarray)  # the CPU path is numpy's
     gpu = to_numpy(Spectrogrammer(SpectrogramConfig(**CONFIGS[name]), SR, *other)(x))
     # Two float32 FFTs differ by ~eps32 x the peak magnitude: 1e-3 dB near each window's peak,
-    # more far below it (see tests/test_spectrogram.py); compare within 60 dB of the peak tightly.
+    # more far below it (see tests/dsp/test_spectrogram.py); compare within 60 dB of the peak tightly.
     if CONFIGS[name].get("scale", "db") == "db" and CONFIGS[name].get("kind") != "mfcc":
         near = cpu >= cpu.max(axis=(1, 2), keepdims=True) - 60
         assert np.abs(gpu - cpu)[near].max() <= 1e-3

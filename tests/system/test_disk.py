@@ -19,7 +19,7 @@ from builder.cli.main import main
 from builder.config.loading import load_config
 from builder.pipeline import build
 
-from . import PYTHON, REPO, cli_env, skip_without_private_tmpfs, snapshot, temp_files, write_config, write_tone
+from tests.helpers.cli import PYTHON, REPO, cli_env, skip_without_private_tmpfs, snapshot, temp_files, write_config, write_tone
 
 
 def _corpus(root: Path) -> Path:

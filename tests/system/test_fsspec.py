@@ -16,7 +16,7 @@ from builder.config.geometry import is_url
 from builder.sources.urls import open_url, stamp
 from builder.config.loading import load_config
 from builder.pipeline import build
-from tests.pipeline.test_build import DEMO, REPO, demo_config, snapshot
+from tests.helpers.demo import DEMO, REPO, demo_config, snapshot
 
 
 @pytest.fixture

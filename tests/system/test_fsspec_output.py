@@ -16,7 +16,7 @@ from builder.errors import BuildError
 from builder.publish import url as remote
 from builder.config.loading import load_config
 from builder.pipeline import build
-from tests.pipeline.test_build import DEMO, REPO, load, snapshot
+from tests.helpers.demo import DEMO, REPO, load, snapshot
 
 
 def url_config(tmp_path: Path, url: str, *overrides: str, source: Path = DEMO):

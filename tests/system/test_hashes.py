@@ -12,7 +12,7 @@ from pathlib import Path
 
 from builder.store.record import read_build
 
-from . import DEMO, run_cli, write_config, write_tone
+from tests.helpers.cli import DEMO, run_cli, write_config, write_tone
 
 TRAIN = {"splits": {"train": 1.0}}
 

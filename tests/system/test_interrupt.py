@@ -12,16 +12,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from . import PYTHON, REPO, cli_env, run_cli, snapshot, write_config, write_tone
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "fixtures"))
-from probe import sitecustomize  # noqa: E402
+from tests.helpers.cli import PYTHON, REPO, cli_env, run_cli, snapshot, write_config, write_tone
+from tests.helpers.probe import sitecustomize
 
 
 def _source(root: Path) -> Path:

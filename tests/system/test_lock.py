@@ -16,7 +16,7 @@ from builder.pipeline import build
 from builder.store.state import OutputLock
 from builder.store.state_dir import STATE_DIR
 
-from . import PYTHON, REPO, cli_env, run_cli, write_config, write_tone
+from tests.helpers.cli import PYTHON, REPO, cli_env, run_cli, write_config, write_tone
 
 
 def _wait_for_lock_holder(out: Path, proc: subprocess.Popen, timeout: float = 60) -> None:

@@ -16,7 +16,8 @@ RATE = 48000  # resampled to the preset's 32 kHz on the way
 PROBE = r"""
 import json, resource, sys
 import soundfile, soxr  # the imports' own peak is not the build's
-from builder import render, spectrogram, worker
+from builder.dsp import render, spectrogram
+from builder.run import worker
 spectrogram.rfft_last_axis()
 from builder.config.loading import load_config
 from builder.pipeline import build

@@ -15,7 +15,7 @@ from builder.config.loading import load_config
 from builder.pipeline import build
 from builder.config.source import AUDIO_EXTENSIONS
 
-from . import DEMO, run_cli, write_config, write_tone
+from tests.helpers.cli import DEMO, run_cli, write_config, write_tone
 
 EXTENSIONS = [*AUDIO_EXTENSIONS, "mp4"]  # the video's AAC track is audio too
 WINDOW = 2.0

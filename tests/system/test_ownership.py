@@ -20,7 +20,7 @@ from builder.config.loading import load_config
 from builder.pipeline import build
 from builder.publish.stage import published_files
 
-from . import DEMO, run_cli, snapshot, write_config, write_tone
+from tests.helpers.cli import DEMO, run_cli, snapshot, write_config, write_tone
 
 USER = {"data/results.txt": b"my results", "data/mine.parquet": b"PAR1 not ours PAR1", ".keep.tmp": b"",
         "notes/.draft.tmp": b"half a thought", "notes/todo.md": b"- listen again", "train/my_extra.txt": b"x"}

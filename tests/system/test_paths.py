@@ -15,7 +15,7 @@ from builder.config.loading import load_config
 from builder.plan.names import MAX_BYTES, fold, safe_component, unique_components, unique_stems
 from builder.pipeline import build
 
-from . import load, snapshot, write_config, write_tone
+from tests.helpers.cli import load, snapshot, write_config, write_tone
 
 CAFE_NFC = unicodedata.normalize("NFC", "café")
 CAFE_NFD = unicodedata.normalize("NFD", "café")

@@ -12,7 +12,7 @@ from builder.errors import BuildError, ConfigError
 from builder.run.executors import make_executor
 from builder.config.loading import load_config
 from builder.pipeline import build
-from tests.pipeline.test_build import DEMO, demo_config, snapshot
+from tests.helpers.demo import DEMO, demo_config, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_ray_build_to_a_url_output_mirrors_the_local_bytes(tmp_path, ray_session
     import fsspec
 
     from builder.config.loading import load_config as load
-    from tests.pipeline.test_build import REPO
+    from tests.helpers.demo import REPO
 
     url = f"memory://ray-{tmp_path.name}/ds"
     cfg = load(REPO / "examples" / "demo.yaml", [f"output.path={url}", f"output.staging={tmp_path / 'staging'}",

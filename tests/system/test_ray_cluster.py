@@ -10,9 +10,9 @@ import pytest
 
 from builder.config.loading import load_config
 from builder.pipeline import build
-from tests.layouts.test_parquet import RICH
-from tests.pipeline.test_build import DEMO, REPO, snapshot
-from tests.reliability import run_cli
+from tests.helpers.layouts import RICH
+from tests.helpers.demo import DEMO, REPO, snapshot
+from tests.helpers.cli import run_cli
 
 
 @pytest.fixture(scope="module")

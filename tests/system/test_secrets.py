@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import cli_env, run_cli, write_config, write_tone
+from tests.helpers.cli import cli_env, run_cli, write_config, write_tone
 
 HF_MARKER = "hf_SpectrosetSecretMarker0123456789"
 KAGGLE_MARKER = "KaggleSecretMarker0123456789abcdef"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from . import run_cli, snapshot, write_config, write_tone
+from tests.helpers.cli import run_cli, snapshot, write_config, write_tone
 
 MINE = {"lock": b"my lock: do not touch", "token": b"my API token", "journal.txt": b"day one"}
 

@@ -1,0 +1,1 @@
+"""Tests; tests/<package>/ mirrors builder/<package>/, shared helpers in tests/helpers/."""

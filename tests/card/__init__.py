@@ -1,0 +1,1 @@
+"""builder.card: the dataset card, Croissant, attribution, the preview grid."""

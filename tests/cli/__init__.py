@@ -1,0 +1,1 @@
+"""builder.cli: the command line, as a user meets it."""

@@ -1,0 +1,1 @@
+"""builder.config: sections, loading, presets, licences."""

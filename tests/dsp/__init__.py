@@ -1,0 +1,1 @@
+"""builder.dsp: filterbanks, spectrograms, channels, PNG rendering."""

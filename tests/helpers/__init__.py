@@ -1,0 +1,1 @@
+"""Helpers shared by the tests (import them from here; never from a test module): cli (the CLI as a subprocess, tiny configs), demo (the demo build), layouts (generated sources), look, publish (fake servers' fixtures), probe, nasty, render."""

@@ -1,0 +1,1 @@
+"""builder.layouts: imagefolder, parquet, the workers' units, folder limits."""

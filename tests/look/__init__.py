@@ -1,0 +1,1 @@
+"""builder.look: inspect, report, preview figures."""

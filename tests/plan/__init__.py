@@ -1,0 +1,1 @@
+"""builder.plan: windows, splits, names."""

@@ -1,0 +1,1 @@
+"""builder.run: the worker, executors, thread caps."""

@@ -1,0 +1,1 @@
+"""builder.sources: discovery, audio decoding, labels, events, headers."""

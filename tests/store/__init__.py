@@ -1,0 +1,1 @@
+"""builder.store: ledger, paths, stamps, state."""

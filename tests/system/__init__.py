@@ -1,0 +1,1 @@
+"""Property and system suites of the whole build: reruns, kill -9 and crashes, interrupts, locks, full disks, bounds, ownership, hashes, hostile names and audio, secrets, memory, scale-out (Ray, fsspec, device)."""
