@@ -30,6 +30,7 @@ demo: $(STAMP)
 	$(BIN)/python examples/show.py out/demo
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache  # imports only point down (pyproject.toml, docs/internals.md)
 	$(BIN)/python -m pytest -q
 
 # The peers need librosa (dev) and torch (gpu); spectroset's CPU path imports neither torch nor MKL.
