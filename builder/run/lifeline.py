@@ -87,7 +87,22 @@ def _tie_forkserver() -> None:
         return
     die_with_parent(int(parent))
     forkserver = os.getpid()
-    os.register_at_fork(after_in_child=lambda: die_with_parent(forkserver))
+    os.register_at_fork(after_in_child=lambda: _worker_start(forkserver))
+
+
+def _worker_start(forkserver: int) -> None:
+    die_with_parent(forkserver)
+    sys.excepthook = _quiet_when_stopped
+
+
+def _quiet_when_stopped(kind, value, tb) -> None:
+    """A worker the forkserver was still starting when the CLI stopped finds its pipe closed while it
+    reads its preparation data (multiprocessing/spawn.py): the CLI has already said "interrupted",
+    and the forkserver would print that worker's traceback under it. Anything else is printed."""
+    import pickle
+
+    if not issubclass(kind, (EOFError, OSError, pickle.UnpicklingError, KeyboardInterrupt)):
+        sys.__excepthook__(kind, value, tb)
 
 
 _tie_forkserver()

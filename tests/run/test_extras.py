@@ -15,7 +15,7 @@ import pytest
 from tests.helpers.cli import DEMO as DEMO_AUDIO, REPO, cli_env
 
 BLOCKED_CLI = ("import sys; sys.modules['torch'] = sys.modules['ray'] = None; "
-               "from builder.cli import run; run()")
+               "from builder.cli.main import run; run()")
 
 
 def blocked_cli(*args: str) -> subprocess.CompletedProcess:

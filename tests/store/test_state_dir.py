@@ -15,7 +15,7 @@ from builder.plan.names import end_tag
 from builder.sources.discover import SourceFile
 from builder.store import state_dir
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BUILDER = REPO / "builder"
 # What each package may import (imports inside functions count; ``if TYPE_CHECKING:`` ones do not).
 BELOW = {"store": {"store", "config", "dsp", "errors"},
@@ -94,5 +94,5 @@ def test_mirror_is_a_layout_class_with_no_split_folders(tmp_path):
     layout = get_layout(cfg, cfg.output.path, plan)
     assert isinstance(layout, MirrorLayout) and layout.name == "mirror" and not layout.spool
     assert plan.place("frogs/r2.wav", 3, 2.5) == ("train", "frogs/r2_2.5.png")
-    assert layout.metadata_rel("train") == "metadata.csv" and layout.data_files() == {"train": "**"}
+    assert layout.metadata_rel("train") == "metadata.parquet" and layout.data_files() == {"train": "**"}
     assert state_dir.intent_log("frogs/r2.wav").startswith(".spectroset/intent/")

@@ -60,7 +60,7 @@ def test_a_huge_config_or_list_is_refused_before_parsing_naming_the_file_and_the
 
 
 def test_more_folds_than_recordings_are_clamped_with_one_warning(tmp_path):
-    import csv
+    import pyarrow.parquet as pq
 
     src = tmp_path / "src"
     for i in range(6):
@@ -72,8 +72,8 @@ def test_more_folds_than_recordings_are_clamped_with_one_warning(tmp_path):
     warnings = [line for line in done.stderr.splitlines() if "output.folds" in line]
     assert warnings == ["warning: output.folds: 50 folds but 6 train recording(s), and a recording is never split: "
                         "using 6 folds (0-5); lower output.folds or add recordings"], done.stderr
-    with open(out / "train" / "metadata.csv", newline="") as fh:
-        folds = {row["file_name"].split("_")[0]: int(row["fold"]) for row in csv.DictReader(fh)}
+    rows = pq.read_table(out / "train" / "metadata.parquet", columns=["file_name", "fold"]).to_pylist()
+    folds = {row["file_name"].split("_")[0]: row["fold"] for row in rows}
     assert sorted(folds.values()) == list(range(6))  # before: 5, 10, 14, 38 … and 44 empty folds
     assert "- `fold`: 0-5, a stratified group k-fold" in (out / "README.md").read_text()
 
@@ -99,7 +99,7 @@ def test_a_hundred_thousand_events_on_one_file_label_in_near_linear_time(tmp_pat
     done = run_cli("build", cfg, "-j", "1", "--quiet")
     assert done.returncode == 0, done.stderr
     rows = pq.read_table(out / "train" / "metadata.parquet", columns=["start", "label", "labels"]).to_pylist()
-    assert rows == [{"start": start, "label": "owl", "labels": ["owl", "wren"]}  # 0.125 s each: a tie, by name
+    assert rows == [{"start": start, "label": 0, "labels": [0, 1]}  # owl, wren (ids): 0.125 s each, a tie, by name
                     for start in (0.0, 0.00025, 0.00125)]  # the first event's window at 0, then one per start
 
 
