@@ -10,8 +10,9 @@ only sends what is missing. Files that the previous spectroset push uploaded (li
 removed label) are deleted in the same commit, each by its exact name; any other file in the repo
 is someone else's and stays. A file the previous push uploaded whose bytes in the repo changed
 since (the owner edited it on the Hub) is never deleted (left, with a warning) nor replaced (the
-push stops before uploading anything; ``hub_hashes.py``). A build.json spectroset did not write (:func:`record.parse_record`)
-means the repo is someone else's: the push stops with one line before anything in it changes.
+push stops before uploading anything; ``hub_hashes.py``). A build.json spectroset did not write
+(:func:`record.parse_record`) means the repo is someone else's: the push stops with one line
+before anything in it changes.
 
 The dataset card is uploaded as the engine wrote it: its ``configs`` tell ``load_dataset`` which
 files make which split and declare the features (``label`` as a ``ClassLabel``).
