@@ -27,17 +27,18 @@ def current_sha256(remote, rel: str) -> str | None:
     when something that is not a readable file is (a folder): not the record's, whatever it is."""
     def read() -> str:
         digest = hashlib.sha256()
-        with remote.fs.open(remote._remote(rel), "rb") as f:
-            for chunk in iter(lambda: f.read(CHUNK), b""):
-                digest.update(chunk)
+        try:
+            with remote.fs.open(remote._remote(rel), "rb") as f:
+                for chunk in iter(lambda: f.read(CHUNK), b""):
+                    digest.update(chunk)
+        except (IsADirectoryError, NotADirectoryError):
+            return ""
         return digest.hexdigest()
 
     try:
         return remote._call("read", read)
     except FileNotFoundError:
         return None
-    except (IsADirectoryError, NotADirectoryError):
-        return ""
 
 
 def changed_on_remote(remote, there: dict[str, str], rels, new: dict[str, str]) -> list[str]:

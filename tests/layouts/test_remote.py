@@ -202,7 +202,7 @@ def test_a_marked_build_json_naming_a_file_at_another_hash_deletes_nothing(tmp_p
     assert (target / "thesis.txt").read_bytes() == THESIS
 
 
-@pytest.mark.parametrize("how", ["inside", "through-a-link"])
+@pytest.mark.parametrize("how", ["inside", "through-a-link", "holding-it"])
 def test_a_file_url_inside_the_source_is_refused_like_a_local_output(tmp_path, how):
     cfg, target, url = _setup(tmp_path)
     src = tmp_path / "src"
@@ -210,9 +210,34 @@ def test_a_file_url_inside_the_source_is_refused_like_a_local_output(tmp_path, h
     if how == "through-a-link":
         (tmp_path / "elsewhere").symlink_to(src, target_is_directory=True)
         inner = tmp_path / "elsewhere" / "newsub"
-    before = snapshot(src)
-    line = _one_error(run_cli("build", cfg, "-j", "1", "-o", inner.as_uri()))
-    assert line == f"error: output folder {inner.as_uri()} is inside source.path {src}; choose a folder outside " \
-                   "it with -o", line
-    assert snapshot(src) == before and not (src / "newsub").exists()
-    assert "is inside source.path" in _one_error(run_cli("build", cfg, "-j", "1", "-o", src / "newsub"))
+    before = snapshot(tmp_path)
+    if how == "holding-it":
+        line = _one_error(run_cli("build", cfg, "-j", "1", "-o", tmp_path.as_uri()))
+        assert line == f"error: source.path {src} is inside the output folder {tmp_path.as_uri()}; choose another -o"
+    else:
+        line = _one_error(run_cli("build", cfg, "-j", "1", "-o", inner.as_uri()))
+        assert line == f"error: output folder {inner.as_uri()} is inside source.path {src}; choose a folder " \
+                       "outside it with -o", line
+        assert "is inside source.path" in _one_error(run_cli("build", cfg, "-j", "1", "-o", src / "newsub"))
+    assert snapshot(tmp_path) == before and not (src / "newsub").exists()
+
+
+def test_a_memory_url_never_overwrites_an_edited_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(remote, "LEASE_SETTLE", 0.01)
+    fs, root = fsspec.filesystem("memory"), f"/own-{uuid.uuid4().hex[:8]}/ds"
+    src = tmp_path / "src"
+    shutil.copytree(DEMO / "kick_drum", src / "kick_drum")
+    cfg = load_config(write_config(tmp_path / "c.yaml", src, output={
+        "path": f"memory://{root.lstrip('/')}", "staging": str(tmp_path / "st"), "splits": {"train": 1.0}}))
+    try:
+        build(cfg, workers=1, progress=False)
+        fs.pipe(f"{root}/README.md", b"my own card")
+        (src / "kick_drum" / "bd_boom.aiff").unlink()
+        with pytest.raises(BuildError, match=r"1 file\(s\) at memory://.* changed since spectroset uploaded them "
+                                             r"\(README.md\)"):
+            build(cfg, workers=1, progress=False)
+        assert fs.cat_file(f"{root}/README.md") == b"my own card"
+        build(cfg, workers=1, progress=False, repair=True)
+        assert fs.cat_file(f"{root}/README.md") == (tmp_path / "st" / "README.md").read_bytes()
+    finally:
+        fs.rm(root.rsplit("/", 1)[0], recursive=True)
