@@ -15,6 +15,7 @@ replaces them.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -68,8 +69,6 @@ def changed_on_hub(repo: HubRepo, recorded: dict[str, str], stage: Path) -> list
     whose bytes are neither the record's nor the staged ones this push uploads."""
     if not recorded:
         return []
-    import json
-
     now = json.loads((stage / RECORD).read_bytes())["files"]
     changed = []
     for rel, entry in sorted(_tree(repo).items()):
