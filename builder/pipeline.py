@@ -102,6 +102,8 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
         from .publish.url import Remote, staging_dir
 
         remote = Remote(cfg.output.path, staging_dir(cfg.output.path, cfg.output.staging))
+        if remote.local_root is not None and not is_url(cfg.source.path):  # file://: as a local -o
+            check_nesting(cfg.source.path, remote.local_root, shown=remote.url)
         remote.check()
         cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"path": remote.staging})})
     out = cfg.output.path
@@ -124,7 +126,7 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
             journal.close()
         if remote is not None:
             report.url = remote.url
-            report.uploaded, report.deleted = remote.sync(report.record, full=opts.force)
+            report.uploaded, report.deleted = remote.sync(report.record, full=opts.force, repair=opts.repair)
             report.up_to_date = report.up_to_date and not (report.uploaded or report.deleted)
     report.seconds, report.unannotated = time.monotonic() - t0, unannotated
     return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from ..errors import LayoutError
@@ -18,6 +19,20 @@ def finished_build(out: Path) -> dict:
     if not out.is_dir():
         raise LayoutError(f"{out}: not a folder" if out.exists() else f"{out}: no such folder")
     return read_build(out)
+
+
+@contextlib.contextmanager
+def reading(path: Path):
+    """A built file that cannot be read (corrupted, edited) as one :class:`LayoutError` line naming
+    it, not a reader's traceback (pyarrow's errors are ``ValueError``s and ``OSError``s)."""
+    try:
+        yield
+    except LayoutError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise LayoutError(f"{path}: cannot be read ({detail}); `spectroset inspect --verify` checks every built "
+                          "file, and rerunning the build with --repair restores changed ones") from None
 
 
 def check_files(dataset: Path, record: dict) -> list[str]:

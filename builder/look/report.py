@@ -21,6 +21,7 @@ import yaml
 
 from ..errors import LayoutError
 from ..plan.names import plural as _n
+from .inspect import reading
 
 PER_LABEL = 4  # windows shown per label, from as many different recordings as there are
 MAX_LABELS = 60  # beyond this the page would be megabytes of thumbnails; the table still lists all
@@ -79,7 +80,8 @@ def read_rows(out: Path, record: dict) -> list[dict]:
         rows = []
         for rel in sorted(f for f in files if f.startswith("data/") and f.endswith(".parquet")):
             split = rel[len("data/"):].split("-")[0]
-            rows += _parquet_rows(out, _listed(out, rel), split, None)
+            with reading(out / rel):
+                rows += _parquet_rows(out, _listed(out, rel), split, None)
         return rows
     rows = []
     mirror = record.get("layout") == "mirror"
@@ -90,9 +92,10 @@ def read_rows(out: Path, record: dict) -> list[dict]:
             raise LayoutError(f"{out}: build.json lists no metadata file for split {split!r}; rerun the build")
         meta = _listed(out, rel)
         if rel.endswith(".parquet"):
-            rows += _parquet_rows(out, meta, split, meta.parent)
+            with reading(meta):
+                rows += _parquet_rows(out, meta, split, meta.parent)
             continue
-        with open(meta, newline="", encoding="utf-8") as fh:
+        with reading(meta), open(meta, newline="", encoding="utf-8") as fh:
             for r in csv.DictReader(fh):
                 rows.append(dict(split=split, label=r.get("label") or "(none)", source=r["source"],
                                  start=float(r["start"]), end=float(r["end"]),
@@ -159,12 +162,14 @@ def _load_media(picked: dict[str, list[dict]]) -> None:
                 if isinstance(r[column], tuple):
                     wanted[(r[column][0], column)].append(r)
             if isinstance(r["image"], Path):
-                r["png"] = r["image"].read_bytes()
+                with reading(r["image"]):
+                    r["png"] = r["image"].read_bytes()
     if wanted:
         import pyarrow.parquet as pq
 
         for (path, column), items in wanted.items():
-            cells = pq.ParquetFile(path).read(columns=[column]).column(column).take([r[column][1] for r in items])
+            with reading(path):
+                cells = pq.ParquetFile(path).read(columns=[column]).column(column).take([r[column][1] for r in items])
             for r, cell in zip(items, cells.to_pylist()):
                 r["png" if column == "image" else "flac"] = (cell or {}).get("bytes")
 

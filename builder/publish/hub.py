@@ -8,8 +8,11 @@ commits, otherwise it makes one LFS commit. Either way a retry or a rerun after 
 only sends what is missing. Files that the previous spectroset push uploaded (listed in the
 ``build.json`` it left in the repo) and this build no longer has (a shard count that shrank, a
 removed label) are deleted in the same commit, each by its exact name; any other file in the repo
-is someone else's and stays. A build.json spectroset did not write (:func:`record.parse_record`)
-means the repo is someone else's: the push stops with one line before anything in it changes.
+is someone else's and stays. A file the previous push uploaded whose bytes in the repo changed
+since (the owner edited it on the Hub) is never deleted (left, with a warning) nor replaced (the
+push stops before uploading anything; ``hub_hashes.py``). A build.json spectroset did not write
+(:func:`record.parse_record`) means the repo is someone else's: the push stops with one line
+before anything in it changes.
 
 The dataset card is uploaded as the engine wrote it: its ``configs`` tell ``load_dataset`` which
 files make which split and declare the features (``label`` as a ``ClassLabel``).
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -30,10 +34,12 @@ from ..errors import CredentialsError, PublishError
 from . import TRANSIENT_STATUS, add_secret, causes, describe, is_offline, network_error, retrying
 from ..store.state_dir import RECORD
 from ..store.record import parse_record, recorded_files
+from .hub_hashes import HubRepo, changed_on_hub, left_line, refuse_replacing
 from .stage import replace_texts, stage_hub
 
 _NAME = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
 _GLOB = re.compile(r"([*?\[])")
+log = logging.getLogger("spectroset")
 
 
 @dataclass(frozen=True)
@@ -148,16 +154,22 @@ def publish(out: Path, files: list[str], target: HubTarget, stage: Path, texts=N
     user = step("check the token", lambda: api.whoami())["name"]
     repo_id = target.repo_id if "/" in target.repo_id else f"{user}/{target.repo_id}"
     stage_hub(out, stage, files)
-    if texts is not None:
-        replace_texts(stage, texts(repo_id))
+    rewritten = texts(repo_id) if texts is not None else {}
+    replace_texts(stage, rewritten)
     step(f"create {repo_id}", lambda: api.create_repo(
         repo_id, repo_type="dataset", private=target.private, exist_ok=True))
     raw = step(f"read build.json of {repo_id}", lambda: _remote_record(api, repo_id, target.revision))
     previous = previous_push(raw, repo_id)
+    recorded = {rel: previous["files"][rel] for rel in recorded_files(previous) if rel not in rewritten}
+    changed = changed_on_hub(HubRepo(api, repo_id, target.revision, step), recorded, stage)
+    refuse_replacing(repo_id, [rel for rel in changed if rel in files])
+    left = [rel for rel in changed if rel not in files]
+    if left:
+        log.warning(left_line(repo_id, left))
     if target.revision:
         step(f"create branch {target.revision}", lambda: api.create_branch(
             repo_id, branch=target.revision, repo_type="dataset", exist_ok=True))
-    gone = sorted(set(recorded_files(previous)) - set(files) - {RECORD})
+    gone = sorted(set(recorded_files(previous)) - set(files) - {RECORD} - set(left))
     commit = step(f"upload to {repo_id}", lambda: api.upload_folder(
         repo_id=repo_id, repo_type="dataset", folder_path=stage, revision=target.revision,
         commit_message=target.message, delete_patterns=[exact_pattern(p) for p in gone] or None))

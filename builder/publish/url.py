@@ -11,6 +11,8 @@ built in a local *staging* folder exactly like a local one, then mirrored to the
    first one, seconds in — resumes where it stopped;
 3. files the previous build had put there (its remote ``build.json``, or this staging folder's
    note) and this one no longer has are deleted, each by its exact name;
+   a recorded file whose bytes there changed is the user's: never replaced (the sync stops before
+   step 1) nor deleted (left, with a warning) unless ``--repair`` (``url_hashes.py``);
 4. ``build.json`` is uploaded last.
 
 A remote ``build.json`` counts only if spectroset wrote it (:func:`record.parse_record`): a
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import secrets
 import socket
@@ -47,10 +50,12 @@ from ..store.paths import inside, owned, safe_rel
 from ..store.state_dir import LEASE, RECORD, REMOTE_NOTE
 from ..store.record import parse_record, recorded_files
 from ..store.atomic import atomic_write
+from .url_hashes import changed_on_remote, left_line, refuse_overwrite
 
 NOTE_EVERY = 5.0  # seconds between saves of remote.json during an upload
 LEASE_SECONDS = 300.0  # a lease not renewed for this long belongs to a build that died
 LEASE_SETTLE = 1.0  # seconds between writing a lease and reading it back
+log = logging.getLogger("spectroset")
 
 
 def staging_dir(url: str, staging: Path | None) -> Path:
@@ -78,6 +83,13 @@ class Remote:
         self.url, self.staging = url.rstrip("/"), staging
         self.fs, self.root = filesystem(url, key="output.path")
         self.note_path = staging / REMOTE_NOTE
+
+    @property
+    def local_root(self) -> Path | None:
+        """The folder of a ``file://`` output; None for other stores."""
+        from fsspec.implementations.local import LocalFileSystem
+
+        return Path(self.root) if isinstance(self.fs, LocalFileSystem) else None
 
     def _remote(self, rel: str) -> str:
         return join(self.root, rel)
@@ -123,11 +135,9 @@ class Remote:
     def _inside(self, rels) -> None:
         """On a local (``file://``) root, refuse before any write a path that leads out of the root
         through a linked folder (:func:`paths.inside`) or is a link itself (fsspec follows it)."""
-        from fsspec.implementations.local import LocalFileSystem
-
-        if not isinstance(self.fs, LocalFileSystem):
+        if self.local_root is None:
             return  # object stores and memory:// have no links; unsafe paths never get here
-        root, folders = Path(self.root), {}
+        root, folders = self.local_root, {}
         for rel in rels:
             folder = rel.rpartition("/")[0]
             if folder not in folders:
@@ -153,9 +163,11 @@ class Remote:
         data = json.dumps({"url": self.url, "files": files, "intended": intended}, sort_keys=True).encode()
         atomic_write(self.note_path, data, root=self.staging)
 
-    def sync(self, record: dict, full: bool = False) -> tuple[int, int]:
+    def sync(self, record: dict, full: bool = False, repair: bool = False) -> tuple[int, int]:
         """Mirror the staging folder's finished build to the URL; ``(uploaded, deleted)`` files.
-        ``full`` (``--force``) uploads every file again, whatever the remote says it holds."""
+        ``full`` (``--force``) uploads every file again, whatever the remote says it holds. A
+        recorded file whose remote bytes changed is never replaced (the sync stops first) nor
+        deleted (it is left, with a warning) unless ``repair`` (``url_hashes.py``)."""
         previous = self.record()
         local_json = (self.staging / RECORD).read_bytes()
         if previous is not None and json.loads(local_json) == previous and not full:
@@ -165,14 +177,20 @@ class Remote:
         there.update(noted)
         self._inside(sorted(set(record["files"]) | set(there) | set(intended) | {RECORD, LEASE}))
         skip = {} if full else dict(there)
+        todo = [(rel, sha) for rel, sha in sorted(record["files"].items()) if skip.get(rel) != sha and safe_rel(rel)]
+        gone = (set(there) | set(intended)) - set(record["files"]) - {RECORD, LEASE}
+        changed = [] if repair else changed_on_remote(self, there, {r for r, _ in todo} | gone, record["files"])
+        if set(changed) - gone:
+            refuse_overwrite(self.url, sorted(set(changed) - gone))  # before the first change
+        if changed:
+            log.warning(left_line(self.url, changed))
         with _Lease(self) as lease:
-            return self._mirror(record, local_json, previous, there, intended, skip, lease)
+            return self._mirror(record, local_json, previous, there, intended, todo, sorted(gone - set(changed)), lease)
 
-    def _mirror(self, record: dict, local_json: bytes, previous, there: dict, intended: list[str], skip: dict,
-                lease) -> tuple[int, int]:
+    def _mirror(self, record: dict, local_json: bytes, previous, there: dict, intended: list[str], todo: list,
+                gone: list[str], lease) -> tuple[int, int]:
         if previous is not None:
             self._call("delete", self.fs.rm_file, self._remote(RECORD))
-        todo = [(rel, sha) for rel, sha in sorted(record["files"].items()) if skip.get(rel) != sha and safe_rel(rel)]
         intended = sorted(set(intended) | {rel for rel, _ in todo})
         self._note(there, intended)  # before the first upload: whatever arrives from here on is ours
         uploaded, last_note, folders = 0, time.monotonic(), set()
@@ -192,7 +210,6 @@ class Remote:
                     last_note = time.monotonic()
         finally:  # an error (or Ctrl-C) keeps what did arrive; only a kill loses the last seconds
             self._note(there, intended)
-        gone = sorted((set(there) | set(intended)) - set(record["files"]) - {RECORD, LEASE})
         for rel in gone:
             try:
                 self._call("delete", self.fs.rm_file, self._remote(rel))

@@ -138,11 +138,13 @@ class AtomicFile:
 @contextlib.contextmanager
 def disk_errors(path: Path):
     """Any ``OSError`` inside (a full disk while staging a push) as the one line of :func:`disk_error`,
-    naming the file the error names, else ``path``."""
+    naming the file the error names, else ``path``. Of two (a copy, link or rename: ``shutil``
+    puts the source first even when writing the copy failed), the second, the one written."""
     try:
         yield
     except OSError as exc:
-        raise disk_error(exc, Path(exc.filename) if exc.filename else path) from None
+        named = exc.filename2 or exc.filename
+        raise disk_error(exc, Path(named) if named else path) from None
 
 
 def disk_error(exc: OSError, path: Path) -> BuildError:

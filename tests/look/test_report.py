@@ -180,3 +180,21 @@ def test_recording_length_histogram_starts_at_0_s(tmp_path):
     text = page.read_text()
     lengths = text[text.index("Recording length"):text.index("Windows per recording")]
     assert "<title>0–0.04: 1</title>" in lengths and "-" not in re.sub(r"<[^>]*>", " ", lengths).replace("–", "")
+
+
+@pytest.mark.parametrize("overrides,rel", [((), "train/metadata.parquet"), (("output.layout=parquet",), None)])
+def test_report_of_a_corrupted_metadata_file_is_one_line_naming_it(tmp_path_factory, tmp_path, overrides, rel):
+    import json
+    import sys
+
+    out, _ = demo_build(tmp_path_factory, *overrides)
+    copy = tmp_path / "ds"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns(".spectroset"))
+    rel = rel or sorted(f for f in json.loads((copy / "build.json").read_text())["files"] if f.startswith("data/"))[0]
+    (copy / rel).write_bytes(b"PAR1 not a parquet file\n\x00\x01")
+    done = subprocess.run([sys.executable, "-m", "builder", "report", str(copy), "-o", str(tmp_path / "r.html")],
+                          capture_output=True, text=True, cwd=REPO)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 4 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith(f"error: {copy / rel}: cannot be read (") and "--repair" in lines[0], lines[0]
+    assert not (tmp_path / "r.html").exists()

@@ -144,3 +144,100 @@ def test_a_build_json_cut_short_by_a_kill_is_ours_and_the_next_build_finishes(tm
     assert len((target / "build.json").read_bytes()) == 20
     report = build(cfg, workers=1, progress=False)
     assert report.url == url and snapshot(target) == snapshot(tmp_path / "st")
+
+
+def _edit_the_mirror(target: Path) -> tuple[Path, bytes]:
+    """What a user does to a mirror: draws over one image of bd_boom; returns it and its bytes."""
+    png = sorted((target / "train" / "kick_drum").glob("bd_boom*.png"))[0]
+    png.write_bytes(b"my own picture")
+    return png, png.read_bytes()
+
+
+def test_a_file_url_never_overwrites_an_edited_file_and_repair_restores_it(tmp_path):
+    """The repro: an edited PNG of a recording that went and an edited README; a rebuild, then
+    --force, stop before uploading anything; --repair restores as a local build does."""
+    cfg, target, url = _setup(tmp_path)
+    assert run_cli("build", cfg, "-j", "1").returncode == 0
+    png, mine = _edit_the_mirror(target)
+    with (target / "README.md").open("a") as f:
+        f.write("notes\n")
+    before = snapshot(target)
+    (tmp_path / "src" / "kick_drum" / "bd_boom.aiff").unlink()
+    for extra in ((), ("--force",)):  # the staging folder is built first (a progress line), then the sync stops
+        done = run_cli("build", cfg, "-j", "1", *extra)
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert done.returncode == 3 and len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
+        line = errors[0]
+        assert f"1 file(s) at {url} changed since spectroset uploaded them (README.md)" in line, line
+        assert "nothing was uploaded: rerun the same command with --repair" in line
+        assert snapshot(target) == before  # the edits kept, nothing uploaded or deleted
+    repaired = run_cli("build", cfg, "-j", "1", "--repair")
+    assert repaired.returncode == 0, repaired.stderr
+    assert not png.exists() and snapshot(target) == snapshot(tmp_path / "st")
+
+
+def test_a_file_url_leaves_an_edited_file_it_would_delete_with_one_line(tmp_path):
+    cfg, target, url = _setup(tmp_path)
+    assert run_cli("build", cfg, "-j", "1").returncode == 0
+    png, mine = _edit_the_mirror(target)
+    (tmp_path / "src" / "kick_drum" / "bd_boom.aiff").unlink()
+    done = run_cli("build", cfg, "-j", "1")
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if png.name in line]
+    assert len(warned) == 1 and warned[0].startswith(f"warning: left 1 file(s) at {url} as they are"), done.stderr
+    assert png.read_bytes() == mine
+    assert "deleted 0" not in done.stdout  # bd_boom's other images went
+    assert run_cli("build", cfg, "-j", "1").stdout.count("up to date") == 1 and png.read_bytes() == mine
+
+
+def test_a_marked_build_json_naming_a_file_at_another_hash_deletes_nothing(tmp_path):
+    cfg, target, url = _setup(tmp_path)
+    assert run_cli("build", cfg, "-j", "1").returncode == 0
+    record = json.loads((target / "build.json").read_text())
+    record["files"]["thesis.txt"] = "0" * 64
+    (target / "build.json").write_text(json.dumps(record))
+    (target / "thesis.txt").write_bytes(THESIS)
+    done = run_cli("build", cfg, "-j", "1")
+    assert done.returncode == 0 and f"left 1 file(s) at {url} as they are (thesis.txt)" in done.stderr, done.stderr
+    assert (target / "thesis.txt").read_bytes() == THESIS
+
+
+@pytest.mark.parametrize("how", ["inside", "through-a-link", "holding-it"])
+def test_a_file_url_inside_the_source_is_refused_like_a_local_output(tmp_path, how):
+    cfg, target, url = _setup(tmp_path)
+    src = tmp_path / "src"
+    inner = src / "newsub"
+    if how == "through-a-link":
+        (tmp_path / "elsewhere").symlink_to(src, target_is_directory=True)
+        inner = tmp_path / "elsewhere" / "newsub"
+    before = snapshot(tmp_path)
+    if how == "holding-it":
+        line = _one_error(run_cli("build", cfg, "-j", "1", "-o", tmp_path.as_uri()))
+        assert line == f"error: source.path {src} is inside the output folder {tmp_path.as_uri()}; choose another -o"
+    else:
+        line = _one_error(run_cli("build", cfg, "-j", "1", "-o", inner.as_uri()))
+        assert line == f"error: output folder {inner.as_uri()} is inside source.path {src}; choose a folder " \
+                       "outside it with -o", line
+        assert "is inside source.path" in _one_error(run_cli("build", cfg, "-j", "1", "-o", src / "newsub"))
+    assert snapshot(tmp_path) == before and not (src / "newsub").exists()
+
+
+def test_a_memory_url_never_overwrites_an_edited_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(remote, "LEASE_SETTLE", 0.01)
+    fs, root = fsspec.filesystem("memory"), f"/own-{uuid.uuid4().hex[:8]}/ds"
+    src = tmp_path / "src"
+    shutil.copytree(DEMO / "kick_drum", src / "kick_drum")
+    cfg = load_config(write_config(tmp_path / "c.yaml", src, output={
+        "path": f"memory://{root.lstrip('/')}", "staging": str(tmp_path / "st"), "splits": {"train": 1.0}}))
+    try:
+        build(cfg, workers=1, progress=False)
+        fs.pipe(f"{root}/README.md", b"my own card")
+        (src / "kick_drum" / "bd_boom.aiff").unlink()
+        with pytest.raises(BuildError, match=r"1 file\(s\) at memory://.* changed since spectroset uploaded them "
+                                             r"\(README.md\)"):
+            build(cfg, workers=1, progress=False)
+        assert fs.cat_file(f"{root}/README.md") == b"my own card"
+        build(cfg, workers=1, progress=False, repair=True)
+        assert fs.cat_file(f"{root}/README.md") == (tmp_path / "st" / "README.md").read_bytes()
+    finally:
+        fs.rm(root.rsplit("/", 1)[0], recursive=True)

@@ -116,3 +116,12 @@ def test_a_full_disk_while_staging_for_kaggle_is_one_line(imagefolder_out, tmp_p
     assert rc["freed"] == 0, (res / "freed.err").read_text()
     sent = kaggle.datasets["alice/tiny-birds"]
     assert sent.versions == [sent.create] and len(kaggle.blobs) == len(sent.create["files"])  # none sent before
+
+
+def test_a_disk_error_in_a_hub_dry_run_names_the_copy_that_failed_not_the_built_file(imagefolder_out, tmp_path,
+                                                                                     client_env):
+    out, stage = _dataset(imagefolder_out), tmp_path / "stages" / "hf"
+    line = _one_error(_limited("push", out, "--to", "hf", "--dry-run", stage, env=client_env).stderr)
+    named = line.removeprefix("error: cannot write ").split(": File too large")[0]
+    assert Path(named).parent.parent.parent.parent == tmp_path / "stages", line  # STAGE's *.incomplete/train/cat/
+    assert named.endswith("/train/cat/big.png") and str(out) not in line, line
