@@ -45,7 +45,7 @@ def test_header_declares_configs_features_and_sizes(built):
 
 
 def test_card_is_what_huggingface_hub_writes(built):
-    # write_card joins header and body itself; DatasetCard must read and write it back unchanged
+    # card_files joins header and body itself; DatasetCard must read and write it back unchanged
     from huggingface_hub import DatasetCard
 
     text = (built[0].output.path / "README.md").read_text(encoding="utf-8")
