@@ -15,9 +15,10 @@ import yaml
 
 from ..plan.names import plural
 from . import datasheet
-from .croissant import write_croissant
+from .croissant import NAME, croissant_bytes
 from .features import columns
 from .header import card_data
+from .inputs import CardInputs
 from .provenance import PLACEHOLDER, trust_sections
 
 
@@ -38,9 +39,9 @@ def _duration(hours: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
 
 
-def _columns(layout) -> str:
+def _columns(build) -> str:
     """The features in prose: what each column holds, shapes and units."""
-    plan, cfg = layout.plan, layout.cfg
+    plan, cfg = build.plan, build.cfg
     feats = {c.name: c for c in columns(plan, cfg)}
     lines = ["- `image`: the window's spectrogram as a PNG (`Image`)."]
     if "label" in feats and plan.events is not None:
@@ -81,7 +82,7 @@ def _columns(layout) -> str:
         lines.append(f"- `audio`: the window's mono samples as 24-bit FLAC at {rate} (`Audio`; a padded last "
                      "window is zero-padded). "
                      + ("Loading this folder needs `torchcodec` (`datasets` re-encodes each clip)."
-                        if layout.name != "parquet" else
+                        if build.layout != "parquet" else
                         "Decoding needs `torchcodec`; "
                         '`ds.cast_column("audio", Audio(decode=False))` gives the FLAC bytes without it.'))
     return "\n".join(lines) + "\n"
@@ -96,8 +97,8 @@ def _selection(cfg) -> str:
     return f"Windows kept per recording: {what}.\n" if what else ""
 
 
-def _secondary_only(layout) -> str:
-    plan = layout.plan
+def _secondary_only(build) -> str:
+    plan = build.plan
     if not plan.multilabel or plan.events is not None:
         return ""
     primary = {s.label for s in plan.sources}
@@ -108,25 +109,26 @@ def _secondary_only(layout) -> str:
             + ", ".join(only[:50]) + (", …" if len(only) > 50 else "") + ".\n")
 
 
-def _files(layout) -> str:
-    if layout.name == "parquet":
+def _files(build) -> str:
+    if build.layout == "parquet":
         return ("Parquet shards `data/{split}-NNNNN-of-NNNNN.parquet` of about "
-                f"{layout.cfg.output.max_shard_size / 1e6:g} MB, rows in a stable order (recordings sorted by path, "
+                f"{build.cfg.output.max_shard_size / 1e6:g} MB, rows in a stable order (recordings sorted by path, "
                 "windows by time); `build.json` holds the resolved config, counts, skipped files and a sha256 per "
                 "file (`spectroset inspect --verify` checks them).\n")
-    meta = layout.metadata_name()
-    where = "beside the images" if layout.name == "mirror" else "in each split folder"
-    sub = any("/" in e.folder for e in layout.plan.entries.values()) and layout.name != "mirror"
-    where_png = "<folders>" if layout.name == "mirror" else "<split>/<label>/<NNNN>" if sub else "<split>/<label>"
+    meta = build.metadata_name
+    where = "beside the images" if build.layout == "mirror" else "in each split folder"
+    sub = any("/" in e.folder for e in build.plan.entries.values()) and build.layout != "mirror"
+    where_png = "<folders>" if build.layout == "mirror" else "<split>/<label>/<NNNN>" if sub else "<split>/<label>"
     return (f"PNG files `{where_png}/<stem>_<end>.png` with "
             f"`{meta}` {where}; `build.json` holds the resolved config, counts, skipped files and a sha256 per file "
             "(`spectroset inspect --verify` checks them).\n")
 
 
-def write_card(layout, record: dict, stats: dict | None, preview: bool = False) -> None:
-    """``OUT/README.md``; ``preview``: a preview grid is written beside it."""
-    cfg, spec = layout.cfg, layout.cfg.spectrogram
-    data = card_data(layout, record)  # the YAML header (header.py)
+def card_files(build: CardInputs, record: dict, stats: dict | None, preview: bool = False) -> dict[str, bytes]:
+    """``README.md`` and ``croissant.json``, name → bytes, for the layout to write in that order;
+    ``preview``: a preview grid is written beside them."""
+    cfg, spec = build.cfg, build.cfg.spectrogram
+    data = card_data(build, record)  # the YAML header (header.py)
     repo = cfg.publish.hf.repo_id or PLACEHOLDER
     geometry = {"stft": f"{spec.n_freqs} STFT bins", "mel": f"{spec.n_mels} mel bands ({spec.mel_scale})",
                 "mfcc": f"{spec.n_mfcc} MFCCs"}[spec.kind]
@@ -150,19 +152,19 @@ def write_card(layout, record: dict, stats: dict | None, preview: bool = False) 
         f'ds = load_dataset("{repo}")        # from the Hub\n'
         'ds = load_dataset("path/to/this/folder")  # from disk: the folder this card is in\n```\n',
         "Every split comes with the features declared in this card's header; no other arguments are needed.\n",
-        *(["## Load it without datasets\n", tools] if (tools := datasheet.other_tools(layout)) else []),
-        "## Dataset Structure\n", datasheet.structure(layout, record),
-        "## Columns\n", _columns(layout),
+        *(["## Load it without datasets\n", tools] if (tools := datasheet.other_tools(build)) else []),
+        "## Dataset Structure\n", datasheet.structure(build, record),
+        "## Columns\n", _columns(build),
         "## Contents\n",
-        ("Windows per label (primary label) and split:\n\n" if layout.plan.multilabel else "Windows per label and split:\n\n")
+        ("Windows per label (primary label) and split:\n\n" if build.plan.multilabel else "Windows per label and split:\n\n")
         + _table(record) + "\n",
-        _secondary_only(layout),
+        _secondary_only(build),
         split_note,
         (f"{record['silent_windows_skipped']} silent windows (RMS below {cfg.windows.skip_silent_below_db:g} dB) "
          "were left out.\n" if record.get("silent_windows_skipped") else ""),
         "![A few windows per label](preview.png)\n" if preview else "",
-        "## Files\n", _files(layout),
-        "## Dataset Creation\n", datasheet.creation(layout, record),
+        "## Files\n", _files(build),
+        "## Dataset Creation\n", datasheet.creation(build, record),
         "## How the images were made\n",
         f"- Audio: {('resampled to ' + str(cfg.audio.sample_rate) + ' Hz') if cfg.audio.sample_rate else 'native sample rate'}, "
         "mixed to mono (mean of channels).\n"
@@ -195,20 +197,20 @@ def write_card(layout, record: dict, stats: dict | None, preview: bool = False) 
             + ".\n"
         )
     if record["skipped"]:
-        what = "source file(s) or annotation(s)" if layout.plan.events is not None else "source file(s)"
+        what = "source file(s) or annotation(s)" if build.plan.events is not None else "source file(s)"
         listed = f"`{record['skipped_file']}`" if record.get("skipped_file") else "`build.json`"
         parts.append(f"\n{record.get('skipped_total', len(record['skipped']))} {what} were skipped; {listed} lists "
                      "each with its reason.\n")
-    parts += ["\n## Bias, Risks, and Limitations\n", datasheet.risks(layout, record)]
+    parts += ["\n## Bias, Risks, and Limitations\n", datasheet.risks(build, record)]
     spelled = data["license"]  # the Hub id; for `other`, as the config spells it: the text names it
     spelled = (cfg.publish.hf.license or cfg.publish.license) if spelled == "other" else spelled
-    parts += ["", *trust_sections(layout, spelled, cfg.publish.citation)]
+    parts += ["", *trust_sections(build, spelled, cfg.publish.citation)]
     parts += ["## Config\n", "```yaml\n" + yaml.safe_dump(record["config"], sort_keys=False, allow_unicode=True) + "```\n"]
     # What str(DatasetCard(text)) gives (tests/card/test_card.py checks), without importing
     # huggingface_hub.repocard, whose Hub client took 0.13 s of every build
     card = f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(parts)
-    layout.write_atomic("README.md", card.encode("utf-8"))
-    write_croissant(layout, record, spelled, cfg.publish.citation)
+    return {"README.md": card.encode("utf-8"),
+            NAME: croissant_bytes(build, record, spelled, cfg.publish.citation)}
 
 
 def _pcen(spec) -> str:

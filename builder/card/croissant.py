@@ -12,12 +12,12 @@ with ``mlcroissant`` (validation, and one record per row).
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from ..config.licenses import hub_fields
 from ..plan.names import plural
 from .features import columns
+from .inputs import CardInputs
 
 CONTEXT = {
     "@language": "en", "@vocab": "https://schema.org/", "citeAs": "cr:citeAs", "column": "cr:column",
@@ -48,11 +48,11 @@ def _field(split: str, name: str, data_type: str, source: dict, description: str
             "dataType": data_type, "source": source, **extra}
 
 
-def _columns(layout) -> list[tuple[str, str, str]]:
+def _columns(build) -> list[tuple[str, str, str]]:
     """(column, Croissant dataType, description) for every column but the image, in card order."""
     out = []
     # every layout stores label ids: the shards and the image folders' metadata.parquet alike
-    for c in columns(layout.plan, layout.cfg):
+    for c in columns(build.plan, build.cfg):
         if c.kind == "label":
             out.append((c.name, "sc:Integer", "class label: an index into label_names"))
         elif c.kind == "labels":
@@ -63,9 +63,9 @@ def _columns(layout) -> list[tuple[str, str, str]]:
     return out
 
 
-def document(layout, record: dict, licence: str, citation: str | None, url: str | None = None) -> dict:
-    """The Croissant document for a finished build (``layout.files`` holds every data file's sha256)."""
-    cfg, plan = layout.cfg, layout.plan
+def document(build: CardInputs, record: dict, licence: str, citation: str | None, url: str | None = None) -> dict:
+    """The Croissant document for a finished build (``build.files`` holds every data file's sha256)."""
+    cfg, plan = build.cfg, build.plan
     distribution, record_sets = [], []
     names = plan.label_names
     if plan.labelled:
@@ -78,11 +78,11 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
             "data": [{"label_names/index": i, "label_names/name": n} for i, n in enumerate(names)],
         })
     for split in record["splits"]:
-        pattern = layout.data_files()[split]
-        if layout.name == "parquet":
-            files = sorted(rel for rel in layout.files if rel.startswith(pattern.split("*")[0]) and rel.endswith(".parquet"))
+        pattern = build.data_files[split]
+        if build.layout == "parquet":
+            files = sorted(rel for rel in build.files if rel.startswith(pattern.split("*")[0]) and rel.endswith(".parquet"))
             for rel in files:
-                distribution.append(_file_object(rel, layout.files[rel], PARQUET))
+                distribution.append(_file_object(rel, build.files[rel], PARQUET))
             distribution.append({"@type": "cr:FileSet", "@id": f"{split}-parquet", "name": f"{split}-parquet",
                                  "encodingFormat": PARQUET, "includes": f"{pattern.rstrip('*')}*.parquet"})
             table = {"fileSet": {"@id": f"{split}-parquet"}}
@@ -90,12 +90,12 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
                                                               "transform": {"jsonPath": "bytes"}}, "spectrogram PNG")
             fields = [image]
         else:
-            meta = layout.metadata_rel(split)
+            meta = build.metadata[split]
             fmt = PARQUET
-            distribution.append(_file_object(meta, _sha256(layout, meta), fmt))
+            distribution.append(_file_object(meta, build.files[meta], fmt))
             folder = meta.rpartition("/")[0]
             distribution.append({"@type": "cr:FileSet", "@id": f"{split}-images", "name": f"{split}-images",
-                                 "encodingFormat": "image/png", "includes": _includes(layout, folder)})
+                                 "encodingFormat": "image/png", "includes": _includes(build, folder)})
             table = {"fileObject": {"@id": meta}}
             # mlcroissant joins on the path below the FileSet's folder and reports the full path: the
             # regex leaves the first as it is and cuts the second down to it
@@ -105,11 +105,11 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
                                                           "extract": {"fileProperty": "content"}}, "spectrogram PNG"),
                 _field(split, "file_name", "sc:Text",
                        {"fileSet": {"@id": f"{split}-images"}, "extract": {"fileProperty": "filepath"},
-                        "transform": {"regex": _path_regex(layout, prefix)}},
+                        "transform": {"regex": _path_regex(build, prefix)}},
                        "the image's path inside its split folder",
                        references={"fileObject": {"@id": meta}, "extract": {"column": "file_name"}}),
             ]
-        for name, data_type, description in _columns(layout):
+        for name, data_type, description in _columns(build):
             extra = {"repeated": True} if name == "labels" else {}
             if name == "label":
                 extra["references"] = {"field": {"@id": "label_names/index"}}
@@ -123,7 +123,7 @@ def document(layout, record: dict, licence: str, citation: str | None, url: str 
                        f"{plural(record['windows'], 'window')} "
                        f"of {cfg.windows.duration:g} s, built by spectroset.",
         "license": _licence_url(licence),
-        **({"datePublished": date} if (date := _date(layout)) else {}),
+        **({"datePublished": date} if (date := _date(build)) else {}),
         "url": url or "https://huggingface.co/datasets/" + (cfg.publish.hf.repo_id or "OWNER/NAME"),
         "version": "1.0.0", "citeAs": citation or f"{cfg.name}, a spectrogram dataset built with spectroset",
         "keywords": sorted({"audio", "spectrogram", *cfg.publish.hf.tags}),
@@ -141,30 +141,30 @@ def _licence_url(licence: str) -> str:
     return fields["license"] if fields["license"] in ("unknown", "other") else f"{LICENSE_URL}#{fields['license']}"
 
 
-def _date(layout) -> str:
+def _date(build) -> str:
     """``datePublished``: the day (UTC) of the newest source recording's modification time. Not the
     build's clock: a rerun on the same input gives the same bytes (docs/card.md). Empty when no
     source has a modification time (a store that gives none)."""
     from datetime import datetime, timezone
 
-    newest = max((s.mtime_ns for s in layout.plan.sources), default=0)
+    newest = max((s.mtime_ns for s in build.plan.sources), default=0)
     return datetime.fromtimestamp(newest / 1e9, timezone.utc).strftime("%Y-%m-%d") if newest > 0 else ""
 
 
-def _includes(layout, folder: str) -> str | list[str]:
+def _includes(build, folder: str) -> str | list[str]:
     """The glob(s) of a split's images: ``**/*.png`` needs a folder below the split's, so images
     lying directly in it (multi-label events: no label folders) take ``*.png``, and both where
     both kinds exist. Images at OUT's top (mirror of a flat source) take ``*_*.png``, every
     image's ``<stem>_<end>.png``: not ``preview.png`` beside them."""
     prefix = f"{folder}/" if folder else ""
-    below = {rel[len(prefix):] for rel in layout.files if rel.startswith(prefix) and rel.endswith(".png")}
+    below = {rel[len(prefix):] for rel in build.files if rel.startswith(prefix) and rel.endswith(".png")}
     flat = "*.png" if prefix else "*_*.png"
     patterns = [f"{prefix}{glob}" for glob, there in ((flat, any("/" not in r for r in below)),
                                                       ("**/*.png", any("/" in r for r in below))) if there]
     return patterns[0] if len(patterns) == 1 else patterns or f"{prefix}**/*.png"
 
 
-def _path_regex(layout, prefix: str) -> str:
+def _path_regex(build, prefix: str) -> str:
     """A regex whose group is an image's path relative to its metadata file, from a relative or an
     absolute path: below ``<split>/``, or (mirror, no split folder) from the first source folder.
 
@@ -175,23 +175,18 @@ def _path_regex(layout, prefix: str) -> str:
     import re
 
     if prefix:
-        depths = sorted({len(e.folder.split("/")) if e.folder else 0 for e in layout.plan.entries.values()}) or [0]
+        depths = sorted({len(e.folder.split("/")) if e.folder else 0 for e in build.plan.entries.values()}) or [0]
         below = f"(?:[^/]+/){{{depths[0]},{depths[-1]}}}[^/]+"
         return f"^(?:.*?/)?{re.escape(prefix)}({below})$|^(.+)$"
-    tops = sorted({e.folder.split("/")[0] for e in layout.plan.entries.values() if e.folder})
+    tops = sorted({e.folder.split("/")[0] for e in build.plan.entries.values() if e.folder})
     alternatives = [f"(?:{'|'.join(map(re.escape, tops))})/.+"] if tops else []
     return f"^(?:.*?/)?({'|'.join([*alternatives, '[^/]+'])})$"
 
 
-def _sha256(layout, rel: str) -> str:
-    if rel in layout.files:
-        return layout.files[rel]
-    return hashlib.sha256((layout.out / rel).read_bytes()).hexdigest()
-
-
-def write_croissant(layout, record: dict, licence: str, citation: str | None) -> None:
-    doc = document(layout, record, licence, citation)
-    layout.write_atomic(NAME, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+def croissant_bytes(build: CardInputs, record: dict, licence: str, citation: str | None) -> bytes:
+    """``croissant.json`` as written beside the card."""
+    doc = document(build, record, licence, citation)
+    return (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def retarget(text: str, url: str | None, licence: str | None, moved: str = "") -> str:

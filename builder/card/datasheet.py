@@ -2,7 +2,7 @@
 knows: Dataset Structure, Dataset Creation (source data, annotations) and "Bias, Risks, and
 Limitations" (label balance, zero-padded windows, how much a few recordings weigh).
 
-Pure: the build record, the plan and ``layout.kept`` (each recording's windows and padded
+Pure: the build record, the plan and ``build.kept`` (each recording's windows and padded
 windows, counted while the layout wrote its rows) in, markdown out.
 """
 
@@ -18,20 +18,20 @@ def _share(n: int, total: int) -> str:
     return f"{n} of {plural(total, 'window')} ({100 * n / total:.0f}%)" if total else plural(n, "window")
 
 
-def structure(layout, record: dict) -> str:
+def structure(build, record: dict) -> str:
     """``## Dataset Structure``: what a row is, the splits and their sizes."""
-    cfg = layout.cfg
+    cfg = build.cfg
     splits = ", ".join(f"{name} {n}" for name, n in record["splits"].items())
-    what = "its label, " if layout.plan.labelled else ""
+    what = "its label, " if build.plan.labelled else ""
     return (f"One row per window: the {cfg.windows.duration:g}-s window of one recording as an image, with "
             f"{what}the recording it comes from and where in it (`source`, `start`, `end`). {plural(record['windows'], 'row')} "
             f"in {plural(len(record['splits']), 'split')}: {splits}. Columns, per-label counts and files are described "
             "below.\n")
 
 
-def _labels_from(layout) -> tuple[str, str]:
+def _labels_from(build) -> tuple[str, str]:
     """(where the labels come from, who made them) in words."""
-    labels = layout.cfg.source.labels
+    labels = build.cfg.source.labels
     if isinstance(labels, EventLabels):
         return (f"annotated events (`{labels.events.name}`: a label with start and end times per sound); each "
                 f"window takes the label whose events cover most of it"
@@ -51,14 +51,14 @@ def _labels_from(layout) -> tuple[str, str]:
     return ("none: the dataset is unlabelled (`source.labels: none`).", "no one.")
 
 
-def creation(layout, record: dict) -> str:
+def creation(build, record: dict) -> str:
     """``## Dataset Creation``: the source data and the annotations."""
-    plan = layout.plan
+    plan = build.plan
     kinds = Counter(s.rel.rsplit(".", 1)[-1].lower() for s in plan.sources if "." in s.rel)
     formats = ", ".join(f"{n} .{ext}" for ext, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
     used = record.get("skipped_total", len(record["skipped"]))
     listed = f"`{record['skipped_file']}`" if record.get("skipped_file") else "`build.json`"
-    origin, who = _labels_from(layout)
+    origin, who = _labels_from(build)
     text = [
         "### Source data\n",
         f"{plural(record['sources'], 'recording')} read from the source folder ({formats or 'no files'})"
@@ -72,9 +72,9 @@ def creation(layout, record: dict) -> str:
     return "\n".join(text)
 
 
-def risks(layout, record: dict) -> str:
+def risks(build, record: dict) -> str:
     """``## Bias, Risks, and Limitations``, with its Recommendations."""
-    cfg, plan = layout.cfg, layout.plan
+    cfg, plan = build.cfg, build.plan
     total = record["windows"]
     lines = []
     totals = {label: sum(c.values()) for label, c in record["counts"].items()}
@@ -95,13 +95,13 @@ def risks(layout, record: dict) -> str:
         if missing:
             lines.append("- Labels missing from a split: " + "; ".join(missing[:10]) + ("; …" if len(missing) > 10 else "")
                          + ". Class indices stay those of the header's `ClassLabel` in every split.")
-    padded = sum(p for _, p in layout.kept.values())
+    padded = sum(p for _, p in build.kept.values())
     if cfg.windows.last == "pad":
         lines.append(f"- Zero-padded windows: {_share(padded, total)} {'is' if padded == 1 else 'are'} the last "
                      "window of a recording, padded with silence to the full length (`windows.last: pad`); the "
                      "padded part is not sound."
                      if padded else "- Zero-padded windows: none (no kept window runs past its recording's end).")
-    per = sorted((n for n, _ in layout.kept.values()), reverse=True)
+    per = sorted((n for n, _ in build.kept.values()), reverse=True)
     if per and total:
         k = max(1, len(per) // 10)  # the top tenth
         who = "the recording with the most windows gives" if k == 1 else f"the {k} recordings with the most windows give"
@@ -127,15 +127,15 @@ def risks(layout, record: dict) -> str:
 FOLDER = "path/to/this/folder"  # the card's stand-in for where the dataset is (kaggle_card puts Kaggle's)
 
 
-def other_tools(layout) -> str:
+def other_tools(build) -> str:
     """``## Load it without datasets``: the class list and a torchvision snippet whose class indices
     are the header's ``ClassLabel`` ids in every split (``ImageFolder`` on one split numbers only the
     labels that split has), or for parquet shards, pandas and PIL."""
-    plan = layout.plan
-    if not plan.labelled or layout.name == "mirror":
+    plan = build.plan
+    if not plan.labelled or build.layout == "mirror":
         return ""
     names = plan.label_names
-    if layout.name == "parquet":
+    if build.layout == "parquet":
         return ("The shards are plain parquet; `label` is an index into this list (the header's `ClassLabel`):\n\n"
                 "```python\nimport glob, io\n\nimport pandas as pd\nfrom PIL import Image\n\n"
                 f"CLASSES = {names!r}\n"

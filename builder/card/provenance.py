@@ -67,9 +67,9 @@ def licence_section(licence: str, counts: dict[str, int], column: str | None) ->
     return "\n".join(lines) + "\n"
 
 
-def trust_sections(layout, licence: str, citation: str | None) -> list[str]:
+def trust_sections(build, licence: str, citation: str | None) -> list[str]:
     """Sources, Uses, Personal and sensitive information, Licence and Citation, as markdown."""
-    plan, cfg = layout.plan, layout.cfg
+    plan, cfg = build.plan, build.cfg
     kept = list(plan.columns)
     hub = cfg.publish.hf
     sources = [f"{plural(len(plan.entries), 'recording')} from the source folder; each row's `source` names its recording."]

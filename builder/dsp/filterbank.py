@@ -55,7 +55,8 @@ def mel_filterbank(
 
 def config_filterbank(cfg: SpectrogramConfig, sample_rate: int, f_max: float | None = None) -> np.ndarray:
     f_max = f_max if f_max is not None else (cfg.f_max if cfg.f_max is not None else sample_rate / 2)
-    return mel_filterbank(cfg.n_freqs, cfg.f_min, f_max, cfg.n_mels, sample_rate, cfg.norm, cfg.mel_scale)
+    # n_fft // 2 + 1 here, not the config's ``n_freqs``: dsp calls nothing on the config above it
+    return mel_filterbank(cfg.n_fft // 2 + 1, cfg.f_min, f_max, cfg.n_mels, sample_rate, cfg.norm, cfg.mel_scale)
 
 
 def empty_mel_filters(cfg: SpectrogramConfig, sample_rate: int, f_max: float) -> int:

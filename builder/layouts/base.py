@@ -112,7 +112,7 @@ class Layout:
         """Write data files, stats, preview and card; return the build record, which the
         pipeline writes as build.json last. ``run(fn, jobs, n)`` runs data-file jobs (parquet
         shards) in the build's workers."""
-        from ..card.card import write_card
+        from ..card.card import card_files
         from ..card.grid import preview_grid
 
         counts: dict[str, Counter] = defaultdict(Counter)
@@ -156,11 +156,29 @@ class Layout:
             preview = drawing.submit(preview_grid, examples, self.cfg)
             if self.cfg.output.stats and stats.n:
                 self.write_atomic("stats.json", to_json(stats.result()))
-            write_card(self, record, stats.result() if stats.n else None, preview=bool(examples))
+            card = card_files(self.card_inputs(list(record["splits"])), record, stats.result() if stats.n else None,
+                              preview=bool(examples))
+            for rel, data in card.items():  # README.md, then croissant.json
+                self.write_atomic(rel, data)
             if preview.result():
                 self.write_atomic("preview.png", preview.result())
         record["files"] = dict(sorted(self.files.items()))
         return record
+
+    def card_inputs(self, splits: list[str]):
+        """What the card reads of this build (``card.inputs.CardInputs``): the files written so
+        far and each split's sizes, measured here (``sizes.py``)."""
+        from ..card.inputs import CardInputs
+        from . import sizes
+
+        data_files = self.data_files()
+        rels = {s: sizes.split_files(self.files, data_files[s]) for s in splits}
+        return CardInputs(
+            cfg=self.cfg, plan=self.plan, layout=self.name, files=dict(self.files), kept=dict(self.kept),
+            data_files=data_files, inferred=self.inferred(), metadata_name=self.metadata_name(),
+            metadata={s: self.metadata_rel(s) for s in splits} if self.metadata_name() else {},
+            download_bytes={s: sizes.download(rels[s], self.size_of) for s in splits},
+            arrow_bytes={s: sizes.arrow(self.out, rels[s], self.size_of) for s in splits})
 
     def write_data(self, journal, counts: dict, stats: "_Stats", run=None) -> dict[str, list[bytes]]:
         raise NotImplementedError
@@ -173,6 +191,14 @@ class Layout:
         """Whether ``datasets`` finds :meth:`data_files` and the features in OUT on its own, so the
         card needs no ``configs`` (with them, its cache is keyed on the folder's name: docs/card.md)."""
         return False
+
+    def metadata_name(self) -> str:
+        """An image folder's metadata file name; "" where there is none (parquet)."""
+        return ""
+
+    def metadata_rel(self, split: str) -> str:
+        """The metadata file of ``split`` relative to OUT (image folders only)."""
+        raise NotImplementedError
 
 
 def inline(fn, jobs, n: int = 0):

@@ -45,7 +45,7 @@ def test_header_declares_configs_features_and_sizes(built):
 
 
 def test_card_is_what_huggingface_hub_writes(built):
-    # write_card joins header and body itself; DatasetCard must read and write it back unchanged
+    # card_files joins header and body itself; DatasetCard must read and write it back unchanged
     from huggingface_hub import DatasetCard
 
     text = (built[0].output.path / "README.md").read_text(encoding="utf-8")
@@ -298,3 +298,33 @@ def test_a_licence_the_hub_lacks_is_other_with_its_name_and_link(tmp_path):
     assert "published under U.S. Government Works (`US-Government-Works`" in card.text
     croissant = json.loads((cfg.output.path / "croissant.json").read_text())
     assert croissant["license"] == "https://www.usa.gov/government-works"
+
+
+@pytest.mark.parametrize("layout", ["imagefolder", "parquet"])
+def test_card_is_written_from_plain_data_the_layout_hands_it(tmp_path, monkeypatch, layout):
+    # issue 27: the card called back up into the layout (data_files, size_of, write_atomic, …);
+    # now the layout hands it a frozen CardInputs and writes the bytes it returns
+    import dataclasses
+
+    from builder.card import card as card_module
+    from builder.card.inputs import CardInputs
+    from builder.layouts.base import Layout
+
+    given, original = [], card_module.card_files
+
+    def spy(inputs, *args, **kwargs):
+        given.append((inputs, args, kwargs))
+        return original(inputs, *args, **kwargs)
+
+    monkeypatch.setattr(card_module, "card_files", spy)
+    audio, table = birdclef_source(tmp_path)
+    cfg = demo_config(tmp_path / "out", audio, CSV_LABELS.format(csv=table), f"output.layout={layout}")
+    build(cfg, workers=1, progress=False)
+    ((inputs, args, kwargs),) = given
+    assert isinstance(inputs, CardInputs) and dataclasses.is_dataclass(inputs)
+    assert not any(isinstance(getattr(inputs, f.name), Layout) for f in dataclasses.fields(inputs))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        inputs.layout = "other"
+    again = original(inputs, *args, **kwargs)  # no layout, no file system: the same bytes again
+    assert list(again) == ["README.md", "croissant.json"]
+    assert all((cfg.output.path / rel).read_bytes() == data for rel, data in again.items())
