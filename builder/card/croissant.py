@@ -13,6 +13,7 @@ with ``mlcroissant`` (validation, and one record per row).
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 from ..config.licenses import hub_fields
 from ..plan.names import plural
@@ -123,7 +124,6 @@ def document(build: CardInputs, record: dict, licence: str, citation: str | None
                        f"{plural(record['windows'], 'window')} "
                        f"of {cfg.windows.duration:g} s, built by spectroset.",
         "license": _licence_url(licence),
-        **({"datePublished": date} if (date := _date(build)) else {}),
         "url": url or "https://huggingface.co/datasets/" + (cfg.publish.hf.repo_id or "OWNER/NAME"),
         "version": "1.0.0", "citeAs": citation or f"{cfg.name}, a spectrogram dataset built with spectroset",
         "keywords": sorted({"audio", "spectrogram", *cfg.publish.hf.tags}),
@@ -139,16 +139,6 @@ def _licence_url(licence: str) -> str:
     if fields.get("license_link", "").startswith("http"):
         return fields["license_link"]
     return fields["license"] if fields["license"] in ("unknown", "other") else f"{LICENSE_URL}#{fields['license']}"
-
-
-def _date(build) -> str:
-    """``datePublished``: the day (UTC) of the newest source recording's modification time. Not the
-    build's clock: a rerun on the same input gives the same bytes (docs/card.md). Empty when no
-    source has a modification time (a store that gives none)."""
-    from datetime import datetime, timezone
-
-    newest = max((s.mtime_ns for s in build.plan.sources), default=0)
-    return datetime.fromtimestamp(newest / 1e9, timezone.utc).strftime("%Y-%m-%d") if newest > 0 else ""
 
 
 def _includes(build, folder: str) -> str | list[str]:
@@ -201,4 +191,7 @@ def retarget(text: str, url: str | None, licence: str | None, moved: str = "") -
         doc["url"] = url
     if licence:
         doc["license"] = _licence_url(licence)
+    # The day of this push (UTC): a build has no publication date, and dating it from the build's
+    # clock or the recordings' mtimes (a clone's checkout time) would change its bytes between reruns.
+    doc["datePublished"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"

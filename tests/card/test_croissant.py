@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from builder.card import croissant
 from builder.pipeline import build
 
 from tests.helpers.layouts import DEMO, demo_config
@@ -23,8 +24,9 @@ def test_imagefolder_croissant_reads_without_warnings_and_dates_itself_stably(tm
     path = cfg.output.path / "croissant.json"
     first = path.read_bytes()
     doc = json.loads(first)
-    newest = max(p.stat().st_mtime_ns for p in DEMO.rglob("*") if p.is_file() and p.suffix != ".tsv")
-    assert doc["datePublished"] == datetime.fromtimestamp(newest / 1e9, timezone.utc).strftime("%Y-%m-%d")
+    assert "datePublished" not in doc  # a build is not published: a push dates its copy (below)
+    pushed = json.loads(croissant.retarget(first.decode(), "https://huggingface.co/datasets/me/x", None))
+    assert pushed["datePublished"] == datetime.now(timezone.utc).strftime("%Y-%m-%d")
     caplog.set_level(logging.WARNING)
     dataset = mlc.Dataset(str(path))
     for split, n in record["splits"].items():
