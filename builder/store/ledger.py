@@ -9,9 +9,11 @@ names are the user's: left alone, never overwritten, never published.
 
 A temp file is never recorded on its own: its name is derived exactly from its final name
 (:func:`state_dir.temp_name`), so removing a recorded path removes its temp too. Workers that write images
-in other processes note each path in an *intent log* (``.spectroset/intent/<hash>.txt``, one path
-per line) before creating the file; the driver records the log itself as an intent, so a run
-killed mid-recording leaves nothing the next run cannot name.
+in other processes note each path in an *intent log* (``.spectroset/intent/<hash>.txt``, one
+``path<TAB>sha256`` per line) before creating the file; the driver records the log itself as an
+intent, so a run killed mid-recording leaves nothing the next run cannot name. An unfinished file
+is removed only while its bytes hash to what was recorded before its rename (the log's line, the
+``expected`` table: :meth:`Ledger.expect`); a temp goes by its name.
 
 Every path acted on must be relative, free of ``..``, and resolve to its own name inside its root
 with symlinks followed (``paths.py``: :func:`inside`, :func:`owned`); anything else is refused before a
