@@ -108,6 +108,7 @@ class Ledger:
     def __init__(self, journal):
         self.journal, self.out = journal, journal.out
         self.repair = False  # --repair: changed files are ours to replace (their rows say what to restore)
+        self.restorable: set[str] = set()  # --repair: changed files to remove now (a recording's, rebuilt)
         journal.db.execute("CREATE TABLE IF NOT EXISTS files "
                            "(path TEXT PRIMARY KEY, unit TEXT, sha256 TEXT, size INTEGER)")
         stamps.create(journal.db)
@@ -192,9 +193,10 @@ class Ledger:
         rels = sorted(r for r in set(rels) if self.owns(r))  # a path no row names is not ours to remove
         if not rels:
             return 0
-        left = [] if self.repair else [r for r in rels if self.changed(r)]  # the user's now: stays
+        left = [r for r in rels if r not in self.restorable and self.changed(r)] if self.repair else \
+            [r for r in rels if self.changed(r)]  # the user's now: stays
         n = remove(self.out, sorted(set(rels) - set(left)))
-        self.forget(rels)
+        self.forget(sorted(set(rels) - set(left)) if self.repair else rels)  # --repair: rewritten if built again
         return n
 
     def reconcile(self, changed=(), replace: bool = False) -> None:

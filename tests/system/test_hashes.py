@@ -5,6 +5,7 @@ replaces it (``builder/store/stamps.py``). Each test failed before the check."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -211,3 +212,26 @@ def test_hard_linked_state_files_are_refused_before_any_write(tmp_path):
     done = run_cli("build", cfg, "-j", "1", "--quiet")
     assert done.returncode != 0 and "hard links" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert {p.name: p.read_bytes() for p in (snap / ".spectroset").iterdir() if p.is_file()} == before
+
+
+def test_repair_never_deletes_a_file_a_forged_pair_of_records_names(tmp_path):
+    """A journal row and a build.json entry forged to the same wrong hash for a user's file: ``--repair``
+    restores what this build writes again (an edited image, the card) and leaves that file."""
+    _, out, cfg = _built(tmp_path)
+    (out / "notes").mkdir()
+    mine = out / "notes" / "mine.txt"
+    mine.write_text("mine\n")
+    forged = "f" * 64
+    _rows(out, [("notes/mine.txt", None, forged, 5)])
+    record = json.loads((out / "build.json").read_text())
+    record["files"]["notes/mine.txt"] = forged
+    (out / "build.json").write_text(json.dumps(record, indent=2) + "\n")
+    png, card = out / _a_png(out), out / "README.md"
+    originals = {png: png.read_bytes(), card: card.read_bytes()}
+    _edit(png)
+    _edit(card)
+    done = run_cli("build", cfg, "-j", "1", "--repair")
+    assert done.returncode == 0, done.stderr
+    assert mine.read_text() == "mine\n"
+    assert all(path.read_bytes() == data for path, data in originals.items())
+    assert "restored 2 file(s)" in done.stdout + done.stderr
