@@ -145,7 +145,10 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
                            left_alone=foreign_files(out, [*previous["files"], RECORD]), changed=sorted(edits.changed))
     if not repair:  # before anything changes
         refuse_changed(edits, out)
-    ledger.reconcile(edits.changed if repair else (), replace)  # build.json first: unfinished until the end
+    if repair:  # a recording's files go now and are rebuilt; any other is replaced only if this build writes it
+        units = {r: u for r, (u, _) in ledger.rows().items() if r in edits.changed}
+        ledger.restorable = {r for r in edits.changed if _listed(journal, units.get(r), r)}
+    ledger.reconcile(ledger.restorable, replace)  # build.json first: unfinished until the end
     if replace:
         journal.clear()
     journal.set_meta("config_hash", cfg.hash())
@@ -181,12 +184,19 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
     finally:
         pool.close()
     keep = set(record["files"]) | set(ledger.of_units(journal.fingerprints()))
+    ledger.repair = False  # a changed file this build did not write again is left as yours, even with --repair
     ledger.remove(set(ledger.rows()) - keep)  # stale shards, metadata, images of the previous build
     left_alone = foreign_files(out, [*record["files"], RECORD])
     record["left_alone"] = {"count": len(left_alone), "files": left_alone[:1000]}
     record = write_build(out, ledger, record)
     return BuildReport(out, record, decoded, reused, skipped=skips, left_alone=left_alone,
-                       repaired=sorted(edits.changed))
+                       repaired=sorted(r for r in edits.changed if r in ledger.restorable or r in record["files"]))
+
+
+def _listed(journal: Journal, unit: str | None, rel: str) -> bool:
+    """Whether ``rel`` is a file the journalled recording ``unit`` wrote (--repair removes it to rebuild it)."""
+    result = journal.get(unit, rows=False) if unit else None
+    return result is not None and rel in (result.paths or [])
 
 
 def _printable(text: str) -> str:

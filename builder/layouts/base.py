@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 
 from ..config.sections import Config, public_dict
-from ..store.atomic import atomic_write
+from ..store.atomic import atomic_write, place
 from ..store.record import to_json
 from ..run.worker import FileResult, Row
 from ..plan.dataset import DatasetPlan
@@ -72,10 +72,11 @@ class Layout:
                 for row in rec.rows:
                     yield self.plan.place(rec.rel, row.index, row.end)[0], rec, row
 
-    def intend(self, rel: str) -> None:
-        """Record ``rel`` in the ledger before it is created (refused if a file not ours is there)."""
+    def intend(self, rel: str, sha256: str | None = None) -> None:
+        """Record ``rel`` in the ledger before it is created (refused if a file not ours is there),
+        with the SHA-256 of its bytes when they are known already."""
         if self.ledger is not None:
-            self.ledger.intend([rel])
+            self.ledger.intend([rel], sha256=sha256)
 
     def confirm(self, rel: str, sha256: str) -> None:
         """``rel`` is in place: into the build record, and its hash and size into the ledger."""
@@ -93,9 +94,18 @@ class Layout:
         return size if size is not None else (self.out / rel).stat().st_size
 
     def write_atomic(self, rel: str, data: bytes) -> None:
-        self.intend(rel)
+        sha256 = hashlib.sha256(data).hexdigest()
+        self.intend(rel, sha256)
         atomic_write(self.out / rel, data, root=self.out)
-        self.confirm(rel, hashlib.sha256(data).hexdigest())
+        self.confirm(rel, sha256)
+
+    def place(self, rel: str, sha256: str) -> None:
+        """Rename a file written whole under its temp name (a shard, a metadata stream) into place,
+        its hash recorded before the rename, and confirm it."""
+        if self.ledger is not None:
+            self.ledger.expect(rel, sha256)
+        place(self.out / rel, root=self.out)
+        self.confirm(rel, sha256)
 
     @staticmethod
     def warm() -> None:

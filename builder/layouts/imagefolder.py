@@ -94,7 +94,7 @@ class ImageFolderLayout(Layout):
                 streams[split].write(meta)
             for split in list(streams):
                 f = streams.pop(split)
-                self.confirm(f.rel, f.commit())
+                self.place(f.rel, f.commit())
         finally:
             for f in streams.values():
                 f.abort()

@@ -103,14 +103,15 @@ class ParquetFile:
             raise disk_error(exc, self.file.path) from None
 
     def commit(self) -> str:
-        """Finish, rename into place; the file's sha256."""
+        """Finish; the file's sha256. It stays under its temp name: ``Layout.place`` records the
+        hash, then renames it into place."""
         try:
             self.writer.finalize()  # closes the stream
+            self.file.finish()
+            return sha256_file(self.file.tmp)
         except OSError as exc:
             self.abort()
             raise disk_error(exc, self.file.path) from None
-        self.file.commit()
-        return sha256_file(self.file.path)
 
     def abort(self) -> None:
         self.writer.close()
@@ -132,7 +133,8 @@ class ShardJob:
 
 
 def write_shard(job: ShardJob) -> tuple[str, str]:
-    """Write one shard from the spools (in a worker); ``(rel, sha256)`` back to the driver."""
+    """Write one shard from the spools (in a worker) under its temp name; ``(rel, sha256)`` back to
+    the driver, which records the hash and renames it into place."""
     out = Path(job.out)
     check_visible(job.out, job.token)
     f = ParquetFile(out, job.rel, job.features)
@@ -200,7 +202,7 @@ class ParquetLayout(Layout):
         plan = {split: assign_shards(s, self.cfg.output.max_shard_size) for split, s in sizes.items()}
         shards = sum(n for _, n in plan.values())
         for rel, digest in run(write_shard, self._shard_jobs(journal, plan), shards):
-            self.confirm(rel, digest)
+            self.place(rel, digest)
         return examples
 
     def _shard_jobs(self, journal, plan: dict):

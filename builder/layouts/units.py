@@ -5,8 +5,8 @@ cluster. It decodes and renders one recording (:func:`worker.process_file`) and 
 recording's bytes straight into the output folder, batch by batch, so PNG bytes never travel
 back to the driver and a worker holds at most one batch of them:
 
-- imagefolder and mirror: the images, each with :func:`atomic.atomic_write`, each noted in the
-  recording's intent log (``state_dir.intent_log``) before it is created;
+- imagefolder and mirror: the images, each with :func:`atomic.atomic_write`, each noted with the
+  SHA-256 of its bytes in the recording's intent log (``state_dir.intent_log``) before it is created;
 - parquet: a *spool*, ``OUT/.spectroset/spool/<hash>.bin``: per window a length-prefixed JSON
   header and the raw PNG, array and FLAC bytes (data, never pickles: spools outlive the run).
   The shards are assembled from the spools at the end by ``parquet.write_shard`` units, in the
@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BuildError, DecodeError
-from ..store.ledger import remove
+from ..store.ledger import intent_line, remove
 from ..store.paths import owned, safe_rel
 from ..store.state_dir import TOKEN, intent_log, spool_rel
-from ..store.atomic import AtomicFile, atomic_write, disk_error
+from ..store.atomic import AtomicFile, atomic_write, disk_error, refuse_linked
 from ..run.worker import FileJob, FileResult, Row, process_file
 from ..plan.place import Placement
 
@@ -174,7 +174,8 @@ class _Sink:
                 log_path = owned(self.out, intent_log(self.unit.job.rel), whole=True)  # opened to append: no link
                 log_path.parent.mkdir(parents=True, exist_ok=True)
                 self.log = open(log_path, "a", encoding="utf-8")
-            self.log.write(rel + "\n")
+                refuse_linked(log_path, os.fstat(self.log.fileno()))  # appended to in place
+            self.log.write(intent_line(rel, sha256))  # the hash: what lets the next run remove it after a kill
             self.log.flush()  # in the page cache before the image exists: a kill -9 cannot lose it
         except OSError as exc:
             raise disk_error(exc, self.out / intent_log(self.unit.job.rel)) from None

@@ -42,7 +42,12 @@ def _open_temp(path: Path | str, make_parent: bool = True) -> tuple[int, Path | 
     if make_parent:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)
-    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), tmp
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    try:
+        return os.open(tmp, flags, 0o600), tmp
+    except FileExistsError:  # a killed run's temp, or a hard link to someone's file: unlinked, never truncated
+        os.unlink(tmp)
+        return os.open(tmp, flags, 0o600), tmp
 
 
 def write_fd(fd: int, data: bytes) -> None:
@@ -114,11 +119,19 @@ class AtomicFile:
             raise disk_error(exc, self.path) from None
 
     def commit(self) -> None:
+        self.finish()
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise disk_error(exc, self.path) from None
+
+    def finish(self) -> None:
+        """Close the temp file, whole, and leave it under its temp name for :func:`place`."""
         try:
             if self.fh is not None:
                 self.fh.close()
             os.chmod(self.tmp, file_mode())
-            os.replace(self.tmp, self.path)
         except OSError as exc:
             self.abort()
             raise disk_error(exc, self.path) from None
@@ -135,6 +148,16 @@ class AtomicFile:
             pass
 
 
+def place(path: Path, *, root: Path) -> None:
+    """Rename ``path``'s temp file, written whole by :meth:`AtomicFile.finish` (in this process
+    or a worker), into place: once the ledger holds the hash of its bytes."""
+    path = _checked(path, root)
+    try:
+        os.replace(temp_name(path), path)
+    except OSError as exc:
+        raise disk_error(exc, path) from None
+
+
 @contextlib.contextmanager
 def disk_errors(path: Path):
     """Any ``OSError`` inside (a full disk while staging a push) as the one line of :func:`disk_error`,
@@ -145,6 +168,21 @@ def disk_errors(path: Path):
     except OSError as exc:
         named = exc.filename2 or exc.filename
         raise disk_error(exc, Path(named) if named else path) from None
+
+
+def refuse_linked(path: Path, st: os.stat_result | None = None) -> None:
+    """Stop before writing in place to ``path`` (the lock, the journal) while it has other hard
+    links: the write would change the same bytes under every other name (a ``cp -al`` snapshot, a
+    user's file linked in). ``st``: its ``fstat``, when it is open already; else it is looked up."""
+    if st is None:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return  # not there: created as a file of its own
+    if st.st_nlink > 1:
+        raise BuildError(f"{path} has {st.st_nlink} hard links (a copy made with cp -l, or a link to another file): "
+                         "spectroset writes it in place and would change every copy; make it a file of its own "
+                         f"(cp {path} {path}.new && mv {path}.new {path}), or remove it, and rerun")
 
 
 def disk_error(exc: OSError, path: Path) -> BuildError:

@@ -9,9 +9,11 @@ names are the user's: left alone, never overwritten, never published.
 
 A temp file is never recorded on its own: its name is derived exactly from its final name
 (:func:`state_dir.temp_name`), so removing a recorded path removes its temp too. Workers that write images
-in other processes note each path in an *intent log* (``.spectroset/intent/<hash>.txt``, one path
-per line) before creating the file; the driver records the log itself as an intent, so a run
-killed mid-recording leaves nothing the next run cannot name.
+in other processes note each path in an *intent log* (``.spectroset/intent/<hash>.txt``, one
+``path<TAB>sha256`` per line) before creating the file; the driver records the log itself as an
+intent, so a run killed mid-recording leaves nothing the next run cannot name. An unfinished file
+is removed only while its bytes hash to what was recorded before its rename (the log's line, the
+``expected`` table: :meth:`Ledger.expect`); a temp goes by its name.
 
 Every path acted on must be relative, free of ``..``, and resolve to its own name inside its root
 with symlinks followed (``paths.py``: :func:`inside`, :func:`owned`); anything else is refused before a
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from pathlib import Path
 
 from . import stamps
@@ -35,18 +38,19 @@ from .state_dir import INTENT_DIR, RECORD, STATE_DIR, is_temp, private, temp_nam
 log = logging.getLogger("spectroset")
 
 
-def remove(root: Path, rels) -> int:
-    """Delete the files ``rels`` under ``root`` (and their temps, and folders left empty by that).
+def remove(root: Path, rels, keep=()) -> int:
+    """Delete the files ``rels`` under ``root`` (and their temps, and folders left empty by that);
+    of those in ``keep``, only the temps.
 
     Only for paths a record names; unsafe ones are skipped with a note. Returns files removed.
     """
-    removed = 0
+    removed, keep = 0, set(keep)
     for rel in rels:
         path = inside(root, rel)
         if path is None:
             log.warning("note: not removing %r: it does not resolve inside %s", rel, root)
             continue
-        for target in (temp_name(path), path):
+        for target in (temp_name(path),) if rel in keep else (temp_name(path), path):
             try:
                 target.unlink()
                 removed += target is path
@@ -71,11 +75,31 @@ def _checked(rel: str) -> bool:
     return rel != RECORD and not private(rel)
 
 
-def read_intent_log(out: Path, log_rel: str) -> list[str]:
+def read_intent_log(out: Path, log_rel: str) -> list[tuple[str, str]]:
+    """``(path, sha256)`` of each line of an intent log; ``sha256`` is ``""`` on a line without one."""
     try:
-        return (out / log_rel).read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = (out / log_rel).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return []
+    return [intent_entry(line) for line in lines]
+
+
+def intent_line(rel: str, sha256: str) -> str:
+    """An intent log's line: the path a worker is about to create and the SHA-256 of its bytes."""
+    return f"{rel}\t{sha256}\n"
+
+
+def intent_entry(line: str) -> tuple[str, str]:
+    rel, tab, sha = line.rpartition("\t")
+    return (rel, sha) if tab and len(sha) == 64 else (line, "")
+
+
+def _holds(path: Path, hashes) -> bool:
+    """Whether ``path`` is a regular file whose bytes hash to one of ``hashes``."""
+    try:
+        return bool(hashes) and stat.S_ISREG(os.lstat(path).st_mode) and stamps.sha256_file(path) in hashes
+    except OSError:
+        return False
 
 
 class Ledger:
@@ -84,9 +108,11 @@ class Ledger:
     def __init__(self, journal):
         self.journal, self.out = journal, journal.out
         self.repair = False  # --repair: changed files are ours to replace (their rows say what to restore)
+        self.restorable: set[str] = set()  # --repair: changed files to remove now (a recording's, rebuilt)
         journal.db.execute("CREATE TABLE IF NOT EXISTS files "
                            "(path TEXT PRIMARY KEY, unit TEXT, sha256 TEXT, size INTEGER)")
         stamps.create(journal.db)
+        journal.db.execute("CREATE TABLE IF NOT EXISTS expected (path TEXT, sha256 TEXT, PRIMARY KEY (path, sha256))")
 
     def rows(self) -> dict[str, tuple[str | None, str | None]]:
         """path → (unit, sha256); ``sha256`` is None for a file not known to be complete."""
@@ -108,17 +134,31 @@ class Ledger:
         return (row for row in stamps.complete_rows(self.journal.db) if safe_rel(row[0]) and _checked(row[0]))
 
     def changed(self, rel: str) -> bool:
-        """Whether recorded ``rel`` holds other bytes than its row says (``stamps.py``); checked
-        before removing or replacing it."""
+        """Whether recorded ``rel`` holds other bytes than its row says, hashed (a stamp only
+        speeds up :func:`stamps.settle`); checked before removing or replacing it."""
         return _checked(rel) and stamps.changed(self.journal.db, str(self.out), rel)
 
     def forget(self, rels) -> None:
         """Drop these rows, leaving their files alone: they are not (or no longer) ours."""
         self.journal._write_all([(f"DELETE FROM {table} WHERE path=?", (r,)) for r in rels
-                                 for table in ("files", "stamps")])
+                                 for table in ("files", "stamps", "expected")])
 
-    def intend(self, rels, unit: str | None = None) -> None:
-        """Record ``rels`` before they are created. A path that exists and is not ours stops the build."""
+    def expect(self, rel: str, sha256: str) -> None:
+        """Record the SHA-256 of the bytes about to be renamed over intended ``rel``: what lets the
+        next run remove that file if this one is killed before :meth:`confirm`."""
+        self.journal._write_all([("INSERT OR IGNORE INTO expected VALUES (?, ?)", (rel, sha256))])
+
+    def expected(self) -> dict[str, set[str]]:
+        """path → the hashes an unconfirmed file there may hold and still be ours (:meth:`expect`,
+        and the hash of the complete row an intent replaced)."""
+        found: dict[str, set[str]] = {}
+        for rel, sha in self.journal.db.execute("SELECT path, sha256 FROM expected"):
+            found.setdefault(rel, set()).add(sha)
+        return found
+
+    def intend(self, rels, unit: str | None = None, sha256: str | None = None) -> None:
+        """Record ``rels`` before they are created (``sha256``: of the bytes about to be written,
+        when known). A path that exists and is not ours stops the build."""
         rels = list(rels)
         for rel in rels:
             path = owned(self.out, rel)
@@ -127,7 +167,10 @@ class Ledger:
             if not self.repair and self.changed(rel):
                 raise BuildError(f"{path} was changed since spectroset wrote it; rerun with --repair to restore it, "
                                  "or move it away")
-        self.journal._write_all([("INSERT OR REPLACE INTO files VALUES (?, ?, NULL, NULL)", (r, unit)) for r in rels])
+        now = "INSERT OR IGNORE INTO expected SELECT path, sha256 FROM files WHERE path=? AND sha256 IS NOT NULL"
+        new = [("INSERT OR IGNORE INTO expected VALUES (?, ?)", (r, sha256)) for r in rels] if sha256 else []
+        self.journal._write_all([*((now, (r,)) for r in rels), *new,  # the bytes there now, or the new ones
+                                 *(("INSERT OR REPLACE INTO files VALUES (?, ?, NULL, NULL)", (r, unit)) for r in rels)])
 
     def sizes(self) -> dict[str, int]:
         """path → size in bytes of every file known to be complete."""
@@ -138,7 +181,8 @@ class Ledger:
         return "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", (rel, unit, sha256, size)
 
     def confirm(self, rel: str, sha256: str, size: int, unit: str | None = None) -> None:
-        self.journal._write_all([self.confirm_sql(rel, sha256, size, unit), *self.stamp_sql([(rel, sha256, size)])])
+        self.journal._write_all([self.confirm_sql(rel, sha256, size, unit), *self.stamp_sql([(rel, sha256, size)]),
+                                 ("DELETE FROM expected WHERE path=?", (rel,))])
 
     def stamp_sql(self, files) -> list[tuple[str, tuple]]:
         """Stamps (mtime) of files just written, ``(path, sha256, size)``, private state excepted."""
@@ -149,9 +193,10 @@ class Ledger:
         rels = sorted(r for r in set(rels) if self.owns(r))  # a path no row names is not ours to remove
         if not rels:
             return 0
-        left = [] if self.repair else [r for r in rels if self.changed(r)]  # the user's now: stays
+        left = [r for r in rels if r not in self.restorable and self.changed(r)] if self.repair else \
+            [r for r in rels if self.changed(r)]  # the user's now: stays
         n = remove(self.out, sorted(set(rels) - set(left)))
-        self.forget(rels)
+        self.forget(sorted(set(rels) - set(left)) if self.repair else rels)  # --repair: rewritten if built again
         return n
 
     def reconcile(self, changed=(), replace: bool = False) -> None:
@@ -166,13 +211,29 @@ class Ledger:
             self.remove_all()
 
     def remove_unfinished(self) -> int:
-        """Files whose write never completed: a killed run's intents, and what its intent logs name."""
-        rows = self.rows()
+        """Files whose write never completed: a killed run's intents, and what its intent logs name.
+
+        Temps go by name; a file in place only while its bytes hash to what was recorded before the
+        rename (:meth:`expect`, an intent log's line, the row the intent replaced): a row or line
+        without a hash, or with another, deletes nothing. Private state goes by place."""
+        rows, pending = self.rows(), self.expected()
         unfinished = [p for p, (_, sha) in rows.items() if sha is None]
-        logged = [p for log_rel in unfinished if log_rel.startswith(INTENT_DIR + "/")
-                  for p in read_intent_log(self.out, log_rel) if p not in rows]
-        n = remove(self.out, logged)  # never recorded as rows: named only by the log
-        return n + self.remove(unfinished)
+        expected = {p: pending.get(p, set()) for p in unfinished}
+        for log_rel in unfinished:
+            if log_rel.startswith(INTENT_DIR + "/"):
+                for p, sha in read_intent_log(self.out, log_rel):
+                    if p not in rows and not private(p):
+                        expected.setdefault(p, set()).add(sha)
+        named = sorted(expected)
+        keep = [p for p in named if not private(p) and not _holds(self.out / p, expected[p] - {""})]
+        n = remove(self.out, named, keep=keep)
+        left = [p for p in keep if os.path.lexists(self.out / p)]
+        if left:
+            log.info("note: left %d file(s) an unfinished write named as they are, their bytes not the ones recorded "
+                     "(%s)", len(left), ", ".join(left[:3]))
+        self.forget(unfinished)
+        self.journal._write_all([("DELETE FROM expected", ())])
+        return n
 
     def remove_all(self) -> int:
         """Every recorded file (``--force``, a changed config): the user's files stay."""

@@ -67,9 +67,10 @@ def write_build(out: Path, ledger, record: dict) -> dict:
     the record as written."""
     record = {"spectroset": MARK, **record}  # the marker first (:func:`record_problem`)
     data = to_json(record)
-    ledger.intend([RECORD])
+    sha256 = hashlib.sha256(data).hexdigest()
+    ledger.intend([RECORD], sha256=sha256)
     atomic_write(out / RECORD, data, root=out)
-    ledger.confirm(RECORD, hashlib.sha256(data).hexdigest(), len(data))
+    ledger.confirm(RECORD, sha256, len(data))
     return record
 
 

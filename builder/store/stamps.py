@@ -84,10 +84,10 @@ def complete_rows(db):
 
 
 def changed(db, out: str, rel: str) -> bool:
-    """Whether the recorded file ``rel`` is there with other bytes than its complete row says."""
-    row = db.execute("SELECT f.sha256, f.size, s.sha256, s.mtime FROM files f LEFT JOIN stamps s "
-                     "ON s.path = f.path WHERE f.path=?", (rel,)).fetchone()
-    return row is not None and row[0] is not None and verdict(out, rel, row[0], row[1], row[2:])[0] == CHANGED
+    """Whether the recorded file ``rel`` is there with other bytes than its complete row says:
+    hashed, whatever its stamp says (a removal or an overwrite is never decided by a stamp)."""
+    row = db.execute("SELECT sha256, size FROM files WHERE path=?", (rel,)).fetchone()
+    return row is not None and row[0] is not None and verdict(out, rel, row[0], row[1], (None, None))[0] == CHANGED
 
 
 def _shown(rels) -> str:

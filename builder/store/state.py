@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from .atomic import disk_error
+from .atomic import disk_error, refuse_linked
 from ..errors import BuildError, LockedError
 from .paths import owned
 from .state_dir import JOURNAL, LOCK
@@ -53,6 +53,11 @@ class OutputLock:
             self.fh = open(path, "a+")
         except OSError as exc:
             raise disk_error(exc, self.path.parent) from None
+        try:
+            refuse_linked(self.path, os.fstat(self.fh.fileno()))  # before the pid is written into it
+        except BuildError:
+            self.fh.close()
+            raise
         try:
             fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -143,6 +148,8 @@ class Journal:
     def __init__(self, out: Path, types: tuple[type, type] | None = None):
         self.out, self.types = out, types
         path = owned(out, JOURNAL, whole=True)
+        for suffix in ("", "-wal", "-shm", "-journal"):  # SQLite writes all of them in place
+            refuse_linked(out / f"{JOURNAL}{suffix}")
         try:
             self.db = sqlite3.connect(path, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -176,7 +183,7 @@ class Journal:
         log.warning("note: %s was built by an earlier spectroset (journal format %d, now %d): rebuilding it from "
                     "scratch", self.out, version, JOURNAL_FORMAT)
         remove_earlier_build(self.out, [rel for (rel,) in self.db.execute("SELECT rel FROM units")])
-        for table in ("units", "meta", "pending", "files", "headers", "stamps"):
+        for table in ("units", "meta", "pending", "files", "headers", "stamps", "expected"):
             self.db.execute(f"DROP TABLE IF EXISTS {table}")
 
     def get_meta(self, key: str):

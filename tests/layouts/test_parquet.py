@@ -14,6 +14,7 @@ from builder.errors import ConfigError
 from builder.layouts.parquet import assign_shards
 from builder.config.loading import load_config
 from builder.pipeline import build
+from builder.store.state_dir import temp_name
 
 from tests.helpers.layouts import DEMO, REPO, RICH, demo_config, load, snapshot, tone
 
@@ -149,13 +150,13 @@ def test_a_user_parquet_survives_and_a_crashed_builds_shard_goes(tmp_path):
     mine = out / "data" / "train-00007-of-00009.parquet"
     mine.write_bytes(b"the user's own table")
     journal = Journal(out)
-    journal.ledger.intend(["data/train-00008-of-00009.parquet"])  # what a run killed mid-shard leaves
+    journal.ledger.intend(["data/train-00008-of-00009.parquet"])  # what a run killed mid-shard leaves:
     journal.close()
     crashed = out / "data" / "train-00008-of-00009.parquet"
-    crashed.write_bytes(b"half a shard")
+    temp_name(crashed).write_bytes(b"half a shard")  # its temp, beside the previous build's shard
     (src / "kick_drum" / "bd_boom.aiff").unlink()  # a change, so the build runs again
     report = build(cfg, workers=1, progress=False)
-    assert not crashed.exists() and mine.read_bytes() == b"the user's own table"
+    assert not crashed.exists() and not temp_name(crashed).exists() and mine.read_bytes() == b"the user's own table"
     assert report.left_alone == ["data/train-00007-of-00009.parquet"]
     assert "data/train-00007-of-00009.parquet" not in report.record["files"]
     assert report.record["left_alone"] == {"count": 1, "files": ["data/train-00007-of-00009.parquet"]}

@@ -3,6 +3,7 @@ targets, removals of recorded files only, one checked reader of build.json."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -36,11 +37,12 @@ def test_the_ledger_removes_recorded_files_and_their_temps_only(tmp_path):
     out = tmp_path / "out"
     journal = Journal(_state(out))
     ledger = journal.ledger
-    ledger.intend(["train/a.png", "train/b.png"])
+    x = hashlib.sha256(b"x").hexdigest()
+    ledger.intend(["train/a.png", "train/b.png"], sha256=x)  # removed after a kill only while it holds these bytes
     for name in ("a.png", "b.png", "mine.png", ".a.png.x.tmp"):
         (out / "train" / name).write_bytes(b"x")
     temp_name(out / "train" / "a.png").write_bytes(b"half")
-    ledger.confirm("train/b.png", "0" * 64, 1)
+    ledger.confirm("train/b.png", x, 1)
     assert ledger.unfinished()
     assert ledger.remove_unfinished() == 1
     assert sorted(p.name for p in (out / "train").iterdir()) == [".a.png.x.tmp", "b.png", "mine.png"]

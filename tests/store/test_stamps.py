@@ -60,6 +60,8 @@ def test_the_ledger_never_removes_or_replaces_a_file_whose_bytes_changed_unless_
     atomic_write(out / "b.png", b"built")
     ledger.confirm("b.png", hashlib.sha256(b"built").hexdigest(), 5)
     (out / "b.png").write_bytes(b"edited")  # another size: found whatever its mtime
-    ledger.repair = True
+    ledger.repair = True  # --repair: a changed file goes now only if restorable (rebuilt with its recording)
+    assert ledger.remove(["b.png"]) == 0 and ledger.owns("b.png")  # else kept, its row too: replaced if built again
+    ledger.restorable = {"b.png"}
     assert ledger.remove(["b.png"]) == 1 and not (out / "b.png").exists()
     journal.close()

@@ -5,9 +5,11 @@ replaces it (``builder/store/stamps.py``). Each test failed before the check."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 from builder.store.record import read_build
@@ -140,3 +142,96 @@ def test_a_tampered_ledger_row_deletes_no_user_file(tmp_path):
         assert done.returncode == 0, done.stderr
         assert all((out / rel).read_bytes() == data for rel, data in mine.items()), extra
     assert "left alone 2 file(s)" in done.stdout
+
+
+def _rows(out: Path, files=(), stamps=()) -> None:
+    """Forged rows in OUT's journal (created with the ledger's tables where there is none)."""
+    (out / ".spectroset").mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(out / ".spectroset" / "journal.sqlite")
+    db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, unit TEXT, sha256 TEXT, size INTEGER)")
+    db.execute("CREATE TABLE IF NOT EXISTS stamps (path TEXT PRIMARY KEY, sha256 TEXT, mtime INTEGER)")
+    db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", files)
+    db.executemany("INSERT OR REPLACE INTO stamps VALUES (?, ?, ?)", stamps)
+    db.commit()
+    db.close()
+
+
+def test_a_journal_row_without_a_hash_deletes_no_user_file(tmp_path):
+    """An unfinished row (no hash) names a file: only bytes recorded before the rename are removed."""
+    _, out, cfg = _built(tmp_path)
+    src, fresh = tmp_path / "src", tmp_path / "f"
+    (fresh / "thesis.txt").parent.mkdir()
+    (fresh / "thesis.txt").write_text("precious")
+    _rows(fresh, [("thesis.txt", None, None, None)])
+    done = run_cli("build", write_config(tmp_path / "f.yaml", src, fresh, output=TRAIN), "-j", "1", "--quiet")
+    assert (fresh / "thesis.txt").read_text() == "precious", done.stderr
+
+    (out / "notes").mkdir()
+    mine = out / "notes" / "mine.txt"
+    mine.write_text("mine")
+    (out / ".spectroset" / "intent").mkdir(exist_ok=True)
+    (out / ".spectroset" / "intent" / "evil.txt").write_text("notes/mine.txt\nnotes/mine.txt\t" + "0" * 64 + "\n")
+    for extra in ((), ("--force",)):
+        _rows(out, [("notes/mine.txt", None, None, None), (".spectroset/intent/evil.txt", None, None, None)])
+        done = run_cli("build", cfg, "-j", "1", "--quiet", *extra)
+        assert done.returncode == 0, done.stderr
+        assert mine.read_text() == "mine", extra
+
+
+def test_a_forged_stamp_does_not_pass_for_the_hash(tmp_path):
+    """A row with a wrong hash and a stamp of the file's real mtime: ``--force`` hashes, and keeps it."""
+    _, out, cfg = _built(tmp_path)
+    (out / "notes").mkdir()
+    mine = out / "notes" / "mine.txt"
+    mine.write_text("mine\n")
+    _rows(out, [("notes/mine.txt", None, "00", 5)], [("notes/mine.txt", "00", mine.stat().st_mtime_ns)])
+    done = run_cli("build", cfg, "-j", "1", "--quiet", "--force")
+    assert done.returncode == 0, done.stderr
+    assert mine.read_text() == "mine\n"
+
+
+def test_hard_linked_state_files_are_refused_before_any_write(tmp_path):
+    """The lock and the journal are written in place: with another hard link they would change
+    the other copy (a user's file, a ``cp -al`` snapshot), so the build stops in one line."""
+    src, out, cfg = _built(tmp_path)
+    victim = tmp_path / "victim" / "thesis.txt"
+    victim.parent.mkdir()
+    victim.write_text("precious")
+    lock = out / ".spectroset" / "lock"
+    lock.unlink()
+    os.link(victim, lock)
+    os.utime(next((src / "kick_drum").iterdir()), ns=(1, 1))
+    done = run_cli("build", cfg, "-j", "1", "--quiet")
+    assert done.returncode != 0 and "hard links" in done.stderr and "Traceback" not in done.stderr
+    assert victim.read_text() == "precious"
+    lock.unlink()  # as the line says
+
+    snap = tmp_path / "snap"
+    subprocess.run(["cp", "-al", str(out), str(snap)], check=True)
+    before = {p.name: p.read_bytes() for p in (snap / ".spectroset").iterdir() if p.is_file()}
+    done = run_cli("build", cfg, "-j", "1", "--quiet")
+    assert done.returncode != 0 and "hard links" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in (snap / ".spectroset").iterdir() if p.is_file()} == before
+
+
+def test_repair_never_deletes_a_file_a_forged_pair_of_records_names(tmp_path):
+    """A journal row and a build.json entry forged to the same wrong hash for a user's file: ``--repair``
+    restores what this build writes again (an edited image, the card) and leaves that file."""
+    _, out, cfg = _built(tmp_path)
+    (out / "notes").mkdir()
+    mine = out / "notes" / "mine.txt"
+    mine.write_text("mine\n")
+    forged = "f" * 64
+    _rows(out, [("notes/mine.txt", None, forged, 5)])
+    record = json.loads((out / "build.json").read_text())
+    record["files"]["notes/mine.txt"] = forged
+    (out / "build.json").write_text(json.dumps(record, indent=2) + "\n")
+    png, card = out / _a_png(out), out / "README.md"
+    originals = {png: png.read_bytes(), card: card.read_bytes()}
+    _edit(png)
+    _edit(card)
+    done = run_cli("build", cfg, "-j", "1", "--repair")
+    assert done.returncode == 0, done.stderr
+    assert mine.read_text() == "mine\n"
+    assert all(path.read_bytes() == data for path, data in originals.items())
+    assert "restored 2 file(s)" in done.stdout + done.stderr
