@@ -24,7 +24,8 @@ import signal
 import sys
 
 PR_SET_PDEATHSIG = 1  # prctl option, from linux/prctl.h
-PARENT_VAR = "SPECTROSET_FORKSERVER_PARENT"  # the pid a starting forkserver ties itself to
+PARENT_VAR = "SPECTROSET_FORKSERVER_PARENT"
+QUIET_TRACKER = "ignore:resource_tracker:UserWarning"  # -W for multiprocessing's resource tracker  # the pid a starting forkserver ties itself to
 
 
 def _prctl():
@@ -60,6 +61,12 @@ def start_forkserver() -> None:
     """
     import threading
     from multiprocessing import forkserver
+
+    # The resource tracker starts with this interpreter's -W options. After a Ctrl-C, SIGTERM or kill
+    # it unlinks the pool's semaphores, as it is there to, and warned "leaked semaphore objects" (or
+    # "No such file") under the CLI's one line; the cleanup stays, the warning goes.
+    if QUIET_TRACKER not in sys.warnoptions:
+        sys.warnoptions.append(QUIET_TRACKER)
 
     if threading.current_thread() is not threading.main_thread():
         forkserver.ensure_running()
