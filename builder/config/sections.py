@@ -23,12 +23,17 @@ from .source import EventLabels, SourceConfig
 from .geometry import MAX_IMAGE_PIXELS, Frozen, _bad, check_geometry
 
 
-def _unset_nulls(data: Any, *keys: str) -> Any:
-    """``data`` without the ``keys`` set to null: a null derived value means its computed default
-    (a ``default_factory`` that reads the fields validated before it), as a key left out does."""
-    if isinstance(data, dict) and any(k in data and data[k] is None for k in keys):
-        data = {k: v for k, v in data.items() if not (k in keys and v is None)}
-    return data
+def null_means_default(*keys: str):
+    """A before-validator for a model's body: ``keys`` set to null are dropped, so a null derived
+    value means its computed default (a ``default_factory`` that reads the fields validated before
+    it), as a key left out does."""
+
+    def unset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(k in data and data[k] is None for k in keys):
+            data = {k: v for k, v in data.items() if not (k in keys and v is None)}
+        return data
+
+    return model_validator(mode="before")(classmethod(unset))
 
 
 class AudioConfig(Frozen):
@@ -46,10 +51,7 @@ class WindowsConfig(Frozen):
     per_recording: int | None = Field(default=None, ge=1)
     seed: int = 0
 
-    @model_validator(mode="before")
-    @classmethod
-    def _null_hop(cls, data: Any) -> Any:
-        return _unset_nulls(data, "hop")
+    _null_hop = null_means_default("hop")
 
     @model_validator(mode="after")
     def _check(self) -> "WindowsConfig":
@@ -104,10 +106,7 @@ class SpectrogramConfig(Frozen):
             raise ValueError("must be a positive number or 'max'")
         return v
 
-    @model_validator(mode="before")
-    @classmethod
-    def _null_win_length(cls, data: Any) -> Any:
-        return _unset_nulls(data, "win_length")
+    _null_win_length = null_means_default("win_length")
 
     @model_validator(mode="after")
     def _check(self) -> "SpectrogramConfig":
