@@ -39,11 +39,11 @@ def tensors(ds, mean, std):
 
 
 def tiny_cnn(channels, classes):
-    return nn.Sequential(
-        nn.Conv2d(channels, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes))
+    """About 6 M multiply-adds for a 128 x 313 image: a few seconds an epoch on two CPU cores."""
+    def block(cin, cout):
+        return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)]
+    return nn.Sequential(nn.AvgPool2d(2), *block(channels, 8), *block(8, 16), *block(16, 32),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, classes))
 
 
 def train(x, y, classes, epochs, seed, batch=32):
