@@ -51,13 +51,16 @@ def train(x, y, classes, epochs, seed, batch=32):
     model = tiny_cnn(x.shape[1], classes)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     order = torch.Generator().manual_seed(seed)
+    # Class weights against imbalance, from these rows' counts (stats.json's class_counts holds
+    # the same for the whole train split): a class of n windows weighs len(y) / (classes * n).
+    weight = len(y) / (classes * torch.bincount(y, minlength=classes).clamp(min=1).float())
     model.train()
     for _ in range(epochs):
         for idx in torch.randperm(len(y), generator=order).split(batch):
             if len(idx) < 2:
                 continue  # BatchNorm needs two samples
             opt.zero_grad()
-            nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            nn.functional.cross_entropy(model(x[idx]), y[idx], weight=weight).backward()
             opt.step()
     return model.eval()
 
