@@ -1,8 +1,9 @@
 """``python -m bench.loading [--rounds N]``: what each format costs to store and to load for training.
 
 Builds ``../shared/corpus/classes`` (else the bundled demo audio) with the ``birdclef-mel`` preset
-four ways under ``bench/work/loading/`` (kept and reused): imagefolder PNGs, parquet PNGs, parquet
-with ``include.arrays`` (float16 spectrograms beside the PNGs), and parquet PNGs in 1-MB shards.
+four ways under ``bench/work/loading/`` (kept and reused): imagefolder PNGs, parquet PNGs (also
+streamed with ``IterableDataset.reshard()``: a shard per row group), parquet PNGs in 1-MB shards,
+and parquet with ``include.arrays`` (float16 spectrograms beside the PNGs).
 Then, per build and column, times one pass of a torch ``DataLoader`` (batch 32) over the train
 split: map-style (``load_dataset``, then ``with_format("torch")``) and streaming
 (``streaming=True``), with 0 and 2 workers; best of ``--rounds`` (a shared machine's neighbours
@@ -21,11 +22,13 @@ from pathlib import Path
 
 from .corpus import REPO, SHARED, WORK
 
-BUILDS = {  # name: (--set overrides, the column a model reads)
-    "imagefolder, PNG": (["output.layout=imagefolder"], "image"),
-    "parquet, PNG": (["output.layout=parquet"], "image"),
-    "parquet + arrays: float16": (["output.layout=parquet", "output.include.arrays=true"], "spectrogram"),
-    "parquet, PNG, 1-MB shards": (["output.layout=parquet", "output.max_shard_size=1MB"], "image"),
+PARQUET = ["output.layout=parquet"]
+BUILDS = {  # name: (--set overrides, the column a model reads, whether the stream is resharded)
+    "imagefolder, PNG": (["output.layout=imagefolder"], "image", False),
+    "parquet, PNG": (PARQUET, "image", False),
+    "parquet, PNG, stream `.reshard()`": (PARQUET, "image", True),
+    "parquet, PNG, 1-MB shards": ([*PARQUET, "output.max_shard_size=1MB"], "image", False),
+    "parquet + arrays: float16": ([*PARQUET, "output.include.arrays=true"], "spectrogram", False),
 }
 
 
@@ -55,7 +58,7 @@ def one_pass(ds, workers: int) -> float:
     return time.perf_counter() - start
 
 
-def measure(out: Path, column: str, rounds: int, cache: str) -> dict[str, str]:
+def measure(out: Path, column: str, reshard: bool, rounds: int, cache: str) -> dict[str, str]:
     from datasets import load_dataset
 
     start = time.perf_counter()
@@ -64,7 +67,7 @@ def measure(out: Path, column: str, rounds: int, cache: str) -> dict[str, str]:
     rows = mapped.num_rows
     mapped = mapped.with_format("torch", columns=[column, "label"])
     streamed = load_dataset(str(out), split="train", streaming=True).select_columns([column, "label"])
-    streamed = streamed.with_format("torch")
+    streamed = (streamed.reshard() if reshard else streamed).with_format("torch")  # parquet: a shard per row group
     cells = {"rows": str(rows), "MB": f"{data_bytes(out) / 1e6:.1f}", "first load_dataset s": f"{first:.1f}",
              "shards": str(streamed.num_shards)}
     for name, ds in (("map", mapped), ("stream", streamed)):
@@ -78,6 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    from datasets import IterableDataset
     from datasets.utils.logging import disable_progress_bar, set_verbosity_error
 
     disable_progress_bar()
@@ -86,10 +90,12 @@ def main() -> None:
     root.mkdir(parents=True, exist_ok=True)
     table = {}
     with tempfile.TemporaryDirectory(prefix="spectroset-loading-") as cache:
-        for i, (name, (sets, column)) in enumerate(BUILDS.items()):
-            out = root / f"build{i}"
+        for i, (name, (sets, column, reshard)) in enumerate(BUILDS.items()):
+            if reshard and not hasattr(IterableDataset, "reshard"):
+                continue  # datasets before 4.x has no reshard()
+            out = root / "-".join(s.replace("output.", "").replace("=", "_") for s in sets)
             build(out, sets)
-            table[f"{name} (`{column}`)"] = measure(out, column, args.rounds, f"{cache}/{i}")
+            table[f"{name} (`{column}`)"] = measure(out, column, reshard, args.rounds, f"{cache}/{i}")
             print(name, table[f"{name} (`{column}`)"], file=sys.stderr)
     heads = list(next(iter(table.values())))
     print(f"| build (column) | {' | '.join(heads)} |\n|---|" + "---:|" * len(heads))
