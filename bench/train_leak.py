@@ -62,6 +62,9 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     for name, results in rows.items():
         print(f"| {name} | " + " | ".join(cell([r[i] for r in results]) for i in range(3)) + " |")
+    group, rows_ = rows.values()  # the leak, seed by seed (the same model seed on both sides)
+    print("| difference: windows − recordings | " + " | ".join(
+        cell([r[i] - g[i] for g, r in zip(group, rows_)]) for i in range(3)) + " |")
 
 
 if __name__ == "__main__":

@@ -120,12 +120,14 @@ def main():
         stats = json.loads((args.out / "stats.json").read_text()) if (args.out / "stats.json").is_file() else {}
         if "image" in stats:  # per channel, 0-1 scale, over the train split
             mean, std = torch.tensor(stats["image"]["mean"]), torch.tensor(stats["image"]["std"])
+            norm = "stats.json's image mean/std"
         else:  # a build from before stats.json had them: compute them from train
             x, _ = tensors(ds["train"], torch.zeros(1), torch.ones(1))
             mean, std = x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3))
-            print("stats.json has no image mean/std: computed them from train")
+            norm = "mean/std computed from train (an older build: stats.json has no image key)"
         how, evaluations = rounds(ds, args.random_split, args.seed)
-        print(f"{args.out}: {classes} classes; evaluating on {how}; {args.epochs} epochs, seed {args.seed}")
+        print(f"{args.out}: {classes} classes; evaluating on {how}; {args.epochs} epochs, seed {args.seed}; "
+              f"normalised with {norm}")
         print(f"{'held out':<20} {'rows':>5} {'accuracy':>9} {'balanced':>9} {'majority':>9}")
         total = []
         for name, train_rows, test_rows in evaluations:
