@@ -23,14 +23,14 @@ try:
     from torch import nn
 except ImportError:
     sys.exit('examples/train.py needs torch: pip install "spectroset[gpu]"')
-from datasets import concatenate_datasets, load_dataset
+from datasets import ClassLabel, concatenate_datasets, load_dataset
 from datasets.utils.logging import disable_progress_bar
 
 
 def tensors(ds, mean, std):
     """A split as ``(images (n, channels, height, width) float32 normalised, labels (n,))``."""
     ds = ds.with_format("torch", columns=["image", "label"])[:]
-    x = ds["image"].float() / 255  # uint8 (n, c, h, w) from datasets 4; (n, h, w[, c]) before
+    x = ds["image"].float() / 255  # uint8 (n, c, h, w) in recent datasets; (n, h, w[, c]) in older ones
     if x.ndim == 3:
         x = x.unsqueeze(1)
     elif x.shape[1] not in (1, 3):
@@ -116,6 +116,8 @@ def main():
     disable_progress_bar()
     with tempfile.TemporaryDirectory(prefix="spectroset-train-") as cache:  # docs/card.md: why a cache of its own
         ds = load_dataset(str(args.out.resolve()), cache_dir=cache)
+        if not isinstance(ds["train"].features.get("label"), ClassLabel):
+            sys.exit(f"{args.out}: no single `label` column: this example trains a single-label classifier")
         classes = ds["train"].features["label"].num_classes
         stats = json.loads((args.out / "stats.json").read_text()) if (args.out / "stats.json").is_file() else {}
         if "image" in stats:  # per channel, 0-1 scale, over the train split
