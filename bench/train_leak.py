@@ -45,7 +45,7 @@ def mean_row(out: Path, seed: int, epochs: int, *flags: str) -> tuple[float, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out", nargs="?", type=Path, default=WORK / "train-leak")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
