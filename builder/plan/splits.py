@@ -4,7 +4,9 @@ With ``by: source`` every window of a recording lands in the split of its record
 label (``stratify: true``) or over all recordings, recordings are ordered by a seeded hash of
 their path and cut by exact largest-remainder counts, so per-label proportions hold as far as
 whole recordings allow, and the result depends on nothing but the paths, labels and seed.
-``output.folds`` adds a stratified group k-fold over the same recordings (:func:`assign_folds`).
+``by: window`` (leaky: the CLI warns) draws each window on its own, per label with ``stratify``
+(:func:`assign_window`). ``output.folds`` adds a stratified group k-fold over the recordings
+(:func:`assign_folds`).
 """
 
 from __future__ import annotations
@@ -80,10 +82,44 @@ def _stratified_counts(sizes: dict, fractions: dict[str, float], seed: int) -> d
     return counts
 
 
-def assign_window(rel: str, index: int, cfg: SplitsConfig) -> str:
-    """Split of one window under ``by: window`` (windows of one recording may differ: leaky)."""
+# 2**64 / golden ratio, odd: window k of a stratum sits at ``phase + k * GOLDEN`` mod 2**64, a
+# Weyl sequence whose every run of consecutive k is spread over [0, 1) within a point or two.
+GOLDEN = 0x9E3779B97F4A7C15
+
+
+def window_offsets(items: Iterable[tuple[str, str | None, int]], seed: int) -> dict[str, int]:
+    """``{rel: offset}`` for ``(rel, stratum, windows)`` recordings: the position of each
+    recording's window 0 in its stratum's sequence, the stratum's recordings in a seeded order,
+    each taking ``windows`` positions (``by: window`` with ``stratify``; see :func:`assign_window`)."""
+    groups: dict[str | None, list[tuple[str, int]]] = defaultdict(list)
+    for rel, stratum, n in items:
+        groups[stratum].append((rel, n))
+    out = {}
+    for members in groups.values():
+        at = 0
+        for rel, n in sorted(members, key=lambda m: _rank(seed, m[0])):
+            out[rel], at = at, at + max(n, 1)
+        # a recording that gives more windows than its header said overlaps the next one's
+        # positions: still seeded and deterministic, only a little less even
+    return out
+
+
+def assign_window(rel: str, index: int, cfg: SplitsConfig, offset: int | None = None,
+                  stratum: str | None = None) -> str:
+    """Split of one window under ``by: window`` (windows of one recording may differ: leaky).
+
+    With ``stratify`` and the recording's ``offset`` (:func:`window_offsets`), window ``index`` is
+    point ``offset + index`` of its stratum's (label's) Weyl sequence, so each label's windows are
+    cut in the split fractions within a window or two, whatever the worker count. Workers place
+    windows as they are decoded, before all of them are known, so a split over the finished list
+    (scikit-learn's ``StratifiedShuffleSplit``) cannot decide it. Without, a seeded hash per window.
+    """
     fractions = cfg.fractions
-    u = int(_rank(cfg.seed, f"{rel}\x00{index}")[:12], 16) / float(1 << 48)
+    if cfg.stratify and offset is not None:
+        phase = int(_rank(cfg.seed, f"phase\x00{stratum}")[:16], 16)
+        u = ((phase + (offset + index) * GOLDEN) % (1 << 64)) / float(1 << 64)
+    else:
+        u = int(_rank(cfg.seed, f"{rel}\x00{index}")[:12], 16) / float(1 << 48)
     acc = 0.0
     for split in SPLIT_ORDER:
         acc += fractions.get(split, 0.0)
