@@ -56,9 +56,10 @@ def _folds(plan, record: dict) -> list[str]:
     empty = [f for f, labels in sorted(held.items()) if not labels]
     lines = []
     if empty:
-        lines.append(f"warning: output.folds: {'fold' if len(empty) == 1 else 'folds'} "
-                     f"{', '.join(map(str, empty))} of 0-{len(held) - 1} got no window (their recordings were "
-                     "skipped or left none); lower output.folds or add recordings")
+        one = len(empty) == 1
+        lines.append(f"warning: output.folds: {'fold' if one else 'folds'} {', '.join(map(str, empty))} (of "
+                     f"0-{len(held) - 1}) got no window ({'its' if one else 'their'} recordings were skipped or gave "
+                     "none); lower output.folds or add recordings")
     lacking = [(f, sorted(everything - labels)) for f, labels in sorted(held.items()) if labels and everything - labels]
     if lacking:
         named = "; ".join(f"fold {f} lacks {_names(missing)}" for f, missing in lacking[:SHOWN_FOLDS])
