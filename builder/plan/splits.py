@@ -82,11 +82,6 @@ def _stratified_counts(sizes: dict, fractions: dict[str, float], seed: int) -> d
     return counts
 
 
-# 2**64 / golden ratio, odd: window k of a stratum sits at ``phase + k * GOLDEN`` mod 2**64, a
-# Weyl sequence whose every run of consecutive k is spread over [0, 1) within a point or two.
-GOLDEN = 0x9E3779B97F4A7C15
-
-
 def window_offsets(items: Iterable[tuple[str, str | None, int]], seed: int) -> dict[str, int]:
     """``{rel: offset}`` for ``(rel, stratum, windows)`` recordings: the position of each
     recording's window 0 in its stratum's sequence, the stratum's recordings in a seeded order,
@@ -109,17 +104,26 @@ def assign_window(rel: str, index: int, cfg: SplitsConfig, offset: int | None = 
     """Split of one window under ``by: window`` (windows of one recording may differ: leaky).
 
     With ``stratify`` and the recording's ``offset`` (:func:`window_offsets`), window ``index`` is
-    point ``offset + index`` of its stratum's (label's) Weyl sequence, so each label's windows are
-    cut in the split fractions within a window or two, whatever the worker count. Workers place
-    windows as they are decoded, before all of them are known, so a split over the finished list
-    (scikit-learn's ``StratifiedShuffleSplit``) cannot decide it. Without, a seeded hash per window.
+    position ``offset + index`` of its stratum's (label's) sequence, dealt out as a line is drawn
+    on a pixel grid (Bresenham, with a seeded phase per label and split): test takes every
+    position where ``floor(k * share + phase)`` steps, validation the same over the positions
+    left, train the rest. So every run of a label's positions holds each split's share
+    within two windows, and the answer needs only ``k``: workers place windows as they are decoded,
+    before all of them are known, so a split over the finished list (scikit-learn's
+    ``StratifiedShuffleSplit``) cannot decide it. Without, a seeded hash per window.
     """
     fractions = cfg.fractions
     if cfg.stratify and offset is not None:
-        phase = int(_rank(cfg.seed, f"phase\x00{stratum}")[:16], 16)
-        u = ((phase + (offset + index) * GOLDEN) % (1 << 64)) / float(1 << 64)
-    else:
-        u = int(_rank(cfg.seed, f"{rel}\x00{index}")[:12], 16) / float(1 << 48)
+        k, left = offset + index, 1.0
+        for split in reversed(list(fractions)[1:] if "train" in fractions else list(fractions)[:-1]):
+            share = min(fractions[split] / left, 1.0)
+            phase = int(_rank(cfg.seed, f"phase\x00{split}\x00{stratum}")[:13], 16) / float(1 << 52)
+            before = math.floor(k * share + phase)  # positions < k this split took
+            if math.floor((k + 1) * share + phase) > before:
+                return split
+            k, left = k - before, left - fractions[split]
+        return "train" if "train" in fractions else list(fractions)[-1]
+    u = int(_rank(cfg.seed, f"{rel}\x00{index}")[:12], 16) / float(1 << 48)
     acc = 0.0
     for split in SPLIT_ORDER:
         acc += fractions.get(split, 0.0)
