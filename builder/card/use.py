@@ -21,7 +21,7 @@ def use_section(build: CardInputs, record: dict, repo: str) -> str:
     """The section's Markdown, heading included."""
     plan, splits = build.plan, build.cfg.output.splits
     held = [s for s in record["splits"] if s != "train"]
-    folds = plan.n_folds if build.cfg.output.folds else 0
+    folds = plan.n_folds if build.cfg.output.folds and plan.n_folds > 1 else 0  # one fold: nothing to cross
     leaky = splits.by == "window" and bool(held)
     lines = ["from datasets import load_dataset", "", f'ds = load_dataset("{repo}")  # or the path of this folder']
     if held and not leaky:
