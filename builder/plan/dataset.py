@@ -117,7 +117,7 @@ class DatasetPlan:
 def make_plan(cfg: Config, sources: list[SourceFile], windows: Callable[[SourceFile], int] | None = None,
               exact: Callable[[SourceFile], int] | None = None) -> DatasetPlan:
     """The plan; ``windows(source)`` estimates a recording's windows with a margin, ``exact(source)``
-    without (default both: from its header)."""
+    without (default: ``windows``, else from its header)."""
     by_rel = {s.rel: s for s in sources}
     splits = cfg.output.splits
     by_window = splits.by == "window" and len(splits.fractions) > 1
@@ -133,7 +133,7 @@ def make_plan(cfg: Config, sources: list[SourceFile], windows: Callable[[SourceF
                     "near-duplicates, so scores on a held-out split come out too high; use by: source for a "
                     "leak-free evaluation")
         if splits.stratify:
-            count = exact or estimated_windows(cfg, margin=False)
+            count = exact or windows or estimated_windows(cfg, margin=False)
             offsets = window_offsets([(s.rel, stratum[s.rel], count(s)) for s in sources], splits.seed)
     entries: dict[str, SourcePlan] = {}
     if _mirrored(cfg):
