@@ -64,7 +64,8 @@ def _folds(plan, record: dict) -> list[str]:
     if lacking:
         named = "; ".join(f"fold {f} lacks {_names(missing)}" for f, missing in lacking[:SHOWN_FOLDS])
         more = f"; {plural(len(lacking) - SHOWN_FOLDS, 'more fold')} too" if len(lacking) > SHOWN_FOLDS else ""
-        lines.append(f"warning: output.folds: {len(lacking)} of {plural(len(held), 'fold')} lack labels of the "
+        lines.append(f"warning: output.folds: {len(lacking)} of {plural(len(held), 'fold')} "
+                     f"{'lacks' if len(lacking) == 1 else 'lack'} labels of the "
                      f"{len(everything)} in train ({named}{more}); a label needs as many train recordings as folds "
                      "to be in every fold")
     return lines
