@@ -32,6 +32,7 @@ from .run.extras import check_build
 from .run.progress import Progress
 from .config.geometry import is_url
 from .sources.headers import Headers
+from .plan.coverage import coverage_warnings
 from .plan.dataset import estimated_windows, make_plan
 from .layouts.select import get_layout
 from .layouts.units import Unit, new_token, run_unit
@@ -159,7 +160,7 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
         headers = Headers(journal)  # the plan's window counts, from headers read once per file version
         if opts.executor == "local":
             headers.prefetch(sources, pool.map, pool.size)
-        plan = make_plan(cfg, sources, estimated_windows(cfg, headers))
+        plan = make_plan(cfg, sources, estimated_windows(cfg, headers), estimated_windows(cfg, headers, margin=False))
         headers.save()
         log.debug("plan: %d audio headers read, %d from the journal", headers.read, len(headers.seen) - headers.read)
         layout = get_layout(cfg, out, plan, new_token(out))
@@ -189,6 +190,8 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
     left_alone = foreign_files(out, [*record["files"], RECORD])
     record["left_alone"] = {"count": len(left_alone), "files": left_alone[:1000]}
     record = write_build(out, ledger, record)
+    for line in coverage_warnings(plan, record):  # empty splits and folds, and those missing labels
+        log.warning(line)
     return BuildReport(out, record, decoded, reused, skipped=skips, left_alone=left_alone,
                        repaired=sorted(r for r in edits.changed if r in ledger.restorable or r in record["files"]))
 

@@ -20,6 +20,7 @@ from .features import columns
 from .header import card_data
 from .inputs import CardInputs
 from .provenance import PLACEHOLDER, trust_sections
+from .use import use_section
 
 
 def _table(record: dict) -> str:
@@ -152,6 +153,7 @@ def card_files(build: CardInputs, record: dict, stats: dict | None, preview: boo
         f'ds = load_dataset("{repo}")        # from the Hub\n'
         'ds = load_dataset("path/to/this/folder")  # from disk: the folder this card is in\n```\n',
         "Every split comes with the features declared in this card's header; no other arguments are needed.\n",
+        use_section(build, record, repo),
         *(["## Load it without datasets\n", tools] if (tools := datasheet.other_tools(build)) else []),
         "## Dataset Structure\n", datasheet.structure(build, record),
         "## Columns\n", _columns(build),

@@ -102,10 +102,6 @@ def cmd_build(args) -> int:
               f"({report.decoded} decoded, {report.reused} reused) in {report.seconds:.1f} s → {where}")
         if not args.quiet:
             print("  splits: " + ", ".join(f"{k} {v}" for k, v in rec["splits"].items()))
-        empty = [k for k in cfg.output.splits.fractions if not rec["splits"].get(k)]
-        if empty:
-            print(f"warning: output.splits: {', '.join(empty)} got no window ({rec['sources']} recording(s) "
-                  "split by recording); use larger fractions or more recordings", file=sys.stderr)
         if report.url:  # part of the summary: what reached the URL
             print(f"  uploaded {report.uploaded} file(s), deleted {report.deleted}; staging folder {report.out}")
     if report.repaired:

@@ -29,7 +29,7 @@ from ..sources.events import dominant_label, label_window
 from .names import fold, safe_component, unique_components, unique_stems
 from ..config.source import EventLabels
 from .place import Placement, numbered
-from .splits import assign_folds, assign_sources
+from .splits import assign_folds, assign_sources, window_offsets
 
 log = logging.getLogger("spectroset")
 
@@ -46,6 +46,8 @@ class SourcePlan:
     events: tuple = ()  # with source.labels.events: what labels each of its windows
     columns: tuple[tuple[str, object], ...] = ()  # kept CSV columns, typed
     spread: tuple[str, int, int] | None = None  # (parent, first, per): window i in parent/<first + i // per>
+    offset: int | None = None  # by window, stratified: window 0's place in its stratum's sequence (splits.py)
+    stratum: str | None = None  # the label its splits are stratified by
 
 
 @dataclass
@@ -64,7 +66,7 @@ class DatasetPlan:
         if found is None:
             e = self.entries[rel]
             found = self._placements[rel] = Placement(rel, e.folder, e.stem, e.split, self.cfg.output.splits,
-                                                      not _mirrored(self.cfg), e.spread)
+                                                      not _mirrored(self.cfg), e.spread, e.offset, e.stratum)
         return found
 
     def place(self, rel: str, index: int, end: float) -> tuple[str, str]:
@@ -112,9 +114,10 @@ class DatasetPlan:
         return self.cfg.source.labels != "none"
 
 
-def make_plan(cfg: Config, sources: list[SourceFile],
-              windows: Callable[[SourceFile], int] | None = None) -> DatasetPlan:
-    """The plan; ``windows(source)`` estimates a recording's windows (default: from its header)."""
+def make_plan(cfg: Config, sources: list[SourceFile], windows: Callable[[SourceFile], int] | None = None,
+              exact: Callable[[SourceFile], int] | None = None) -> DatasetPlan:
+    """The plan; ``windows(source)`` estimates a recording's windows with a margin, ``exact(source)``
+    without (default: ``windows``, else from its header)."""
     by_rel = {s.rel: s for s in sources}
     splits = cfg.output.splits
     by_window = splits.by == "window" and len(splits.fractions) > 1
@@ -124,6 +127,14 @@ def make_plan(cfg: Config, sources: list[SourceFile],
     names = sorted({s.label for s in sources if s.label is not None} | {x for s in sources for x in s.extra_labels}
                    | ({e.label for s in sources for e in s.events} | {spec.background} - {None} if spec else set()))
     folds = _folds(cfg, sources, split_of, spec)
+    offsets = {}
+    if by_window:
+        log.warning("warning: output.splits.by: window puts windows of one recording in different splits: they are "
+                    "near-duplicates, so scores on a held-out split come out too high; use by: source for a "
+                    "leak-free evaluation")
+        if splits.stratify:
+            count = exact or windows or estimated_windows(cfg, margin=False)
+            offsets = window_offsets([(s.rel, stratum[s.rel], count(s)) for s in sources], splits.seed)
     entries: dict[str, SourcePlan] = {}
     if _mirrored(cfg):
         safe_folder = {}
@@ -156,7 +167,8 @@ def make_plan(cfg: Config, sources: list[SourceFile],
             folder_of = {s.rel: label_dirs.get(s.label, "") for s in sources}
         for s in sources:
             entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, split_of.get(s.rel), folder_of[s.rel],
-                                        stems[s.rel], folds.get(s.rel), s.events, spread=spread.get(s.rel))
+                                        stems[s.rel], folds.get(s.rel), s.events, spread=spread.get(s.rel),
+                                        offset=offsets.get(s.rel), stratum=stratum[s.rel])
     entries = {rel: replace(e, columns=by_rel[rel].columns) for rel, e in entries.items()}  # kept CSV columns
     return DatasetPlan(cfg, sources, entries, names, column_types(sources))
 
@@ -165,10 +177,10 @@ FOLDER_LIMIT = 10_000  # files per folder the Hub accepts
 FOLDER_BUDGET = 9_000  # windows counted from headers per folder: room for the margin and metadata
 
 
-def estimated_windows(cfg: Config, header: Callable[[SourceFile], tuple[int, int] | None] | None = None
-                      ) -> Callable[[SourceFile], int]:
+def estimated_windows(cfg: Config, header: Callable[[SourceFile], tuple[int, int] | None] | None = None,
+                      margin: bool = True) -> Callable[[SourceFile], int]:
     """Windows a recording will give, from its header's ``(frames, sample_rate)`` (``header``,
-    default :func:`headers.read_header`: no decoding), rounded up with a margin: +2% and +2 for
+    default :func:`headers.read_header`: no decoding), rounded up with a ``margin``: +2% and +2 for
     resampling, header frame counts that are off, and a padded last window. A recording whose
     header does not give its length counts 0: decoding it will most likely fail too."""
     from .windows import plan_windows
@@ -182,7 +194,8 @@ def estimated_windows(cfg: Config, header: Callable[[SourceFile], tuple[int, int
             return 0
         rate = cfg.audio.sample_rate or sample_rate
         total = -(-frames * rate // sample_rate)
-        return int(len(plan_windows(total, cfg.windows, rate)) * 1.02) + 2
+        n = len(plan_windows(total, cfg.windows, rate))
+        return int(n * 1.02) + 2 if margin else n
 
     return count
 

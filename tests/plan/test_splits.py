@@ -70,6 +70,25 @@ def test_by_window_is_seeded_but_leaks():
     assert [assign_window("a.wav", i, c) for i in range(50)] == [assign_window("a.wav", i, c) for i in range(50)]
 
 
+@pytest.mark.parametrize("fractions", FRACTIONS)
+def test_by_window_with_stratify_cuts_every_label_within_two_windows_of_its_share(fractions):
+    from builder.plan.splits import window_offsets
+
+    rng = random.Random(5)
+    recordings = [(rel, label, rng.choice([1, 1, 2, 3, 7, 40])) for rel, label in SKEWED]
+    for seed in range(10):
+        c = cfg(*fractions, by="window", seed=seed)
+        offsets = window_offsets(reversed(recordings), seed)  # input order is irrelevant
+        assert offsets == window_offsets(recordings, seed)
+        got: dict[str, Counter] = {}
+        for rel, label, n in recordings:
+            for i in range(n):
+                got.setdefault(label, Counter())[assign_window(rel, i, c, offsets[rel], label)] += 1
+        for label, counts in got.items():
+            n = sum(counts.values())
+            assert all(abs(counts[k] - n * f) <= 2 for k, f in c.fractions.items()), (label, counts)
+
+
 def test_end_to_end_no_leak_and_same_bytes_for_any_worker_count(tmp_path):
     import numpy as np
     import soundfile as sf
