@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config.sections import Config, public_dict
+from .sources.dataset import DatasetRead, read_dataset
+from .sources.dataset_card import with_source_licence
 from .sources.discover import Skipped, annotated_only, discover
 from .errors import BuildError, NothingToBuild
 from .sources.events import late_events
@@ -102,17 +104,20 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
         from .publish.url import Remote, staging_dir
 
         remote = Remote(cfg.output.path, staging_dir(cfg.output.path, cfg.output.staging))
-        if remote.local_root is not None and not is_url(cfg.source.path):  # file://: as a local -o
-            check_nesting(cfg.source.path, remote.local_root, shown=remote.url)
+        if remote.local_root is not None and _local_source(cfg) is not None:  # file://: as a local -o
+            check_nesting(_local_source(cfg), remote.local_root, shown=remote.url)
         remote.check()
         cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"path": remote.staging})})
     out = cfg.output.path
-    if not is_url(cfg.source.path):
-        check_nesting(cfg.source.path, out)
+    if _local_source(cfg) is not None:
+        check_nesting(_local_source(cfg), out)
     check_output(out)
     # Discovery reads only the sources; done first, a missing folder or bad label CSV stops the
     # build before OUT exists or its journal records a config that never built anything.
-    sources, skipped = _usable_names(*discover(cfg.source))
+    dataset = read_dataset(cfg.source) if cfg.source.dataset is not None else None
+    if dataset is not None:
+        cfg = with_source_licence(cfg, dataset.license, dataset.shown)
+    sources, skipped = _usable_names(*((dataset.files, dataset.skipped) if dataset else discover(cfg.source)))
     sources, unannotated = annotated_only(sources, cfg.source.labels, cfg.windows.select)
     if not sources:
         why = "windows.select: events" if cfg.windows.select == "events" else "source.labels.background: null"
@@ -121,7 +126,7 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
     with OutputLock(out):
         journal = Journal(out, (FileResult, Row))
         try:
-            report = _build_in(out, cfg, sources, skipped, journal, opts)
+            report = _build_in(out, cfg, sources, skipped, journal, opts, dataset)
         finally:
             journal.close()
         if remote is not None:
@@ -132,7 +137,16 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
     return report
 
 
-def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: BuildOptions) -> BuildReport:
+def _local_source(cfg: Config) -> Path | None:
+    """The source's local folder (``source.path``, or a ``source.dataset`` folder), None for a URL or a Hub id."""
+    if cfg.source.path is not None:
+        return None if is_url(cfg.source.path) else cfg.source.path
+    found = Path(cfg.source.dataset).expanduser()
+    return found if found.is_absolute() and found.is_dir() else None
+
+
+def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: BuildOptions,
+              dataset: DatasetRead | None = None) -> BuildReport:
     ledger, force, repair = journal.ledger, opts.force, opts.repair
     ledger.repair = repair
     replace = config_changed(out, cfg, journal, force) or force or encoder_changed(journal)
@@ -165,7 +179,8 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
         layout = get_layout(cfg, out, plan, new_token(out))
         layout.ledger = ledger
         todo, reused = _todo(cfg, sources, journal, layout)
-        todo = longest_first(todo, headers.seen)
+        if dataset is None:  # a dataset's rows stay in shard order: a worker then reads each row group once
+            todo = longest_first(todo, headers.seen)
         decoded = _run(todo, journal, layout, pool, opts.progress)
         skips = [{"path": s.path, "reason": s.reason} for s in skipped]
         skips += [{"path": r.rel, "reason": r.reason} for r in journal.records([s.rel for s in sources], rows=False)
@@ -188,6 +203,8 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
     ledger.remove(set(ledger.rows()) - keep)  # stale shards, metadata, images of the previous build
     left_alone = foreign_files(out, [*record["files"], RECORD])
     record["left_alone"] = {"count": len(left_alone), "files": left_alone[:1000]}
+    if dataset is not None:  # what a push compares its --license with
+        record["source_dataset"] = {"dataset": dataset.shown, "license": dataset.license}
     record = write_build(out, ledger, record)
     return BuildReport(out, record, decoded, reused, skipped=skips, left_alone=left_alone,
                        repaired=sorted(r for r in edits.changed if r in ledger.restorable or r in record["files"]))

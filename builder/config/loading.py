@@ -139,6 +139,10 @@ def _resolve_paths(data: dict, base: Path, bundled: Path | None = None) -> None:
     source = data.get("source")
     if isinstance(source, dict):
         fix(source, "path")
+        dataset = source.get("dataset")
+        if isinstance(dataset, str) and not is_url(dataset) and (dataset.startswith((".", "/", "~"))
+                                                                  or (base / dataset).is_dir()):
+            fix(source, "dataset")  # a local folder; USER/NAME stays a Hub id
         if isinstance(source.get("labels"), dict):
             fix(source["labels"], "csv")
             fix(source["labels"], "events")

@@ -35,6 +35,8 @@ class SourceFile:
     etag: str = ""  # a URL source's content tag, where the store has one
     events: tuple = ()  # its annotated events (events.Event), with ``source.labels.events``
     columns: tuple[tuple[str, object], ...] = ()  # source.labels.keep_columns: (name, int|float|str|None)
+    header: tuple[int, int] | None = None  # (frames, sample_rate) read at discovery (a dataset row's)
+    split: str | None = None  # a dataset row's split in its source dataset
 
     @property
     def fingerprint(self) -> str:
