@@ -204,7 +204,7 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
     left_alone = foreign_files(out, [*record["files"], RECORD])
     record["left_alone"] = {"count": len(left_alone), "files": left_alone[:1000]}
     if dataset is not None:  # what a push compares its --license with
-        record["source_dataset"] = {"dataset": dataset.shown, "license": dataset.license}
+        record["source_license"] = dataset.license
     record = write_build(out, ledger, record)
     return BuildReport(out, record, decoded, reused, skipped=skips, left_alone=left_alone,
                        repaired=sorted(r for r in edits.changed if r in ledger.restorable or r in record["files"]))
