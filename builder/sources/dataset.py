@@ -144,7 +144,7 @@ def _read_shard(cfg: SourceConfig, found: DatasetFiles, shard: str, split: str, 
     try:
         pf = pq.ParquetFile(path)
     except Exception as exc:
-        skipped.append(Skipped(f"{split}/{shard}", f"unreadable parquet shard: {_short(exc)}"))
+        skipped.append(Skipped(shard, f"unreadable parquet shard: {_short(exc)}"))
         return
     features = _features(pf.schema_arrow)
     audio = _audio_column(cfg, pf.schema_arrow, features, where)
@@ -167,7 +167,7 @@ def _read_shard(cfg: SourceConfig, found: DatasetFiles, shard: str, split: str, 
     except SourceError:
         raise
     except Exception as exc:  # a corrupt page: what was read stays, the rest of the shard is skipped
-        skipped.append(Skipped(f"{split}/{shard}", f"corrupt parquet shard after {index} row(s): {_short(exc)}"))
+        skipped.append(Skipped(shard, f"corrupt parquet shard after {index} row(s): {_short(exc)}"))
     seen[(split, "#rows")] = index
 
 
