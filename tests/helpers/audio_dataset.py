@@ -6,7 +6,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+
+import yaml
+
+from tests.helpers.cli import DEMO, run_cli, write_config
 
 AUDIO_TYPE = ("struct", [("bytes", "binary"), ("path", "string")])
 
@@ -68,3 +73,34 @@ def pngs_by_label(out: Path) -> dict[str, list[str]]:
         if ".spectroset" not in rel and len(rel) >= 3 and rel[0] in ("train", "validation", "test"):
             found.setdefault(rel[1], []).append(hashlib.sha256(p.read_bytes()).hexdigest())
     return {label: sorted(shas) for label, shas in found.items()}
+
+
+SPLITS = {"train": ["kick_drum/bd_808.aiff", "tabla/tabla_na.flac", "kick_drum/bd_boom.aiff"],
+          "test": ["tabla/tabla_ghe8.flac"]}
+
+
+def dataset_config(tmp_path: Path, dataset, **source) -> Path:
+    """A config file reading ``dataset`` (a folder or a Hub id), one train split unless told."""
+    path = write_config(tmp_path / "dataset.yaml", tmp_path / "unused", output={"splits": {"train": 1.0}})
+    data = yaml.safe_load(path.read_text())
+    data["source"] = {"dataset": str(dataset), **source}
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def folder_build(tmp_path: Path, splits: dict[str, list[str]] = SPLITS) -> Path:
+    """The same recordings as a folder build: the reference the dataset builds must equal."""
+    src = tmp_path / "audio"
+    for rel in (r for rels in splits.values() for r in rels):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(DEMO / rel, src / rel)
+    cfg = write_config(tmp_path / "folder.yaml", src, output={"splits": {"train": 1.0}})
+    done = run_cli("build", cfg, "-o", tmp_path / "folder-out", "-j", "1")
+    assert done.returncode == 0, done.stderr
+    return tmp_path / "folder-out"
+
+
+def one_error(done) -> str:
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode != 0 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    return lines[0]

@@ -6,44 +6,10 @@ each error. The same dataset served by a Hub is in tests/publish/test_hub_source
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
-import yaml
-
-from tests.helpers.audio_dataset import audio_table, dataset_files, pngs_by_label, write_dataset
-from tests.helpers.cli import DEMO, run_cli, write_config, write_tone
-
-SPLITS = {"train": ["kick_drum/bd_808.aiff", "tabla/tabla_na.flac", "kick_drum/bd_boom.aiff"],
-          "test": ["tabla/tabla_ghe8.flac"]}
-
-
-def dataset_config(tmp_path: Path, dataset, **source) -> Path:
-    """A config file reading ``dataset`` (a folder or a Hub id), one train split unless told."""
-    path = write_config(tmp_path / "dataset.yaml", tmp_path / "unused", output={"splits": {"train": 1.0}})
-    data = yaml.safe_load(path.read_text())
-    data["source"] = {"dataset": str(dataset), **source}
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
-def folder_build(tmp_path: Path, splits: dict[str, list[str]] = SPLITS) -> Path:
-    """The same recordings as a folder build: the reference the dataset builds must equal."""
-    src = tmp_path / "audio"
-    for rel in (r for rels in splits.values() for r in rels):
-        (src / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(DEMO / rel, src / rel)
-    cfg = write_config(tmp_path / "folder.yaml", src, output={"splits": {"train": 1.0}})
-    done = run_cli("build", cfg, "-o", tmp_path / "folder-out", "-j", "1")
-    assert done.returncode == 0, done.stderr
-    return tmp_path / "folder-out"
-
-
-def one_error(done) -> str:
-    lines = done.stderr.strip().splitlines()
-    assert done.returncode != 0 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
-    return lines[0]
-
+from tests.helpers.audio_dataset import (SPLITS, audio_table, dataset_config, dataset_files, folder_build, one_error,
+                                         pngs_by_label, write_dataset)
+from tests.helpers.cli import DEMO, run_cli, write_tone
 
 def test_a_local_parquet_dataset_gives_per_label_the_pngs_of_a_folder_build(tmp_path):
     ds = write_dataset(tmp_path / "ds", dataset_files(DEMO, SPLITS))
