@@ -143,9 +143,8 @@ def _resolve_paths(data: dict, base: Path, bundled: Path | None = None) -> None:
         dataset = source.get("dataset")  # a local folder is made absolute; USER/NAME stays a Hub id
         if isinstance(dataset, str) and (dataset.startswith((".", "/", "~")) or (base / dataset).is_dir()):
             fix(source, "dataset")
-    output = data.get("output") if isinstance(data.get("output"), dict) else None
-    fix(output, "path")
-    fix(output, "staging")
+    for key in ("path", "staging"):
+        fix(data.get("output"), key)
 
 
 _UNION_MODELS = ("CsvLabels", "EventLabels")
