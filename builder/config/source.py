@@ -146,6 +146,14 @@ class SourceConfig(Frozen):
         return self.dataset is not None and (self.dataset.startswith("hf://")
                                              or not Path(self.dataset).expanduser().is_absolute())
 
+    @property
+    def origin(self) -> str:
+        """Where the recordings come from, as the card says it."""
+        if self.dataset is None:
+            return "the source folder"
+        name = self.dataset if self.on_hub else Path(self.dataset).name
+        return f"the audio dataset `{name}`" + (f" (revision `{self.revision}`)" if self.revision else "")
+
     @field_validator("extensions")
     @classmethod
     def _lower(cls, v: tuple[str, ...]) -> tuple[str, ...]:
