@@ -5,7 +5,8 @@ A local folder is read where it is. A Hub dataset (``user/name`` or
 ``snapshot_download``: only ``*.parquet`` and ``README.md``, into the user's Hugging Face cache
 (``HF_HOME``), resumable, shared with ``datasets`` and reused by every later build; a file
 already there for the same commit is not downloaded again. The revision is resolved to one commit
-first, so every shard comes from the same commit. Audio datasets on the Hub are stored as parquet
+first, so every shard comes from the same commit; with the Hub unreachable (or ``HF_HUB_OFFLINE=1``) a
+revision already in the cache is read from it. Audio datasets on the Hub are stored as parquet
 (``data/<split>-NNNNN-of-NNNNN.parquet``, or ``<config>/<split>/…``); one kept in another format
 is read from its parquet conversion with ``revision: refs/convert/parquet``.
 """
@@ -70,16 +71,14 @@ def fetch(dataset: str, revision: str | None) -> DatasetFiles:
 
 def _download(repo_id: str, revision: str | None, sub: str) -> Path:
     """``snapshot_download`` of the parquet files and the card at one commit; one line on failure."""
-    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError,
                                         RevisionNotFoundError)
 
     shown = f"{repo_id}@{revision or 'main'}"
     patterns = [f"{sub}/*.parquet" if sub else "*.parquet", "README.md"]  # fnmatch: * crosses folders
-    try:
-        commit = HfApi().dataset_info(repo_id, revision=revision).sha
-        return Path(snapshot_download(repo_id, repo_type="dataset", revision=commit or revision,
-                                      allow_patterns=patterns))
+    try:  # it resolves the revision to one commit first, and serves the cache when the Hub is unreachable
+        return Path(snapshot_download(repo_id, repo_type="dataset", revision=revision, allow_patterns=patterns))
     except GatedRepoError:
         raise SourceError(f"source.dataset: {shown} is gated: accept its terms on the Hub and log in "
                           "(hf auth login or HF_TOKEN)") from None

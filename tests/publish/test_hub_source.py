@@ -32,6 +32,11 @@ def test_a_served_dataset_gives_per_label_the_pngs_of_a_folder_build(tmp_path, h
                    env=env)
     assert done.returncode == 0, done.stderr
     assert pngs_by_label(url) == pngs_by_label(out) and _downloads(hub) == fetched
+    offline = tmp_path / "offline"  # no Hub at all: the cached revision still builds
+    done = run_cli("build", dataset_config(tmp_path, "bob/sounds"), "-o", offline, "-j", "1",
+                   env=dict(env, HF_HUB_OFFLINE="1"))
+    assert done.returncode == 0, done.stderr
+    assert pngs_by_label(offline) == pngs_by_label(out)
 
 
 def test_a_new_revision_decodes_only_its_changed_row(tmp_path, hub):
