@@ -9,20 +9,38 @@ import json
 
 from tests.helpers.audio_dataset import (SPLITS, audio_table, dataset_config, dataset_files, folder_build, one_error,
                                          pngs_by_label, write_dataset)
-from tests.helpers.cli import DEMO, run_cli, write_tone
+from tests.helpers.cli import DEMO, run_cli, snapshot, write_tone
 
 def test_a_local_parquet_dataset_gives_per_label_the_pngs_of_a_folder_build(tmp_path):
     ds = write_dataset(tmp_path / "ds", dataset_files(DEMO, SPLITS))
-    out = tmp_path / "out"
+    out = tmp_path / "j2" / "out"
     done = run_cli("build", dataset_config(tmp_path, ds), "-o", out, "-j", "2")
     assert done.returncode == 0, done.stderr
     assert pngs_by_label(out) == pngs_by_label(folder_build(tmp_path))
     meta = __import__("pyarrow.parquet", fromlist=["x"]).read_table(out / "train" / "metadata.parquet").to_pylist()
     assert {r["source"] for r in meta} == {"train/bd_808.aiff", "train/tabla_na.flac", "train/bd_boom.aiff",
                                           "test/tabla_ghe8.flac"}
-    again = tmp_path / "again"
+    again = tmp_path / "j1" / "out"
     assert run_cli("build", dataset_config(tmp_path, ds), "-o", again, "-j", "1").returncode == 0
-    assert pngs_by_label(again) == pngs_by_label(out)  # -j 1 = -j 2
+    assert snapshot(again) == snapshot(out)  # -j 1 = -j 2, every byte
+
+
+def test_a_plain_string_column_can_be_the_label(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rels = SPLITS["train"]
+    table = pa.table({"clip": [{"bytes": (DEMO / r).read_bytes(), "path": r} for r in rels],
+                      "species": [r.split("/")[0].upper() for r in rels]})  # no datasets metadata at all
+    (tmp_path / "ds").mkdir()
+    pq.write_table(table, tmp_path / "ds" / "train.parquet")
+    out = tmp_path / "out"
+    done = run_cli("build", dataset_config(tmp_path, tmp_path / "ds", audio_column="clip", label_column="species"),
+                   "-o", out, "-j", "1")
+    assert done.returncode == 0, done.stderr
+    assert sorted(pngs_by_label(out)) == ["KICK_DRUM", "TABLA"]
+    assert "source.dataset: " in one_error(run_cli("build", dataset_config(tmp_path, tmp_path / "ds", audio_column="clip"),
+                                                   "-o", tmp_path / "o2"))  # no ClassLabel to take
 
 
 def test_keep_splits_keeps_the_dataset_own_splits(tmp_path):
