@@ -122,8 +122,8 @@ class SourceConfig(Frozen):
     def _one_source(self) -> "SourceConfig":
         if (self.path is None) == (self.dataset is None):
             raise _bad("path", "give source.path (an audio folder) or source.dataset (a parquet audio dataset), "
-                               "not both" if self.path is not None else "missing: give source.path=AUDIO_FOLDER "
-                               "or source.dataset=USER/NAME")
+                               "not both (a preset's path goes with --set source.path=null)" if self.path is not None
+                       else "missing: give source.path=AUDIO_FOLDER or source.dataset=USER/NAME")
         if self.dataset is None:
             for key in ("revision", "label_column", "audio_column"):
                 if getattr(self, key) is not None:
