@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config.sections import Config, public_dict
-from .sources.dataset import DatasetRead, read_dataset
+from .sources.dataset import DatasetRead, read_dataset, row_order
 from .sources.dataset_card import with_source_licence
 from .sources.discover import Skipped, annotated_only, discover
 from .errors import BuildError, NothingToBuild
@@ -179,8 +179,8 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
         layout = get_layout(cfg, out, plan, new_token(out))
         layout.ledger = ledger
         todo, reused = _todo(cfg, sources, journal, layout)
-        if dataset is None:  # a dataset's rows stay in shard order: a worker then reads each row group once
-            todo = longest_first(todo, headers.seen)
+        # a dataset's rows go in shard order, so that a worker reads each row group about once
+        todo = sorted(todo, key=lambda j: row_order(j.path)) if dataset else longest_first(todo, headers.seen)
         decoded = _run(todo, journal, layout, pool, opts.progress)
         skips = [{"path": s.path, "reason": s.reason} for s in skipped]
         skips += [{"path": r.rel, "reason": r.reason} for r in journal.records([s.rel for s in sources], rows=False)

@@ -32,7 +32,7 @@ from ..errors import DecodeError, NothingToBuild, SourceError
 from .discover import Skipped, SourceFile
 from .hub_files import DatasetFiles, fetch
 from .dataset_card import card_metadata, shard_split
-from .parquet_rows import locator
+from .parquet_rows import locator, row_order  # noqa: F401 - row_order: the order rows are decoded in
 
 BATCH_ROWS = 64  # rows of audio held at once while hashing
 

@@ -33,6 +33,14 @@ def parse(path: str) -> tuple[str, int, int, str]:
     return shard, int(group), int(row), column
 
 
+def row_order(path: str) -> tuple[str, int, int]:
+    """A sort key putting rows in shard, row group and row order (any other path first)."""
+    if not is_row(path):
+        return "", -1, -1
+    shard, group, row, _ = parse(path)
+    return shard, group, row
+
+
 @lru_cache(maxsize=4)
 def _shard(path: str):
     import pyarrow.parquet as pq
