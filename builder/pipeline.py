@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .config.sections import Config, public_dict
 from .sources.dataset import DatasetRead, read_dataset, row_order
-from .sources.dataset_card import with_source_licence
+from .sources.dataset_card import with_source_card
 from .sources.discover import Skipped, annotated_only, discover
 from .errors import BuildError, NothingToBuild
 from .sources.events import late_events
@@ -116,7 +116,7 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
     # build before OUT exists or its journal records a config that never built anything.
     dataset = read_dataset(cfg.source) if cfg.source.dataset is not None else None
     if dataset is not None:
-        cfg = with_source_licence(cfg, dataset.license, dataset.shown)
+        cfg = with_source_card(cfg, dataset.license, dataset.shown, dataset.repo_id)
     sources, skipped = _usable_names(*((dataset.files, dataset.skipped) if dataset else discover(cfg.source)))
     sources, unannotated = annotated_only(sources, cfg.source.labels, cfg.windows.select)
     if not sources:

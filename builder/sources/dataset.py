@@ -43,6 +43,7 @@ class DatasetRead:
     skipped: list[Skipped]
     license: str | None  # the card's `license:`, where it names one
     shown: str  # the dataset as messages name it
+    repo_id: str | None = None  # a Hub dataset's id
 
 
 def read_dataset(cfg: SourceConfig) -> DatasetRead:
@@ -69,7 +70,7 @@ def read_dataset(cfg: SourceConfig) -> DatasetRead:
     licence = card.get("license")
     licence = licence[0] if isinstance(licence, list) and len(licence) == 1 else licence
     return DatasetRead(sorted(files, key=lambda f: f.rel), sorted(skipped, key=lambda s: s.path),
-                       licence if isinstance(licence, str) else None, found.shown)
+                       licence if isinstance(licence, str) else None, found.shown, found.repo_id)
 
 
 def _features(schema) -> dict:

@@ -3,8 +3,8 @@
 The YAML header is read with ``huggingface_hub``'s own card parser. A shard's split is the first
 config's ``data_files`` pattern it matches (what ``datasets`` reads), else a split word in its
 name (``train-00000-of-00003.parquet``, ``default/test/0000.parquet``), else ``train``. The
-card's ``license:`` becomes the built dataset's default ``publish.license``; a config that names
-another keeps its own, with a warning.
+card's ``license:`` becomes the built dataset's default ``publish.license`` (a config that names
+another keeps its own, with a warning), and a Hub dataset's id joins ``publish.hf.source_datasets``.
 """
 
 from __future__ import annotations
@@ -47,8 +47,14 @@ def shard_split(shard: str, configs) -> str:
     return next((p for p in named if p.lower() in _SPLIT_WORDS), "train")
 
 
-def with_source_licence(cfg: Config, licence: str | None, shown: str) -> Config:
-    """The source dataset's card licence as the default ``publish.license``; a warning when the config names another."""
+def with_source_card(cfg: Config, licence: str | None, shown: str, repo_id: str | None) -> Config:
+    """``cfg`` with what the source dataset's card gives the built one: its Hub id among
+    ``publish.hf.source_datasets`` (the card's lineage), and its licence as the default
+    ``publish.license``; a warning when the config names another licence."""
+    hf = cfg.publish.hf
+    if repo_id is not None and repo_id not in hf.source_datasets:
+        hf = hf.model_copy(update={"source_datasets": (*hf.source_datasets, repo_id)})
+    cfg = cfg.model_copy(update={"publish": cfg.publish.model_copy(update={"hf": hf})})
     if licence is None:
         return cfg
     try:

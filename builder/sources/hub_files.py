@@ -30,6 +30,7 @@ class DatasetFiles:
     card: str  # README.md's text, "" without one
     shown: str  # the dataset as messages name it
     commit: str | None = None  # the Hub commit read, for a Hub dataset
+    repo_id: str | None = None  # a Hub dataset's id
 
 
 def where(dataset: str, revision: str | None) -> tuple[str, str | None, str, str | None]:
@@ -66,7 +67,7 @@ def fetch(dataset: str, revision: str | None) -> DatasetFiles:
     readme = root / "README.md"
     card = readme.read_text(encoding="utf-8", errors="replace") if readme.is_file() else ""
     commit = root.name if kind == "hub" else None  # snapshot folders are named by their commit
-    return DatasetFiles(root, tuple(shards), card, shown, commit)
+    return DatasetFiles(root, tuple(shards), card, shown, commit, None if kind == "local" else name)
 
 
 def _download(repo_id: str, revision: str | None, sub: str) -> Path:

@@ -24,7 +24,8 @@ def test_a_served_dataset_gives_per_label_the_pngs_of_a_folder_build(tmp_path, h
     done = run_cli("build", dataset_config(tmp_path, "bob/sounds"), "-o", out, "-j", "2", env=env)
     assert done.returncode == 0, done.stderr
     assert pngs_by_label(out) == pngs_by_label(folder_build(tmp_path))
-    assert "\nlicense: cc-by-4.0\n" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "\nlicense: cc-by-4.0\n" in card and "\nsource_datasets:\n- bob/sounds\n" in card
     fetched = _downloads(hub)
     assert fetched == 2  # the two shards, once
     url = tmp_path / "by-url"  # the same at one commit, spelt as a URL; the cache answers
