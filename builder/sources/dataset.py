@@ -31,7 +31,6 @@ from ..config.source import SPLIT_NAME, SourceConfig
 from ..errors import DecodeError, NothingToBuild, SourceError
 from .discover import Skipped, SourceFile
 from .hub_files import DatasetFiles, fetch
-from .dataset_card import card_metadata, shard_split
 from .parquet_rows import locator, row_order  # noqa: F401 - row_order: the order rows are decoded in
 
 BATCH_ROWS = 64  # rows of audio held at once while hashing
@@ -48,26 +47,20 @@ class DatasetRead:
 
 def read_dataset(cfg: SourceConfig) -> DatasetRead:
     """Every usable row of the dataset (sorted by ``rel``) and the rows or shards skipped."""
-    found = fetch(cfg.dataset, cfg.revision)
-    card = card_metadata(found.card)
-    split_of = {shard: shard_split(shard, card.get("configs")) for shard in found.shards}
-    present = sorted(set(split_of.values()))
-    wanted = set(cfg.split) or set(present)
-    if wanted - set(present):
-        raise SourceError(f"source.split: {found.shown} has no split {', '.join(sorted(wanted - set(present)))} "
-                          f"(has {', '.join(present)})")
+    found = fetch(cfg.dataset, cfg.revision, cfg.split)
+    wanted = set(found.split_of.values())
     if cfg.keep_splits:
         bad = [s for s in sorted(wanted) if not re.fullmatch(SPLIT_NAME, s)]
         if bad:
             raise SourceError(f"source.keep_splits: split name {bad[0]!r} cannot name an output split (letters, "
                               "digits and _ only); read it without keep_splits")
     files, skipped, seen = [], [], {}
-    for shard in (s for s in found.shards if split_of[s] in wanted):
-        _read_shard(cfg, found, shard, split_of[shard], files, skipped, seen)
+    for shard, split in found.split_of.items():
+        _read_shard(cfg, found, shard, split, files, skipped, seen)
     if not files:
         why = f", e.g. {skipped[0].path}: {skipped[0].reason}" if skipped else ""
         raise NothingToBuild(f"source.dataset: no usable row in {found.shown}{why}")
-    licence = card.get("license")
+    licence = found.card.get("license")
     licence = licence[0] if isinstance(licence, list) and len(licence) == 1 else licence
     return DatasetRead(sorted(files, key=lambda f: f.rel), sorted(skipped, key=lambda s: s.path),
                        licence if isinstance(licence, str) else None, found.shown, found.repo_id)

@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 
 from ..config.licenses import hub_id
 from ..config.sections import Config
+from ..errors import SourceError
 
 _SPLIT_WORDS = {"train", "training", "validation", "valid", "val", "dev", "test", "testing", "eval"}
 log = logging.getLogger("spectroset")
@@ -45,6 +46,19 @@ def shard_split(shard: str, configs) -> str:
     parts = PurePosixPath(shard).parts
     named = [parts[-1].split("-")[0].split(".")[0], *reversed(parts[:-1])]  # "train-0000….parquet", "train/"
     return next((p for p in named if p.lower() in _SPLIT_WORDS), "train")
+
+
+def choose_splits(shards: list[str], card: dict, wanted: tuple[str, ...], shown: str
+                  ) -> tuple[dict[str, str], tuple[str, ...]]:
+    """``({shard: split} of the ``wanted`` splits (default all), every split there is)``; a wanted
+    split that is not there is a :class:`SourceError` naming those that are."""
+    split_of = {shard: shard_split(shard, card.get("configs")) for shard in sorted(shards)}
+    present = tuple(sorted(set(split_of.values())))
+    missing = sorted(set(wanted) - set(present))
+    if missing:
+        raise SourceError(f"source.split: {shown} has no split {', '.join(missing)} (has {', '.join(present)})")
+    keep = set(wanted) or set(present)
+    return {shard: split for shard, split in split_of.items() if split in keep}, present
 
 
 def with_source_card(cfg: Config, licence: str | None, shown: str, repo_id: str | None) -> Config:

@@ -71,3 +71,15 @@ def test_an_unreachable_hub_or_a_missing_dataset_is_one_line(tmp_path, hub):
     line = one_error(run_cli("build", dataset_config(tmp_path, "bob/sounds"), "-o", tmp_path / "o2", env=env))
     assert line.startswith("error: source.dataset: cannot reach the Hub for bob/sounds@main"), line
     assert not (tmp_path / "o2").exists()
+
+
+def test_only_the_chosen_split_is_downloaded(tmp_path, hub):
+    hub.seed("bob/sounds", dataset_files(DEMO, SPLITS))
+    env = hub_env(make_client_env(tmp_path / "client"), hub, token=None)
+    out = tmp_path / "out"
+    done = run_cli("build", dataset_config(tmp_path, "bob/sounds", split="test", keep_splits=True), "-o", out,
+                   "-j", "1", env=env)
+    assert done.returncode == 0, done.stderr
+    got = [r[1] for r in hub.requests("GET") if "/resolve/" in r[1] and r[1].endswith(".parquet")]
+    assert len(got) == 1 and got[0].endswith("/data/test-00000-of-00001.parquet"), got
+    assert sorted(pngs_by_label(out)) == ["tabla"]
