@@ -64,6 +64,10 @@ def test_an_unreachable_hub_or_a_missing_dataset_is_one_line(tmp_path, hub):
     env = hub_env(make_client_env(tmp_path / "client"), hub, token=None)
     line = one_error(run_cli("build", dataset_config(tmp_path, "bob/none"), "-o", tmp_path / "o1", env=env))
     assert "source.dataset: no dataset bob/none on the Hub" in line
+    hub.seed("bob/sounds", dataset_files(DEMO, SPLITS))
+    line = one_error(run_cli("build", dataset_config(tmp_path, "bob/sounds", revision="v9"), "-o", tmp_path / "o0",
+                             env=env))
+    assert "source.revision: bob/sounds has no revision v9" in line
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
