@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from ..config.source import SPLIT_NAME, SourceConfig
-from ..errors import DecodeError, NothingToBuild, SourceError
+from ..errors import NothingToBuild, SourceError
 from .discover import Skipped, SourceFile
 from .hub_files import DatasetFiles, fetch
 from .parquet_rows import locator, row_order  # noqa: F401 - row_order: the order rows are decoded in
@@ -172,11 +172,13 @@ def _rel(split: str, cell, index: int, seen: dict) -> str:
         name = name.replace("\\", "/")
         parts = [p for p in name.split("/") if p not in ("", ".", "..")]
         name = "/".join(parts[-1:] if name.startswith("/") else parts)  # an absolute path: the uploader's disk
-    rel = f"{split}/{name}" if name else f"{split}/{index:06d}"
-    n = seen[rel] = seen.get(rel, 0) + 1
-    if n > 1:
-        p = PurePosixPath(rel)
+    first = rel = f"{split}/{name}" if name else f"{split}/{index:06d}"
+    n = 1
+    while rel in seen:  # a name taken (by an earlier row, or by an earlier ~n of it)
+        n += 1
+        p = PurePosixPath(first)
         rel = str(p.with_name(f"{p.stem}~{n}{p.suffix}"))
+    seen[rel] = True
     return rel
 
 
@@ -192,9 +194,7 @@ def _row(path, group, row, audio, cell, labels, rel, split, label_column) -> Sou
     try:
         info = probe_bytes(data, rel)
         header = (info.frames or 0, info.sample_rate)
-    except DecodeError:
-        header = (0, 0)  # the worker's decode gives the reason
-    except Exception:
+    except Exception:  # DecodeError or a decoder's own: the worker's decode gives the reason
         header = (0, 0)
     sha = hashlib.sha256(data).hexdigest()
     return SourceFile(locator(path, group, row, audio), rel, labels[0] if labels else None, tuple(labels[1:]),

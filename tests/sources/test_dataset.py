@@ -29,7 +29,7 @@ def test_a_plain_string_column_can_be_the_label(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rels = SPLITS["train"]
+    rels = SPLITS["train"] + SPLITS["train"][:1]  # one path twice: told apart by ~2
     table = pa.table({"clip": [{"bytes": (DEMO / r).read_bytes(), "path": r} for r in rels],
                       "species": [r.split("/")[0].upper() for r in rels]})  # no datasets metadata at all
     (tmp_path / "ds").mkdir()
@@ -39,6 +39,9 @@ def test_a_plain_string_column_can_be_the_label(tmp_path):
                    "-o", out, "-j", "1")
     assert done.returncode == 0, done.stderr
     assert sorted(pngs_by_label(out)) == ["KICK_DRUM", "TABLA"]
+    sources = {r["source"] for r in pq.read_table(out / "train" / "metadata.parquet").to_pylist()}
+    assert sources == {"train/kick_drum/bd_808.aiff", "train/kick_drum/bd_808~2.aiff", "train/tabla/tabla_na.flac",
+                       "train/kick_drum/bd_boom.aiff"}
     assert "source.dataset: " in one_error(run_cli("build", dataset_config(tmp_path, tmp_path / "ds", audio_column="clip"),
                                                    "-o", tmp_path / "o2"))  # no ClassLabel to take
 
