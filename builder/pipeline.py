@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config.sections import Config, public_dict
-from .sources.discover import Skipped, annotated_only, discover
+from .sources.dataset import DatasetRead, read_dataset, row_order
+from .sources.dataset_card import with_source_card
+from .sources.discover import annotated_only, discover, usable_names
 from .errors import BuildError, NothingToBuild
 from .sources.events import late_events
 from .run.executors import LazyPool, prestart
@@ -103,17 +105,20 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
         from .publish.url import Remote, staging_dir
 
         remote = Remote(cfg.output.path, staging_dir(cfg.output.path, cfg.output.staging))
-        if remote.local_root is not None and not is_url(cfg.source.path):  # file://: as a local -o
-            check_nesting(cfg.source.path, remote.local_root, shown=remote.url)
+        if remote.local_root is not None and _local_source(cfg) is not None:  # file://: as a local -o
+            check_nesting(_local_source(cfg), remote.local_root, shown=remote.url)
         remote.check()
         cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"path": remote.staging})})
     out = cfg.output.path
-    if not is_url(cfg.source.path):
-        check_nesting(cfg.source.path, out)
+    if _local_source(cfg) is not None:
+        check_nesting(_local_source(cfg), out)
     check_output(out)
     # Discovery reads only the sources; done first, a missing folder or bad label CSV stops the
     # build before OUT exists or its journal records a config that never built anything.
-    sources, skipped = _usable_names(*discover(cfg.source))
+    dataset = read_dataset(cfg.source) if cfg.source.dataset is not None else None
+    if dataset is not None:
+        cfg = with_source_card(cfg, dataset.license, dataset.shown, dataset.repo_id)
+    sources, skipped = usable_names(*((dataset.files, dataset.skipped) if dataset else discover(cfg.source)))
     sources, unannotated = annotated_only(sources, cfg.source.labels, cfg.windows.select)
     if not sources:
         why = "windows.select: events" if cfg.windows.select == "events" else "source.labels.background: null"
@@ -122,7 +127,7 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
     with OutputLock(out):
         journal = Journal(out, (FileResult, Row))
         try:
-            report = _build_in(out, cfg, sources, skipped, journal, opts)
+            report = _build_in(out, cfg, sources, skipped, journal, opts, dataset)
         finally:
             journal.close()
         if remote is not None:
@@ -133,7 +138,16 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
     return report
 
 
-def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: BuildOptions) -> BuildReport:
+def _local_source(cfg: Config) -> Path | None:
+    """The source's local folder (``source.path``, or a ``source.dataset`` folder), None for a URL or a Hub id."""
+    if cfg.source.path is not None:
+        return None if is_url(cfg.source.path) else cfg.source.path
+    found = Path(cfg.source.dataset).expanduser()
+    return found if found.is_absolute() and found.is_dir() else None
+
+
+def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: BuildOptions,
+              dataset: DatasetRead | None = None) -> BuildReport:
     ledger, force, repair = journal.ledger, opts.force, opts.repair
     ledger.repair = repair
     replace = config_changed(out, cfg, journal, force) or force or encoder_changed(journal)
@@ -166,7 +180,8 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
         layout = get_layout(cfg, out, plan, new_token(out))
         layout.ledger = ledger
         todo, reused = _todo(cfg, sources, journal, layout)
-        todo = longest_first(todo, headers.seen)
+        # a dataset's rows go in shard order, so that a worker reads each row group about once
+        todo = sorted(todo, key=lambda j: row_order(j.path)) if dataset else longest_first(todo, headers.seen)
         decoded = _run(todo, journal, layout, pool, opts.progress)
         skips = [{"path": s.path, "reason": s.reason} for s in skipped]
         skips += [{"path": r.rel, "reason": r.reason} for r in journal.records([s.rel for s in sources], rows=False)
@@ -189,6 +204,8 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
     ledger.remove(set(ledger.rows()) - keep)  # stale shards, metadata, images of the previous build
     left_alone = foreign_files(out, [*record["files"], RECORD])
     record["left_alone"] = {"count": len(left_alone), "files": left_alone[:1000]}
+    if dataset is not None:  # what a push compares its --license with
+        record["source_license"] = dataset.license
     record = write_build(out, ledger, record)
     for line in coverage_warnings(plan, record):  # empty splits and folds, and those missing labels
         log.warning(line)
@@ -200,28 +217,6 @@ def _listed(journal: Journal, unit: str | None, rel: str) -> bool:
     """Whether ``rel`` is a file the journalled recording ``unit`` wrote (--repair removes it to rebuild it)."""
     result = journal.get(unit, rows=False) if unit else None
     return result is not None and rel in (result.paths or [])
-
-
-def _printable(text: str) -> str:
-    """A file name as valid UTF-8 (undecodable bytes shown as U+FFFD) for reports and metadata."""
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-
-
-def _usable_names(sources, skipped) -> tuple[list, list[Skipped]]:
-    """Report files whose names are not valid UTF-8 (Linux allows any bytes) instead of crashing:
-    such a name cannot go into the journal, metadata.csv or build.json, so it cannot be a source."""
-    keep, bad = [], []
-    for s in sources:
-        try:
-            s.rel.encode("utf-8")
-            keep.append(s)
-        except UnicodeEncodeError:
-            bad.append(Skipped(_printable(s.rel), "file name is not valid UTF-8; rename the file"))
-    skipped = [Skipped(_printable(s.path), s.reason) for s in skipped] + bad
-    return keep, sorted(skipped, key=lambda s: s.path)
 
 
 def _todo(cfg: Config, sources, journal: Journal, layout) -> tuple[list[FileJob], int]:

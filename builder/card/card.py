@@ -59,7 +59,9 @@ def _columns(build) -> str:
         lines.append("- `labels`: every label of the recording, primary first, then the secondary labels from the "
                      "CSV (`List(ClassLabel)`, same names as `label`; names that only ever occur as secondary "
                      "labels are included).")
-    lines.append("- `source`: the recording's path under the source folder; all windows of a recording share it.")
+    lines.append("- `source`: the recording's path under the source folder; all windows of a recording share it."
+                 if plan.cfg.source.dataset is None else "- `source`: the row of the source dataset, `<split>/<its "
+                 "audio path>` (or `<split>/<row index>`); all windows of a row share it.")
     lines.append("- `start`, `end`: the window's position in the recording, in seconds (`end` is nominal: "
                  "`start + duration`, also for a zero-padded last window).")
     if "fold" in feats:

@@ -31,7 +31,11 @@ def structure(build, record: dict) -> str:
 
 def _labels_from(build) -> tuple[str, str]:
     """(where the labels come from, who made them) in words."""
-    labels = build.cfg.source.labels
+    labels, source = build.cfg.source.labels, build.cfg.source
+    if source.dataset is not None and labels != "none":
+        column = f"`{source.label_column}` column" if source.label_column else "first `ClassLabel` column"
+        return (f"the {column} of {source.origin}, one label per row; every window of a row carries it.",
+                "whoever labelled the source dataset; spectroset adds no labels of its own.")
     if isinstance(labels, EventLabels):
         return (f"annotated events (`{labels.events.name}`: a label with start and end times per sound); each "
                 f"window takes the label whose events cover most of it"
@@ -61,7 +65,7 @@ def creation(build, record: dict) -> str:
     origin, who = _labels_from(build)
     text = [
         "### Source data\n",
-        f"{plural(record['sources'], 'recording')} read from the source folder ({formats or 'no files'})"
+        f"{plural(record['sources'], 'recording')} read from {build.cfg.source.origin} ({formats or 'no files'})"
         + (f"; {used} more could not be used ({listed} lists each with its reason)" if used else "")
         + ". The spectrograms were computed as described under *How the images were made*; the recordings "
           "themselves are not included.\n",

@@ -72,7 +72,7 @@ def trust_sections(build, licence: str, citation: str | None) -> list[str]:
     plan, cfg = build.plan, build.cfg
     kept = list(plan.columns)
     hub = cfg.publish.hf
-    sources = [f"{plural(len(plan.entries), 'recording')} from the source folder; each row's `source` names its recording."]
+    sources = [f"{plural(len(plan.entries), 'recording')} from {cfg.source.origin}; each row's `source` names its recording."]
     if kept:
         sources.append(f"Columns kept from the source CSV on every row: {', '.join(f'`{c}`' for c in kept)}.")
     if hub.source_datasets:

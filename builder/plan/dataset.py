@@ -29,7 +29,7 @@ from ..sources.events import dominant_label, label_window
 from .names import fold, safe_component, unique_components, unique_stems
 from ..config.source import EventLabels
 from .place import Placement, numbered
-from .splits import assign_folds, assign_sources, window_offsets
+from .splits import SPLIT_ORDER, assign_folds, assign_sources, window_offsets
 
 log = logging.getLogger("spectroset")
 
@@ -75,6 +75,9 @@ class DatasetPlan:
 
     @property
     def split_names(self) -> list[str]:
+        if self.cfg.source.keep_splits:  # a dataset's own: the usual three first, then the rest by name
+            found = {s.split for s in self.sources if s.split}
+            return sorted(found, key=lambda k: (SPLIT_ORDER.index(k) if k in SPLIT_ORDER else len(SPLIT_ORDER), k))
         return list(self.cfg.output.splits.fractions)
 
     @property
@@ -107,6 +110,8 @@ class DatasetPlan:
     @property
     def multilabel(self) -> bool:
         labels = self.cfg.source.labels
+        if self.cfg.source.dataset is not None:  # a list-of-ClassLabel column with several labels in a row
+            return any(s.extra_labels for s in self.sources)
         return self.events is not None or (not isinstance(labels, str) and labels.extra_labels_column is not None)
 
     @property
@@ -123,7 +128,10 @@ def make_plan(cfg: Config, sources: list[SourceFile], windows: Callable[[SourceF
     by_window = splits.by == "window" and len(splits.fractions) > 1
     spec = cfg.source.labels if isinstance(cfg.source.labels, EventLabels) else None
     stratum = {s.rel: dominant_label(s.events, spec.background) if spec else s.label for s in sources}
-    split_of = {} if by_window else assign_sources([(s.rel, stratum[s.rel]) for s in sources], splits)
+    if cfg.source.keep_splits:  # the source dataset's own splits, as they are
+        split_of = {s.rel: s.split for s in sources}
+    else:
+        split_of = {} if by_window else assign_sources([(s.rel, stratum[s.rel]) for s in sources], splits)
     names = sorted({s.label for s in sources if s.label is not None} | {x for s in sources for x in s.extra_labels}
                    | ({e.label for s in sources for e in s.events} | {spec.background} - {None} if spec else set()))
     folds = _folds(cfg, sources, split_of, spec)

@@ -1,0 +1,205 @@
+"""Discovery of a parquet audio dataset (``source.dataset``): one recording per row.
+
+The shards are those the Hub stores (``hub_files.py``): an ``Audio`` column of ``{bytes, path}``
+structs and the ``datasets`` features in the schema's ``huggingface`` metadata. Rows are read a
+row group and a batch at a time with pyarrow, only the audio and label columns, so memory stays
+flat whatever the dataset's size. For each row discovery keeps its place (a ``parquet_rows``
+locator, decoded later by a worker), its label, a SHA-256 of its audio bytes (the row's
+fingerprint: a new revision rebuilds only rows whose bytes changed) and its header's length (the
+plan's window count, no decoding). ``datasets`` is never imported: its ``Audio`` decoding needs
+torchcodec.
+
+- Audio: the first ``Audio`` feature, or ``source.audio_column``.
+- Labels: the first ``ClassLabel`` (or list of ``ClassLabel``) feature, or ``source.label_column``
+  (a ``ClassLabel``, string or integer column); ``labels: none`` reads none.
+- Splits: the card's ``configs`` ``data_files`` (the first config), else the shard's name
+  (``train-00000-of-00003.parquet``, ``train/0000.parquet``), else ``train``. ``source.split``
+  picks some.
+- A row's ``rel`` (its ``source`` column) is ``<split>/<its audio path>``, or ``<split>/<row
+  index>`` without one; a path seen twice in a split gets ``~2``, ``~3`` … before its suffix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from ..config.source import SPLIT_NAME, SourceConfig
+from ..errors import NothingToBuild, SourceError
+from .discover import Skipped, SourceFile
+from .hub_files import DatasetFiles, fetch
+from .parquet_rows import locator, row_order  # noqa: F401 - row_order: the order rows are decoded in
+
+BATCH_ROWS = 64  # rows of audio held at once while hashing
+
+
+@dataclass(frozen=True)
+class DatasetRead:
+    files: list[SourceFile]
+    skipped: list[Skipped]
+    license: str | None  # the card's `license:`, where it names one
+    shown: str  # the dataset as messages name it
+    repo_id: str | None = None  # a Hub dataset's id
+
+
+def read_dataset(cfg: SourceConfig) -> DatasetRead:
+    """Every usable row of the dataset (sorted by ``rel``) and the rows or shards skipped."""
+    found = fetch(cfg.dataset, cfg.revision, cfg.split)
+    wanted = set(found.split_of.values())
+    if cfg.keep_splits:
+        bad = [s for s in sorted(wanted) if not re.fullmatch(SPLIT_NAME, s)]
+        if bad:
+            raise SourceError(f"source.keep_splits: split name {bad[0]!r} cannot name an output split (letters, "
+                              "digits and _ only); read it without keep_splits")
+    files, skipped, seen = [], [], {}
+    for shard, split in found.split_of.items():
+        _read_shard(cfg, found, shard, split, files, skipped, seen)
+    if not files:
+        why = f", e.g. {skipped[0].path}: {skipped[0].reason}" if skipped else ""
+        raise NothingToBuild(f"source.dataset: no usable row in {found.shown}{why}")
+    licence = found.card.get("license")
+    licence = licence[0] if isinstance(licence, list) and len(licence) == 1 else licence
+    return DatasetRead(sorted(files, key=lambda f: f.rel), sorted(skipped, key=lambda s: s.path),
+                       licence if isinstance(licence, str) else None, found.shown, found.repo_id)
+
+
+def _features(schema) -> dict:
+    meta = (schema.metadata or {}).get(b"huggingface")
+    try:
+        info = json.loads(meta) if meta else {}
+    except ValueError:
+        return {}
+    features = (info.get("info") or {}).get("features") if isinstance(info, dict) else None
+    return features if isinstance(features, dict) else {}
+
+
+def _audio_column(cfg: SourceConfig, schema, features: dict, where: str) -> str:
+    names = schema.names
+    if cfg.audio_column is not None:
+        if cfg.audio_column not in names:
+            raise SourceError(f"source.audio_column: no column {cfg.audio_column!r} in {where} (has {', '.join(names)})")
+        return cfg.audio_column
+    found = [n for n, f in features.items() if isinstance(f, dict) and f.get("_type") == "Audio" and n in names]
+    if not found and not features and "audio" in names:  # no datasets metadata: a column called audio
+        found = ["audio"]
+    if not found:
+        raise SourceError(f"source.dataset: {where} is not an audio dataset: no Audio column (has "
+                          f"{', '.join(names)}); name one with source.audio_column")
+    return found[0]
+
+
+def _class_names(feature) -> tuple[list[str] | None, bool]:
+    """``(ClassLabel names or None, whether a row holds a list)`` of a ``datasets`` feature."""
+    if not isinstance(feature, dict):
+        return None, False
+    if feature.get("_type") in ("Sequence", "List", "LargeList") and isinstance(feature.get("feature"), dict):
+        return _class_names(feature["feature"])[0], True
+    if feature.get("_type") == "ClassLabel":
+        return list(feature.get("names") or []), False
+    return None, False
+
+
+def _label_column(cfg: SourceConfig, schema, features: dict, where: str) -> str | None:
+    if cfg.labels == "none":
+        return None
+    if cfg.label_column is not None:
+        if cfg.label_column not in schema.names:
+            raise SourceError(f"source.label_column: no column {cfg.label_column!r} in {where} "
+                              f"(has {', '.join(schema.names)})")
+        return cfg.label_column
+    found = [n for n, f in features.items() if _class_names(f)[0] is not None and n in schema.names]
+    if not found:
+        raise SourceError(f"source.dataset: {where} has no ClassLabel column: name the label column with "
+                          "source.label_column, or set source.labels: none")
+    return found[0]
+
+
+def _labels(value, names: list[str] | None) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    out = []
+    for v in values:
+        if v is None or (isinstance(v, int) and names is not None and not 0 <= v < len(names)):
+            continue  # ClassLabel's -1: no label
+        text = names[v] if isinstance(v, int) and names is not None else str(v).strip()
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def _read_shard(cfg: SourceConfig, found: DatasetFiles, shard: str, split: str, files: list, skipped: list,
+                seen: dict) -> None:
+    import pyarrow.parquet as pq
+
+    path = str(found.root / shard)
+    where = f"{found.shown}:{shard}"
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:
+        skipped.append(Skipped(shard, f"unreadable parquet shard: {_short(exc)}"))
+        return
+    features = _features(pf.schema_arrow)
+    audio = _audio_column(cfg, pf.schema_arrow, features, where)
+    label = _label_column(cfg, pf.schema_arrow, features, where)
+    if ":" in audio:
+        raise SourceError(f"source.audio_column: {audio!r}: a column name with ':' cannot be read here; rename it")
+    names = _class_names(features.get(label))[0] if label else None
+    index = seen.get((split, "#rows"), 0)  # rows of this split read so far (its earlier shards)
+    try:
+        for group in range(pf.num_row_groups):
+            row = 0
+            for batch in pf.iter_batches(BATCH_ROWS, row_groups=[group], columns=[audio] + ([label] if label else [])):
+                cells = batch.column(0).to_pylist()
+                labels = batch.column(1).to_pylist() if label else [None] * len(cells)
+                for cell, value in zip(cells, labels):
+                    item = _row(path, group, row, audio, cell, _labels(value, names) if label else [],
+                                _rel(split, cell, index, seen), split, label)
+                    (skipped if isinstance(item, Skipped) else files).append(item)
+                    row, index = row + 1, index + 1
+    except SourceError:
+        raise
+    except Exception as exc:  # a corrupt page: what was read stays, the rest of the shard is skipped
+        skipped.append(Skipped(shard, f"corrupt parquet shard after {index} row(s): {_short(exc)}"))
+    seen[(split, "#rows")] = index
+
+
+def _rel(split: str, cell, index: int, seen: dict) -> str:
+    """``<split>/<path>``, the path made relative and safe, ``~n`` for its n-th use; ``<split>/<index>``."""
+    name = cell.get("path") if isinstance(cell, dict) else None
+    if isinstance(name, str) and name.strip():
+        name = name.replace("\\", "/")
+        parts = [p for p in name.split("/") if p not in ("", ".", "..")]
+        name = "/".join(parts[-1:] if name.startswith("/") else parts)  # an absolute path: the uploader's disk
+    first = rel = f"{split}/{name}" if name else f"{split}/{index:06d}"
+    n = 1
+    while rel in seen:  # a name taken (by an earlier row, or by an earlier ~n of it)
+        n += 1
+        p = PurePosixPath(first)
+        rel = str(p.with_name(f"{p.stem}~{n}{p.suffix}"))
+    seen[rel] = True
+    return rel
+
+
+def _row(path, group, row, audio, cell, labels, rel, split, label_column) -> SourceFile | Skipped:
+    from .audio import probe_bytes
+
+    data = cell.get("bytes") if isinstance(cell, dict) else cell if isinstance(cell, bytes) else None
+    if not data:
+        why = "audio not embedded (only a path)" if isinstance(cell, dict) and cell.get("path") else "no audio"
+        return Skipped(rel, f"{why} in column {audio}")
+    if label_column and not labels:
+        return Skipped(rel, f"no label in column {label_column}")
+    try:
+        info = probe_bytes(data, rel)
+        header = (info.frames or 0, info.sample_rate)
+    except Exception:  # DecodeError or a decoder's own: the worker's decode gives the reason
+        header = (0, 0)
+    sha = hashlib.sha256(data).hexdigest()
+    return SourceFile(locator(path, group, row, audio), rel, labels[0] if labels else None, tuple(labels[1:]),
+                      len(data), 0, sha, header=header, split=split)
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:160] or type(exc).__name__
