@@ -110,6 +110,18 @@ def _secondary_only(build) -> str:
 
 
 def _files(build) -> str:
+    if build.layout == "webdataset":
+        extra = "".join(f", `KEY.{ext}` ({what})" for ext, what, on in (
+            ("npy", "the `spectrogram` array", build.cfg.output.include.arrays),
+            ("flac", "the `audio` clip", build.cfg.output.include.audio)) if on)
+        return ("WebDataset tar shards `data/{split}-NNNNN-of-NNNNN.tar` of about "
+                f"{build.cfg.output.max_shard_size / 1e6:g} MB, samples in a stable order (recordings sorted by path, "
+                f"windows by time): per window `KEY.png` (the `image`), `KEY.json` (every other column, labels by "
+                f"name){extra}. `load_dataset` gives them as the columns `png`, `json`"
+                + (", `npy`" if build.cfg.output.include.arrays else "")
+                + (", `flac`" if build.cfg.output.include.audio else "")
+                + " (with `__key__`, `__url__`); `build.json` holds the resolved config, counts, skipped files and a "
+                "sha256 per file (`spectroset inspect --verify` checks them).\n")
     if build.layout == "parquet":
         return ("Parquet shards `data/{split}-NNNNN-of-NNNNN.parquet` of about "
                 f"{build.cfg.output.max_shard_size / 1e6:g} MB, rows in a stable order (recordings sorted by path, "
