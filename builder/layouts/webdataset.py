@@ -20,8 +20,10 @@ hashes) and the SHA-256 it was written with, and a shard whose digest and file a
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import json
+import logging
 import tarfile
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from .units import SpoolReader, check_visible
 
 BLOCK = 512  # a tar header, and the unit a member's data is padded to
 JSON_ESTIMATE = 1024  # a sample's KEY.json with its header, for the shard plan (its exact size comes later)
+log = logging.getLogger("spectroset")
 SHARDS_META = "webdataset_shards"  # journal meta: shard → [digest of its samples, sha256 written]
 
 
@@ -100,6 +103,9 @@ class WebDatasetLayout(ParquetLayout):
 
     def __init__(self, cfg, out, plan, token: str = ""):
         super().__init__(cfg, out, plan, token)
+        if cfg.output.include.audio and importlib.util.find_spec("torchcodec") is None:
+            log.warning("note: datasets needs torchcodec to load tar shards with audio clips (output.include.audio: "
+                        "its Audio feature re-encodes each KEY.flac); the webdataset library reads them as they are")
         self._before: dict[str, list[str]] | None = None  # the journal's shard digests, read once
         self._rows: dict = {}  # the ledger's rows at the start of the shards: path → (unit, sha256)
         self._now: dict[str, list[str]] = {}  # this build's shards → [digest, sha256 once written]
