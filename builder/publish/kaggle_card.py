@@ -36,7 +36,7 @@ def for_kaggle(items: list[KaggleItem], ref: str, licence: str | None) -> tuple[
     for config in dc.data.get("configs") or []:
         for entry in config.get("data_files") or []:
             path = entry.get("path", "")
-            if path.startswith("data/") and any(n.startswith(path[5:].rstrip("*")) for n in flat):
+            if path.startswith("data/") and any(n.startswith(path[5:].split("*")[0]) for n in flat):
                 entry["path"] = path[5:]  # data/train-* → train-*: the shards sit at the top on Kaggle
     load = ("```python\nfrom datasets import load_dataset\n\n"
             f'ds = load_dataset("/kaggle/input/{slug}")  # in a notebook with this dataset attached\n```\n\n'

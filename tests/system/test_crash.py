@@ -137,7 +137,7 @@ class Crash(BaseException):
     """Stands for the process dying: nothing after it runs, not even ``except Exception``."""
 
 
-@pytest.mark.parametrize("layout", ["imagefolder", "parquet", "mirror"])
+@pytest.mark.parametrize("layout", ["imagefolder", "parquet", "mirror", "webdataset"])
 def test_crash_at_every_write_then_resume_gives_the_clean_bytes(tmp_path, monkeypatch, layout):
     """Deterministic complement of the kill test: for every file write of a small build (images,
     metadata, stats, preview, card, build.json) die right there, with the temp file of the
@@ -167,7 +167,8 @@ def test_crash_at_every_write_then_resume_gives_the_clean_bytes(tmp_path, monkey
     build(clean_cfg, workers=1, progress=False)
     clean, writes = snapshot(clean_cfg.output.path), list(calls["targets"])
     assert {"build.json", "README.md", "stats.json", "preview.png"} <= set(writes)
-    assert any(w.endswith(".parquet" if layout == "parquet" else ".png") for w in writes[:-4])
+    shard = {"parquet": ".parquet", "webdataset": ".tar"}.get(layout, ".png")
+    assert any(w.endswith(shard) for w in writes[:-4])
     for at in range(1, len(writes) + 1):
         cfg = config(f"crash{at}")
         calls.update(n=0, at=at)
