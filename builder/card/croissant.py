@@ -83,7 +83,7 @@ def document(build: CardInputs, record: dict, licence: str, citation: str | None
         pattern = build.data_files[split]
         if build.layout == "webdataset":
             distribution += _tar_files(build, split, pattern)
-            record_sets.append(_tar_records(split))
+            record_sets.append(_tar_records(split, _tar_includes(build) == "**/*.png"))
             continue
         if build.layout == "parquet":
             files = sorted(rel for rel in build.files if rel.startswith(pattern.split("*")[0]) and rel.endswith(".parquet"))
@@ -153,17 +153,19 @@ def _tar_includes(build) -> str | list[str]:
     return found[0] if len(found) == 1 else found
 
 
-def _tar_records(split: str) -> dict:
+def _tar_records(split: str, folders: bool) -> dict:
     """A webdataset split's records: each sample's image and key (its name in the tar without
-    ``.png``). Its ``KEY.json`` columns have no Croissant 1.0 reader for one JSON file per record:
-    the card's header types them (``json``)."""
+    ``.png``: the label folder and the file name, cut from the path an archive was extracted to).
+    Its ``KEY.json`` columns have no Croissant 1.0 reader for one JSON file per record: the card's
+    header types them (``json``)."""
     images = {"fileSet": {"@id": f"{split}-images"}}
+    key = r"^(?:.*/)?([^/]+/[^/]+)\.png$" if folders else r"^(?:.*/)?([^/]+)\.png$"
     return {"@type": "cr:RecordSet", "@id": split, "name": split,
             "description": f"The {split} split: one record per window (a sample of the tar shards).",
             "field": [_field(split, "image", "sc:ImageObject", {**images, "extract": {"fileProperty": "content"}},
                              "spectrogram PNG (KEY.png)"),
-                      _field(split, "key", "sc:Text", {**images, "extract": {"fileProperty": "filename"},
-                                                       "transform": {"regex": r"^(.*)\.png$"}},
+                      _field(split, "key", "sc:Text", {**images, "extract": {"fileProperty": "filepath"},
+                                                       "transform": {"regex": key}},
                              "the sample's key: its KEY.json holds the label and the other columns")]}
 
 

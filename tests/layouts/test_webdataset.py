@@ -167,3 +167,15 @@ def _samples_of(tar_path):
             key, ext = info.name.rsplit(".", 1)
             by_key.setdefault(key, {})[ext] = tar.extractfile(info).read()
     return [("", key, m, []) for key, m in by_key.items()]
+
+
+def test_croissant_lists_the_tars_and_reads_every_sample(pair):
+    import mlcroissant as mlc
+
+    out, record, _ = pair
+    doc = json.loads((out / "croissant.json").read_text())
+    tars = sorted(d["@id"] for d in doc["distribution"] if d.get("encodingFormat") == "application/x-tar")
+    assert tars == sorted(rel for rel in record["files"] if rel.endswith(".tar"))
+    ds = mlc.Dataset(str(out / "croissant.json"))
+    keys = [r["train/key"].decode() for r in ds.records("train")]
+    assert keys == [key for split, key, _, _ in _samples(out) if split == "train"]
