@@ -179,3 +179,20 @@ def test_croissant_lists_the_tars_and_reads_every_sample(pair):
     ds = mlc.Dataset(str(out / "croissant.json"))
     keys = [r["train/key"].decode() for r in ds.records("train")]
     assert keys == [key for split, key, _, _ in _samples(out) if split == "train"]
+
+
+def test_rerun_is_a_noop_and_repair_restores_a_changed_shard(tmp_path):
+    from builder.errors import BuildError
+
+    cfg = demo_config(tmp_path / "out", DEMO, WDS, "output.splits={train: 1.0}")
+    build(cfg, workers=1, progress=False)
+    built = snapshot(cfg.output.path)
+    assert build(cfg, workers=1, progress=False).up_to_date
+    shard = next((cfg.output.path / "data").glob("*.tar"))
+    with open(shard, "ab") as fh:
+        fh.write(b"\0" * 512)
+    touched = demo_config(tmp_path / "out", DEMO, WDS, "output.splits={train: 1.0}", "windows.hop=0.25")
+    with pytest.raises(BuildError, match="changed"):  # another config must rewrite it: the user's edit stops it
+        build(touched, workers=1, progress=False)
+    build(cfg, workers=1, progress=False, repair=True)
+    assert snapshot(cfg.output.path) == built
