@@ -71,11 +71,9 @@ def _esc(value) -> str:
 def read_rows(out: Path, record: dict) -> list[dict]:
     """Every window as ``{split, label, source, start, end, image, audio}`` in canonical order.
 
-    Reads only the metadata files that ``record["files"]`` lists (``data/*.parquet`` shards, or
-    each split's ``metadata.csv`` / ``metadata.parquet``), never a folder glob. ``image`` is a file
-    path or ``(parquet, row)``; ``audio`` is None or ``(parquet, row)``; both are read only for
-    the windows the page shows.
-    """
+    Reads only the files ``record["files"]`` lists (``data/*.parquet`` or ``*.tar`` shards, or each
+    split's ``metadata.csv`` / ``.parquet``), never a folder glob. ``image`` is a file path, ``(parquet,
+    row)`` or a tar ``Member``; ``audio`` None or the same: read only for the windows the page shows."""
     files = record.get("files") or {}
     if record.get("layout") == "webdataset":
         return webdataset_rows(out, files, lambda rel: _listed(out, rel))

@@ -196,3 +196,20 @@ def test_rerun_is_a_noop_and_repair_restores_a_changed_shard(tmp_path):
         build(touched, workers=1, progress=False)
     build(cfg, workers=1, progress=False, repair=True)
     assert snapshot(cfg.output.path) == built
+
+
+def test_inspect_and_report_read_a_webdataset_build(pair, tmp_path):
+    out, record, _ = pair
+    checked = run_cli("inspect", out, "--verify")
+    assert checked.returncode == 0 and "(webdataset," in checked.stdout and "verified" in checked.stdout, checked.stderr
+    page = tmp_path / "report.html"
+    done = run_cli("report", out, "-o", page)
+    assert done.returncode == 0, done.stderr
+    html = page.read_text()
+    assert html.count("data:image/png") > len(record["counts"])  # the preview and a few windows per label
+    stray = out / "data" / "stray.tar"
+    stray.write_bytes(b"")
+    try:
+        assert run_cli("inspect", out, "--verify").returncode != 0  # a file load_dataset would read, not ours
+    finally:
+        stray.unlink()
