@@ -44,6 +44,9 @@ def _columns(build) -> str:
     plan, cfg = build.plan, build.cfg
     feats = {c.name: c for c in columns(plan, cfg)}
     lines = ["- `image`: the window's spectrogram as a PNG (`Image`)."]
+    if build.layout == "webdataset":
+        lines = ["In the tar shards `image` is `KEY.png` and every other column a key of `KEY.json` (labels by name); "
+                 "`load_dataset` returns them as `png` and the struct `json` (labels as `ClassLabel` ids).\n", *lines]
     if "label" in feats and plan.events is not None:
         spec = plan.events
         lines.append("- `label`: the label whose annotated events cover most of the window (ties by name)"
