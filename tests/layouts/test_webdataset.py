@@ -213,3 +213,27 @@ def test_inspect_and_report_read_a_webdataset_build(pair, tmp_path):
         assert run_cli("inspect", out, "--verify").returncode != 0  # a file load_dataset would read, not ours
     finally:
         stray.unlink()
+
+
+def test_multilabel_folds_and_kept_columns_go_into_key_json_and_load_typed(tmp_path):
+    from datasets import ClassLabel, List, Value
+
+    from tests.helpers.layouts import ATTRIBUTION, attributed_source
+
+    audio, table = attributed_source(tmp_path)
+    labels = (f"source.labels={{csv: {table}, keep_columns: [{', '.join(ATTRIBUTION)}], "
+              "extra_labels_column: secondary_labels}")
+    cfg = demo_config(tmp_path / "out", audio, labels, WDS, "output.folds=2")
+    report = build(cfg, workers=1, progress=False)
+    ds = load(cfg.output.path)
+    names = ["amecro", "barswa", "zzonly"]
+    f = ds["train"].features["json"]
+    assert f["label"] == ClassLabel(names=names) and f["labels"] == List(ClassLabel(names=names))
+    assert f["fold"] == Value("int32") and f["latitude"] == Value("float64") and f["author"] == Value("string")
+    assert {split: len(part) for split, part in ds.items()} == report.record["splits"]
+    members = next(m for split, _, m, _ in _samples(cfg.output.path) if split == "train")
+    meta = json.loads(members["json"])
+    assert list(meta)[:6] == ["label", "labels", "source", "start", "end", "fold"]
+    assert meta["labels"][0] == meta["label"] and all(name in names for name in meta["labels"])
+    row = ds["train"][0]["json"]
+    assert names[row["label"]] == meta["label"] and row["author"] == meta["author"]
