@@ -10,7 +10,7 @@ name at the first dot of its file name, so a key must have none (``dog/rec01_7p5
 
 Like parquet, workers spool each recording's bytes and the shards are written at the end from the
 spools, in canonical order, by workers (:func:`write_tar`); the shard plan is the parquet layout's
-(:func:`~builder.layouts.parquet.assign_shards`, sizes counted in whole 512-byte tar blocks). Members
+(:func:`~builder.layouts.parquet.assign_shards`, each sample counted with its tar headers). Members
 have fixed headers (PAX format, mtime 0, uid/gid 0, no user or group name, mode 0644), so a shard's
 bytes depend only on its samples. A rebuild writes only the shards whose samples changed: the
 journal remembers a digest of what each shard holds (its samples' JSON and their recordings' spool
@@ -48,10 +48,6 @@ def sample_key(image_rel: str) -> str:
 
 def _escape(part: str) -> str:
     return part.replace("%", "%25").replace(".", "%2E")
-
-
-def _blocks(n: int) -> int:
-    return -(-n // BLOCK) * BLOCK
 
 
 def _member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
