@@ -45,6 +45,9 @@ def _columns(build) -> str:
     plan, cfg = build.plan, build.cfg
     feats = {c.name: c for c in columns(plan, cfg)}
     lines = ["- `image`: the window's spectrogram as a PNG (`Image`)."]
+    if build.layout == "webdataset":
+        lines = ["In the tar shards `image` is `KEY.png` and every other column a key of `KEY.json` (labels by name); "
+                 "`load_dataset` returns them as `png` and the struct `json` (labels as `ClassLabel` ids).\n", *lines]
     if "label" in feats and plan.events is not None:
         spec = plan.events
         lines.append("- `label`: the label whose annotated events cover most of the window (ties by name)"
@@ -113,6 +116,18 @@ def _secondary_only(build) -> str:
 
 
 def _files(build) -> str:
+    if build.layout == "webdataset":
+        extra = "".join(f", `KEY.{ext}` ({what})" for ext, what, on in (
+            ("npy", "the `spectrogram` array", build.cfg.output.include.arrays),
+            ("flac", "the `audio` clip", build.cfg.output.include.audio)) if on)
+        return ("WebDataset tar shards `data/{split}-NNNNN-of-NNNNN.tar` of about "
+                f"{build.cfg.output.max_shard_size / 1e6:g} MB, samples in a stable order (recordings sorted by path, "
+                f"windows by time): per window `KEY.png` (the `image`), `KEY.json` (every other column, labels by "
+                f"name){extra}. `load_dataset` gives them as the columns `png`, `json`"
+                + (", `npy`" if build.cfg.output.include.arrays else "")
+                + (", `flac`" if build.cfg.output.include.audio else "")
+                + " (with `__key__`, `__url__`); `build.json` holds the resolved config, counts, skipped files and a "
+                "sha256 per file (`spectroset inspect --verify` checks them).\n")
     if build.layout == "parquet":
         return ("Parquet shards `data/{split}-NNNNN-of-NNNNN.parquet` of about "
                 f"{build.cfg.output.max_shard_size / 1e6:g} MB, rows in a stable order (recordings sorted by path, "

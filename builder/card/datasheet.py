@@ -134,11 +134,18 @@ FOLDER = "path/to/this/folder"  # the card's stand-in for where the dataset is (
 def other_tools(build) -> str:
     """``## Load it without datasets``: the class list and a torchvision snippet whose class indices
     are the header's ``ClassLabel`` ids in every split (``ImageFolder`` on one split numbers only the
-    labels that split has), or for parquet shards, pandas and PIL."""
+    labels that split has), or for parquet shards, pandas and PIL, or for tar shards, the ``webdataset`` library."""
     plan = build.plan
     if not plan.labelled or build.layout == "mirror":
         return ""
     names = plan.label_names
+    if build.layout == "webdataset":
+        return ("The shards are WebDataset tars; `KEY.json` holds the label by name. With the `webdataset` "
+                "library:\n\n```python\nimport glob\n\nimport webdataset as wds\n\n"
+                f"CLASSES = {names!r}  # the header's ClassLabel ids\n"
+                f'urls = sorted(glob.glob("{FOLDER}/data/train-*.tar"))\n'
+                'for image, meta in wds.WebDataset(urls).decode("pil").to_tuple("png", "json"):\n'
+                '    index = CLASSES.index(meta["label"])\n```\n')
     if build.layout == "parquet":
         return ("The shards are plain parquet; `label` is an index into this list (the header's `ClassLabel`):\n\n"
                 "```python\nimport glob, io\n\nimport pandas as pd\nfrom PIL import Image\n\n"

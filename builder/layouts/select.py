@@ -15,6 +15,10 @@ def get_layout(cfg: Config, out: Path, plan: DatasetPlan, token: str = "") -> La
         from .parquet import ParquetLayout  # pyarrow: only for a parquet build
 
         return ParquetLayout(cfg, out, plan, token)
+    if cfg.output.layout == "webdataset":
+        from .webdataset import WebDatasetLayout  # pyarrow, like parquet: only for a tar build
+
+        return WebDatasetLayout(cfg, out, plan, token)
     from .imagefolder import ImageFolderLayout, MirrorLayout
 
     return (MirrorLayout if cfg.output.layout == "mirror" else ImageFolderLayout)(cfg, out, plan, token)

@@ -53,7 +53,7 @@ def check_files(dataset: Path, record: dict) -> list[str]:
 
 def _loaded_files(dataset: Path, record: dict) -> list[str]:
     """Files that ``load_dataset`` would read as data: a stray one changes what it returns."""
-    if record.get("layout") == "parquet":
+    if record.get("layout") in ("parquet", "webdataset"):
         folders = ["data"]
     elif record.get("layout") == "imagefolder":
         folders = list(record.get("splits", {}))

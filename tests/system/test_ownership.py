@@ -98,11 +98,13 @@ class Crash(BaseException):
     """Stands for the process dying: nothing after it runs, not even ``except Exception``."""
 
 
-def test_a_kill_at_every_write_of_an_incremental_parquet_rebuild_never_passes_for_finished(tmp_path, monkeypatch):
+@pytest.mark.parametrize("layout", ["parquet", "webdataset"])
+def test_a_kill_at_every_write_of_an_incremental_parquet_rebuild_never_passes_for_finished(tmp_path, monkeypatch,
+                                                                                          layout):
     src = tmp_path / "src"
     for i in range(3):
         write_tone(src / f"label{i % 2}" / f"rec{i}.wav", 1.3, freq=300 + 100 * i)
-    output = {"layout": "parquet"}
+    output = {"layout": layout}
     first = load_config(write_config(tmp_path / "first.yaml", src, tmp_path / "first" / "out", output=output))
     build(first, workers=1, progress=False)
     write_tone(src / "label1" / "rec3.wav", 2.1, freq=900)  # the change the rebuild picks up
