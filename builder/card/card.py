@@ -196,6 +196,8 @@ def card_files(build: CardInputs, record: dict, stats: dict | None, preview: boo
             + (", to standardise the `spectrogram` column: `(x - mean) / std`" if cfg.output.include.arrays else "")
             + ".\n"
         )
+    if stats:
+        parts.append(_image_stats(cfg, stats))
     if record["skipped"]:
         what = "source file(s) or annotation(s)" if build.plan.events is not None else "source file(s)"
         listed = f"`{record['skipped_file']}`" if record.get("skipped_file") else "`build.json`"
@@ -211,6 +213,20 @@ def card_files(build: CardInputs, record: dict, stats: dict | None, preview: boo
     card = f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(parts)
     return {"README.md": card.encode("utf-8"),
             NAME: croissant_bytes(build, record, spelled, cfg.publish.citation)}
+
+
+def _image_stats(cfg, stats: dict) -> str:
+    """The card's lines on ``stats.json``'s ``image`` and ``class_counts`` keys and which way bins run."""
+    image = stats["image"]
+    fmt = lambda values: "[" + ", ".join(f"{v:.4f}" for v in values) + "]"  # noqa: E731
+    first = "the lowest frequency" if stats["bin_order"] == "low_to_high_frequency" else "MFCC 0"
+    rows = ("" if cfg.image.style != "raw" else
+            f"; in the images, row 0 is the {'highest' if cfg.image.origin == 'lower' else 'lowest'} frequency "
+            f"(`origin: {cfg.image.origin}`)")
+    return (f"Image pixels of the train split on the 0-1 scale, per channel: mean {fmt(image['mean'])}, std "
+            f"{fmt(image['std'])} (`stats.json` key `image`, for `torchvision.transforms.Normalize`). "
+            + ("Windows per label of the train split, for class weights: `class_counts`. " if "class_counts" in stats else "")
+            + f"`per_bin_*` run from {first} at bin 0 up (`bin_order`){rows}.\n")
 
 
 def _pcen(spec) -> str:

@@ -138,10 +138,22 @@ def png_bytes(pixels: np.ndarray, compress_level: int) -> bytes:
                      _chunk(b"IDAT", deflate(filtered, compress_level)), IEND))
 
 
+def image_pixels(pixels: np.ndarray, cfg: ImageConfig) -> np.ndarray:
+    """One window's uint8 pixels as its PNG holds them: resized and colormapped as configured,
+    ``(rows, cols)`` grey or ``(rows, cols, 3)`` RGB."""
+    if cfg.size is not None and pixels.shape[::-1] != tuple(cfg.size):
+        return np.asarray(to_image(pixels, cfg))
+    return colormap_lut(cfg.colormap)[pixels] if cfg.colormap else pixels
+
+
 def render(pixels: np.ndarray, cfg: ImageConfig) -> bytes:
     """One window's uint8 pixels → PNG bytes (resized and colormapped as configured)."""
-    if cfg.size is not None and pixels.shape[::-1] != tuple(cfg.size):
-        pixels = np.asarray(to_image(pixels, cfg))
-    elif cfg.colormap:
-        pixels = colormap_lut(cfg.colormap)[pixels]
-    return png_bytes(pixels, cfg.png_compress_level)
+    return png_bytes(image_pixels(pixels, cfg), cfg.png_compress_level)
+
+
+def level_counts(image: np.ndarray) -> np.ndarray:
+    """``(channels, 256)`` uint32: how many pixels of each image channel hold each 8-bit level, of a
+    ``(rows, cols)`` or ``(rows, cols, channels)`` uint8 image. Integer counts add up exactly in any
+    order, so pixel statistics summed from them are the same for any worker count."""
+    planes = image.reshape(image.shape[0], image.shape[1], -1)
+    return np.stack([np.bincount(planes[..., c].ravel(), minlength=256) for c in range(planes.shape[2])]).astype(np.uint32)
