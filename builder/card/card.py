@@ -61,6 +61,8 @@ def _columns(build) -> str:
     lines.append("- `source`: the recording's path under the source folder; all windows of a recording share it.")
     lines.append("- `start`, `end`: the window's position in the recording, in seconds (`end` is nominal: "
                  "`start + duration`, also for a zero-padded last window).")
+    lines.append(f"- `audio_seconds`: the seconds of real (not zero-padded) audio in the window: {cfg.windows.duration:g} "
+                 "but in a padded last window (its samples / the rate); filter or down-weight mostly padded windows with it.")
     if "fold" in feats:
         lines.append(f"- `fold`: 0-{plan.n_folds - 1}, a stratified group k-fold of the train split (all windows "
                      "of a recording in one fold, each label's recordings spread evenly); -1 in other splits.")

@@ -39,7 +39,8 @@ class Layout:
         self._targets: dict[str, Target] = {}
         self.ledger = None  # the build's ledger (``ledger.Ledger``), set by the pipeline
         self._sizes: dict[str, int] | None = None
-        self.kept: dict[str, tuple[int, int]] = {}  # rel → (windows, zero-padded windows), for the card
+        # rel → (windows, zero-padded windows, windows more than half padding), for the card
+        self.kept: dict[str, tuple[int, int, int]] = {}
 
     # -- per recording --------------------------------------------------------------------------
     def target(self, rel: str) -> Target:
@@ -66,7 +67,8 @@ class Layout:
             if rec.reason is None:
                 # a padded last window ends past the recording (``end`` is nominal); a dict, so a
                 # layout that walks the rows twice counts them once
-                self.kept[rec.rel] = (len(rec.rows), sum(row.end > rec.duration + 1e-6 for row in rec.rows))
+                self.kept[rec.rel] = (len(rec.rows), sum(row.end > rec.duration + 1e-6 for row in rec.rows),
+                                      sum(2 * row.audio_seconds < row.end - row.start for row in rec.rows))
                 for row in rec.rows:
                     yield self.plan.place(rec.rel, row.index, row.end)[0], rec, row
 
