@@ -73,4 +73,5 @@ def test_a_rebuild_that_reuses_recordings_gives_the_stats_of_a_clean_build(tmp_p
     assert again.returncode == 0, again.stderr
     assert re.search(r"decoded, [1-9]\d* reused\)", again.stdout), again.stdout
     clean = _build(tmp_path / "clean", demo, f"source.path={src}", jobs="1")
+    assert clean["image"]["mean"] and clean["class_counts"]
     assert (tmp_path / "out" / "stats.json").read_text() == json.dumps(clean, indent=2, ensure_ascii=False) + "\n"
