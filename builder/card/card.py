@@ -67,6 +67,8 @@ def _columns(build) -> str:
                  "audio path>` (or `<split>/<row index>`); all windows of a row share it.")
     lines.append("- `start`, `end`: the window's position in the recording, in seconds (`end` is nominal: "
                  "`start + duration`, also for a zero-padded last window).")
+    lines.append(f"- `audio_seconds`: the seconds of real (not zero-padded) audio in the window: {cfg.windows.duration:g} "
+                 "but in a padded last window (its samples / the rate); filter or down-weight mostly padded windows with it.")
     if "fold" in feats:
         lines.append(f"- `fold`: 0-{plan.n_folds - 1}, a stratified group k-fold of the train split (all windows "
                      "of a recording in one fold, each label's recordings spread evenly); -1 in other splits.")
@@ -215,6 +217,8 @@ def card_files(build: CardInputs, record: dict, stats: dict | None, preview: boo
             + (", to standardise the `spectrogram` column: `(x - mean) / std`" if cfg.output.include.arrays else "")
             + ".\n"
         )
+    if stats:
+        parts.append(_image_stats(cfg, stats))
     if record["skipped"]:
         what = "source file(s) or annotation(s)" if build.plan.events is not None else "source file(s)"
         listed = f"`{record['skipped_file']}`" if record.get("skipped_file") else "`build.json`"
@@ -230,6 +234,20 @@ def card_files(build: CardInputs, record: dict, stats: dict | None, preview: boo
     card = f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(parts)
     return {"README.md": card.encode("utf-8"),
             NAME: croissant_bytes(build, record, spelled, cfg.publish.citation)}
+
+
+def _image_stats(cfg, stats: dict) -> str:
+    """The card's lines on ``stats.json``'s ``image`` and ``class_counts`` keys and which way bins run."""
+    image = stats["image"]
+    fmt = lambda values: "[" + ", ".join(f"{v:.4f}" for v in values) + "]"  # noqa: E731
+    first = "the lowest frequency" if stats["bin_order"] == "low_to_high_frequency" else "MFCC 0"
+    rows = ("" if cfg.image.style != "raw" else
+            f"; in the images, row 0 is the {'highest' if cfg.image.origin == 'lower' else 'lowest'} frequency "
+            f"(`origin: {cfg.image.origin}`)")
+    return (f"Image pixels of the train split on the 0-1 scale, per channel: mean {fmt(image['mean'])}, std "
+            f"{fmt(image['std'])} (`stats.json` key `image`, for `torchvision.transforms.Normalize`). "
+            + ("Windows per label of the train split, for class weights: `class_counts`. " if "class_counts" in stats else "")
+            + f"`per_bin_*` run from {first} at bin 0 up (`bin_order`){rows}.\n")
 
 
 def _pcen(spec) -> str:

@@ -99,13 +99,15 @@ def risks(build, record: dict) -> str:
         if missing:
             lines.append("- Labels missing from a split: " + "; ".join(missing[:10]) + ("; …" if len(missing) > 10 else "")
                          + ". Class indices stay those of the header's `ClassLabel` in every split.")
-    padded = sum(p for _, p in build.kept.values())
+    padded = sum(p for _, p, _ in build.kept.values())
+    mostly = sum(m for _, _, m in build.kept.values())
     if cfg.windows.last == "pad":
         lines.append(f"- Zero-padded windows: {_share(padded, total)} {'is' if padded == 1 else 'are'} the last "
                      "window of a recording, padded with silence to the full length (`windows.last: pad`); the "
-                     "padded part is not sound."
+                     f"padded part is not sound; {mostly} of them {'is' if mostly == 1 else 'are'} more than half padding "
+                     "(`audio_seconds` below half the window)."
                      if padded else "- Zero-padded windows: none (no kept window runs past its recording's end).")
-    per = sorted((n for n, _ in build.kept.values()), reverse=True)
+    per = sorted((n for n, _, _ in build.kept.values()), reverse=True)
     if per and total:
         k = max(1, len(per) // 10)  # the top tenth
         who = "the recording with the most windows gives" if k == 1 else f"the {k} recordings with the most windows give"

@@ -36,7 +36,8 @@ def columns(plan, cfg) -> list[Column]:
         out.append(Column("label", "label", names=names))
     if plan.multilabel:
         out.append(Column("labels", "labels", names=names))
-    out += [Column("source", "value", "string"), Column("start", "value", "float64"), Column("end", "value", "float64")]
+    out += [Column("source", "value", "string"), Column("start", "value", "float64"), Column("end", "value", "float64"),
+            Column("audio_seconds", "value", "float64")]
     if cfg.output.folds:
         out.append(Column("fold", "value", "int32"))
     out += [Column(name, "value", dtype) for name, dtype in plan.columns.items()]

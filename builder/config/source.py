@@ -26,7 +26,7 @@ class CsvLabels(Frozen):
     @field_validator("keep_columns")
     @classmethod
     def _keep(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        taken = {"file_name", "image", "label", "labels", "source", "start", "end", "fold", "spectrogram", "audio"}
+        taken = {"file_name", "image", "label", "labels", "source", "start", "end", "audio_seconds", "fold", "spectrogram", "audio"}
         for name in v:
             if not name or name in taken:
                 raise ValueError(f"{name!r} is a column spectroset writes itself; keep another CSV column")

@@ -174,7 +174,7 @@ class ParquetLayout(Layout):
             ex["label"] = label_ids[label]
         if self.plan.multilabel:
             ex["labels"] = [label_ids[x] for x in labels]
-        ex.update(source=rec.rel, start=row.start, end=row.end)
+        ex.update(source=rec.rel, start=row.start, end=row.end, audio_seconds=row.audio_seconds)
         if self.cfg.output.folds:
             ex["fold"] = self.plan.fold_of(rec.rel, split)
         ex.update(entry.columns)  # source.labels.keep_columns, typed as in the CSV

@@ -125,7 +125,8 @@ def test_report_shows_decoded_lengths_and_counts_in_the_right_number(tmp_path, c
     src.mkdir(parents=True)
     t = np.arange(16000) / 16000
     sf.write(src / "tiny.wav", (0.3 * np.sin(2 * np.pi * 440 * t[:3200])).astype(np.float32), 16000)  # 0.2 s
-    sets = ["--set", f"source.path={src.parent}", "--set", "windows.duration=0.5", "--set", "audio.sample_rate=16000",
+    sets = ["--set", f"source.path={src.parent}", "--set", "windows.duration=0.5", "--set", "windows.min_last=0",
+            "--set", "audio.sample_rate=16000",
             "--set", "spectrogram.f_max=8000", "--set", "output.splits={train: 1.0}", "-j", "1", "-o",
             str(tmp_path / "out")]
     assert main(["build", "birdclef-mel", *sets]) == 0
