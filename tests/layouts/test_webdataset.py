@@ -58,7 +58,7 @@ def test_load_dataset_reads_every_row_with_types(pair):
     assert isinstance(f["png"], Image)
     names = sorted(p.name for p in DEMO.iterdir() if p.is_dir())
     assert f["json"] == {"label": ClassLabel(names=names), "source": Value("string"), "start": Value("float64"),
-                         "end": Value("float64")}
+                         "end": Value("float64"), "audio_seconds": Value("float64")}
     row = ds["train"][0]
     assert row["png"].size == (101, 64) and isinstance(row["json"]["label"], int)
     assert "." not in row["__key__"]
@@ -233,7 +233,7 @@ def test_multilabel_folds_and_kept_columns_go_into_key_json_and_load_typed(tmp_p
     assert {split: len(part) for split, part in ds.items()} == report.record["splits"]
     members = next(m for split, _, m, _ in _samples(cfg.output.path) if split == "train")
     meta = json.loads(members["json"])
-    assert list(meta)[:6] == ["label", "labels", "source", "start", "end", "fold"]
+    assert list(meta)[:7] == ["label", "labels", "source", "start", "end", "audio_seconds", "fold"]
     assert meta["labels"][0] == meta["label"] and all(name in names for name in meta["labels"])
     row = ds["train"][0]["json"]
     assert names[row["label"]] == meta["label"] and row["author"] == meta["author"]
