@@ -60,7 +60,8 @@ class WindowsConfig(Frozen):
         if self.select == "all" and self.per_recording is not None:
             raise _bad("per_recording", "select: all keeps every window; use first, loudest or random to cap them")
         if self.min_last > self.duration:
-            raise _bad("min_last", f"must be <= windows.duration ({self.duration:g})")
+            raise _bad("min_last", f"{self.min_last:g} must be <= windows.duration ({self.duration:g}): set it too, "
+                       f"e.g. --set windows.min_last={self.duration:g}")
         return self
 
 
