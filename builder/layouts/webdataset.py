@@ -6,7 +6,9 @@ kept CSV columns: the parquet layout's row without its bytes, :meth:`ParquetLayo
 ``include.arrays`` / ``include.audio`` ``KEY.npy`` (float16, ``numpy.save`` format) / ``KEY.flac``.
 ``KEY`` is the image's path below its split folder without ``.png``, with the end's dot as ``p`` and
 any other dot as ``%2E`` (``%`` as ``%25``): the ``webdataset`` library and ``datasets`` cut a member's
-name at the first dot of its file name, so a key must have none (``dog/rec01_7p5``).
+name at the first dot of its file name, so a key must have none (``dog/rec01_7p5``). A part of the key
+that starts with ``__`` gets its first ``_`` as ``%5F``: ``datasets`` skips a member whose file name
+starts with ``__`` or ``.`` as hidden, and ``webdataset`` reads ``__…__`` names as its own metadata.
 
 Like parquet, workers spool each recording's bytes and the shards are written at the end from the
 spools, in canonical order, by workers (:func:`write_tar`); the shard plan is the parquet layout's
@@ -43,11 +45,17 @@ def sample_key(image_rel: str) -> str:
     parts = image_rel[: -len(".png")].split("/")[1:]
     stem, _, end = parts[-1].rpartition("_")
     parts[-1] = f"{_escape(stem)}_{end.replace('.', 'p')}"
-    return "/".join([*map(_escape, parts[:-1]), parts[-1]])
+    return "/".join(_unhide(part) for part in [*map(_escape, parts[:-1]), parts[-1]])
 
 
 def _escape(part: str) -> str:
     return part.replace("%", "%25").replace(".", "%2E")
+
+
+def _unhide(part: str) -> str:
+    """``part`` with a leading ``__`` as ``%5F_`` (a leading dot is already ``%2E``): the readers
+    skip such names (``datasets``' ``_iter_tar``: a basename starting with ``.`` or ``__``)."""
+    return "%5F" + part[1:] if part.startswith("__") else part
 
 
 def _member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
