@@ -19,6 +19,7 @@ from .croissant import NAME, croissant_bytes
 from .features import columns
 from .header import card_data
 from .inputs import CardInputs
+from .markdown import text
 from .provenance import PLACEHOLDER, trust_sections
 from .use import use_section
 
@@ -28,7 +29,7 @@ def _table(record: dict) -> str:
     lines = ["| label | " + " | ".join(splits) + " | total |", "|---" * (len(splits) + 2) + "|"]
     for label, c in record["counts"].items():
         cells = [str(c.get(s, 0)) for s in splits]
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {sum(c.values())} |")
+        lines.append(f"| {text(label)} | " + " | ".join(cells) + f" | {sum(c.values())} |")
     lines.append("| **all** | " + " | ".join(str(record["splits"][s]) for s in splits) + f" | {record['windows']} |")
     return "\n".join(lines)
 
@@ -114,7 +115,7 @@ def _secondary_only(build) -> str:
     if not only:
         return ""
     return (f"{plural(len(only), 'label occurs', 'labels occur')} only among the secondary labels (in `labels`, never in `label`): "
-            + ", ".join(only[:50]) + (", …" if len(only) > 50 else "") + ".\n")
+            + ", ".join(map(text, only[:50])) + (", …" if len(only) > 50 else "") + ".\n")
 
 
 def _files(build) -> str:

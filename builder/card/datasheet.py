@@ -12,6 +12,7 @@ from collections import Counter
 
 from ..config.source import CsvLabels, EventLabels
 from ..plan.names import plural
+from .markdown import code
 
 
 def _share(n: int, total: int) -> str:
@@ -85,16 +86,16 @@ def risks(build, record: dict) -> str:
     if plan.labelled and totals:
         ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
         (top, n_top), (low, n_low) = ranked[0], ranked[-1]
-        balance = f"- Label balance: `{top}` is {_share(n_top, total)}"
+        balance = f"- Label balance: {code(top)} is {_share(n_top, total)}"
         if len(ranked) > 1:
-            balance += f"; the rarest, `{low}`, {_share(n_low, total)}"
+            balance += f"; the rarest, {code(low)}, {_share(n_low, total)}"
             balance += (f" ({n_top / n_low:.0f} to 1)." if n_low and n_top >= 2 * n_low else ".")
         else:
             balance += "."
         lines.append(balance + " A classifier that always answers the commonest label scores "
                      f"{100 * n_top / total:.0f}% accuracy: report per-label scores.")
         splits = list(record["splits"])
-        missing = [f"`{label}` has no window in {', '.join(s for s in splits if not c.get(s))}"
+        missing = [f"{code(label)} has no window in {', '.join(s for s in splits if not c.get(s))}"
                    for label, c in record["counts"].items() if len(splits) > 1 and any(not c.get(s) for s in splits)]
         if missing:
             lines.append("- Labels missing from a split: " + "; ".join(missing[:10]) + ("; …" if len(missing) > 10 else "")

@@ -13,7 +13,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from ..errors import ConfigError, NothingToBuild, SpectrosetError
+from ..errors import ConfigError, NothingToBuild, SpectrosetError, one_line
 
 EPILOG = "Docs: README.md. Add --debug to any command to see a traceback."
 
@@ -114,7 +114,7 @@ def cmd_build(args) -> int:
         print(f"  left out {_n(report.unannotated, 'recording')} without an annotated event, undecoded "
               f"({'windows.select: events' if cfg.windows.select == 'events' else 'source.labels.background: null'})")
     if report.left_alone and (args.verbose or not args.quiet):
-        names = ": " + ", ".join(report.left_alone) if args.verbose else " (named in build.json and with --verbose)"
+        names = ": " + ", ".join(map(one_line, report.left_alone)) if args.verbose else " (named in build.json and with --verbose)"
         print(f"  left alone {len(report.left_alone)} file(s) in {report.out} that spectroset did not write{names}")
     total = rec.get("skipped_total", len(report.skipped))
     if not args.quiet:
@@ -131,7 +131,7 @@ SHOWN_SKIPPED = 20  # skipped files named on the terminal; the rest are counted 
 
 def _print_skipped(skipped: list[dict], total: int | None = None) -> None:
     for s in skipped[:SHOWN_SKIPPED]:
-        print(f"  skipped {s['path']}: {s['reason']}")
+        print(f"  skipped {one_line(s['path'])}: {one_line(s['reason'])}")
     more = (len(skipped) if total is None else total) - min(len(skipped), SHOWN_SKIPPED)
     if more > 0:
         print(f"  ... and {more} more")
@@ -198,11 +198,6 @@ def cmd_push(args) -> int:
     from .push import run_push
 
     return run_push(args)
-
-
-def one_line(text: str) -> str:
-    """Escape line breaks and other non-printables (file names, --set keys) so a problem is one line."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 COMMANDS = {"build": cmd_build, "inspect": cmd_inspect, "presets": cmd_presets, "preview": cmd_preview,

@@ -10,6 +10,7 @@ from the CLI, shown with ``-q`` as every warning is: one line per split, one for
 
 from __future__ import annotations
 
+from ..errors import one_line
 from .names import plural
 
 SHOWN_LABELS = 8  # labels named per line; the rest are counted
@@ -79,4 +80,4 @@ def _lacks(missing: list[str], total: int) -> str:
 def _names(labels: list[str]) -> str:
     """``a, b, c``, capped at :data:`SHOWN_LABELS` names and a count of the rest."""
     more = f", … ({len(labels) - SHOWN_LABELS} more)" if len(labels) > SHOWN_LABELS else ""
-    return ", ".join(labels[:SHOWN_LABELS]) + more
+    return ", ".join(map(one_line, labels[:SHOWN_LABELS])) + more  # a label's line break or ESC stays on the line
