@@ -54,7 +54,9 @@ def tar_rows(path: Path, split: str) -> list[dict]:
         raise ValueError(f"not a readable tar: {exc}") from None
     rows = []
     for key, sample in samples.items():
-        meta = sample.get("json") or {}
+        meta = sample.get("json", {})
+        if not isinstance(meta, dict):  # ``inspect.reading`` makes it one line naming the shard
+            raise ValueError(f"{key}.json holds a JSON {type(meta).__name__}, not an object of columns")
         label = meta.get("label")
         rows.append(dict(split=split, label="(none)" if label is None else str(label), source=meta.get("source", key),
                          start=float(meta.get("start", 0.0)), end=float(meta.get("end", 0.0)),
@@ -73,7 +75,10 @@ def _samples(path: Path) -> dict[str, dict]:
             stem, _, ext = base.partition(".")  # a key ends at its file name's first dot
             sample = samples.setdefault(info.name[: len(info.name) - len(base)] + stem, {})
             if ext == "json":
-                sample["json"] = json.loads(tar.extractfile(info).read())
+                try:
+                    sample["json"] = json.loads(tar.extractfile(info).read())
+                except RecursionError:  # the C decoder's answer to "[" * 100000
+                    raise ValueError(f"{info.name} nests its JSON too deep") from None
             else:
                 sample[ext] = Member(path, info.offset_data, info.size)
     return samples
