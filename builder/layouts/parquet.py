@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import pyarrow as pa
 
+from ..errors import BuildError
 from ..store.atomic import AtomicFile, disk_error
 from ..store.stamps import sha256_file
 from .base import Layout, inline
@@ -201,12 +202,23 @@ class ParquetLayout(Layout):
                 sizes.setdefault(split, []).append(self.row_size(rec, row))
         plan = {split: assign_shards(s, self.cfg.output.max_shard_size) for split, s in sizes.items()}
         shards = sum(n for _, n in plan.values())
+        self._refuse_foreign([self.shard_name(split, i, n) for split, (_, n) in plan.items() for i in range(n)])
         for rel, digest in run(self.writer, self._submit(self._shard_jobs(journal, plan)), shards):
             self.place(rel, digest)
         self.written()
         return examples
 
     writer = staticmethod(write_shard)  # a module-level function: a worker unpickles it by name
+
+    def _refuse_foreign(self, rels: list[str]) -> None:
+        """Every shard name that holds a file, link or folder not ours, in one line, before any
+        shard is written (a name says ``-of-N``: known only once the recordings are encoded)."""
+        found = self.ledger.foreign(rels) if self.ledger is not None else []
+        if found:
+            shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+            raise BuildError(f"{self.out}: {len(found)} path(s) where this build writes its shards hold files "
+                             f"spectroset did not write ({shown}); move them away and rerun: the recordings "
+                             "decoded so far are kept (a rerun needs no --force)")
 
     def row_size(self, rec, row) -> int:
         """What a row adds to its shard, in bytes, for :func:`assign_shards`."""

@@ -256,3 +256,37 @@ def test_multilabel_folds_and_kept_columns_go_into_key_json_and_load_typed(tmp_p
     assert meta["labels"][0] == meta["label"] and all(name in names for name in meta["labels"])
     row = ds["train"][0]["json"]
     assert names[row["label"]] == meta["label"] and row["author"] == meta["author"]
+
+
+def test_foreign_files_at_shard_names_are_all_named_at_once_and_leave_no_temp(tmp_path):
+    """A file, a link and a folder the user put where a --force rebuild writes its shards: one line
+    names all three before any shard is written (no temp left in data/); moved away, a rerun without
+    --force resumes from the recordings already decoded."""
+    wds = ("--set", WDS, "--set", "output.splits=null", "--set", "output.include.arrays=true",
+           "--set", "output.include.audio=true")
+    small = ("--set", "output.max_shard_size=1MB", "--set", "image.colormap=magma")
+    probe = tmp_path / "probe" / "out"  # the same folder name as out: the card shows it
+    assert run_cli("build", "examples/demo.yaml", "-o", probe, "--set", f"source.path={DEMO}", *wds, *small,
+                   "-j", "1", "-q").returncode == 0
+    names = sorted(p.name for p in (probe / "data").glob("*.tar"))
+    assert len(names) >= 4
+    out = tmp_path / "user" / "out"
+    done = run_cli("build", "examples/demo.yaml", "-o", out, "--set", f"source.path={DEMO}", *wds,
+                   "--set", "output.max_shard_size=2MB", "-j", "1", "-q")
+    assert done.returncode == 0 and not set(names) & {p.name for p in (out / "data").iterdir()}, done.stderr
+    (out / "data" / names[1]).write_bytes(b"mine")
+    (out / "data" / names[2]).symlink_to(probe / "data" / names[2])
+    (out / "data" / names[3]).mkdir()
+    again = ("build", "examples/demo.yaml", "-o", out, "--set", f"source.path={DEMO}", *wds, *small, "-j", "1")
+    done = run_cli(*again, "--force")
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 3 and len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert all(f"data/{name}" in errors[0] for name in names[1:4]) and "3 path(s)" in errors[0], errors[0]
+    assert sorted(p.name for p in (out / "data").iterdir()) == names[1:4]  # no temp, and the user's three stay
+    assert (out / "data" / names[1]).read_bytes() == b"mine"
+    for name in names[1:3]:
+        (out / "data" / name).unlink()
+    (out / "data" / names[3]).rmdir()
+    done = run_cli(*again)
+    assert done.returncode == 0 and "(0 decoded, 18 reused)" in done.stdout, done.stdout + done.stderr
+    assert snapshot(out) == snapshot(probe)
