@@ -36,7 +36,7 @@ from .config.geometry import is_url
 from .sources.headers import Headers
 from .plan.coverage import coverage_warnings
 from .plan.dataset import estimated_windows, make_plan
-from .layouts.select import get_layout
+from .layouts.select import get_layout, loaded_by_datasets
 from .layouts.units import Unit, new_token, run_unit
 from .store.ledger import foreign_files
 from .store.outdir import check_nesting, check_output, config_changed, encoder_changed, fingerprint, read_record
@@ -83,6 +83,7 @@ class BuildReport:
     uploaded: int = 0  # files uploaded to the URL in this run
     deleted: int = 0  # files the URL no longer needed
     left_alone: list[str] = field(default_factory=list)  # files in OUT that spectroset did not write
+    left_loaded: dict[str, str] = field(default_factory=dict)  # of those, load_dataset's rows: path → glob
     changed: list[str] = field(default_factory=list)  # built files the user changed, left as they are
     repaired: list[str] = field(default_factory=list)  # built files the user changed, built again (--repair)
     unannotated: int = 0  # recordings left out undecoded: no event, and only events give windows
@@ -156,8 +157,10 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
     edits = settle(ledger, previous)  # one lstat per recorded file; a hash only where size or mtime moved
     if (not replace and previous and previous.get("fingerprint") == fp and not ledger.unfinished()
             and edits.complete(previous["files"]) and not (repair and edits.changed)):
+        alone = foreign_files(out, [*previous["files"], RECORD])
         return BuildReport(out, previous, reused=len(sources), up_to_date=True, skipped=previous.get("skipped", []),
-                           left_alone=foreign_files(out, [*previous["files"], RECORD]), changed=sorted(edits.changed))
+                           left_alone=alone, changed=sorted(edits.changed),
+                           left_loaded=loaded_by_datasets(alone, previous["layout"], previous["splits"]))
     if not repair:  # before anything changes
         refuse_changed(edits, out)
     if repair:  # a recording's files go now and are rebuilt; any other is replaced only if this build writes it
@@ -210,6 +213,7 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
     for line in coverage_warnings(plan, record):  # empty splits and folds, and those missing labels
         log.warning(line)
     return BuildReport(out, record, decoded, reused, skipped=skips, left_alone=left_alone,
+                       left_loaded=loaded_by_datasets(left_alone, record["layout"], record["splits"]),
                        repaired=sorted(r for r in edits.changed if r in ledger.restorable or r in record["files"]))
 
 

@@ -116,6 +116,11 @@ def cmd_build(args) -> int:
     if report.left_alone and (args.verbose or not args.quiet):
         names = ": " + ", ".join(map(one_line, report.left_alone)) if args.verbose else " (named in build.json and with --verbose)"
         print(f"  left alone {len(report.left_alone)} file(s) in {report.out} that spectroset did not write{names}")
+    if report.left_loaded:  # with -q too: they change what load_dataset(OUT) returns
+        shown = ", ".join(f"{one_line(rel)} ({glob})" for rel, glob in list(report.left_loaded.items())[:5])
+        print(f"warning: {len(report.left_loaded)} file(s) in {report.out} that spectroset did not write match a "
+              f"split's data_files in the card, and load_dataset reads them as rows: {shown}"
+              f"{', …' if len(report.left_loaded) > 5 else ''}; move them out of the folder", file=sys.stderr)
     total = rec.get("skipped_total", len(report.skipped))
     if not args.quiet:
         _print_skipped(report.skipped, total)

@@ -159,8 +159,10 @@ class ParquetLayout(Layout):
     name = "parquet"
     spool = True
 
+    SPLIT_GLOB = "data/{split}-*"  # a split's data_files in the card's configs
+
     def data_files(self) -> dict[str, str]:
-        return {split: f"data/{split}-*" for split in self.plan.split_names}
+        return {split: self.SPLIT_GLOB.format(split=split) for split in self.plan.split_names}
 
     def paths(self, record) -> list[str]:
         return [spool_rel(record.rel)] if record.rows else []

@@ -114,8 +114,7 @@ class WebDatasetLayout(ParquetLayout):
         self._rows: dict = {}  # the ledger's rows at the start of the shards: path → (unit, sha256)
         self._now: dict[str, list[str]] = {}  # this build's shards → [digest, sha256 once written]
 
-    def data_files(self) -> dict[str, str]:
-        return {split: f"data/{split}-*.tar" for split in self.plan.split_names}
+    SPLIT_GLOB = "data/{split}-*.tar"
 
     def shard_name(self, split: str, i: int, n: int) -> str:
         return f"data/{split}-{i:05d}-of-{n:05d}.tar"

@@ -290,3 +290,23 @@ def test_foreign_files_at_shard_names_are_all_named_at_once_and_leave_no_temp(tm
     done = run_cli(*again)
     assert done.returncode == 0 and "(0 decoded, 18 reused)" in done.stdout, done.stdout + done.stderr
     assert snapshot(out) == snapshot(probe)
+
+
+@pytest.mark.parametrize("layout,ext", [("webdataset", "tar"), ("parquet", "parquet")])
+def test_left_alone_files_that_load_dataset_reads_are_named_in_a_warning(tmp_path, layout, ext):
+    """A user's file in data/ that matches a split's data_files glob of the card is left alone, and
+    load_dataset would read it as rows: a warning names it (with -q too); one beside it that no glob
+    matches (another name, a split this build lacks, a sub-folder) is only counted."""
+    out = tmp_path / "out"
+    args = ("build", "examples/demo.yaml", "-o", out, "--set", f"source.path={DEMO}", "--set", f"output.layout={layout}",
+            "--set", "output.splits=null", "-j", "1", "-q")
+    assert run_cli(*args).returncode == 0
+    for rel in (f"data/train-extra.{ext}", "data/notes.txt", f"data/test-mine.{ext}", f"data/train-x/a.{ext}"):
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(b"mine")
+    for extra in ((), ("--set", "windows.hop=0.25", "--force")):  # up to date, and a rebuild
+        done = run_cli(*args, *extra)
+        warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+        assert done.returncode == 0 and len(warnings) == 1, done.stderr
+        assert f"data/train-extra.{ext} (data/train-*" in warnings[0] and "1 file(s)" in warnings[0]
+        assert "notes.txt" not in warnings[0] and "test-mine" not in warnings[0] and "train-x" not in warnings[0]
