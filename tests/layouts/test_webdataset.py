@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import tarfile
 
@@ -14,7 +15,7 @@ import pytest
 from builder.layouts.webdataset import sample_key
 from builder.pipeline import build
 
-from tests.helpers.cli import run_cli
+from tests.helpers.cli import REPO, run_cli
 from tests.helpers.layouts import DEMO, demo_config, load, snapshot, tone
 
 WDS = "output.layout=webdataset"
@@ -236,5 +237,24 @@ def test_multilabel_folds_and_kept_columns_go_into_key_json_and_load_typed(tmp_p
     meta = json.loads(members["json"])
     assert list(meta)[:7] == ["label", "labels", "source", "start", "end", "audio_seconds", "fold"]
     assert meta["labels"][0] == meta["label"] and all(name in names for name in meta["labels"])
+    assert [n for n in _doc_key_json() if n in meta] == list(meta)[:7]  # layouts.md names them in order
     row = ds["train"][0]["json"]
     assert names[row["label"]] == meta["label"] and row["author"] == meta["author"]
+
+
+def _key_json_row() -> str:
+    """docs/layouts.md's member table row for ``KEY.json``."""
+    return next(x for x in (REPO / "docs" / "layouts.md").read_text().splitlines() if x.startswith("| `KEY.json` |"))
+
+
+def _doc_key_json() -> list[str]:
+    """The names that row gives, in order."""
+    return re.findall(r"`([a-z_]+)`", _key_json_row())
+
+
+def test_layouts_doc_names_every_key_json_field_and_labels_as_multi_label_only(pair):
+    out, _, _ = pair
+    meta = json.loads(next(m for _, _, m, _ in _samples(out))["json"])
+    assert list(meta) == ["label", "source", "start", "end", "audio_seconds"]
+    assert [n for n in _doc_key_json() if n in meta] == list(meta)
+    assert "`labels` (the names; multi-label builds only" in _key_json_row()
