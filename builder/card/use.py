@@ -35,7 +35,7 @@ def use_section(build: CardInputs, record: dict, repo: str) -> str:
         lines.append('train = ds["train"]')
     if folds:
         lines += [f"for k in range({folds}):  # {'or ' if held and not leaky else ''}cross-validate: the `fold` "
-                  "column keeps recordings whole",
+                  f"{'field' if tar else 'column'} keeps recordings whole",
                   f"    fit = train.filter({cut.format(c='fold', v='f', op='!= k')})",
                   f"    val = train.filter({cut.format(c='fold', v='f', op='== k')})",
                   f"    ...  # train on fit, score on val; report the mean of the {folds} scores"]
