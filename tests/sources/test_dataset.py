@@ -60,7 +60,17 @@ def test_keep_splits_keeps_the_dataset_own_splits(tmp_path):
     assert set(json.loads((one / "build.json").read_text())["splits"]) == {"test"}
     clash = run_cli("build", dataset_config(tmp_path, ds, keep_splits=True), "-o", tmp_path / "x",
                     "--set", "output.splits.train=0.5", "--set", "output.splits.test=0.5")
-    assert "source.keep_splits: keeps the dataset's own splits: leave output.splits out" in one_error(clash)
+    assert ("source.keep_splits: keeps the dataset's own splits: leave output.splits out (--set output.splits=null "
+            "drops a preset's)") in one_error(clash)
+    advised = run_cli("build", dataset_config(tmp_path, ds, keep_splits=True), "-o", tmp_path / "y", "--set",
+                      "output.splits.train=0.5", "--set", "output.splits.test=0.5", "--set", "output.splits=null")
+    assert advised.returncode == 0, advised.stderr  # the advice works
+
+
+def test_an_output_folder_inside_the_dataset_folder_names_source_dataset(tmp_path):
+    ds = write_dataset(tmp_path / "ds", dataset_files(DEMO, SPLITS))
+    assert f"output folder {ds / 'out'} is inside source.dataset {ds}" in one_error(
+        run_cli("build", dataset_config(tmp_path, ds), "-o", ds / "out"))
 
 
 def test_a_new_revision_decodes_only_the_rows_whose_bytes_changed(tmp_path):
