@@ -46,6 +46,30 @@ def test_a_plain_string_column_can_be_the_label(tmp_path):
                                                    "-o", tmp_path / "o2"))  # no ClassLabel to take
 
 
+def test_an_integer_label_column_numbers_its_classes_by_value_and_a_float_one_is_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rels = SPLITS["train"]
+    table = pa.table({"audio": [{"bytes": (DEMO / r).read_bytes(), "path": r} for r in rels],
+                      "target": [10, 2, 10], "score": [0.5, 1.0, 0.5], "category": ["a", "b", "a"]})
+    (tmp_path / "ds").mkdir()
+    pq.write_table(table, tmp_path / "ds" / "train.parquet")
+    out = tmp_path / "out"
+    done = run_cli("build", dataset_config(tmp_path, tmp_path / "ds", label_column="target"), "-o", out, "-j", "1")
+    assert done.returncode == 0, done.stderr
+    assert "'0': '2'\n          '1': '10'\n" in (out / "README.md").read_text()  # not '10', '2'
+    rows = pq.read_table(out / "train" / "metadata.parquet").to_pylist()
+    assert {r["source"].split("/")[1]: r["label"] for r in rows} == {"kick_drum": 1, "tabla": 0}
+    for key, column, why in [("label_column", "score", "holds double values, not labels"),
+                             ("label_column", "audio", "holds struct<bytes: binary, path: string> values, not labels"),
+                             ("audio_column", "category", "holds string values, not audio")]:
+        source = {"label_column": "target", key: column}
+        error = one_error(run_cli("build", dataset_config(tmp_path, tmp_path / "ds", **source), "-o",
+                                  tmp_path / f"o-{column}"))
+        assert error.startswith(f"error: source.{key}: column '{column}' of ") and why in error, error
+
+
 def test_keep_splits_keeps_the_dataset_own_splits(tmp_path):
     ds = write_dataset(tmp_path / "ds", dataset_files(DEMO, SPLITS))
     out = tmp_path / "out"
