@@ -106,12 +106,12 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
 
         remote = Remote(cfg.output.path, staging_dir(cfg.output.path, cfg.output.staging))
         if remote.local_root is not None and _local_source(cfg) is not None:  # file://: as a local -o
-            check_nesting(_local_source(cfg), remote.local_root, shown=remote.url)
+            check_nesting(_local_source(cfg), remote.local_root, shown=remote.url, key=_source_key(cfg))
         remote.check()
         cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"path": remote.staging})})
     out = cfg.output.path
     if _local_source(cfg) is not None:
-        check_nesting(_local_source(cfg), out)
+        check_nesting(_local_source(cfg), out, key=_source_key(cfg))
     check_output(out)
     # Discovery reads only the sources; done first, a missing folder or bad label CSV stops the
     # build before OUT exists or its journal records a config that never built anything.
@@ -144,6 +144,10 @@ def _local_source(cfg: Config) -> Path | None:
         return None if is_url(cfg.source.path) else cfg.source.path
     found = Path(cfg.source.dataset).expanduser()
     return found if found.is_absolute() and found.is_dir() else None
+
+
+def _source_key(cfg: Config) -> str:
+    return "source.path" if cfg.source.path is not None else "source.dataset"
 
 
 def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: BuildOptions,

@@ -146,7 +146,9 @@ def other_tools(build) -> str:
                 "library:\n\n```python\nimport glob\n\nimport webdataset as wds\n\n"
                 f"CLASSES = {names!r}  # the header's ClassLabel ids\n"
                 f'urls = sorted(glob.glob("{FOLDER}/data/train-*.tar"))\n'
-                'for image, meta in wds.WebDataset(urls).decode("pil").to_tuple("png", "json"):\n'
+                # shardshuffle: the library warns unless it is given; False reads the shards in order
+                'pipeline = wds.WebDataset(urls, shardshuffle=False).decode("pil").to_tuple("png", "json")\n'
+                "for image, meta in pipeline:\n"
                 '    index = CLASSES.index(meta["label"])\n```\n')
     if build.layout == "parquet":
         return ("The shards are plain parquet; `label` is an index into this list (the header's `ClassLabel`):\n\n"

@@ -15,6 +15,9 @@ WHY = ("Do not split the rows at random (`train_test_split`, `random_split`): th
        "near-duplicates (the same animal, microphone and background a few seconds apart), so a random split puts "
        "neighbours of every evaluation window into training and inflates the scores; keep recordings whole, as "
        "above.\n")
+TAR = ("(In this WebDataset build a row is `__key__`, `__url__`, `png` and `json`: `fold`, `source` and the other "
+       "columns are the fields of `json`, the sample's `KEY.json`; `input_columns=\"json\"` reads them without "
+       "decoding the images.)\n\n")
 
 
 def use_section(build: CardInputs, record: dict, repo: str) -> str:
@@ -23,6 +26,8 @@ def use_section(build: CardInputs, record: dict, repo: str) -> str:
     held = [s for s in record["splits"] if s != "train"]
     folds = plan.n_folds if build.cfg.output.folds and plan.n_folds > 1 else 0  # one fold: nothing to cross
     leaky = splits.by == "window" and bool(held)
+    tar = build.layout == "webdataset"  # its rows are __key__, __url__, png and json: the columns are KEY.json's
+    cut = ('lambda j: j["{c}"] {op}, input_columns="json"' if tar else 'lambda {v}: {v} {op}, input_columns="{c}"')
     lines = ["from datasets import load_dataset", "", f'ds = load_dataset("{repo}")  # or the path of this folder']
     if held and not leaky:
         lines.append(f'train, held_out = ds["train"], ds["{held[0]}"]  # whole recordings: none in both')
@@ -30,16 +35,17 @@ def use_section(build: CardInputs, record: dict, repo: str) -> str:
         lines.append('train = ds["train"]')
     if folds:
         lines += [f"for k in range({folds}):  # {'or ' if held and not leaky else ''}cross-validate: the `fold` "
-                  "column keeps recordings whole",
-                  '    fit = train.filter(lambda f: f != k, input_columns="fold")',
-                  '    val = train.filter(lambda f: f == k, input_columns="fold")',
+                  f"{'field' if tar else 'column'} keeps recordings whole",
+                  f"    fit = train.filter({cut.format(c='fold', v='f', op='!= k')})",
+                  f"    val = train.filter({cut.format(c='fold', v='f', op='== k')})",
                   f"    ...  # train on fit, score on val; report the mean of the {folds} scores"]
     elif not held or leaky:
-        lines += ["recordings = sorted(set(train[\"source\"]))",
+        lines += ['recordings = sorted({j["source"] for j in train["json"]})' if tar else
+                  'recordings = sorted(set(train["source"]))',
                   "held = set(recordings[::5])  # every 5th recording: whole recordings held out",
-                  'fit = train.filter(lambda s: s not in held, input_columns="source")',
-                  'val = train.filter(lambda s: s in held, input_columns="source")']
-    intro = _intro(held, folds, leaky)
+                  f"fit = train.filter({cut.format(c='source', v='s', op='not in held')})",
+                  f"val = train.filter({cut.format(c='source', v='s', op='in held')})"]
+    intro = _intro(held, folds, leaky) + (TAR if tar else "")
     return "## Use it for training\n\n" + intro + "```python\n" + "\n".join(lines) + "\n```\n\n" + WHY
 
 

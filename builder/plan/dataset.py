@@ -26,7 +26,7 @@ from ..config.sections import Config
 from ..sources.discover import SourceFile
 from ..sources.event_index import EventIndex
 from ..sources.events import dominant_label, label_window
-from .names import fold, safe_component, unique_components, unique_stems
+from .names import fold, label_order, safe_component, unique_components, unique_stems
 from ..config.source import EventLabels
 from .place import Placement, numbered
 from .splits import SPLIT_ORDER, assign_folds, assign_sources, window_offsets
@@ -132,8 +132,8 @@ def make_plan(cfg: Config, sources: list[SourceFile], windows: Callable[[SourceF
         split_of = {s.rel: s.split for s in sources}
     else:
         split_of = {} if by_window else assign_sources([(s.rel, stratum[s.rel]) for s in sources], splits)
-    names = sorted({s.label for s in sources if s.label is not None} | {x for s in sources for x in s.extra_labels}
-                   | ({e.label for s in sources for e in s.events} | {spec.background} - {None} if spec else set()))
+    names = label_order({s.label for s in sources if s.label is not None} | {x for s in sources for x in s.extra_labels}
+                        | ({e.label for s in sources for e in s.events} | {spec.background} - {None} if spec else set()))
     folds = _folds(cfg, sources, split_of, spec)
     offsets = {}
     if by_window:

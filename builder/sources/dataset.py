@@ -135,6 +135,28 @@ def _label_column(cfg: SourceConfig, schema, features: dict, where: str) -> str 
     return found[0]
 
 
+def _check_types(cfg: SourceConfig, schema, audio: str, label: str | None, where: str) -> None:
+    """Refuse, before any row is read, an audio column that holds no bytes and a label column that
+    holds no ClassLabel ids, strings or integers (a float's ``0.5`` is a score, not a class)."""
+    import pyarrow as pa
+
+    kind = schema.field(audio).type
+    if not (pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_struct(kind) and any(
+            f.name == "bytes" and (pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)) for f in kind)):
+        key = "source.audio_column" if cfg.audio_column is not None else "source.dataset"
+        raise SourceError(f"{key}: column {audio!r} of {where} holds {kind} values, not audio (an Audio column "
+                          "of {bytes, path}, or binary)")
+    if label is None:
+        return
+    kind = schema.field(label).type
+    inner = kind.value_type if pa.types.is_list(kind) or pa.types.is_large_list(kind) else kind
+    inner = inner.value_type if pa.types.is_dictionary(inner) else inner
+    if not (pa.types.is_integer(inner) or pa.types.is_string(inner) or pa.types.is_large_string(inner)):
+        key = "source.label_column" if cfg.label_column is not None else "source.dataset"
+        raise SourceError(f"{key}: column {label!r} of {where} holds {kind} values, not labels (a ClassLabel, "
+                          "string or integer column, or a list of them)")
+
+
 def _labels(value, names: list[str] | None) -> list[str]:
     values = value if isinstance(value, list) else [value]
     out = []
@@ -161,6 +183,7 @@ def _read_shard(cfg: SourceConfig, found: DatasetFiles, shard: str, split: str, 
     features = _features(pf.schema_arrow, where)
     audio = _audio_column(cfg, pf.schema_arrow, features, where)
     label = _label_column(cfg, pf.schema_arrow, features, where)
+    _check_types(cfg, pf.schema_arrow, audio, label, where)
     if ":" in audio:
         raise SourceError(f"source.audio_column: {audio!r}: a column name with ':' cannot be read here; rename it")
     names = _checked_names(features, label, where) if label else None

@@ -46,6 +46,30 @@ def test_a_plain_string_column_can_be_the_label(tmp_path):
                                                    "-o", tmp_path / "o2"))  # no ClassLabel to take
 
 
+def test_an_integer_label_column_numbers_its_classes_by_value_and_a_float_one_is_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rels = SPLITS["train"]
+    table = pa.table({"audio": [{"bytes": (DEMO / r).read_bytes(), "path": r} for r in rels],
+                      "target": [10, 2, 10], "score": [0.5, 1.0, 0.5], "category": ["a", "b", "a"]})
+    (tmp_path / "ds").mkdir()
+    pq.write_table(table, tmp_path / "ds" / "train.parquet")
+    out = tmp_path / "out"
+    done = run_cli("build", dataset_config(tmp_path, tmp_path / "ds", label_column="target"), "-o", out, "-j", "1")
+    assert done.returncode == 0, done.stderr
+    assert "'0': '2'\n          '1': '10'\n" in (out / "README.md").read_text()  # not '10', '2'
+    rows = pq.read_table(out / "train" / "metadata.parquet").to_pylist()
+    assert {r["source"].split("/")[1]: r["label"] for r in rows} == {"kick_drum": 1, "tabla": 0}
+    for key, column, why in [("label_column", "score", "holds double values, not labels"),
+                             ("label_column", "audio", "holds struct<bytes: binary, path: string> values, not labels"),
+                             ("audio_column", "category", "holds string values, not audio")]:
+        source = {"label_column": "target", key: column}
+        error = one_error(run_cli("build", dataset_config(tmp_path, tmp_path / "ds", **source), "-o",
+                                  tmp_path / f"o-{column}"))
+        assert error.startswith(f"error: source.{key}: column '{column}' of ") and why in error, error
+
+
 def test_keep_splits_keeps_the_dataset_own_splits(tmp_path):
     ds = write_dataset(tmp_path / "ds", dataset_files(DEMO, SPLITS))
     out = tmp_path / "out"
@@ -60,7 +84,17 @@ def test_keep_splits_keeps_the_dataset_own_splits(tmp_path):
     assert set(json.loads((one / "build.json").read_text())["splits"]) == {"test"}
     clash = run_cli("build", dataset_config(tmp_path, ds, keep_splits=True), "-o", tmp_path / "x",
                     "--set", "output.splits.train=0.5", "--set", "output.splits.test=0.5")
-    assert "source.keep_splits: keeps the dataset's own splits: leave output.splits out" in one_error(clash)
+    assert ("source.keep_splits: keeps the dataset's own splits: leave output.splits out (--set output.splits=null "
+            "drops a preset's)") in one_error(clash)
+    advised = run_cli("build", dataset_config(tmp_path, ds, keep_splits=True), "-o", tmp_path / "y", "--set",
+                      "output.splits.train=0.5", "--set", "output.splits.test=0.5", "--set", "output.splits=null")
+    assert advised.returncode == 0, advised.stderr  # the advice works
+
+
+def test_an_output_folder_inside_the_dataset_folder_names_source_dataset(tmp_path):
+    ds = write_dataset(tmp_path / "ds", dataset_files(DEMO, SPLITS))
+    assert f"output folder {ds / 'out'} is inside source.dataset {ds}" in one_error(
+        run_cli("build", dataset_config(tmp_path, ds), "-o", ds / "out"))
 
 
 def test_a_new_revision_decodes_only_the_rows_whose_bytes_changed(tmp_path):
