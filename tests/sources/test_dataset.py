@@ -170,3 +170,41 @@ def test_a_dataset_that_cannot_be_read_is_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
     assert "has no parquet file" in one_error(run_cli("build", dataset_config(tmp_path, tmp_path / "empty"), "-o",
                                                       tmp_path / "o5"))
+
+
+def test_unreadable_schema_metadata_or_class_names_are_one_line_naming_the_shard_and_key(tmp_path):
+    import pyarrow.parquet as pq
+
+    rows = [("bd_808.aiff", (DEMO / SPLITS["train"][0]).read_bytes(), 0)]
+    label = lambda names: json.dumps({"info": {"features": {"audio": {"_type": "Audio"}, "label": {  # noqa: E731
+        "_type": "ClassLabel", "names": names}}}})
+    cases = {b"[" * 100000 + b"]" * 100000: "huggingface metadata is not readable JSON",  # RecursionError
+             b"{not json": "huggingface metadata is not readable JSON",
+             json.dumps({"info": [1, 2]}): "huggingface metadata has no features object at info.features (found list)",
+             label(5): "ClassLabel names of column 'label' must be a list of strings (found 5)",
+             label([1, None]): "ClassLabel names of column 'label' must be a list of strings (found 1)",
+             label([{"x": 1}, ["y"]]): "ClassLabel names of column 'label' must be a list of strings (found {'x': 1})"}
+    for i, (meta, said) in enumerate(cases.items()):
+        shard = tmp_path / f"ds{i}" / "data" / "train-00000-of-00001.parquet"
+        shard.parent.mkdir(parents=True)
+        pq.write_table(audio_table(rows, ["kick_drum"]).replace_schema_metadata({b"huggingface": meta}), shard)
+        line = one_error(run_cli("build", dataset_config(tmp_path, shard.parent.parent), "-o", tmp_path / f"o{i}"))
+        assert f"ds{i}:data/train-00000-of-00001.parquet: " in line and said in line, line
+
+
+def test_a_row_path_of_its_own_keeps_its_name_and_empty_audio_says_so(tmp_path):
+    import pyarrow.parquet as pq
+
+    kick, tabla = (DEMO / SPLITS["train"][0]).read_bytes(), (DEMO / SPLITS["train"][1]).read_bytes()
+    boom = (DEMO / SPLITS["train"][2]).read_bytes()
+    rows = [("dup.wav", kick, 0), ("dup.wav", boom, 0), ("dup~2.wav", tabla, 1), ("empty.wav", b"", 0)]
+    (tmp_path / "ds").mkdir()
+    pq.write_table(audio_table(rows, ["kick_drum", "tabla"]), tmp_path / "ds" / "train.parquet")
+    out = tmp_path / "out"
+    done = run_cli("build", dataset_config(tmp_path, tmp_path / "ds"), "-o", out, "-j", "1")
+    assert done.returncode == 0, done.stderr
+    meta = pq.read_table(out / "train" / "metadata.parquet").to_pylist()
+    assert {r["source"]: r["label"] for r in meta} == {"train/dup.wav": 0, "train/dup~3.wav": 0,
+                                                       "train/dup~2.wav": 1}  # the real dup~2.wav (tabla) is itself
+    skipped = {s["path"]: s["reason"] for s in json.loads((out / "build.json").read_text())["skipped"]}
+    assert skipped == {"train/empty.wav": "empty audio (0 bytes) in column audio"}
