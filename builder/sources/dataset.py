@@ -1,9 +1,10 @@
 """Discovery of a parquet audio dataset (``source.dataset``): one recording per row.
 
 The shards are those the Hub stores (``hub_files.py``): an ``Audio`` column of ``{bytes, path}``
-structs and the ``datasets`` features in the schema's ``huggingface`` metadata. Rows are read a
-row group and a batch at a time with pyarrow, only the audio and label columns, so memory stays
-flat whatever the dataset's size. For each row discovery keeps its place (a ``parquet_rows``
+structs and the ``datasets`` features in the schema's ``huggingface`` metadata (metadata that is
+there but does not parse is an error naming the shard). Rows are read a few at a time with
+pyarrow (``parquet_rows.batches``), only the audio and label columns, so memory stays flat
+whatever the dataset's or a row group's size. For each row discovery keeps its place (a ``parquet_rows``
 locator, decoded later by a worker), its label, a SHA-256 of its audio bytes (the row's
 fingerprint: a new revision rebuilds only rows whose bytes changed) and its header's length (the
 plan's window count, no decoding). ``datasets`` is never imported: its ``Audio`` decoding needs
@@ -16,7 +17,8 @@ torchcodec.
   (``train-00000-of-00003.parquet``, ``train/0000.parquet``), else ``train``. ``source.split``
   picks some.
 - A row's ``rel`` (its ``source`` column) is ``<split>/<its audio path>``, or ``<split>/<row
-  index>`` without one; a path seen twice in a split gets ``~2``, ``~3`` … before its suffix.
+  index>`` without one; a path seen twice in a split gets ``~2``, ``~3`` … before its suffix,
+  never a name another row has of its own.
 """
 
 from __future__ import annotations
