@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
@@ -33,8 +34,12 @@ from ..config.source import SPLIT_NAME, SourceConfig
 from ..errors import NothingToBuild, SourceError
 from .discover import Skipped, SourceFile
 from .hub_files import DatasetFiles, fetch
-from .parquet_rows import batches, locator, open_shard, row_order  # noqa: F401 - row_order: the order rows are decoded in
+from .parquet_rows import batches, locator, open_shard, page_floor
+from .parquet_rows import row_order  # noqa: F401 - the order rows are decoded in (the pipeline imports it here)
 
+
+PAGE_WARNED = 64 << 20  # an audio page this large (bytes) is named in a warning: each worker holds it whole
+log = logging.getLogger("spectroset")
 
 @dataclass(frozen=True)
 class DatasetRead:
@@ -189,6 +194,12 @@ def _read_shard(cfg: SourceConfig, found: DatasetFiles, shard: str, split: str, 
     if ":" in audio:
         raise SourceError(f"source.audio_column: {audio!r}: a column name with ':' cannot be read here; rename it")
     names = _checked_names(features, label, where) if label else None
+    floor = page_floor(pf, audio)
+    if floor > PAGE_WARNED and not seen.get("#page warned"):
+        seen["#page warned"] = True  # one line, not one per shard
+        log.warning("warning: %s keeps up to %d MB of its audio column in one parquet page (dictionary encoded, "
+                    "pyarrow's write_table default), which each process reading it holds whole; write shards with "
+                    "write_batch_size=1 for a few MB", where, floor >> 20)
     index = seen.get((split, "#rows"), 0)  # rows of this split read so far (its earlier shards)
     try:
         for group in range(pf.num_row_groups):

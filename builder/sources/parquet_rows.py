@@ -67,6 +67,15 @@ def batch_rows(pf, group: int, column: str) -> int:
     return max(1, min(BATCH_ROWS, BATCH_BYTES * meta.num_rows // max(size, 1)))
 
 
+def page_floor(pf, column: str) -> int:
+    """The largest dictionary page of ``column`` in the shard, in bytes (0 without one): a reader
+    holds such a page whole, and pyarrow's ``write_table`` defaults put up to 1,024 rows' audio in it."""
+    meta = pf.metadata
+    chunks = (meta.row_group(g).column(i) for g in range(meta.num_row_groups) for i in range(meta.num_columns))
+    return max((c.data_page_offset - c.dictionary_page_offset for c in chunks if c.has_dictionary_page
+                and c.dictionary_page_offset is not None and c.path_in_schema.split(".")[0] == column), default=0)
+
+
 def batches(pf, group: int, columns: list[str]):
     """The ``columns`` of one row group, as record batches of :func:`batch_rows` rows of the first."""
     return pf.iter_batches(batch_rows(pf, group, columns[0]), row_groups=[group], columns=columns)

@@ -208,3 +208,28 @@ def test_a_row_path_of_its_own_keeps_its_name_and_empty_audio_says_so(tmp_path):
                                                        "train/dup~2.wav": 1}  # the real dup~2.wav (tabla) is itself
     skipped = {s["path"]: s["reason"] for s in json.loads((out / "build.json").read_text())["skipped"]}
     assert skipped == {"train/empty.wav": "empty audio (0 bytes) in column audio"}
+
+
+def test_a_shard_holding_its_audio_in_one_large_page_is_named_once(tmp_path, monkeypatch, caplog):
+    import random
+
+    import pyarrow.parquet as pq
+
+    from builder.config.source import SourceConfig
+    from builder.sources import dataset
+
+    rows = [(f"c{i}.wav", random.Random(i).randbytes(256 * 1024), 0) for i in range(8)]  # incompressible
+    for i in range(2):  # pyarrow's defaults: all 8 rows' audio in one dictionary page of 2 MB
+        (tmp_path / "data").mkdir(exist_ok=True)
+        pq.write_table(audio_table(rows, ["a"]), tmp_path / "data" / f"train-0000{i}-of-00002.parquet")
+    monkeypatch.setattr(dataset, "PAGE_WARNED", 3 << 19)  # 1.5 MB: write_batch_size=1 stops a page at 1 MB
+    dataset.read_dataset(SourceConfig(dataset=str(tmp_path)))
+    said = [r.getMessage() for r in caplog.records if "one parquet page" in r.getMessage()]
+    assert len(said) == 1 and ":data/train-00000-of-00002.parquet keeps up to 2 MB of its audio" in said[0], said
+    assert "write_batch_size=1" in said[0]
+    for i in range(2):
+        pq.write_table(audio_table(rows, ["a"]), tmp_path / "data" / f"train-0000{i}-of-00002.parquet",
+                       write_batch_size=1)  # as the docs write them: no warning
+    caplog.clear()
+    dataset.read_dataset(SourceConfig(dataset=str(tmp_path)))
+    assert not [r for r in caplog.records if "one parquet page" in r.getMessage()]
