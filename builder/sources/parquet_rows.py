@@ -9,9 +9,9 @@ Memory is bounded by a few rows, not by a row group: a shard is opened with a re
 without pre-buffering, so pyarrow reads a column chunk page by page (a whole column chunk
 otherwise: 1 GB for a row group of a hundred 10 MB clips), and rows are read in batches of about
 :data:`BATCH_BYTES`. A worker keeps one forward cursor per process: rows are handed out in shard
-order, so each worker reads a row group about once. The floor is one page: a column written with
-dictionary encoding (pyarrow's ``write_table`` default) holds a row group's audio in one dictionary
-page; ``datasets`` writes audio as plain pages of at most 1 MB.
+order, so each worker reads a row group about once. The floor is one page, read whole: pyarrow's
+``write_table`` defaults put up to 1,024 rows' audio in one dictionary page (:func:`page_floor`
+measures it), while ``datasets`` writes audio as plain pages of at most 1 MB.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class _Cursor:
         return self.cells[row - self.start]
 
 
-_CURSOR: dict[str, _Cursor] = {}  # this process's reading place (a cache: dropped, it is only reopened)
+_CURSOR: dict[str, _Cursor] = {}  # this process's reading place: a cache, taken out while in use (never shared)
 
 
 def _cell(shard: str, group: int, row: int, column: str):
