@@ -23,9 +23,11 @@ def use_section(build: CardInputs, record: dict, repo: str) -> str:
     held = [s for s in record["splits"] if s != "train"]
     folds = plan.n_folds if build.cfg.output.folds and plan.n_folds > 1 else 0  # one fold: nothing to cross
     leaky = splits.by == "window" and bool(held)
+    own = build.cfg.source.keep_splits  # the source's splits, as its authors cut them: spectroset checks nothing
     lines = ["from datasets import load_dataset", "", f'ds = load_dataset("{repo}")  # or the path of this folder']
     if held and not leaky:
-        lines.append(f'train, held_out = ds["train"], ds["{held[0]}"]  # whole recordings: none in both')
+        lines.append(f'train, held_out = ds["train"], ds["{held[0]}"]  # '
+                     + ("the source dataset's own splits" if own else "whole recordings: none in both"))
     else:
         lines.append('train = ds["train"]')
     if folds:
@@ -40,6 +42,11 @@ def use_section(build: CardInputs, record: dict, repo: str) -> str:
                   'fit = train.filter(lambda s: s not in held, input_columns="source")',
                   'val = train.filter(lambda s: s in held, input_columns="source")']
     intro = _intro(held, folds, leaky)
+    if own and held and not leaky:
+        intro = (f"The `{'`, `'.join(held)}` split{'s are' if len(held) > 1 else ' is'} the source dataset's own "
+                 "(`source.keep_splits`), as its authors cut them: spectroset did not check that no recording is "
+                 "in `train` too" + (f"; the `fold` column cuts `train` into {folds} stratified groups of whole "
+                                     "recordings (-1 outside `train`)" if folds else "") + ":\n\n")
     return "## Use it for training\n\n" + intro + "```python\n" + "\n".join(lines) + "\n```\n\n" + WHY
 
 
