@@ -35,7 +35,8 @@ from .run.progress import Progress
 from .config.geometry import is_url
 from .sources.headers import Headers
 from .plan.coverage import coverage_warnings
-from .plan.dataset import estimated_windows, make_plan, no_window
+from .plan.dataset import make_plan
+from .plan.headcount import estimated_windows, no_window
 from .layouts.select import get_layout
 from .layouts.units import Unit, new_token, run_unit
 from .store.ledger import foreign_files

@@ -28,6 +28,7 @@ from ..sources.event_index import EventIndex
 from ..sources.events import dominant_label, label_window
 from .names import fold, safe_component, unique_components, unique_stems
 from ..config.source import EventLabels
+from .headcount import estimated_windows
 from .place import Placement, numbered
 from .splits import SPLIT_ORDER, assign_folds, assign_sources, first_split, window_offsets
 
@@ -124,7 +125,7 @@ def make_plan(cfg: Config, sources: list[SourceFile], windows: Callable[[SourceF
               empty: Callable[[SourceFile], bool] | None = None) -> DatasetPlan:
     """The plan; ``windows(source)`` estimates a recording's windows with a margin, ``exact(source)``
     without (default: ``windows``, else from its header). Recordings ``empty`` says give no window
-    (:func:`no_window`) go to train and take no place in the split sizes or the folds."""
+    (:func:`headcount.no_window`) go to train and take no place in the split sizes or the folds."""
     by_rel = {s.rel: s for s in sources}
     skipped = {s.rel for s in sources if empty(s)} if empty else set()
     splits = cfg.output.splits
@@ -188,48 +189,6 @@ def make_plan(cfg: Config, sources: list[SourceFile], windows: Callable[[SourceF
 
 FOLDER_LIMIT = 10_000  # files per folder the Hub accepts
 FOLDER_BUDGET = 9_000  # windows counted from headers per folder: room for the margin and metadata
-
-
-def estimated_windows(cfg: Config, header: Callable[[SourceFile], tuple[int, int] | None] | None = None,
-                      margin: bool = True) -> Callable[[SourceFile], int]:
-    """Windows a recording will give, from its header's ``(frames, sample_rate)`` (``header``,
-    default :func:`headers.read_header`: no decoding), rounded up with a ``margin``: +2% and +2 for
-    resampling, header frame counts that are off, and a padded last window. A recording whose
-    header does not give its length counts 0: decoding it will most likely fail too."""
-    from .windows import plan_windows
-
-    if header is None:
-        from ..sources.headers import read_header as header
-
-    def count(source: SourceFile) -> int:
-        frames, sample_rate = header(source) or (0, 0)
-        if not frames or not sample_rate:
-            return 0
-        rate = cfg.audio.sample_rate or sample_rate
-        total = -(-frames * rate // sample_rate)
-        n = len(plan_windows(total, cfg.windows, rate))
-        return int(n * 1.02) + 2 if margin else n
-
-    return count
-
-
-def no_window(cfg: Config, header: Callable[[SourceFile], tuple[int, int] | None]) -> Callable[[SourceFile], bool]:
-    """Whether a recording's header says it gives no window (shorter than ``windows.min_duration``, or
-    too short for one window with ``min_last``): it takes no split's or fold's place in the plan.
-    False where the header does not tell its length (decoding decides then)."""
-    from .windows import plan_windows, too_short
-
-    def empty(source: SourceFile) -> bool:
-        frames, sample_rate = header(source) or (0, 0)
-        if not frames or not sample_rate:
-            return False
-        rate = cfg.audio.sample_rate or sample_rate
-        total = -(-frames * rate // sample_rate)
-        if isinstance(cfg.source.labels, EventLabels):  # windows follow the events: only the length rule
-            return too_short(total, cfg.windows, rate) is not None
-        return not plan_windows(total, cfg.windows, rate)
-
-    return empty
 
 
 def sub_folders(sources: list[SourceFile], natural: dict[str, str], windows: Callable[[SourceFile], int],
