@@ -35,7 +35,8 @@ from .run.progress import Progress
 from .config.geometry import is_url
 from .sources.headers import Headers
 from .plan.coverage import coverage_warnings
-from .plan.dataset import estimated_windows, make_plan
+from .plan.dataset import make_plan
+from .plan.headcount import estimated_windows, no_window
 from .layouts.select import get_layout
 from .layouts.units import Unit, new_token, run_unit
 from .store.ledger import foreign_files
@@ -178,7 +179,8 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
         headers = Headers(journal)  # the plan's window counts, from headers read once per file version
         if opts.executor == "local":
             headers.prefetch(sources, pool.map, pool.size)
-        plan = make_plan(cfg, sources, estimated_windows(cfg, headers), estimated_windows(cfg, headers, margin=False))
+        plan = make_plan(cfg, sources, estimated_windows(cfg, headers), estimated_windows(cfg, headers, margin=False),
+                         no_window(cfg, headers))
         headers.save()
         log.debug("plan: %d audio headers read, %d from the journal", headers.read, len(headers.seen) - headers.read)
         layout = get_layout(cfg, out, plan, new_token(out))

@@ -171,9 +171,13 @@ def _samples_of(tar_path):
     return [("", key, m, []) for key, m in by_key.items()]
 
 
-def test_croissant_lists_the_tars_and_reads_every_sample(pair):
+def test_croissant_lists_the_tars_and_reads_every_sample(pair, tmp_path, monkeypatch):
     import mlcroissant as mlc
+    from mlcroissant._src.operation_graph.operations import extract
 
+    # mlcroissant keeps a tar's extraction in ~/.cache/croissant keyed by its contentUrl alone
+    # (data/train-00000-of-00001.tar): any earlier build's would be read. Its own, here.
+    monkeypatch.setattr(extract, "EXTRACT_PATH", extract.epath.Path(tmp_path / "extract"))
     out, record, _ = pair
     doc = json.loads((out / "croissant.json").read_text())
     tars = sorted(d["@id"] for d in doc["distribution"] if d.get("encodingFormat") == "application/x-tar")
