@@ -35,7 +35,8 @@ from .run.progress import Progress
 from .config.geometry import is_url
 from .sources.headers import Headers
 from .plan.coverage import coverage_warnings
-from .plan.dataset import estimated_windows, make_plan
+from .plan.dataset import make_plan
+from .plan.headcount import estimated_windows, no_window
 from .layouts.select import get_layout, loaded_by_datasets
 from .layouts.units import Unit, new_token, run_unit
 from .store.ledger import foreign_files
@@ -107,12 +108,12 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
 
         remote = Remote(cfg.output.path, staging_dir(cfg.output.path, cfg.output.staging))
         if remote.local_root is not None and _local_source(cfg) is not None:  # file://: as a local -o
-            check_nesting(_local_source(cfg), remote.local_root, shown=remote.url)
+            check_nesting(_local_source(cfg), remote.local_root, shown=remote.url, key=_source_key(cfg))
         remote.check()
         cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"path": remote.staging})})
     out = cfg.output.path
     if _local_source(cfg) is not None:
-        check_nesting(_local_source(cfg), out)
+        check_nesting(_local_source(cfg), out, key=_source_key(cfg))
     check_output(out)
     # Discovery reads only the sources; done first, a missing folder or bad label CSV stops the
     # build before OUT exists or its journal records a config that never built anything.
@@ -147,6 +148,10 @@ def _local_source(cfg: Config) -> Path | None:
     return found if found.is_absolute() and found.is_dir() else None
 
 
+def _source_key(cfg: Config) -> str:
+    return "source.path" if cfg.source.path is not None else "source.dataset"
+
+
 def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: BuildOptions,
               dataset: DatasetRead | None = None) -> BuildReport:
     ledger, force, repair = journal.ledger, opts.force, opts.repair
@@ -177,7 +182,8 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
         headers = Headers(journal)  # the plan's window counts, from headers read once per file version
         if opts.executor == "local":
             headers.prefetch(sources, pool.map, pool.size)
-        plan = make_plan(cfg, sources, estimated_windows(cfg, headers), estimated_windows(cfg, headers, margin=False))
+        plan = make_plan(cfg, sources, estimated_windows(cfg, headers), estimated_windows(cfg, headers, margin=False),
+                         no_window(cfg, headers))
         headers.save()
         log.debug("plan: %d audio headers read, %d from the journal", headers.read, len(headers.seen) - headers.read)
         layout = get_layout(cfg, out, plan, new_token(out))

@@ -82,8 +82,8 @@ def risks(build, record: dict) -> str:
     cfg, plan = build.cfg, build.plan
     total = record["windows"]
     lines = []
-    totals = {label: sum(c.values()) for label, c in record["counts"].items()}
-    if plan.labelled and totals:
+    totals = {label: sum(c.values()) for label, c in record["counts"].items() if sum(c.values())}
+    if plan.labelled and totals:  # labels with no window are named under "Labels missing from a split"
         ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
         (top, n_top), (low, n_low) = ranked[0], ranked[-1]
         balance = f"- Label balance: {code(top)} is {_share(n_top, total)}"
@@ -95,8 +95,13 @@ def risks(build, record: dict) -> str:
         lines.append(balance + " A classifier that always answers the commonest label scores "
                      f"{100 * n_top / total:.0f}% accuracy: report per-label scores.")
         splits = list(record["splits"])
+        none = [code(label) for label, c in record["counts"].items() if label not in totals]
+        if none:
+            lines.append(f"- Labels with no window: {', '.join(none[:10])}{', …' if len(none) > 10 else ''} (every "
+                         "recording of them was skipped or gave none): their `ClassLabel` ids have no row.")
         missing = [f"{code(label)} has no window in {', '.join(s for s in splits if not c.get(s))}"
-                   for label, c in record["counts"].items() if len(splits) > 1 and any(not c.get(s) for s in splits)]
+                   for label, c in record["counts"].items()
+                   if label in totals and len(splits) > 1 and any(not c.get(s) for s in splits)]
         if missing:
             lines.append("- Labels missing from a split: " + "; ".join(missing[:10]) + ("; …" if len(missing) > 10 else "")
                          + ". Class indices stay those of the header's `ClassLabel` in every split.")
@@ -147,7 +152,9 @@ def other_tools(build) -> str:
                 "library:\n\n```python\nimport glob\n\nimport webdataset as wds\n\n"
                 f"CLASSES = {names!r}  # the header's ClassLabel ids\n"
                 f'urls = sorted(glob.glob("{FOLDER}/data/train-*.tar"))\n'
-                'for image, meta in wds.WebDataset(urls).decode("pil").to_tuple("png", "json"):\n'
+                # shardshuffle: the library warns unless it is given; False reads the shards in order
+                'pipeline = wds.WebDataset(urls, shardshuffle=False).decode("pil").to_tuple("png", "json")\n'
+                "for image, meta in pipeline:\n"
                 '    index = CLASSES.index(meta["label"])\n```\n')
     if build.layout == "parquet":
         return ("The shards are plain parquet; `label` is an index into this list (the header's `ClassLabel`):\n\n"

@@ -15,31 +15,46 @@ WHY = ("Do not split the rows at random (`train_test_split`, `random_split`): th
        "near-duplicates (the same animal, microphone and background a few seconds apart), so a random split puts "
        "neighbours of every evaluation window into training and inflates the scores; keep recordings whole, as "
        "above.\n")
+TAR = ("(In this WebDataset build a row is `__key__`, `__url__`, `png` and `json`: `fold`, `source` and the other "
+       "columns are the fields of `json`, the sample's `KEY.json`; `input_columns=\"json\"` reads them without "
+       "decoding the images.)\n\n")
 
 
 def use_section(build: CardInputs, record: dict, repo: str) -> str:
     """The section's Markdown, heading included."""
     plan, splits = build.plan, build.cfg.output.splits
-    held = [s for s in record["splits"] if s != "train"]
+    first = "train" if "train" in record["splits"] else next(iter(record["splits"]), "train")  # keep_splits may lack one
+    held = [s for s in record["splits"] if s != first]
     folds = plan.n_folds if build.cfg.output.folds and plan.n_folds > 1 else 0  # one fold: nothing to cross
     leaky = splits.by == "window" and bool(held)
+    tar = build.layout == "webdataset"  # its rows are __key__, __url__, png and json: the columns are KEY.json's
+    cut = ('lambda j: j["{c}"] {op}, input_columns="json"' if tar else 'lambda {v}: {v} {op}, input_columns="{c}"')
+    own = build.cfg.source.keep_splits  # the source's splits, as its authors cut them: spectroset checks nothing
     lines = ["from datasets import load_dataset", "", f'ds = load_dataset("{repo}")  # or the path of this folder']
     if held and not leaky:
-        lines.append(f'train, held_out = ds["train"], ds["{held[0]}"]  # whole recordings: none in both')
+        lines.append(f'train, held_out = ds["{first}"], ds["{held[0]}"]  # '
+                     + ("the source dataset's own splits" if own else "whole recordings: none in both"))
     else:
-        lines.append('train = ds["train"]')
+        lines.append(f'train = ds["{first}"]')
     if folds:
         lines += [f"for k in range({folds}):  # {'or ' if held and not leaky else ''}cross-validate: the `fold` "
-                  "column keeps recordings whole",
-                  '    fit = train.filter(lambda f: f != k, input_columns="fold")',
-                  '    val = train.filter(lambda f: f == k, input_columns="fold")',
+                  f"{'field' if tar else 'column'} keeps recordings whole",
+                  f"    fit = train.filter({cut.format(c='fold', v='f', op='!= k')})",
+                  f"    val = train.filter({cut.format(c='fold', v='f', op='== k')})",
                   f"    ...  # train on fit, score on val; report the mean of the {folds} scores"]
     elif not held or leaky:
-        lines += ["recordings = sorted(set(train[\"source\"]))",
+        lines += ['recordings = sorted({j["source"] for j in train["json"]})' if tar else
+                  'recordings = sorted(set(train["source"]))',
                   "held = set(recordings[::5])  # every 5th recording: whole recordings held out",
-                  'fit = train.filter(lambda s: s not in held, input_columns="source")',
-                  'val = train.filter(lambda s: s in held, input_columns="source")']
+                  f"fit = train.filter({cut.format(c='source', v='s', op='not in held')})",
+                  f"val = train.filter({cut.format(c='source', v='s', op='in held')})"]
     intro = _intro(held, folds, leaky)
+    if own and held and not leaky:
+        intro = (f"The `{'`, `'.join(held)}` split{'s are' if len(held) > 1 else ' is'} the source dataset's own "
+                 "(`source.keep_splits`), as its authors cut them: spectroset did not check that no recording is "
+                 "in `train` too" + (f"; the `fold` column cuts `train` into {folds} stratified groups of whole "
+                                     "recordings (-1 outside `train`)" if folds else "") + ":\n\n")
+    intro += TAR if tar else ""
     return "## Use it for training\n\n" + intro + "```python\n" + "\n".join(lines) + "\n```\n\n" + WHY
 
 

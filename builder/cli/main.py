@@ -205,6 +205,17 @@ def cmd_push(args) -> int:
     return run_push(args)
 
 
+def _hub_logs(debug: bool) -> None:
+    """huggingface_hub logs through a handler of its own, at a level it sets when imported (so the
+    setLevel above does not hold): its lines (an empty commit skipped …) would reach the terminal,
+    twice. Without --debug none do (spectroset says what matters in its own words); with it, they
+    pass once, through that handler alone."""
+    from huggingface_hub.utils import logging as hub_logging
+
+    hub_logging.disable_propagation()
+    hub_logging.set_verbosity(logging.DEBUG if debug else logging.CRITICAL + 1)
+
+
 COMMANDS = {"build": cmd_build, "inspect": cmd_inspect, "presets": cmd_presets, "preview": cmd_preview,
             "report": cmd_report, "push": cmd_push}
 
@@ -216,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(message)s", stream=sys.stderr)
     for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "urllib3", "filelock", "fsspec", "datasets", "huggingface_hub", "PIL", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    _hub_logs(args.debug)
     try:
         if args.command not in ("build", "preview"):  # these validate a config first
             _interruptible()

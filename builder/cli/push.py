@@ -172,8 +172,11 @@ def _push_hf(args, out: Path, files: list[str], cfg: dict, message: str, licence
     _warn(warnings)
     private = args.private if args.private is not None else bool(cfg.get("private", False))
     target = hub.HubTarget(repo_id, private, args.revision, message)
-    url = hub.publish(out, files, target, stage.work_dir(out, "hf"), texts)
-    print(f"pushed {len(files)} files to {url}")
+    pushed = hub.publish(out, files, target, stage.work_dir(out, "hf"), texts)
+    if pushed.changed:
+        print(f"pushed {len(files)} files to {pushed.url}")
+    else:
+        print(f"nothing to push: {pushed.url} already holds these {len(files)} files")
     return 0
 
 

@@ -246,7 +246,8 @@ class Config(Frozen):
     def _cross(self) -> "Config":
         sr, spec = self.audio.sample_rate, self.spectrogram
         if self.source.keep_splits and (len(self.output.splits.fractions) > 1 or self.output.layout == "mirror"):
-            raise _bad("source.keep_splits", "keeps the dataset's own splits: leave output.splits out"
+            raise _bad("source.keep_splits", "keeps the dataset's own splits: leave output.splits out "
+                       "(--set output.splits=null drops a preset's)"
                        + (" (and the mirror layout has no splits)" if self.output.layout == "mirror" else ""))
         if self.windows.select == "events" and not isinstance(self.source.labels, EventLabels):
             raise _bad("windows.select", "events needs time-stamped labels (source.labels.events)")

@@ -152,7 +152,7 @@ class Layout:
             "durations": durations,
             "splits": dict(sorted(split_sizes.items(), key=lambda kv: _split_key(kv[0]))),
             "counts": {label: dict(sorted(c.items(), key=lambda kv: _split_key(kv[0])))
-                       for label, c in sorted(_by_label(counts).items())},
+                       for label, c in sorted(_by_label(counts, self.primary_labels()).items())},
             "skipped": skipped[:SKIPPED_IN_RECORD],
         }
         if len(skipped) > SKIPPED_IN_RECORD:
@@ -191,6 +191,14 @@ class Layout:
             download_bytes={s: sizes.download(rels[s], self.size_of) for s in splits},
             arrow_bytes={s: sizes.arrow(self.out, rels[s], self.size_of) for s in splits})
 
+    def primary_labels(self) -> set[str]:
+        """Labels a row can have as its (primary) ``label``: each is in the record's counts, with no
+        window too, so the warnings, the card's table and its Bias section name every ``ClassLabel`` name."""
+        plan = self.plan
+        if not plan.labelled:
+            return set()
+        return set(plan.label_names) if plan.events else {s.label for s in plan.sources if s.label is not None}
+
     def write_data(self, journal, counts: dict, stats: Stats, run=None) -> dict[str, list[bytes]]:
         raise NotImplementedError
 
@@ -221,8 +229,9 @@ def _split_key(split: str) -> int:
     return ("train", "validation", "test").index(split) if split in ("train", "validation", "test") else 9
 
 
-def _by_label(counts: dict[str, Counter]) -> dict[str, Counter]:
-    out: dict[str, Counter] = defaultdict(Counter)
+def _by_label(counts: dict[str, Counter], labels: set[str] = frozenset()) -> dict[str, Counter]:
+    """Windows per label and split; every one of ``labels`` too, with none (``{}``)."""
+    out: dict[str, Counter] = defaultdict(Counter, {label: Counter() for label in labels})
     for split, c in counts.items():
         for label, n in c.items():
             out[label][split] += n

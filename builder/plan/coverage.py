@@ -19,27 +19,44 @@ SHOWN_FOLDS = 5  # folds named in the folds' line; the rest are counted
 
 def coverage_warnings(plan, record: dict) -> list[str]:
     """Warning lines for the splits and folds of a build (``plan``: its ``DatasetPlan``; ``record``:
-    its build record), empty when every requested split and fold holds every label."""
+    its build record), empty when every split and fold holds every label: the splits asked for
+    (``output.splits``) or, with ``source.keep_splits``, the source dataset's own."""
     if not record.get("windows"):
         return []  # nothing built: the CLI's error says so
-    cfg = plan.cfg.output.splits
-    sizes, lines = record["splits"], []
-    empty = [k for k in cfg.fractions if not sizes.get(k)]
-    if empty:
+    cfg, kept = plan.cfg.output.splits, plan.cfg.source.keep_splits
+    sizes, lines, names = record["splits"], [], plan.split_names
+    empty = [k for k in names if not sizes.get(k)]
+    if empty and kept:
+        lines.append(f"warning: source.keep_splits: {', '.join(empty)} of the source dataset got no window (its "
+                     "recordings were skipped or gave none)")
+    elif empty:
         lines.append(f"warning: output.splits: {', '.join(empty)} got no window ({record['sources']} recording(s) "
                      f"split by {'recording' if cfg.by == 'source' else 'window'}); use larger fractions or more "
                      "recordings")
     if not plan.labelled:
         return lines
     counts = {label: c for label, c in record["counts"].items() if label != "(none)"}
-    if len(cfg.fractions) > 1:
-        for split in cfg.fractions:
-            missing = sorted(label for label, c in counts.items() if not c.get(split))
+    none = sorted(label for label, c in counts.items() if not sum(c.values()))
+    if none:
+        lines.append(f"warning: {_lacks(none, len(counts))} got no window in any split: every recording of them was "
+                     "skipped or gave none (see skipped in build.json); their ClassLabel ids have no row")
+    if len(names) > 1:
+        key, why = ("source.keep_splits", "the source dataset's own splits do not have them") if kept else \
+            ("output.splits", _why(cfg))
+        for split in names:
+            missing = sorted(label for label, c in counts.items() if not c.get(split) and label not in none)
             if missing and split not in empty:
-                lines.append(f"warning: output.splits: {split} has no window of {_lacks(missing, len(counts))}; "
-                             f"too few {'recordings' if cfg.by == 'source' else 'windows'} of them to spread over "
-                             "the splits")
+                lines.append(f"warning: {key}: {split} has no window of {_lacks(missing, len(counts))}; {why}")
     return lines + _folds(plan, record)
+
+
+def _why(cfg) -> str:
+    """Why a split of ``output.splits`` lacks labels, by how windows are placed."""
+    if cfg.by == "source":
+        return "too few recordings of them to spread over the splits"
+    if cfg.stratify:
+        return "too few windows of them to spread over the splits"
+    return "by: window with stratify: false draws each window's split by a seeded hash; stratify: true spreads them"
 
 
 def _folds(plan, record: dict) -> list[str]:

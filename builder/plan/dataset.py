@@ -26,10 +26,11 @@ from ..config.sections import Config
 from ..sources.discover import SourceFile
 from ..sources.event_index import EventIndex
 from ..sources.events import dominant_label, label_window
-from .names import fold, safe_component, unique_components, unique_stems
+from .names import fold, label_order, safe_component, unique_components, unique_stems
 from ..config.source import EventLabels
+from .headcount import estimated_windows
 from .place import Placement, numbered
-from .splits import SPLIT_ORDER, assign_folds, assign_sources, window_offsets
+from .splits import SPLIT_ORDER, assign_folds, assign_sources, first_split, window_offsets
 
 log = logging.getLogger("spectroset")
 
@@ -120,10 +121,13 @@ class DatasetPlan:
 
 
 def make_plan(cfg: Config, sources: list[SourceFile], windows: Callable[[SourceFile], int] | None = None,
-              exact: Callable[[SourceFile], int] | None = None) -> DatasetPlan:
+              exact: Callable[[SourceFile], int] | None = None,
+              empty: Callable[[SourceFile], bool] | None = None) -> DatasetPlan:
     """The plan; ``windows(source)`` estimates a recording's windows with a margin, ``exact(source)``
-    without (default: ``windows``, else from its header)."""
+    without (default: ``windows``, else from its header). Recordings ``empty`` says give no window
+    (:func:`headcount.no_window`) go to train and take no place in the split sizes or the folds."""
     by_rel = {s.rel: s for s in sources}
+    skipped = {s.rel for s in sources if empty(s)} if empty else set()
     splits = cfg.output.splits
     by_window = splits.by == "window" and len(splits.fractions) > 1
     spec = cfg.source.labels if isinstance(cfg.source.labels, EventLabels) else None
@@ -131,10 +135,12 @@ def make_plan(cfg: Config, sources: list[SourceFile], windows: Callable[[SourceF
     if cfg.source.keep_splits:  # the source dataset's own splits, as they are
         split_of = {s.rel: s.split for s in sources}
     else:
-        split_of = {} if by_window else assign_sources([(s.rel, stratum[s.rel]) for s in sources], splits)
-    names = sorted({s.label for s in sources if s.label is not None} | {x for s in sources for x in s.extra_labels}
-                   | ({e.label for s in sources for e in s.events} | {spec.background} - {None} if spec else set()))
-    folds = _folds(cfg, sources, split_of, spec)
+        split_of = {} if by_window else assign_sources([(s.rel, stratum[s.rel]) for s in sources
+                                                        if s.rel not in skipped], splits)
+        split_of.update((rel, first_split(splits.fractions)) for rel in skipped if not by_window)
+    names = label_order({s.label for s in sources if s.label is not None} | {x for s in sources for x in s.extra_labels}
+                        | ({e.label for s in sources for e in s.events} | {spec.background} - {None} if spec else set()))
+    folds = _folds(cfg, [s for s in sources if s.rel not in skipped], split_of, spec)
     offsets = {}
     if by_window:
         log.warning("warning: output.splits.by: window puts windows of one recording in different splits: they are "
@@ -183,29 +189,6 @@ def make_plan(cfg: Config, sources: list[SourceFile], windows: Callable[[SourceF
 
 FOLDER_LIMIT = 10_000  # files per folder the Hub accepts
 FOLDER_BUDGET = 9_000  # windows counted from headers per folder: room for the margin and metadata
-
-
-def estimated_windows(cfg: Config, header: Callable[[SourceFile], tuple[int, int] | None] | None = None,
-                      margin: bool = True) -> Callable[[SourceFile], int]:
-    """Windows a recording will give, from its header's ``(frames, sample_rate)`` (``header``,
-    default :func:`headers.read_header`: no decoding), rounded up with a ``margin``: +2% and +2 for
-    resampling, header frame counts that are off, and a padded last window. A recording whose
-    header does not give its length counts 0: decoding it will most likely fail too."""
-    from .windows import plan_windows
-
-    if header is None:
-        from ..sources.headers import read_header as header
-
-    def count(source: SourceFile) -> int:
-        frames, sample_rate = header(source) or (0, 0)
-        if not frames or not sample_rate:
-            return 0
-        rate = cfg.audio.sample_rate or sample_rate
-        total = -(-frames * rate // sample_rate)
-        n = len(plan_windows(total, cfg.windows, rate))
-        return int(n * 1.02) + 2 if margin else n
-
-    return count
 
 
 def sub_folders(sources: list[SourceFile], natural: dict[str, str], windows: Callable[[SourceFile], int],

@@ -43,16 +43,21 @@ def assign_sources(items: Iterable[tuple[str, str | None]], cfg: SplitsConfig) -
     split of 18 recordings gets 2, even when every label alone would round its share to 0);
     with ``stratify`` each label gets the floor of its exact share in every split, and the
     recordings left over go where the label's remainder is largest while that split still has
-    room, so every label is within one recording of its exact share.
+    room, so every label is within one recording of its exact share. A label (or, without
+    ``stratify``, a whole) with fewer recordings than splits cannot be in all of them: all its
+    recordings stay in train (:func:`first_split`), outside the split sizes of the rest; a label
+    with more keeps at least one recording in train.
     """
     fractions = cfg.fractions
+    first = first_split(fractions)
     if len(fractions) == 1:
-        only = next(iter(fractions))
-        return {rel: only for rel, _ in items}
+        return {rel: first for rel, _ in items}
     groups: dict[str | None, list[str]] = defaultdict(list)
     for rel, label in items:
         groups[label if cfg.stratify else None].append(rel)
-    counts = _stratified_counts({g: len(rels) for g, rels in groups.items()}, fractions, cfg.seed)
+    few = {g for g, rels in groups.items() if len(rels) < len(fractions)}
+    counts = _stratified_counts({g: len(rels) for g, rels in groups.items() if g not in few}, fractions, cfg.seed)
+    counts.update({g: {first: len(groups[g])} for g in few})
     out = {}
     for group, rels in groups.items():
         ordered, i = sorted(rels, key=lambda r: _rank(cfg.seed, r)), 0
@@ -68,6 +73,9 @@ def _stratified_counts(sizes: dict, fractions: dict[str, float], seed: int) -> d
     total = split_counts(sum(sizes.values()), fractions)
     exact = {g: {k: n * f for k, f in fractions.items()} for g, n in sizes.items()}
     counts = {g: {k: math.floor(v) for k, v in e.items()} for g, e in exact.items()}
+    first = first_split(fractions)
+    for g, n in sizes.items():  # every label in train: a model never trained on it cannot score it
+        counts[g][first] = max(counts[g][first], min(n, 1))
     room = {k: total[k] - sum(c[k] for c in counts.values()) for k in fractions}
     left = {g: n - sum(counts[g].values()) for g, n in sizes.items()}
     key = lambda g: _rank(seed, f"group\x00{g}")  # noqa: E731 - a seeded, order-free tie-break
@@ -80,6 +88,11 @@ def _stratified_counts(sizes: dict, fractions: dict[str, float], seed: int) -> d
                 left[g] -= 1
                 room[k] -= 1
     return counts
+
+
+def first_split(fractions: dict[str, float]) -> str:
+    """Where recordings too few to spread go: train, or the first split asked for."""
+    return "train" if "train" in fractions else next(iter(fractions))
 
 
 def window_offsets(items: Iterable[tuple[str, str | None, int]], seed: int) -> dict[str, int]:

@@ -201,7 +201,7 @@ def test_make_demo_show_reads_its_own_clone_with_a_shared_cache(tmp_path):
     shutil.rmtree(tmp_path / "clone1")
     done = _shown(second, env)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert f"load_dataset('{second}')" in done.stdout and "train         35 rows" in done.stdout
+    assert f"load_dataset('{second}')" in done.stdout and "train         38 rows" in done.stdout
 
 
 def _own_files(out, cache: str):

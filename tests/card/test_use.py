@@ -44,10 +44,12 @@ def test_the_use_section_comes_right_after_loading_and_its_loop_runs_as_printed(
     assert _run(code, out, "assert not set(train['source']) & set(held_out['source'])\nprint(k)") == "2"
 
 
-def _run(code: str, out: Path, check: str) -> str:
-    """Run the card's code on ``out``, then ``check``; every cut keeps recordings whole."""
+def _run(code: str, out: Path, check: str, tar: bool = False) -> str:
+    """Run the card's code on ``out``, then ``check``; every cut keeps recordings whole (``tar``: a
+    webdataset build, whose ``source`` is a field of the ``json`` column)."""
+    src = "{{j['source'] for j in {0}['json']}}" if tar else "set({0}['source'])"
     script = code.replace('"OWNER/NAME"', repr(str(out))) + (
-        "\nassert not set(fit['source']) & set(val['source']) and val.num_rows and fit.num_rows\n" + check)
+        f"\nassert not {src.format('fit')} & {src.format('val')} and val.num_rows and fit.num_rows\n" + check)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=cli_env(HF_DATASETS_CACHE=str(out.parent / "cache")))
     assert done.returncode == 0, done.stderr
@@ -67,3 +69,16 @@ def test_a_split_by_window_is_called_leaky_and_the_folds_offered_instead(tmp_pat
     text, code = _use((out / "README.md").read_text())
     assert "drawn by window (`output.splits.by: window`)" in text and "too high" in text
     assert "held_out" not in code and "for k in range(2):" in code
+
+
+def test_a_webdataset_builds_loop_runs_as_printed_on_its_json_column(tmp_path):
+    """webdataset rows are ``__key__``, ``__url__``, ``png``, ``json``: ``fold`` and ``source`` are in ``json``."""
+    out = _build(tmp_path, "tar", splits={"train": 0.6, "validation": 0.4}, folds=3, layout="webdataset")
+    text, code = _use((out / "README.md").read_text())
+    assert 'input_columns="json"' in code and 'input_columns="fold"' not in code and "`KEY.json`" in text
+    check = "assert not {j['source'] for j in train['json']} & {j['source'] for j in held_out['json']}\nprint(k)"
+    assert _run(code, out, check, tar=True) == "2"
+    out = _build(tmp_path, "tar-one", splits={"train": 1.0}, layout="webdataset")
+    text, code = _use((out / "README.md").read_text())
+    assert 'input_columns="source"' not in code
+    assert _run(code, out, "print(len(held))", tar=True) == "2"

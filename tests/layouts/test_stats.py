@@ -75,3 +75,23 @@ def test_a_rebuild_that_reuses_recordings_gives_the_stats_of_a_clean_build(tmp_p
     clean = _build(tmp_path / "clean", demo, f"source.path={src}", jobs="1")
     assert clean["image"]["mean"] and clean["class_counts"]
     assert (tmp_path / "out" / "stats.json").read_text() == json.dumps(clean, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_the_stats_doc_snippet_runs_and_says_how_to_get_torchvision(tmp_path, monkeypatch):
+    """docs/stats.md's snippet on a build's stats.json; torchvision, which no spectroset extra installs,
+    is named with its install line (a stand-in module takes its place here: it is not a dependency)."""
+    import sys
+    import types
+
+    doc = (REPO / "docs" / "stats.md").read_text()
+    code = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "from torchvision import transforms  # pip install torchvision" in code
+    out = tmp_path / "out"
+    stats = _build(out, str(REPO / "examples" / "demo.yaml"), f"source.path={DEMO}", jobs="1")
+    torchvision = types.ModuleType("torchvision")
+    torchvision.transforms = types.SimpleNamespace(Normalize=lambda mean, std: (mean, std))
+    monkeypatch.setitem(sys.modules, "torchvision", torchvision)
+    scope: dict = {}
+    exec(code.replace("OUT/stats.json", str(out / "stats.json")), scope)
+    assert scope["normalize"] == (stats["image"]["mean"], stats["image"]["std"])
+    assert len(scope["weights"]) == len(stats["class_counts"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import tarfile
 
@@ -14,7 +15,7 @@ import pytest
 from builder.layouts.webdataset import sample_key
 from builder.pipeline import build
 
-from tests.helpers.cli import run_cli
+from tests.helpers.cli import REPO, run_cli
 from tests.helpers.layouts import DEMO, demo_config, load, snapshot, tone
 
 WDS = "output.layout=webdataset"
@@ -63,7 +64,8 @@ def test_load_dataset_reads_every_row_with_types(pair):
     assert row["png"].size == (101, 64) and isinstance(row["json"]["label"], int)
     assert "." not in row["__key__"]
     card = (out / "README.md").read_text()
-    assert "WebDataset tar shards" in card and 'wds.WebDataset(urls).decode("pil")' in card
+    assert "WebDataset tar shards" in card  # shardshuffle given: the webdataset library warns without it
+    assert 'pipeline = wds.WebDataset(urls, shardshuffle=False).decode("pil").to_tuple("png", "json")' in card
 
 
 def test_windows_and_png_bytes_equal_the_imagefolder_build(pair):
@@ -188,9 +190,13 @@ def _samples_of(tar_path):
     return [("", key, m, []) for key, m in by_key.items()]
 
 
-def test_croissant_lists_the_tars_and_reads_every_sample(pair):
+def test_croissant_lists_the_tars_and_reads_every_sample(pair, tmp_path, monkeypatch):
     import mlcroissant as mlc
+    from mlcroissant._src.operation_graph.operations import extract
 
+    # mlcroissant keeps a tar's extraction in ~/.cache/croissant keyed by its contentUrl alone
+    # (data/train-00000-of-00001.tar): any earlier build's would be read. Its own, here.
+    monkeypatch.setattr(extract, "EXTRACT_PATH", extract.epath.Path(tmp_path / "extract"))
     out, record, _ = pair
     doc = json.loads((out / "croissant.json").read_text())
     tars = sorted(d["@id"] for d in doc["distribution"] if d.get("encodingFormat") == "application/x-tar")
@@ -254,6 +260,7 @@ def test_multilabel_folds_and_kept_columns_go_into_key_json_and_load_typed(tmp_p
     meta = json.loads(members["json"])
     assert list(meta)[:7] == ["label", "labels", "source", "start", "end", "audio_seconds", "fold"]
     assert meta["labels"][0] == meta["label"] and all(name in names for name in meta["labels"])
+    assert [n for n in _doc_key_json() if n in meta] == list(meta)[:7]  # layouts.md names them in order
     row = ds["train"][0]["json"]
     assert names[row["label"]] == meta["label"] and row["author"] == meta["author"]
 
@@ -310,3 +317,21 @@ def test_left_alone_files_that_load_dataset_reads_are_named_in_a_warning(tmp_pat
         assert done.returncode == 0 and len(warnings) == 1, done.stderr
         assert f"data/train-extra.{ext} (data/train-*" in warnings[0] and "1 file(s)" in warnings[0]
         assert "notes.txt" not in warnings[0] and "test-mine" not in warnings[0] and "train-x" not in warnings[0]
+
+
+def _key_json_row() -> str:
+    """docs/layouts.md's member table row for ``KEY.json``."""
+    return next(x for x in (REPO / "docs" / "layouts.md").read_text().splitlines() if x.startswith("| `KEY.json` |"))
+
+
+def _doc_key_json() -> list[str]:
+    """The names that row gives, in order."""
+    return re.findall(r"`([a-z_]+)`", _key_json_row())
+
+
+def test_layouts_doc_names_every_key_json_field_and_labels_as_multi_label_only(pair):
+    out, _, _ = pair
+    meta = json.loads(next(m for _, _, m, _ in _samples(out))["json"])
+    assert list(meta) == ["label", "source", "start", "end", "audio_seconds"]
+    assert [n for n in _doc_key_json() if n in meta] == list(meta)
+    assert "`labels` (the names; multi-label builds only" in _key_json_row()

@@ -30,9 +30,13 @@ def test_every_recording_in_exactly_one_split_over_many_seeds(fractions, stratif
         out = assign_sources(SKEWED, c)
         assert sorted(out) == sorted(rels)  # every recording once, none invented
         assert set(out.values()) <= set(c.fractions)
-        # exact largest-remainder counts of the whole; each label within one of its share
+        # exact largest-remainder counts of the whole, labels with fewer recordings than splits in
+        # train outside them; each label within one of its share
+        few = sum(n for n in Counter(label for _, label in SKEWED).values() if stratify and n < len(c.fractions))
+        want = split_counts(len(SKEWED) - few, c.fractions)
+        want["train"] += few
         got = Counter(out.values())
-        assert {k: got.get(k, 0) for k in c.fractions} == split_counts(len(SKEWED), c.fractions)
+        assert {k: got.get(k, 0) for k in c.fractions} == want
         for label, n in Counter(label for _, label in SKEWED).items():
             mine = Counter(out[rel] for rel, lab in SKEWED if lab == label)
             assert not stratify or all(abs(mine[k] - n * f) < 1 for k, f in c.fractions.items())
@@ -182,3 +186,16 @@ def test_small_stratified_splits_get_the_whole_counts():
             for split, fraction in cfg.fractions.items():
                 assert abs(got[split] - n * fraction) < 1
         assert out == assign_sources(list(reversed(items)), cfg.model_copy(update={"seed": seed}))
+
+
+@pytest.mark.parametrize("fractions", [{"train": 0.8, "validation": 0.2},
+                                       {"train": 0.7, "validation": 0.15, "test": 0.15}])
+def test_labels_with_fewer_recordings_than_splits_stay_in_train(fractions):
+    """docs/evaluation.md's rule: one label of 7 recordings and 12 of one each (the default preset's
+    finding) sent two singletons to validation, and at 0.7/0.15/0.15 singletons to test."""
+    items = [(f"sp1/{i}.wav", "sp1") for i in range(7)] + [(f"sp{k}/0.wav", f"sp{k}") for k in range(2, 14)]
+    for seed in range(10):
+        out = assign_sources(items, SplitsConfig(**fractions, seed=seed))
+        assert {out[f"sp{k}/0.wav"] for k in range(2, 14)} == {"train"}, seed
+        sp1 = Counter(split for rel, split in out.items() if rel.startswith("sp1/"))
+        assert sp1["train"] >= 1 and all(sp1[k] >= 1 for k in fractions if 7 * fractions[k] >= 1), (seed, sp1)
