@@ -221,6 +221,13 @@ def main() -> None:
         report += seeds(next(iter(corpora.values()))[0])
 
     report += ["## Targets", ""] + [f"- [{'x' if ok else ' '}] {text}" for text, ok in checks]
+    if not all(ok for _, ok in checks):  # where the time goes, for whoever takes a missed target on
+        report += ["", "## Where the time goes (`python -m bench.profile`, -j 1, under cProfile)", ""]
+        for name, (root, _) in corpora.items():
+            if "clips" in name or "2 hours" in name:
+                out = subprocess.run([PY, "-m", "bench.profile", str(root)], cwd=REPO, env=ENV, capture_output=True,
+                                     text=True)
+                report += [f"{name}:", "", *(ln for ln in out.stdout.splitlines() if ln.startswith("|")), ""]
     text = "\n".join(report) + "\n"
     print(text)
     (REPO / "bench" / "RESULTS.md").write_text(text)

@@ -15,6 +15,8 @@
 
 Per-file problems are values, not exceptions, once they leave the decoder: the pipeline records
 ``(path, reason)`` and carries on. Only problems that make the whole run meaningless are raised.
+A name from the input (a label, a file name) goes into a line for the terminal through
+:func:`one_line`, so a problem is one line and no control sequence reaches the terminal.
 """
 
 from __future__ import annotations
@@ -98,3 +100,9 @@ class NetworkError(PublishError):
     short bounded retry: not a credentials problem, and nothing the service said."""
 
     exit_code = 6
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks, escape sequences and other non-printables as Python escapes
+    (``\\n``, ``\\x1b``), so an untrusted name (file, label, --set key) prints as one harmless line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config.sections import Config, public_dict
-from .sources.discover import Skipped, annotated_only, discover
+from .sources.dataset import DatasetRead, read_dataset, row_order
+from .sources.dataset_card import with_source_card
+from .sources.discover import annotated_only, discover, usable_names
 from .errors import BuildError, NothingToBuild
 from .sources.events import late_events
 from .run.executors import LazyPool, prestart
@@ -32,8 +34,10 @@ from .run.extras import check_build
 from .run.progress import Progress
 from .config.geometry import is_url
 from .sources.headers import Headers
-from .plan.dataset import estimated_windows, make_plan
-from .layouts.select import get_layout
+from .plan.coverage import coverage_warnings
+from .plan.dataset import make_plan
+from .plan.headcount import estimated_windows, no_window
+from .layouts.select import get_layout, loaded_by_datasets
 from .layouts.units import Unit, new_token, run_unit
 from .store.ledger import foreign_files
 from .store.outdir import check_nesting, check_output, config_changed, encoder_changed, fingerprint, read_record
@@ -80,6 +84,7 @@ class BuildReport:
     uploaded: int = 0  # files uploaded to the URL in this run
     deleted: int = 0  # files the URL no longer needed
     left_alone: list[str] = field(default_factory=list)  # files in OUT that spectroset did not write
+    left_loaded: dict[str, str] = field(default_factory=dict)  # of those, load_dataset's rows: path → glob
     changed: list[str] = field(default_factory=list)  # built files the user changed, left as they are
     repaired: list[str] = field(default_factory=list)  # built files the user changed, built again (--repair)
     unannotated: int = 0  # recordings left out undecoded: no event, and only events give windows
@@ -102,17 +107,20 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
         from .publish.url import Remote, staging_dir
 
         remote = Remote(cfg.output.path, staging_dir(cfg.output.path, cfg.output.staging))
-        if remote.local_root is not None and not is_url(cfg.source.path):  # file://: as a local -o
-            check_nesting(cfg.source.path, remote.local_root, shown=remote.url)
+        if remote.local_root is not None and _local_source(cfg) is not None:  # file://: as a local -o
+            check_nesting(_local_source(cfg), remote.local_root, shown=remote.url, key=_source_key(cfg))
         remote.check()
         cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"path": remote.staging})})
     out = cfg.output.path
-    if not is_url(cfg.source.path):
-        check_nesting(cfg.source.path, out)
+    if _local_source(cfg) is not None:
+        check_nesting(_local_source(cfg), out, key=_source_key(cfg))
     check_output(out)
     # Discovery reads only the sources; done first, a missing folder or bad label CSV stops the
     # build before OUT exists or its journal records a config that never built anything.
-    sources, skipped = _usable_names(*discover(cfg.source))
+    dataset = read_dataset(cfg.source) if cfg.source.dataset is not None else None
+    if dataset is not None:
+        cfg = with_source_card(cfg, dataset.license, dataset.shown, dataset.repo_id)
+    sources, skipped = usable_names(*((dataset.files, dataset.skipped) if dataset else discover(cfg.source)))
     sources, unannotated = annotated_only(sources, cfg.source.labels, cfg.windows.select)
     if not sources:
         why = "windows.select: events" if cfg.windows.select == "events" else "source.labels.background: null"
@@ -121,7 +129,7 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
     with OutputLock(out):
         journal = Journal(out, (FileResult, Row))
         try:
-            report = _build_in(out, cfg, sources, skipped, journal, opts)
+            report = _build_in(out, cfg, sources, skipped, journal, opts, dataset)
         finally:
             journal.close()
         if remote is not None:
@@ -132,7 +140,20 @@ def build(cfg: Config, options: BuildOptions | None = None, /, **changes) -> Bui
     return report
 
 
-def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: BuildOptions) -> BuildReport:
+def _local_source(cfg: Config) -> Path | None:
+    """The source's local folder (``source.path``, or a ``source.dataset`` folder), None for a URL or a Hub id."""
+    if cfg.source.path is not None:
+        return None if is_url(cfg.source.path) else cfg.source.path
+    found = Path(cfg.source.dataset).expanduser()
+    return found if found.is_absolute() and found.is_dir() else None
+
+
+def _source_key(cfg: Config) -> str:
+    return "source.path" if cfg.source.path is not None else "source.dataset"
+
+
+def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: BuildOptions,
+              dataset: DatasetRead | None = None) -> BuildReport:
     ledger, force, repair = journal.ledger, opts.force, opts.repair
     ledger.repair = repair
     replace = config_changed(out, cfg, journal, force) or force or encoder_changed(journal)
@@ -141,8 +162,10 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
     edits = settle(ledger, previous)  # one lstat per recorded file; a hash only where size or mtime moved
     if (not replace and previous and previous.get("fingerprint") == fp and not ledger.unfinished()
             and edits.complete(previous["files"]) and not (repair and edits.changed)):
+        alone = foreign_files(out, [*previous["files"], RECORD])
         return BuildReport(out, previous, reused=len(sources), up_to_date=True, skipped=previous.get("skipped", []),
-                           left_alone=foreign_files(out, [*previous["files"], RECORD]), changed=sorted(edits.changed))
+                           left_alone=alone, changed=sorted(edits.changed),
+                           left_loaded=loaded_by_datasets(alone, previous["layout"], previous["splits"]))
     if not repair:  # before anything changes
         refuse_changed(edits, out)
     if repair:  # a recording's files go now and are rebuilt; any other is replaced only if this build writes it
@@ -159,13 +182,15 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
         headers = Headers(journal)  # the plan's window counts, from headers read once per file version
         if opts.executor == "local":
             headers.prefetch(sources, pool.map, pool.size)
-        plan = make_plan(cfg, sources, estimated_windows(cfg, headers))
+        plan = make_plan(cfg, sources, estimated_windows(cfg, headers), estimated_windows(cfg, headers, margin=False),
+                         no_window(cfg, headers))
         headers.save()
         log.debug("plan: %d audio headers read, %d from the journal", headers.read, len(headers.seen) - headers.read)
         layout = get_layout(cfg, out, plan, new_token(out))
         layout.ledger = ledger
         todo, reused = _todo(cfg, sources, journal, layout)
-        todo = longest_first(todo, headers.seen)
+        # a dataset's rows go in shard order, so that a worker reads each row group about once
+        todo = sorted(todo, key=lambda j: row_order(j.path)) if dataset else longest_first(todo, headers.seen)
         decoded = _run(todo, journal, layout, pool, opts.progress)
         skips = [{"path": s.path, "reason": s.reason} for s in skipped]
         skips += [{"path": r.rel, "reason": r.reason} for r in journal.records([s.rel for s in sources], rows=False)
@@ -188,8 +213,13 @@ def _build_in(out: Path, cfg: Config, sources, skipped, journal: Journal, opts: 
     ledger.remove(set(ledger.rows()) - keep)  # stale shards, metadata, images of the previous build
     left_alone = foreign_files(out, [*record["files"], RECORD])
     record["left_alone"] = {"count": len(left_alone), "files": left_alone[:1000]}
+    if dataset is not None:  # what a push compares its --license with
+        record["source_license"] = dataset.license
     record = write_build(out, ledger, record)
+    for line in coverage_warnings(plan, record):  # empty splits and folds, and those missing labels
+        log.warning(line)
     return BuildReport(out, record, decoded, reused, skipped=skips, left_alone=left_alone,
+                       left_loaded=loaded_by_datasets(left_alone, record["layout"], record["splits"]),
                        repaired=sorted(r for r in edits.changed if r in ledger.restorable or r in record["files"]))
 
 
@@ -197,28 +227,6 @@ def _listed(journal: Journal, unit: str | None, rel: str) -> bool:
     """Whether ``rel`` is a file the journalled recording ``unit`` wrote (--repair removes it to rebuild it)."""
     result = journal.get(unit, rows=False) if unit else None
     return result is not None and rel in (result.paths or [])
-
-
-def _printable(text: str) -> str:
-    """A file name as valid UTF-8 (undecodable bytes shown as U+FFFD) for reports and metadata."""
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-
-
-def _usable_names(sources, skipped) -> tuple[list, list[Skipped]]:
-    """Report files whose names are not valid UTF-8 (Linux allows any bytes) instead of crashing:
-    such a name cannot go into the journal, metadata.csv or build.json, so it cannot be a source."""
-    keep, bad = [], []
-    for s in sources:
-        try:
-            s.rel.encode("utf-8")
-            keep.append(s)
-        except UnicodeEncodeError:
-            bad.append(Skipped(_printable(s.rel), "file name is not valid UTF-8; rename the file"))
-    skipped = [Skipped(_printable(s.path), s.reason) for s in skipped] + bad
-    return keep, sorted(skipped, key=lambda s: s.path)
 
 
 def _todo(cfg: Config, sources, journal: Journal, layout) -> tuple[list[FileJob], int]:

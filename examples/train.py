@@ -117,7 +117,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="spectroset-train-") as cache:  # docs/card.md: why a cache of its own
         ds = load_dataset(str(args.out.resolve()), cache_dir=cache)
         if not isinstance(ds["train"].features.get("label"), ClassLabel):
-            sys.exit(f"{args.out}: no single `label` column: this example trains a single-label classifier")
+            sys.exit(f"{args.out}: no `label` ClassLabel column (imagefolder and parquet builds have one; "
+                     "a webdataset build keeps it in `json`, an unlabelled build has none)")
         classes = ds["train"].features["label"].num_classes
         stats = json.loads((args.out / "stats.json").read_text()) if (args.out / "stats.json").is_file() else {}
         if "image" in stats:  # per channel, 0-1 scale, over the train split

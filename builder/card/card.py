@@ -19,7 +19,9 @@ from .croissant import NAME, croissant_bytes
 from .features import columns
 from .header import card_data
 from .inputs import CardInputs
+from .markdown import text
 from .provenance import PLACEHOLDER, trust_sections
+from .use import use_section
 
 
 def _table(record: dict) -> str:
@@ -27,7 +29,7 @@ def _table(record: dict) -> str:
     lines = ["| label | " + " | ".join(splits) + " | total |", "|---" * (len(splits) + 2) + "|"]
     for label, c in record["counts"].items():
         cells = [str(c.get(s, 0)) for s in splits]
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {sum(c.values())} |")
+        lines.append(f"| {text(label)} | " + " | ".join(cells) + f" | {sum(c.values())} |")
     lines.append("| **all** | " + " | ".join(str(record["splits"][s]) for s in splits) + f" | {record['windows']} |")
     return "\n".join(lines)
 
@@ -44,6 +46,9 @@ def _columns(build) -> str:
     plan, cfg = build.plan, build.cfg
     feats = {c.name: c for c in columns(plan, cfg)}
     lines = ["- `image`: the window's spectrogram as a PNG (`Image`)."]
+    if build.layout == "webdataset":
+        lines = ["In the tar shards `image` is `KEY.png` and every other column a key of `KEY.json` (labels by name); "
+                 "`load_dataset` returns them as `png` and the struct `json` (labels as `ClassLabel` ids).\n", *lines]
     if "label" in feats and plan.events is not None:
         spec = plan.events
         lines.append("- `label`: the label whose annotated events cover most of the window (ties by name)"
@@ -58,9 +63,13 @@ def _columns(build) -> str:
         lines.append("- `labels`: every label of the recording, primary first, then the secondary labels from the "
                      "CSV (`List(ClassLabel)`, same names as `label`; names that only ever occur as secondary "
                      "labels are included).")
-    lines.append("- `source`: the recording's path under the source folder; all windows of a recording share it.")
+    lines.append("- `source`: the recording's path under the source folder; all windows of a recording share it."
+                 if plan.cfg.source.dataset is None else "- `source`: the row of the source dataset, `<split>/<its "
+                 "audio path>` (or `<split>/<row index>`); all windows of a row share it.")
     lines.append("- `start`, `end`: the window's position in the recording, in seconds (`end` is nominal: "
                  "`start + duration`, also for a zero-padded last window).")
+    lines.append(f"- `audio_seconds`: the seconds of real (not zero-padded) audio in the window: {cfg.windows.duration:g} "
+                 "but in a padded last window (its samples / the rate); filter or down-weight mostly padded windows with it.")
     if "fold" in feats:
         lines.append(f"- `fold`: 0-{plan.n_folds - 1}, a stratified group k-fold of the train split (all windows "
                      "of a recording in one fold, each label's recordings spread evenly); -1 in other splits.")
@@ -106,10 +115,22 @@ def _secondary_only(build) -> str:
     if not only:
         return ""
     return (f"{plural(len(only), 'label occurs', 'labels occur')} only among the secondary labels (in `labels`, never in `label`): "
-            + ", ".join(only[:50]) + (", …" if len(only) > 50 else "") + ".\n")
+            + ", ".join(map(text, only[:50])) + (", …" if len(only) > 50 else "") + ".\n")
 
 
 def _files(build) -> str:
+    if build.layout == "webdataset":
+        extra = "".join(f", `KEY.{ext}` ({what})" for ext, what, on in (
+            ("npy", "the `spectrogram` array", build.cfg.output.include.arrays),
+            ("flac", "the `audio` clip", build.cfg.output.include.audio)) if on)
+        return ("WebDataset tar shards `data/{split}-NNNNN-of-NNNNN.tar` of about "
+                f"{build.cfg.output.max_shard_size / 1e6:g} MB, samples in a stable order (recordings sorted by path, "
+                f"windows by time): per window `KEY.png` (the `image`), `KEY.json` (every other column, labels by "
+                f"name){extra}. `load_dataset` gives them as the columns `png`, `json`"
+                + (", `npy`" if build.cfg.output.include.arrays else "")
+                + (", `flac`" if build.cfg.output.include.audio else "")
+                + " (with `__key__`, `__url__`); `build.json` holds the resolved config, counts, skipped files and a "
+                "sha256 per file (`spectroset inspect --verify` checks them).\n")
     if build.layout == "parquet":
         return ("Parquet shards `data/{split}-NNNNN-of-NNNNN.parquet` of about "
                 f"{build.cfg.output.max_shard_size / 1e6:g} MB, rows in a stable order (recordings sorted by path, "
@@ -152,6 +173,7 @@ def card_files(build: CardInputs, record: dict, stats: dict | None, preview: boo
         f'ds = load_dataset("{repo}")        # from the Hub\n'
         'ds = load_dataset("path/to/this/folder")  # from disk: the folder this card is in\n```\n',
         "Every split comes with the features declared in this card's header; no other arguments are needed.\n",
+        use_section(build, record, repo),
         *(["## Load it without datasets\n", tools] if (tools := datasheet.other_tools(build)) else []),
         "## Dataset Structure\n", datasheet.structure(build, record),
         "## Columns\n", _columns(build),
@@ -196,6 +218,8 @@ def card_files(build: CardInputs, record: dict, stats: dict | None, preview: boo
             + (", to standardise the `spectrogram` column: `(x - mean) / std`" if cfg.output.include.arrays else "")
             + ".\n"
         )
+    if stats:
+        parts.append(_image_stats(cfg, stats))
     if record["skipped"]:
         what = "source file(s) or annotation(s)" if build.plan.events is not None else "source file(s)"
         listed = f"`{record['skipped_file']}`" if record.get("skipped_file") else "`build.json`"
@@ -211,6 +235,20 @@ def card_files(build: CardInputs, record: dict, stats: dict | None, preview: boo
     card = f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(parts)
     return {"README.md": card.encode("utf-8"),
             NAME: croissant_bytes(build, record, spelled, cfg.publish.citation)}
+
+
+def _image_stats(cfg, stats: dict) -> str:
+    """The card's lines on ``stats.json``'s ``image`` and ``class_counts`` keys and which way bins run."""
+    image = stats["image"]
+    fmt = lambda values: "[" + ", ".join(f"{v:.4f}" for v in values) + "]"  # noqa: E731
+    first = "the lowest frequency" if stats["bin_order"] == "low_to_high_frequency" else "MFCC 0"
+    rows = ("" if cfg.image.style != "raw" else
+            f"; in the images, row 0 is the {'highest' if cfg.image.origin == 'lower' else 'lowest'} frequency "
+            f"(`origin: {cfg.image.origin}`)")
+    return (f"Image pixels of the train split on the 0-1 scale, per channel: mean {fmt(image['mean'])}, std "
+            f"{fmt(image['std'])} (`stats.json` key `image`, for `torchvision.transforms.Normalize`). "
+            + ("Windows per label of the train split, for class weights: `class_counts`. " if "class_counts" in stats else "")
+            + f"`per_bin_*` run from {first} at bin 0 up (`bin_order`){rows}.\n")
 
 
 def _pcen(spec) -> str:

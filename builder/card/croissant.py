@@ -1,4 +1,4 @@
-"""``croissant.json``: Croissant 1.0 (ML Commons) metadata beside the card, in both layouts.
+"""``croissant.json``: Croissant 1.0 (ML Commons) metadata beside the card, in every layout.
 
 One RecordSet per split whose fields are the dataset's columns: ``image`` as ``sc:ImageObject``,
 ``label`` (an index) referencing a ``label_names`` enumeration, the kept CSV columns with their types.
@@ -34,6 +34,7 @@ CONTEXT = {
 }
 NAME = "croissant.json"
 PARQUET = "application/x-parquet"
+TAR = "application/x-tar"
 LICENSE_URL = "https://huggingface.co/docs/hub/repositories-licenses"
 _TYPES = {"string": "sc:Text", "float64": "sc:Float", "float32": "sc:Float", "int64": "sc:Integer",
           "int32": "sc:Integer", "bool": "sc:Boolean"}
@@ -80,6 +81,10 @@ def document(build: CardInputs, record: dict, licence: str, citation: str | None
         })
     for split in record["splits"]:
         pattern = build.data_files[split]
+        if build.layout == "webdataset":
+            distribution += _tar_files(build, split, pattern)
+            record_sets.append(_tar_records(split, _tar_includes(build) == "**/*.png"))
+            continue
         if build.layout == "parquet":
             files = sorted(rel for rel in build.files if rel.startswith(pattern.split("*")[0]) and rel.endswith(".parquet"))
             for rel in files:
@@ -130,6 +135,38 @@ def document(build: CardInputs, record: dict, licence: str, citation: str | None
         "distribution": distribution, "recordSet": record_sets,
     }
     return doc
+
+
+def _tar_files(build, split: str, pattern: str) -> list[dict]:
+    """A webdataset split: each tar shard, and the ``FileSet`` of the PNGs inside them."""
+    tars = sorted(rel for rel in build.files if rel.startswith(pattern.split("*")[0]) and rel.endswith(".tar"))
+    files = [_file_object(rel, build.files[rel], TAR) for rel in tars]
+    return files + [{"@type": "cr:FileSet", "@id": f"{split}-images", "name": f"{split}-images",
+                     "containedIn": [{"@id": rel} for rel in tars], "encodingFormat": "image/png",
+                     "includes": _tar_includes(build)}]
+
+
+def _tar_includes(build) -> str | list[str]:
+    """The glob(s) of the PNG members: keys lie below label folders, or at the top (no label folder)."""
+    folders = {bool(e.folder) for e in build.plan.entries.values()} or {True}
+    found = [glob for glob, there in (("*.png", False in folders), ("**/*.png", True in folders)) if there]
+    return found[0] if len(found) == 1 else found
+
+
+def _tar_records(split: str, folders: bool) -> dict:
+    """A webdataset split's records: each sample's image and key (its name in the tar without
+    ``.png``: the label folder and the file name, cut from the path an archive was extracted to).
+    Its ``KEY.json`` columns have no Croissant 1.0 reader for one JSON file per record: the card's
+    header types them (``json``)."""
+    images = {"fileSet": {"@id": f"{split}-images"}}
+    key = r"^(?:.*/)?([^/]+/[^/]+)\.png$" if folders else r"^(?:.*/)?([^/]+)\.png$"
+    return {"@type": "cr:RecordSet", "@id": split, "name": split,
+            "description": f"The {split} split: one record per window (a sample of the tar shards).",
+            "field": [_field(split, "image", "sc:ImageObject", {**images, "extract": {"fileProperty": "content"}},
+                             "spectrogram PNG (KEY.png)"),
+                      _field(split, "key", "sc:Text", {**images, "extract": {"fileProperty": "filepath"},
+                                                       "transform": {"regex": key}},
+                             "the sample's key: its KEY.json holds the label and the other columns")]}
 
 
 def _licence_url(licence: str) -> str:

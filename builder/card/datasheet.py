@@ -12,6 +12,7 @@ from collections import Counter
 
 from ..config.source import CsvLabels, EventLabels
 from ..plan.names import plural
+from .markdown import code
 
 
 def _share(n: int, total: int) -> str:
@@ -31,7 +32,11 @@ def structure(build, record: dict) -> str:
 
 def _labels_from(build) -> tuple[str, str]:
     """(where the labels come from, who made them) in words."""
-    labels = build.cfg.source.labels
+    labels, source = build.cfg.source.labels, build.cfg.source
+    if source.dataset is not None and labels != "none":
+        column = f"`{source.label_column}` column" if source.label_column else "first `ClassLabel` column"
+        return (f"the {column} of {source.origin}, one label per row; every window of a row carries it.",
+                "whoever labelled the source dataset; spectroset adds no labels of its own.")
     if isinstance(labels, EventLabels):
         return (f"annotated events (`{labels.events.name}`: a label with start and end times per sound); each "
                 f"window takes the label whose events cover most of it"
@@ -61,7 +66,7 @@ def creation(build, record: dict) -> str:
     origin, who = _labels_from(build)
     text = [
         "### Source data\n",
-        f"{plural(record['sources'], 'recording')} read from the source folder ({formats or 'no files'})"
+        f"{plural(record['sources'], 'recording')} read from {build.cfg.source.origin} ({formats or 'no files'})"
         + (f"; {used} more could not be used ({listed} lists each with its reason)" if used else "")
         + ". The spectrograms were computed as described under *How the images were made*; the recordings "
           "themselves are not included.\n",
@@ -77,31 +82,38 @@ def risks(build, record: dict) -> str:
     cfg, plan = build.cfg, build.plan
     total = record["windows"]
     lines = []
-    totals = {label: sum(c.values()) for label, c in record["counts"].items()}
-    if plan.labelled and totals:
+    totals = {label: sum(c.values()) for label, c in record["counts"].items() if sum(c.values())}
+    if plan.labelled and totals:  # labels with no window are named under "Labels missing from a split"
         ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
         (top, n_top), (low, n_low) = ranked[0], ranked[-1]
-        balance = f"- Label balance: `{top}` is {_share(n_top, total)}"
+        balance = f"- Label balance: {code(top)} is {_share(n_top, total)}"
         if len(ranked) > 1:
-            balance += f"; the rarest, `{low}`, {_share(n_low, total)}"
+            balance += f"; the rarest, {code(low)}, {_share(n_low, total)}"
             balance += (f" ({n_top / n_low:.0f} to 1)." if n_low and n_top >= 2 * n_low else ".")
         else:
             balance += "."
         lines.append(balance + " A classifier that always answers the commonest label scores "
                      f"{100 * n_top / total:.0f}% accuracy: report per-label scores.")
         splits = list(record["splits"])
-        missing = [f"`{label}` has no window in {', '.join(s for s in splits if not c.get(s))}"
-                   for label, c in record["counts"].items() if len(splits) > 1 and any(not c.get(s) for s in splits)]
+        none = [code(label) for label, c in record["counts"].items() if label not in totals]
+        if none:
+            lines.append(f"- Labels with no window: {', '.join(none[:10])}{', …' if len(none) > 10 else ''} (every "
+                         "recording of them was skipped or gave none): their `ClassLabel` ids have no row.")
+        missing = [f"{code(label)} has no window in {', '.join(s for s in splits if not c.get(s))}"
+                   for label, c in record["counts"].items()
+                   if label in totals and len(splits) > 1 and any(not c.get(s) for s in splits)]
         if missing:
             lines.append("- Labels missing from a split: " + "; ".join(missing[:10]) + ("; …" if len(missing) > 10 else "")
                          + ". Class indices stay those of the header's `ClassLabel` in every split.")
-    padded = sum(p for _, p in build.kept.values())
+    padded = sum(p for _, p, _ in build.kept.values())
+    mostly = sum(m for _, _, m in build.kept.values())
     if cfg.windows.last == "pad":
         lines.append(f"- Zero-padded windows: {_share(padded, total)} {'is' if padded == 1 else 'are'} the last "
                      "window of a recording, padded with silence to the full length (`windows.last: pad`); the "
-                     "padded part is not sound."
+                     f"padded part is not sound; {mostly} of them {'is' if mostly == 1 else 'are'} more than half padding "
+                     "(`audio_seconds` below half the window)."
                      if padded else "- Zero-padded windows: none (no kept window runs past its recording's end).")
-    per = sorted((n for n, _ in build.kept.values()), reverse=True)
+    per = sorted((n for n, _, _ in build.kept.values()), reverse=True)
     if per and total:
         k = max(1, len(per) // 10)  # the top tenth
         who = "the recording with the most windows gives" if k == 1 else f"the {k} recordings with the most windows give"
@@ -130,11 +142,20 @@ FOLDER = "path/to/this/folder"  # the card's stand-in for where the dataset is (
 def other_tools(build) -> str:
     """``## Load it without datasets``: the class list and a torchvision snippet whose class indices
     are the header's ``ClassLabel`` ids in every split (``ImageFolder`` on one split numbers only the
-    labels that split has), or for parquet shards, pandas and PIL."""
+    labels that split has), or for parquet shards, pandas and PIL, or for tar shards, the ``webdataset`` library."""
     plan = build.plan
     if not plan.labelled or build.layout == "mirror":
         return ""
     names = plan.label_names
+    if build.layout == "webdataset":
+        return ("The shards are WebDataset tars; `KEY.json` holds the label by name. With the `webdataset` "
+                "library:\n\n```python\nimport glob\n\nimport webdataset as wds\n\n"
+                f"CLASSES = {names!r}  # the header's ClassLabel ids\n"
+                f'urls = sorted(glob.glob("{FOLDER}/data/train-*.tar"))\n'
+                # shardshuffle: the library warns unless it is given; False reads the shards in order
+                'pipeline = wds.WebDataset(urls, shardshuffle=False).decode("pil").to_tuple("png", "json")\n'
+                "for image, meta in pipeline:\n"
+                '    index = CLASSES.index(meta["label"])\n```\n')
     if build.layout == "parquet":
         return ("The shards are plain parquet; `label` is an index into this list (the header's `ClassLabel`):\n\n"
                 "```python\nimport glob, io\n\nimport pandas as pd\nfrom PIL import Image\n\n"

@@ -36,7 +36,8 @@ def columns(plan, cfg) -> list[Column]:
         out.append(Column("label", "label", names=names))
     if plan.multilabel:
         out.append(Column("labels", "labels", names=names))
-    out += [Column("source", "value", "string"), Column("start", "value", "float64"), Column("end", "value", "float64")]
+    out += [Column("source", "value", "string"), Column("start", "value", "float64"), Column("end", "value", "float64"),
+            Column("audio_seconds", "value", "float64")]
     if cfg.output.folds:
         out.append(Column("fold", "value", "int32"))
     out += [Column(name, "value", dtype) for name, dtype in plan.columns.items()]
@@ -68,6 +69,24 @@ def as_yaml(table: list[Column]) -> list[dict]:
         else:
             out.append({"name": c.name, "dtype": c.dtype or c.kind})
     return out
+
+
+TAR_MEMBERS = {"image": "png", "array": "npy", "audio": "flac"}  # a column's member in a webdataset sample
+
+
+def as_tar_yaml(table: list[Column]) -> list[dict]:
+    """The table as a webdataset build's samples load: ``__key__`` and ``__url__`` (what ``datasets``'
+    tar reader adds), ``png``, ``json`` (a struct of the label and value columns: KEY.json holds label
+    names, which the ``ClassLabel`` turns into ids), ``npy`` and ``flac`` (``TAR_MEMBERS``)."""
+    from dataclasses import replace
+
+    members = {c.kind: replace(c, name=TAR_MEMBERS[c.kind]) for c in table if c.kind in TAR_MEMBERS}
+    out = [{"name": "__key__", "dtype": "string"}, {"name": "__url__", "dtype": "string"}]
+    out += as_yaml([members["image"]])
+    fields = as_yaml([c for c in table if c.kind not in TAR_MEMBERS])
+    if fields:
+        out.append({"name": "json", "struct": fields})
+    return out + as_yaml([members[kind] for kind in ("array", "audio") if kind in members])
 
 
 def as_datasets(table: list[Column]):

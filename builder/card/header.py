@@ -9,7 +9,7 @@ its files, ``dataset_size`` the sum of ``num_bytes``; the layout measures them (
 from __future__ import annotations
 
 from ..config.licenses import hub_fields
-from .features import as_yaml, columns
+from .features import as_tar_yaml, as_yaml, columns
 from .inputs import CardInputs
 
 
@@ -48,7 +48,7 @@ def card_data(build: CardInputs, record: dict):
     splits = [{"name": name, "num_bytes": int(build.arrow_bytes[name]), "num_examples": n}
               for name, n in record["splits"].items()]
     download = sum(build.download_bytes[name] for name in record["splits"])
-    feats = as_yaml(columns(plan, cfg))
+    feats = (as_tar_yaml if build.layout == "webdataset" else as_yaml)(columns(plan, cfg))
     data["dataset_info"] = {"features": feats, "splits": splits, "download_size": download,
                             "dataset_size": sum(s["num_bytes"] for s in splits)}
     if build.inferred:
@@ -59,4 +59,6 @@ def card_data(build: CardInputs, record: dict):
     # The folder loaders take features from ``configs`` or the data files' schemas, never from
     # ``dataset_info``, so the config repeats what dataset_info declares.
     data["configs"] = [{"config_name": "default", "data_files": files, "features": copy.deepcopy(feats)}]
+    if build.layout == "webdataset":  # its builder takes no features argument (datasets warns): dataset_info has them
+        del data["configs"][0]["features"]
     return data

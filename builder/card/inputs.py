@@ -22,7 +22,7 @@ class CardInputs:
     plan: DatasetPlan
     layout: str  # the layout's name: imagefolder, mirror or parquet
     files: Mapping[str, str]  # every file written so far (relative to OUT) → sha256
-    kept: Mapping[str, tuple[int, int]]  # recording → (windows, zero-padded windows)
+    kept: Mapping[str, tuple[int, int, int]]  # recording → (windows, zero-padded, more than half padding)
     data_files: Mapping[str, str]  # split → glob relative to OUT (the card's ``configs``)
     inferred: bool  # ``datasets`` finds data_files and the features on its own: no ``configs``
     metadata_name: str  # an image folder's metadata file name; "" for parquet

@@ -15,6 +15,7 @@ from collections import Counter
 
 from ..config.licenses import described, hub_fields, hub_id, more_permissive, recording_license
 from ..plan.names import plural
+from .markdown import text
 
 PLACEHOLDER = "OWNER/NAME"
 _COUNTS = re.compile(r"<!-- spectroset:recording-licenses (\{.*?\}) -->")
@@ -52,18 +53,19 @@ def licence_section(licence: str, counts: dict[str, int], column: str | None) ->
     if counts:
         lines += ["", f"Licences of the recordings (`{column}` column, recordings per value):", "",
                   "| licence | recordings |", "|---|---|"]
-        lines += [f"| {cell.replace('|', '/')} | {n} |" for cell, n in counts.items()]
+        lines += [f"| {text(cell)} | {n} |" for cell, n in counts.items()]
         bad = conflicts(licence, counts)
         if bad:
             lines += ["", f"**Warning:** `{licence}` grants more than the licence of "
-                      f"{plural(sum(counts[c] for c in bad), 'recording')}: {'; '.join(bad[:5])}{'; …' if len(bad) > 5 else ''}. Publish under the most "
+                      f"{plural(sum(counts[c] for c in bad), 'recording')}: {'; '.join(map(text, bad[:5]))}{'; …' if len(bad) > 5 else ''}. Publish under the most "
                       "restrictive of them, or leave those recordings out."]
         lines += ["", f"Each row's `{column}` column names its recording's licence; keep the attribution columns "
                   "when you redistribute."]
     elif licence != "unknown":
         lines += ["", "The recordings' own licences are not recorded here: check that they allow this licence "
                   "(keep the source CSV's licence and author columns with `source.labels.keep_columns`)."]
-    lines.append(f"\n<!-- spectroset:recording-licenses {json.dumps(counts, sort_keys=True)} -->")
+    hidden = json.dumps(counts, sort_keys=True).replace("<", "\\u003c").replace(">", "\\u003e")  # no "-->" inside
+    lines.append(f"\n<!-- spectroset:recording-licenses {hidden} -->")
     return "\n".join(lines) + "\n"
 
 
@@ -72,7 +74,7 @@ def trust_sections(build, licence: str, citation: str | None) -> list[str]:
     plan, cfg = build.plan, build.cfg
     kept = list(plan.columns)
     hub = cfg.publish.hf
-    sources = [f"{plural(len(plan.entries), 'recording')} from the source folder; each row's `source` names its recording."]
+    sources = [f"{plural(len(plan.entries), 'recording')} from {cfg.source.origin}; each row's `source` names its recording."]
     if kept:
         sources.append(f"Columns kept from the source CSV on every row: {', '.join(f'`{c}`' for c in kept)}.")
     if hub.source_datasets:

@@ -13,7 +13,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from ..errors import ConfigError, NothingToBuild, SpectrosetError
+from ..errors import ConfigError, NothingToBuild, SpectrosetError, one_line
 
 EPILOG = "Docs: README.md. Add --debug to any command to see a traceback."
 
@@ -102,10 +102,6 @@ def cmd_build(args) -> int:
               f"({report.decoded} decoded, {report.reused} reused) in {report.seconds:.1f} s → {where}")
         if not args.quiet:
             print("  splits: " + ", ".join(f"{k} {v}" for k, v in rec["splits"].items()))
-        empty = [k for k in cfg.output.splits.fractions if not rec["splits"].get(k)]
-        if empty:
-            print(f"warning: output.splits: {', '.join(empty)} got no window ({rec['sources']} recording(s) "
-                  "split by recording); use larger fractions or more recordings", file=sys.stderr)
         if report.url:  # part of the summary: what reached the URL
             print(f"  uploaded {report.uploaded} file(s), deleted {report.deleted}; staging folder {report.out}")
     if report.repaired:
@@ -118,8 +114,13 @@ def cmd_build(args) -> int:
         print(f"  left out {_n(report.unannotated, 'recording')} without an annotated event, undecoded "
               f"({'windows.select: events' if cfg.windows.select == 'events' else 'source.labels.background: null'})")
     if report.left_alone and (args.verbose or not args.quiet):
-        names = ": " + ", ".join(report.left_alone) if args.verbose else " (named in build.json and with --verbose)"
+        names = ": " + ", ".join(map(one_line, report.left_alone)) if args.verbose else " (named in build.json and with --verbose)"
         print(f"  left alone {len(report.left_alone)} file(s) in {report.out} that spectroset did not write{names}")
+    if report.left_loaded:  # with -q too: they change what load_dataset(OUT) returns
+        shown = ", ".join(f"{one_line(rel)} ({glob})" for rel, glob in list(report.left_loaded.items())[:5])
+        print(f"warning: {len(report.left_loaded)} file(s) in {report.out} that spectroset did not write match a "
+              f"split's data_files in the card, and load_dataset reads them as rows: {shown}"
+              f"{', …' if len(report.left_loaded) > 5 else ''}; move them out of the folder", file=sys.stderr)
     total = rec.get("skipped_total", len(report.skipped))
     if not args.quiet:
         _print_skipped(report.skipped, total)
@@ -135,7 +136,7 @@ SHOWN_SKIPPED = 20  # skipped files named on the terminal; the rest are counted 
 
 def _print_skipped(skipped: list[dict], total: int | None = None) -> None:
     for s in skipped[:SHOWN_SKIPPED]:
-        print(f"  skipped {s['path']}: {s['reason']}")
+        print(f"  skipped {one_line(s['path'])}: {one_line(s['reason'])}")
     more = (len(skipped) if total is None else total) - min(len(skipped), SHOWN_SKIPPED)
     if more > 0:
         print(f"  ... and {more} more")
@@ -204,9 +205,15 @@ def cmd_push(args) -> int:
     return run_push(args)
 
 
-def one_line(text: str) -> str:
-    """Escape line breaks and other non-printables (file names, --set keys) so a problem is one line."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+def _hub_logs(debug: bool) -> None:
+    """huggingface_hub logs through a handler of its own, at a level it sets when imported (so the
+    setLevel above does not hold): its lines (an empty commit skipped …) would reach the terminal,
+    twice. Without --debug none do (spectroset says what matters in its own words); with it, they
+    pass once, through that handler alone."""
+    from huggingface_hub.utils import logging as hub_logging
+
+    hub_logging.disable_propagation()
+    hub_logging.set_verbosity(logging.DEBUG if debug else logging.CRITICAL + 1)
 
 
 COMMANDS = {"build": cmd_build, "inspect": cmd_inspect, "presets": cmd_presets, "preview": cmd_preview,
@@ -220,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(message)s", stream=sys.stderr)
     for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "urllib3", "filelock", "fsspec", "datasets", "huggingface_hub", "PIL", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    _hub_logs(args.debug)
     try:
         if args.command not in ("build", "preview"):  # these validate a config first
             _interruptible()

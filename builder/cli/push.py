@@ -79,11 +79,24 @@ def run_push(args: argparse.Namespace) -> int:
         chosen = None  # a build from before publish.license: CC0-1.0 was the default, not a choice
     value = args.license or chosen or publish.get("license")
     licence, warnings = _licence(value, out)
+    source = build.get("source_license")  # the source dataset's card licence (source.dataset)
+    if isinstance(source, str) and value and licence != _hub_or_none(source):
+        warnings.append(f"warning: licence {licence} differs from the source dataset's licence {source}: make sure "
+                        "the recordings allow it")
     with redacted_output(), stage.build_lock(out):
         if args.to == "hf":
             named = value if licence == "other" and value else licence  # `other`: as spelt, the card names it
             return _push_hf(args, out, files, own, message, named, warnings)
         return _push_kaggle(args, out, files, own, name, message, value or licence, warnings, build)
+
+
+def _hub_or_none(value: str) -> str | None:
+    from ..config.licenses import hub_id
+
+    try:
+        return hub_id(value)
+    except ValueError:
+        return None
 
 
 def _licence(value: str | None, out: Path) -> tuple[str, list[str]]:
@@ -159,8 +172,11 @@ def _push_hf(args, out: Path, files: list[str], cfg: dict, message: str, licence
     _warn(warnings)
     private = args.private if args.private is not None else bool(cfg.get("private", False))
     target = hub.HubTarget(repo_id, private, args.revision, message)
-    url = hub.publish(out, files, target, stage.work_dir(out, "hf"), texts)
-    print(f"pushed {len(files)} files to {url}")
+    pushed = hub.publish(out, files, target, stage.work_dir(out, "hf"), texts)
+    if pushed.changed:
+        print(f"pushed {len(files)} files to {pushed.url}")
+    else:
+        print(f"nothing to push: {pushed.url} already holds these {len(files)} files")
     return 0
 
 

@@ -138,13 +138,13 @@ def _resolve_paths(data: dict, base: Path, bundled: Path | None = None) -> None:
 
     source = data.get("source")
     if isinstance(source, dict):
-        fix(source, "path")
-        if isinstance(source.get("labels"), dict):
-            fix(source["labels"], "csv")
-            fix(source["labels"], "events")
-    output = data.get("output") if isinstance(data.get("output"), dict) else None
-    fix(output, "path")
-    fix(output, "staging")
+        for parent, key in ((source, "path"), (source.get("labels"), "csv"), (source.get("labels"), "events")):
+            fix(parent, key)
+        dataset = source.get("dataset")  # a local folder is made absolute; USER/NAME stays a Hub id
+        if isinstance(dataset, str) and (dataset.startswith((".", "/", "~")) or (base / dataset).is_dir()):
+            fix(source, "dataset")
+    for key in ("path", "staging"):
+        fix(data.get("output"), key)
 
 
 _UNION_MODELS = ("CsvLabels", "EventLabels")

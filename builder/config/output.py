@@ -1,6 +1,6 @@
 """The ``output:`` and ``publish:`` sections of the config: where a build goes and who sees it.
 
-``output:`` is the layout (imagefolder, parquet or mirror), the folder or fsspec URL it is written
+``output:`` is the layout (imagefolder, parquet, mirror or webdataset), the folder or fsspec URL it is written
 to, the shard size, the train/validation/test splits, k folds, and what each row carries besides
 the image; ``publish:`` is the licence, the citation and the Hugging Face Hub and Kaggle targets.
 :class:`builder.config.sections.Config` holds both; ``source:`` is in :mod:`builder.config.source`. Where a
@@ -49,7 +49,7 @@ class IncludeConfig(Frozen):
 class OutputConfig(Frozen):
     path: Union[Path, str, None] = None  # a folder, or an fsspec URL the build is mirrored to
     staging: Path | None = None  # where a URL output is built first (default: a cache folder)
-    layout: Literal["imagefolder", "parquet", "mirror"] = "imagefolder"
+    layout: Literal["imagefolder", "parquet", "mirror", "webdataset"] = "imagefolder"
     max_shard_size: int = 500_000_000
     splits: SplitsConfig = Field(default_factory=SplitsConfig)
     include: IncludeConfig = Field(default_factory=IncludeConfig)

@@ -60,7 +60,8 @@ class WindowsConfig(Frozen):
         if self.select == "all" and self.per_recording is not None:
             raise _bad("per_recording", "select: all keeps every window; use first, loudest or random to cap them")
         if self.min_last > self.duration:
-            raise _bad("min_last", f"must be <= windows.duration ({self.duration:g})")
+            raise _bad("min_last", f"{self.min_last:g} must be <= windows.duration ({self.duration:g}): set it too, "
+                       f"e.g. --set windows.min_last={self.duration:g}")
         return self
 
 
@@ -244,6 +245,10 @@ class Config(Frozen):
     @model_validator(mode="after")
     def _cross(self) -> "Config":
         sr, spec = self.audio.sample_rate, self.spectrogram
+        if self.source.keep_splits and (len(self.output.splits.fractions) > 1 or self.output.layout == "mirror"):
+            raise _bad("source.keep_splits", "keeps the dataset's own splits: leave output.splits out "
+                       "(--set output.splits=null drops a preset's)"
+                       + (" (and the mirror layout has no splits)" if self.output.layout == "mirror" else ""))
         if self.windows.select == "events" and not isinstance(self.source.labels, EventLabels):
             raise _bad("windows.select", "events needs time-stamped labels (source.labels.events)")
         if self.output.include.arrays and sr is None:
@@ -266,15 +271,22 @@ class Config(Frozen):
 
     def hash(self) -> str:
         """Hash of everything that changes output bytes (not where they go, nor publish)."""
-        data = self.model_dump(mode="json", exclude={"publish": True, "output": {"path", "staging"}})
+        # A dataset's revision is left out too: each row's bytes are in its fingerprint, so a new
+        # revision rebuilds only the rows it changed instead of refusing as a changed config.
+        # The dataset keys of a folder source are left out: a folder build's hash is what it always was.
+        data = self.model_dump(mode="json", exclude={"publish": True, "output": {"path", "staging"},
+                                                     "source": self.source.unused_keys() | {"revision"}})
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def public_dict(cfg: Config) -> dict:
     """The config as a plain dict for cards and build.json: paths shown by folder name only."""
-    data = cfg.model_dump(mode="json")
-    data["source"]["path"] = Path(data["source"]["path"]).name
+    data = cfg.model_dump(mode="json", exclude={"source": cfg.source.unused_keys()})
+    if data["source"]["path"] is not None:
+        data["source"]["path"] = Path(data["source"]["path"]).name
+    if data["source"].get("dataset") is not None and not cfg.source.on_hub:  # a local folder
+        data["source"]["dataset"] = Path(data["source"]["dataset"]).name
     labels = data["source"]["labels"]
     if isinstance(labels, dict):
         for key in ("csv", "events"):

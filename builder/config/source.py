@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, field_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from .geometry import Frozen, _path_or_url
+from .geometry import Frozen, _bad, _path_or_url
 
 AUDIO_EXTENSIONS = ("wav", "aif", "aiff", "flac", "ogg", "oga", "opus", "mp3", "m4a")
 # A Raven selection table's label column, tried in order when label_column is left at "label".
@@ -26,7 +26,7 @@ class CsvLabels(Frozen):
     @field_validator("keep_columns")
     @classmethod
     def _keep(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        taken = {"file_name", "image", "label", "labels", "source", "start", "end", "fold", "spectrogram", "audio"}
+        taken = {"file_name", "image", "label", "labels", "source", "start", "end", "audio_seconds", "fold", "spectrogram", "audio"}
         for name in v:
             if not name or name in taken:
                 raise ValueError(f"{name!r} is a column spectroset writes itself; keep another CSV column")
@@ -89,8 +89,21 @@ def _labels_kind(v: Any) -> str:
     return _NAMED
 
 
+_DATASET_KEYS = frozenset({"dataset", "revision", "split", "label_column", "audio_column", "keep_splits"})
+# A split name kept from a source dataset (``keep_splits``) names a folder and a ``datasets`` split.
+SPLIT_NAME = r"[A-Za-z0-9_]+"
+
+
 class SourceConfig(Frozen):
-    path: Union[Path, str]  # a folder, or an fsspec URL (memory://, s3://, ...) kept as a string
+    path: Union[Path, str, None] = None  # a folder, or an fsspec URL (memory://, s3://, ...) kept as a string
+    # An audio dataset stored as parquet (builder/sources/dataset.py): a local folder, a Hub repo id
+    # (user/name) or hf://datasets/user/name[@revision]; then `path` is left out.
+    dataset: str | None = None
+    revision: str | None = None  # a branch, tag or commit of a Hub dataset (default: main)
+    split: tuple[str, ...] = ()  # the dataset's splits to read (default: all)
+    label_column: str | None = None  # default: the first ClassLabel (or Sequence(ClassLabel)) column
+    audio_column: str | None = None  # default: the first Audio column
+    keep_splits: bool = False  # the dataset's own splits instead of output.splits
     labels: Annotated[Union[Annotated[Literal["folder", "none"], Tag(_NAMED)], Annotated[CsvLabels, Tag("CsvLabels")],
                             Annotated[EventLabels, Tag("EventLabels")]], Discriminator(_labels_kind)] = "folder"
     extensions: tuple[str, ...] = AUDIO_EXTENSIONS
@@ -99,6 +112,47 @@ class SourceConfig(Frozen):
     @classmethod
     def _path(cls, v: Any) -> Any:
         return _path_or_url(v, "s3://bucket/audio")
+
+    @field_validator("split", mode="before")
+    @classmethod
+    def _splits(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, str) else () if v is None else v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "SourceConfig":
+        if (self.path is None) == (self.dataset is None):
+            raise _bad("path", "give source.path (an audio folder) or source.dataset (a parquet audio dataset), "
+                               "not both (a preset's path goes with --set source.path=null)" if self.path is not None
+                       else "missing: give source.path=AUDIO_FOLDER or source.dataset=USER/NAME")
+        if self.dataset is None:
+            for key in ("revision", "label_column", "audio_column"):
+                if getattr(self, key) is not None:
+                    raise _bad(key, "only applies to source.dataset")
+            if self.split or self.keep_splits:
+                raise _bad("split" if self.split else "keep_splits", "only applies to source.dataset")
+        elif not isinstance(self.labels, str):
+            raise _bad("labels", "a dataset's labels come from its columns (source.label_column); "
+                                 "leave labels out, or set it to none")
+        return self
+
+    def unused_keys(self) -> set[str]:
+        """The dataset keys when no dataset is read: left out of hashes and records, so a folder
+        build's config hash and build.json are what they were before these keys existed."""
+        return set(_DATASET_KEYS) if self.dataset is None else set()
+
+    @property
+    def on_hub(self) -> bool:
+        """Whether ``dataset`` names a Hub dataset (public, kept whole) rather than a local folder."""
+        return self.dataset is not None and (self.dataset.startswith("hf://")
+                                             or not Path(self.dataset).expanduser().is_absolute())
+
+    @property
+    def origin(self) -> str:
+        """Where the recordings come from, as the card says it."""
+        if self.dataset is None:
+            return "the source folder"
+        name = self.dataset if self.on_hub else Path(self.dataset).name
+        return f"the audio dataset `{name}`" + (f" (revision `{self.revision}`)" if self.revision else "")
 
     @field_validator("extensions")
     @classmethod

@@ -175,9 +175,14 @@ _FIGURES: dict = {}  # one canvas per geometry in this process
 
 def window_figure(values: np.ndarray, cfg: Config, sample_rate: int) -> bytes:
     """One window's scaled ``(bins, frames)`` values → a PNG figure of ``image.size`` (RGB)."""
-    from PIL import Image
+    from .render import png_bytes
 
-    from .render import encode_png
+    return png_bytes(figure_pixels(values, cfg, sample_rate), cfg.image.png_compress_level)
+
+
+def figure_pixels(values: np.ndarray, cfg: Config, sample_rate: int) -> np.ndarray:
+    """The pixels of :func:`window_figure`'s PNG: ``(rows, cols, 3)`` uint8."""
+    from PIL import Image
 
     values = np.asarray(values, dtype=np.float32)
     key = (cfg.image, cfg.spectrogram, cfg.windows.duration, sample_rate, values.shape)
@@ -189,4 +194,4 @@ def window_figure(values: np.ndarray, cfg: Config, sample_rate: int) -> bytes:
     img = Image.fromarray(canvas.draw(values, limits(values, cfg.image)), mode="RGB")
     if img.size != canvas.size:  # figsize × dpi can round a pixel off for odd sizes
         img = img.resize(canvas.size, Image.Resampling.BICUBIC)
-    return encode_png(img, cfg.image.png_compress_level)
+    return np.asarray(img)

@@ -138,10 +138,25 @@ def png_bytes(pixels: np.ndarray, compress_level: int) -> bytes:
                      _chunk(b"IDAT", deflate(filtered, compress_level)), IEND))
 
 
+def image_pixels(pixels: np.ndarray, cfg: ImageConfig) -> np.ndarray:
+    """One window's uint8 pixels as its PNG holds them: resized and colormapped as configured,
+    ``(rows, cols)`` grey or ``(rows, cols, 3)`` RGB."""
+    if cfg.size is not None and pixels.shape[::-1] != tuple(cfg.size):
+        return np.asarray(to_image(pixels, cfg))
+    return colormap_lut(cfg.colormap)[pixels] if cfg.colormap else pixels
+
+
 def render(pixels: np.ndarray, cfg: ImageConfig) -> bytes:
     """One window's uint8 pixels → PNG bytes (resized and colormapped as configured)."""
-    if cfg.size is not None and pixels.shape[::-1] != tuple(cfg.size):
-        pixels = np.asarray(to_image(pixels, cfg))
-    elif cfg.colormap:
-        pixels = colormap_lut(cfg.colormap)[pixels]
-    return png_bytes(pixels, cfg.png_compress_level)
+    return png_bytes(image_pixels(pixels, cfg), cfg.png_compress_level)
+
+
+def level_counts(image: np.ndarray) -> np.ndarray:
+    """``(channels, 256)`` uint32: how many pixels of each image channel hold each 8-bit level, of a
+    ``(rows, cols)`` or ``(rows, cols, channels)`` uint8 image. Integer counts add up exactly in any
+    order, so pixel statistics summed from them are the same for any worker count."""
+    from PIL import Image
+
+    # Pillow's histogram, in C: 63 µs a 313x128 grey window, 2.4x faster than np.bincount (which
+    # converts every uint8 to an index first); 0.2 ms for RGB, against 0.55/2.4 ms for the PNG.
+    return np.asarray(Image.fromarray(image).histogram(), dtype=np.uint32).reshape(-1, 256)

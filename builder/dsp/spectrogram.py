@@ -36,16 +36,42 @@ NP_PAD = {"reflect": "reflect", "constant": "constant", "replicate": "edge", "ci
 def rfft_last_axis():
     """``rfft(frames)`` over the last axis of a float32 array the FFT may overwrite → complex64.
 
-    Always scipy.fft (pocketfft), even where mkl_fft or torch is installed: the images then never
-    depend on what else is in the environment (MKL's float32 FFT rounds differently: 1 grey level
-    in a few pixels of a dB image, more under PCEN; docs/install.md). Per 313×2048 block: 0.96 ms,
-    against 0.47 (MKL, 1 GB of libraries), 0.78 (pyFFTW, with timed plans that pick the
-    algorithm, so not the same bytes run to run) and 0.92 ms (ducc0). One thread: parallelism
-    comes from the workers (see executors.limit_threads).
+    Always scipy's pocketfft, even where mkl_fft or torch is installed: the images never depend on
+    what else is installed (MKL's float32 FFT rounds differently: docs/install.md). Per 313×2048
+    block: 0.96 ms, against 0.47 (MKL, 1 GB of libraries), 0.78 (pyFFTW, whose timed plans change
+    the bytes run to run) and 0.92 ms (ducc0). One thread: parallelism comes from the workers.
     """
+    r2c = _pocketfft_r2c()
+    if r2c is not None:
+        return lambda a: r2c(a, (a.ndim - 1,), True, 0, None, 1)  # (axes, forward, no scaling, out, threads)
     import scipy.fft
 
     return lambda a: scipy.fft.rfft(a, axis=-1, overwrite_x=True, workers=1)
+
+
+def _pocketfft_r2c():
+    """scipy.fft's own pocketfft extension (``scipy.fft._pocketfft.pypocketfft``), loaded by itself,
+    or None where this scipy has no such file. ``import scipy.fft`` took 0.18–0.26 s of every
+    build here (its array-API layer imports numpy.f2py, numpy.testing and scipy.special), against
+    0.02 s for the extension: 5% of 600 five-second clips at ``-j 1`` (bench/profile.py). It is the
+    function ``scipy.fft.rfft`` calls, with the arguments it passes, so the bytes are the same
+    (tests/dsp/test_spectrogram.py compares them); a later ``import scipy.fft`` reuses this module.
+    """
+    import importlib.machinery
+    import importlib.util
+    import os
+
+    import scipy
+
+    folder = os.path.join(os.path.dirname(scipy.__file__), "fft", "_pocketfft")
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = os.path.join(folder, f"pypocketfft{suffix}")
+        if os.path.isfile(path):
+            spec = importlib.util.spec_from_file_location("scipy.fft._pocketfft.pypocketfft", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return getattr(module, "r2c", None)
+    return None
 
 
 def stft_numpy(x: np.ndarray, n_fft: int, hop_length: int, win: np.ndarray, center: bool, pad_mode: str) -> np.ndarray:

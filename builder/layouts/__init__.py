@@ -1,2 +1,2 @@
-"""Rows to data files: imagefolder (and its mirror variant) and parquet shards, plus the
-per-recording write sink and the end-of-build finalize."""
+"""Rows to data files: imagefolder (and its mirror variant), parquet and webdataset (tar) shards,
+plus the per-recording write sink and the end-of-build finalize."""

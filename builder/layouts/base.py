@@ -12,19 +12,17 @@ output is byte-identical whatever the worker count or the order results arrived 
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import Counter, defaultdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
-
-import numpy as np
 
 from ..config.sections import Config, public_dict
 from ..store.atomic import atomic_write, place
 from ..store.record import to_json
 from ..run.worker import FileResult, Row
 from ..plan.dataset import DatasetPlan
+from .stats import Stats
 from .units import Target
 
 SKIPPED_IN_RECORD = 100  # build.json lists the first skipped files; past this, all of them are in:
@@ -41,7 +39,8 @@ class Layout:
         self._targets: dict[str, Target] = {}
         self.ledger = None  # the build's ledger (``ledger.Ledger``), set by the pipeline
         self._sizes: dict[str, int] | None = None
-        self.kept: dict[str, tuple[int, int]] = {}  # rel → (windows, zero-padded windows), for the card
+        # rel → (windows, zero-padded windows, windows more than half padding), for the card
+        self.kept: dict[str, tuple[int, int, int]] = {}
 
     # -- per recording --------------------------------------------------------------------------
     def target(self, rel: str) -> Target:
@@ -68,7 +67,8 @@ class Layout:
             if rec.reason is None:
                 # a padded last window ends past the recording (``end`` is nominal); a dict, so a
                 # layout that walks the rows twice counts them once
-                self.kept[rec.rel] = (len(rec.rows), sum(row.end > rec.duration + 1e-6 for row in rec.rows))
+                self.kept[rec.rel] = (len(rec.rows), sum(row.end > rec.duration + 1e-6 for row in rec.rows),
+                                      sum(2 * row.audio_seconds < row.end - row.start for row in rec.rows))
                 for row in rec.rows:
                     yield self.plan.place(rec.rel, row.index, row.end)[0], rec, row
 
@@ -126,7 +126,7 @@ class Layout:
         from ..card.grid import preview_grid
 
         counts: dict[str, Counter] = defaultdict(Counter)
-        stats = _Stats(self.cfg.image.channels)
+        stats = Stats(self.cfg.image.channels, self.cfg.spectrogram.kind)
         hours, silent, n_sources, rates, durations = 0.0, 0, 0, set(), {}
         for rec in journal.records([s.rel for s in self.plan.sources], rows=False):
             if rec.reason is None:
@@ -152,7 +152,7 @@ class Layout:
             "durations": durations,
             "splits": dict(sorted(split_sizes.items(), key=lambda kv: _split_key(kv[0]))),
             "counts": {label: dict(sorted(c.items(), key=lambda kv: _split_key(kv[0])))
-                       for label, c in sorted(_by_label(counts).items())},
+                       for label, c in sorted(_by_label(counts, self.primary_labels()).items())},
             "skipped": skipped[:SKIPPED_IN_RECORD],
         }
         if len(skipped) > SKIPPED_IN_RECORD:
@@ -164,10 +164,11 @@ class Layout:
 
         with ThreadPoolExecutor(1) as drawing:
             preview = drawing.submit(preview_grid, examples, self.cfg)
-            if self.cfg.output.stats and stats.n:
-                self.write_atomic("stats.json", to_json(stats.result()))
-            card = card_files(self.card_inputs(list(record["splits"])), record, stats.result() if stats.n else None,
-                              preview=bool(examples))
+            summary = stats.result(self.plan.label_names if self.plan.labelled else None,
+                                   counts.get("train")) if stats.n else None
+            if self.cfg.output.stats and summary:
+                self.write_atomic("stats.json", to_json(summary))
+            card = card_files(self.card_inputs(list(record["splits"])), record, summary, preview=bool(examples))
             for rel, data in card.items():  # README.md, then croissant.json
                 self.write_atomic(rel, data)
             if preview.result():
@@ -190,7 +191,15 @@ class Layout:
             download_bytes={s: sizes.download(rels[s], self.size_of) for s in splits},
             arrow_bytes={s: sizes.arrow(self.out, rels[s], self.size_of) for s in splits})
 
-    def write_data(self, journal, counts: dict, stats: "_Stats", run=None) -> dict[str, list[bytes]]:
+    def primary_labels(self) -> set[str]:
+        """Labels a row can have as its (primary) ``label``: each is in the record's counts, with no
+        window too, so the warnings, the card's table and its Bias section name every ``ClassLabel`` name."""
+        plan = self.plan
+        if not plan.labelled:
+            return set()
+        return set(plan.label_names) if plan.events else {s.label for s in plan.sources if s.label is not None}
+
+    def write_data(self, journal, counts: dict, stats: Stats, run=None) -> dict[str, list[bytes]]:
         raise NotImplementedError
 
     def data_files(self) -> dict[str, str]:
@@ -220,8 +229,9 @@ def _split_key(split: str) -> int:
     return ("train", "validation", "test").index(split) if split in ("train", "validation", "test") else 9
 
 
-def _by_label(counts: dict[str, Counter]) -> dict[str, Counter]:
-    out: dict[str, Counter] = defaultdict(Counter)
+def _by_label(counts: dict[str, Counter], labels: set[str] = frozenset()) -> dict[str, Counter]:
+    """Windows per label and split; every one of ``labels`` too, with none (``{}``)."""
+    out: dict[str, Counter] = defaultdict(Counter, {label: Counter() for label in labels})
     for split, c in counts.items():
         for label, n in c.items():
             out[label][split] += n
@@ -237,43 +247,6 @@ def _skipped_csv(skipped: list[dict]) -> bytes:
     rows.writerow(["path", "reason"])
     rows.writerows((s["path"], s["reason"]) for s in skipped)
     return text.getvalue().encode("utf-8", "replace")
-
-
-class _Stats:
-    """Per-bin mean/std of the scaled spectrogram over the train split (before uint8); with several
-    ``image.channels``, of each channel (rows then carry ``(channels, bins)`` sums)."""
-
-    def __init__(self, channels: tuple[str, ...] = ("spectrogram",)):
-        self.channels = channels
-        self.sums = self.sumsq = None
-        self.n = 0
-
-    def add(self, row: Row) -> None:
-        if self.sums is None:
-            self.sums, self.sumsq = np.zeros_like(row.sums), np.zeros_like(row.sumsq)
-        if row.sums.shape != self.sums.shape:
-            return
-        self.sums += row.sums
-        self.sumsq += row.sumsq
-        self.n += row.frames
-
-    def result(self) -> dict:
-        if self.sums.ndim == 1:
-            return {"split": "train", "frames": self.n, **_moments(self.sums, self.sumsq, self.n)}
-        each = [_moments(s, q, self.n) for s, q in zip(self.sums, self.sumsq)]
-        # The top level describes channel 1 (the image's grey/red channel), as in a one-channel build.
-        return {"split": "train", "frames": self.n, **each[0],
-                "channels": {name: m for name, m in zip(self.channels, each)}}
-
-
-def _moments(sums: np.ndarray, sumsq: np.ndarray, n: int) -> dict:
-    """Overall and per-bin mean/std from per-bin sums and sums of squares over ``n`` frames."""
-    mean = sums / n
-    std = np.sqrt(np.maximum(sumsq / n - mean * mean, 0.0))
-    r = lambda a: [round(float(v), 6) for v in a]  # noqa: E731
-    return {"mean": round(float(mean.mean()), 6),
-            "std": round(float(math.sqrt(max(float((sumsq.sum() / (n * len(mean))) - mean.mean() ** 2), 0.0))), 6),
-            "per_bin_mean": r(mean), "per_bin_std": r(std)}
 
 
 @lru_cache(maxsize=None)

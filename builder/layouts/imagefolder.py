@@ -121,7 +121,7 @@ class ImageFolderLayout(Layout):
             meta["label"] = None if label is None else ids[label]
         if self.plan.multilabel:
             meta["labels"] = [ids[name] for name in labels]
-        meta.update(source=rec.rel, start=row.start, end=row.end)
+        meta.update(source=rec.rel, start=row.start, end=row.end, audio_seconds=row.audio_seconds)
         if self.cfg.output.folds:
             meta["fold"] = self.plan.fold_of(rec.rel, split)
         meta.update(self.plan.entries[rec.rel].columns)  # source.labels.keep_columns, typed as in the CSV
@@ -162,7 +162,7 @@ class ImageFolderLayout(Layout):
         if self.plan.multilabel:
             fields.append(("labels", pa.list_(pa.int64()),
                            {"feature": {"names": names, "_type": "ClassLabel"}, "_type": "List"}))
-        values = {"source": "string", "start": "float64", "end": "float64"}
+        values = {"source": "string", "start": "float64", "end": "float64", "audio_seconds": "float64"}
         if self.cfg.output.folds:
             values["fold"] = "int32"
         values.update(self.plan.columns)

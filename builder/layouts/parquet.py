@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import pyarrow as pa
 
+from ..errors import BuildError
 from ..store.atomic import AtomicFile, disk_error
 from ..store.stamps import sha256_file
 from .base import Layout, inline
@@ -158,8 +159,10 @@ class ParquetLayout(Layout):
     name = "parquet"
     spool = True
 
+    SPLIT_GLOB = "data/{split}-*"  # a split's data_files in the card's configs
+
     def data_files(self) -> dict[str, str]:
-        return {split: f"data/{split}-*" for split in self.plan.split_names}
+        return {split: self.SPLIT_GLOB.format(split=split) for split in self.plan.split_names}
 
     def paths(self, record) -> list[str]:
         return [spool_rel(record.rel)] if record.rows else []
@@ -174,7 +177,7 @@ class ParquetLayout(Layout):
             ex["label"] = label_ids[label]
         if self.plan.multilabel:
             ex["labels"] = [label_ids[x] for x in labels]
-        ex.update(source=rec.rel, start=row.start, end=row.end)
+        ex.update(source=rec.rel, start=row.start, end=row.end, audio_seconds=row.audio_seconds)
         if self.cfg.output.folds:
             ex["fold"] = self.plan.fold_of(rec.rel, split)
         ex.update(entry.columns)  # source.labels.keep_columns, typed as in the CSV
@@ -198,31 +201,75 @@ class ParquetLayout(Layout):
                 shown = examples.setdefault(label, [])
                 if len(shown) < PREVIEW_PER_LABEL:
                     shown.append(spools.read(rec.paths[0], row.offset)[0])
-                sizes.setdefault(split, []).append(row.size + len(rec.rel.encode()) + 64)
+                sizes.setdefault(split, []).append(self.row_size(rec, row))
         plan = {split: assign_shards(s, self.cfg.output.max_shard_size) for split, s in sizes.items()}
         shards = sum(n for _, n in plan.values())
-        for rel, digest in run(write_shard, self._shard_jobs(journal, plan), shards):
+        self._refuse_foreign([self.shard_name(split, i, n) for split, (_, n) in plan.items() for i in range(n)])
+        for rel, digest in run(self.writer, self._submit(self._shard_jobs(journal, plan)), shards):
             self.place(rel, digest)
+        self.written()
         return examples
+
+    writer = staticmethod(write_shard)  # a module-level function: a worker unpickles it by name
+
+    def _refuse_foreign(self, rels: list[str]) -> None:
+        """Every shard name that holds a file, link or folder not ours, in one line, before any
+        shard is written (a name says ``-of-N``: known only once the recordings are encoded)."""
+        found = self.ledger.foreign(rels) if self.ledger is not None else []
+        if found:
+            shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+            raise BuildError(f"{self.out}: {len(found)} path(s) where this build writes its shards hold files "
+                             f"spectroset did not write ({shown}); move them away and rerun: the recordings "
+                             "decoded so far are kept (a rerun needs no --force)")
+
+    def row_size(self, rec, row) -> int:
+        """What a row adds to its shard, in bytes, for :func:`assign_shards`."""
+        return row.size + len(rec.rel.encode()) + 64
+
+    def shard_name(self, split: str, i: int, n: int) -> str:
+        return shard_name(split, i, n)
+
+    def shard_features(self):
+        """What every :class:`ShardJob` carries for its writer: the shards' ``datasets.Features``."""
+        from ..card.features import as_datasets, columns
+
+        return as_datasets(columns(self.plan, self.cfg))
+
+    def shard_row(self, rec, row, label_ids: dict[str, int], split: str) -> dict:
+        """One row of a :class:`ShardJob`, without its bytes."""
+        return self.example(rec, row, label_ids, split)
+
+    def _submit(self, jobs):
+        """The jobs to run, each shard intended in the ledger before its worker writes it (shards of
+        an earlier build that this one does not write go at the end); a layout that can tell a shard
+        is already on disk (:meth:`reused`) leaves it out."""
+        for job in jobs:
+            if not self.reused(job):
+                self.intend(job.rel)
+                yield job
+
+    def reused(self, job: "ShardJob") -> bool:
+        """Whether the shard ``job`` would write is on disk already, byte for byte (then it is kept)."""
+        return False
+
+    def written(self) -> None:
+        """Every shard is in place (a hook for layouts that remember what each shard holds)."""
 
     def _shard_jobs(self, journal, plan: dict):
         """Pass 2: the rows of each shard in canonical order, one job as soon as a shard is whole."""
-        from ..card.features import as_datasets, columns
-
-        feats = as_datasets(columns(self.plan, self.cfg))
+        feats = self.shard_features()
         label_ids = {name: i for i, name in enumerate(self.plan.label_names)}
         position = dict.fromkeys(plan, 0)
         open_: dict[str, ShardJob] = {}
         for split, rec, row in self.rows(journal):
             index, n = plan[split]
-            rel = shard_name(split, index[position[split]], n)
+            rel = self.shard_name(split, index[position[split]], n)
             position[split] += 1
             current = open_.get(split)
             if current is None or current.rel != rel:
                 if current is not None:
                     yield current
-                self.intend(rel)  # shards of an earlier build that this one does not write go at the end
                 current = open_[split] = ShardJob(str(self.out), self.token, rel, feats, [], [])
-            current.rows.append(self.example(rec, row, label_ids, split))
+            current.rows.append(self.shard_row(rec, row, label_ids, split))
             current.spooled.append((rec.paths[0], row.offset))
         yield from open_.values()

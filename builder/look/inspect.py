@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from ..errors import LayoutError
+from ..errors import LayoutError, one_line
 from ..plan.names import plural
 
 
@@ -53,7 +53,7 @@ def check_files(dataset: Path, record: dict) -> list[str]:
 
 def _loaded_files(dataset: Path, record: dict) -> list[str]:
     """Files that ``load_dataset`` would read as data: a stray one changes what it returns."""
-    if record.get("layout") == "parquet":
+    if record.get("layout") in ("parquet", "webdataset"):
         folders = ["data"]
     elif record.get("layout") == "imagefolder":
         folders = list(record.get("splits", {}))
@@ -75,22 +75,23 @@ def inspect(dataset: Path, verify: bool = False) -> int:
           f"{rec.get('audio_hours', 0):.2f} h of audio, "
           f"sample rates {', '.join(map(str, rec.get('sample_rates', []))) or '-'}")
     print("  splits: " + ", ".join(f"{k} {v}" for k, v in rec["splits"].items()))
-    width = max((len(label) for label in rec["counts"]), default=5)
+    shown = {label: one_line(label) for label in rec["counts"]}  # a label's line break or ESC stays on its line
+    width = max(map(len, shown.values()), default=5)
     for label, per_split in rec["counts"].items():
-        print(f"    {label:<{width}}  " + "  ".join(f"{s} {n}" for s, n in per_split.items()))
+        print(f"    {shown[label]:<{width}}  " + "  ".join(f"{s} {n}" for s, n in per_split.items()))
     if rec.get("silent_windows_skipped"):
         print(f"  {rec['silent_windows_skipped']} silent windows skipped")
     if rec["skipped"]:
         print(f"  {rec.get('skipped_total', len(rec['skipped']))} source file(s) skipped"
               + (f" (all in {rec['skipped_file']}):" if rec.get("skipped_file") else ":"))
         for s in rec["skipped"][:20]:
-            print(f"    {s['path']}: {s['reason']}")
+            print(f"    {one_line(s['path'])}: {one_line(s['reason'])}")
     print(f"  {len(rec.get('files', {}))} data files, config hash {rec['config_hash']}")
     if not verify:
         return 0
     problems = check_files(dataset, rec)
     for line in problems:
-        print(f"  {line}")
+        print(f"  {one_line(line)}")
     if problems:
         kinds = {line.split(":")[0] for line in problems}
         fix = ["rerun the build with --repair to restore them"] if kinds & {"missing", "changed"} else []

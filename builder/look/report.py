@@ -22,6 +22,7 @@ import yaml
 from ..errors import LayoutError
 from ..plan.names import plural as _n
 from .inspect import reading
+from .tar_rows import read_members, webdataset_rows
 
 PER_LABEL = 4  # windows shown per label, from as many different recordings as there are
 MAX_LABELS = 60  # beyond this the page would be megabytes of thumbnails; the table still lists all
@@ -70,12 +71,12 @@ def _esc(value) -> str:
 def read_rows(out: Path, record: dict) -> list[dict]:
     """Every window as ``{split, label, source, start, end, image, audio}`` in canonical order.
 
-    Reads only the metadata files that ``record["files"]`` lists (``data/*.parquet`` shards, or
-    each split's ``metadata.csv`` / ``metadata.parquet``), never a folder glob. ``image`` is a file
-    path or ``(parquet, row)``; ``audio`` is None or ``(parquet, row)``; both are read only for
-    the windows the page shows.
-    """
+    Reads only the files ``record["files"]`` lists (``data/*.parquet`` or ``*.tar`` shards, or each
+    split's ``metadata.csv`` / ``.parquet``), never a folder glob. ``image`` is a file path, ``(parquet,
+    row)`` or a tar ``Member``; ``audio`` None or the same: read only for the windows the page shows."""
     files = record.get("files") or {}
+    if record.get("layout") == "webdataset":
+        return webdataset_rows(out, files, lambda rel: _listed(out, rel))
     if record.get("layout") == "parquet":
         rows = []
         for rel in sorted(f for f in files if f.startswith("data/") and f.endswith(".parquet")):
@@ -161,6 +162,7 @@ def _load_media(picked: dict[str, list[dict]]) -> None:
             for column in ("image", "audio"):
                 if isinstance(r[column], tuple):
                     wanted[(r[column][0], column)].append(r)
+            read_members(r)  # a webdataset sample's PNG and FLAC
             if isinstance(r["image"], Path):
                 with reading(r["image"]):
                     r["png"] = r["image"].read_bytes()

@@ -26,10 +26,11 @@ from ..config.sections import Config
 from ..sources.discover import SourceFile
 from ..sources.event_index import EventIndex
 from ..sources.events import dominant_label, label_window
-from .names import fold, safe_component, unique_components, unique_stems
+from .names import fold, label_order, safe_component, unique_components, unique_stems
 from ..config.source import EventLabels
+from .headcount import estimated_windows
 from .place import Placement, numbered
-from .splits import assign_folds, assign_sources
+from .splits import SPLIT_ORDER, assign_folds, assign_sources, first_split, window_offsets
 
 log = logging.getLogger("spectroset")
 
@@ -46,6 +47,8 @@ class SourcePlan:
     events: tuple = ()  # with source.labels.events: what labels each of its windows
     columns: tuple[tuple[str, object], ...] = ()  # kept CSV columns, typed
     spread: tuple[str, int, int] | None = None  # (parent, first, per): window i in parent/<first + i // per>
+    offset: int | None = None  # by window, stratified: window 0's place in its stratum's sequence (splits.py)
+    stratum: str | None = None  # the label its splits are stratified by
 
 
 @dataclass
@@ -64,7 +67,7 @@ class DatasetPlan:
         if found is None:
             e = self.entries[rel]
             found = self._placements[rel] = Placement(rel, e.folder, e.stem, e.split, self.cfg.output.splits,
-                                                      not _mirrored(self.cfg), e.spread)
+                                                      not _mirrored(self.cfg), e.spread, e.offset, e.stratum)
         return found
 
     def place(self, rel: str, index: int, end: float) -> tuple[str, str]:
@@ -73,6 +76,9 @@ class DatasetPlan:
 
     @property
     def split_names(self) -> list[str]:
+        if self.cfg.source.keep_splits:  # a dataset's own: the usual three first, then the rest by name
+            found = {s.split for s in self.sources if s.split}
+            return sorted(found, key=lambda k: (SPLIT_ORDER.index(k) if k in SPLIT_ORDER else len(SPLIT_ORDER), k))
         return list(self.cfg.output.splits.fractions)
 
     @property
@@ -105,6 +111,8 @@ class DatasetPlan:
     @property
     def multilabel(self) -> bool:
         labels = self.cfg.source.labels
+        if self.cfg.source.dataset is not None:  # a list-of-ClassLabel column with several labels in a row
+            return any(s.extra_labels for s in self.sources)
         return self.events is not None or (not isinstance(labels, str) and labels.extra_labels_column is not None)
 
     @property
@@ -112,18 +120,35 @@ class DatasetPlan:
         return self.cfg.source.labels != "none"
 
 
-def make_plan(cfg: Config, sources: list[SourceFile],
-              windows: Callable[[SourceFile], int] | None = None) -> DatasetPlan:
-    """The plan; ``windows(source)`` estimates a recording's windows (default: from its header)."""
+def make_plan(cfg: Config, sources: list[SourceFile], windows: Callable[[SourceFile], int] | None = None,
+              exact: Callable[[SourceFile], int] | None = None,
+              empty: Callable[[SourceFile], bool] | None = None) -> DatasetPlan:
+    """The plan; ``windows(source)`` estimates a recording's windows with a margin, ``exact(source)``
+    without (default: ``windows``, else from its header). Recordings ``empty`` says give no window
+    (:func:`headcount.no_window`) go to train and take no place in the split sizes or the folds."""
     by_rel = {s.rel: s for s in sources}
+    skipped = {s.rel for s in sources if empty(s)} if empty else set()
     splits = cfg.output.splits
     by_window = splits.by == "window" and len(splits.fractions) > 1
     spec = cfg.source.labels if isinstance(cfg.source.labels, EventLabels) else None
     stratum = {s.rel: dominant_label(s.events, spec.background) if spec else s.label for s in sources}
-    split_of = {} if by_window else assign_sources([(s.rel, stratum[s.rel]) for s in sources], splits)
-    names = sorted({s.label for s in sources if s.label is not None} | {x for s in sources for x in s.extra_labels}
-                   | ({e.label for s in sources for e in s.events} | {spec.background} - {None} if spec else set()))
-    folds = _folds(cfg, sources, split_of, spec)
+    if cfg.source.keep_splits:  # the source dataset's own splits, as they are
+        split_of = {s.rel: s.split for s in sources}
+    else:
+        split_of = {} if by_window else assign_sources([(s.rel, stratum[s.rel]) for s in sources
+                                                        if s.rel not in skipped], splits)
+        split_of.update((rel, first_split(splits.fractions)) for rel in skipped if not by_window)
+    names = label_order({s.label for s in sources if s.label is not None} | {x for s in sources for x in s.extra_labels}
+                        | ({e.label for s in sources for e in s.events} | {spec.background} - {None} if spec else set()))
+    folds = _folds(cfg, [s for s in sources if s.rel not in skipped], split_of, spec)
+    offsets = {}
+    if by_window:
+        log.warning("warning: output.splits.by: window puts windows of one recording in different splits: they are "
+                    "near-duplicates, so scores on a held-out split come out too high; use by: source for a "
+                    "leak-free evaluation")
+        if splits.stratify:
+            count = exact or windows or estimated_windows(cfg, margin=False)
+            offsets = window_offsets([(s.rel, stratum[s.rel], count(s)) for s in sources], splits.seed)
     entries: dict[str, SourcePlan] = {}
     if _mirrored(cfg):
         safe_folder = {}
@@ -156,35 +181,14 @@ def make_plan(cfg: Config, sources: list[SourceFile],
             folder_of = {s.rel: label_dirs.get(s.label, "") for s in sources}
         for s in sources:
             entries[s.rel] = SourcePlan(s.rel, s.label, s.extra_labels, split_of.get(s.rel), folder_of[s.rel],
-                                        stems[s.rel], folds.get(s.rel), s.events, spread=spread.get(s.rel))
+                                        stems[s.rel], folds.get(s.rel), s.events, spread=spread.get(s.rel),
+                                        offset=offsets.get(s.rel), stratum=stratum[s.rel])
     entries = {rel: replace(e, columns=by_rel[rel].columns) for rel, e in entries.items()}  # kept CSV columns
     return DatasetPlan(cfg, sources, entries, names, column_types(sources))
 
 
 FOLDER_LIMIT = 10_000  # files per folder the Hub accepts
 FOLDER_BUDGET = 9_000  # windows counted from headers per folder: room for the margin and metadata
-
-
-def estimated_windows(cfg: Config, header: Callable[[SourceFile], tuple[int, int] | None] | None = None
-                      ) -> Callable[[SourceFile], int]:
-    """Windows a recording will give, from its header's ``(frames, sample_rate)`` (``header``,
-    default :func:`headers.read_header`: no decoding), rounded up with a margin: +2% and +2 for
-    resampling, header frame counts that are off, and a padded last window. A recording whose
-    header does not give its length counts 0: decoding it will most likely fail too."""
-    from .windows import plan_windows
-
-    if header is None:
-        from ..sources.headers import read_header as header
-
-    def count(source: SourceFile) -> int:
-        frames, sample_rate = header(source) or (0, 0)
-        if not frames or not sample_rate:
-            return 0
-        rate = cfg.audio.sample_rate or sample_rate
-        total = -(-frames * rate // sample_rate)
-        return int(len(plan_windows(total, cfg.windows, rate)) * 1.02) + 2
-
-    return count
 
 
 def sub_folders(sources: list[SourceFile], natural: dict[str, str], windows: Callable[[SourceFile], int],

@@ -140,3 +140,13 @@ def end_tag(end: float) -> str:
     least one sample apart, so at rates up to 1 MHz (``audio.sample_rate`` allows 768 kHz) no two
     windows share a name."""
     return f"{round(end, 6):.6f}".rstrip("0").rstrip(".")
+
+
+def label_order(names: Iterable[str]) -> list[str]:
+    """The class names in ``ClassLabel`` order (an id is a place in this list): sorted, and by
+    number when every name is an integer (an integer label column: ``0, 10, 20, 100``, never
+    ``0, 10, 100, 20``, so ids keep the values' order; ``0 … n-1`` keep their own values)."""
+    found = sorted(set(names))
+    if found and all(re.fullmatch(r"-?[0-9]+", n) for n in found):
+        found.sort(key=int)  # stable: "07" and "7" keep their string order
+    return found

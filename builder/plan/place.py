@@ -27,13 +27,15 @@ class Placement:
     splits: SplitsConfig
     split_folders: bool = True  # False for mirror: no split folder, every row in train
     spread: tuple[str, int, int] | None = None  # a long recording's windows over sub-folders (``SourcePlan``)
+    offset: int | None = None  # by window, stratified: window 0's place in its label's sequence (splits.py)
+    stratum: str | None = None  # the label it is stratified by
 
     def place(self, index: int, end: float) -> tuple[str, str]:
         """``(split, image path relative to OUT)`` of window ``index`` ending at ``end`` seconds."""
         folder, name = window_folder(self.folder, self.spread, index), f"{self.stem}_{end_tag(end)}.png"
         if not self.split_folders:
             return "train", "/".join(p for p in (folder, name) if p)
-        split = self.split or assign_window(self.rel, index, self.splits)
+        split = self.split or assign_window(self.rel, index, self.splits, self.offset, self.stratum)
         return split, "/".join(p for p in (split, folder, name) if p)
 
 

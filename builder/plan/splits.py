@@ -4,7 +4,9 @@ With ``by: source`` every window of a recording lands in the split of its record
 label (``stratify: true``) or over all recordings, recordings are ordered by a seeded hash of
 their path and cut by exact largest-remainder counts, so per-label proportions hold as far as
 whole recordings allow, and the result depends on nothing but the paths, labels and seed.
-``output.folds`` adds a stratified group k-fold over the same recordings (:func:`assign_folds`).
+``by: window`` (leaky: the CLI warns) draws each window on its own, per label with ``stratify``
+(:func:`assign_window`). ``output.folds`` adds a stratified group k-fold over the recordings
+(:func:`assign_folds`).
 """
 
 from __future__ import annotations
@@ -41,16 +43,21 @@ def assign_sources(items: Iterable[tuple[str, str | None]], cfg: SplitsConfig) -
     split of 18 recordings gets 2, even when every label alone would round its share to 0);
     with ``stratify`` each label gets the floor of its exact share in every split, and the
     recordings left over go where the label's remainder is largest while that split still has
-    room, so every label is within one recording of its exact share.
+    room, so every label is within one recording of its exact share. A label (or, without
+    ``stratify``, a whole) with fewer recordings than splits cannot be in all of them: all its
+    recordings stay in train (:func:`first_split`), outside the split sizes of the rest; a label
+    with more keeps at least one recording in train.
     """
     fractions = cfg.fractions
+    first = first_split(fractions)
     if len(fractions) == 1:
-        only = next(iter(fractions))
-        return {rel: only for rel, _ in items}
+        return {rel: first for rel, _ in items}
     groups: dict[str | None, list[str]] = defaultdict(list)
     for rel, label in items:
         groups[label if cfg.stratify else None].append(rel)
-    counts = _stratified_counts({g: len(rels) for g, rels in groups.items()}, fractions, cfg.seed)
+    few = {g for g, rels in groups.items() if len(rels) < len(fractions)}
+    counts = _stratified_counts({g: len(rels) for g, rels in groups.items() if g not in few}, fractions, cfg.seed)
+    counts.update({g: {first: len(groups[g])} for g in few})
     out = {}
     for group, rels in groups.items():
         ordered, i = sorted(rels, key=lambda r: _rank(cfg.seed, r)), 0
@@ -66,6 +73,9 @@ def _stratified_counts(sizes: dict, fractions: dict[str, float], seed: int) -> d
     total = split_counts(sum(sizes.values()), fractions)
     exact = {g: {k: n * f for k, f in fractions.items()} for g, n in sizes.items()}
     counts = {g: {k: math.floor(v) for k, v in e.items()} for g, e in exact.items()}
+    first = first_split(fractions)
+    for g, n in sizes.items():  # every label in train: a model never trained on it cannot score it
+        counts[g][first] = max(counts[g][first], min(n, 1))
     room = {k: total[k] - sum(c[k] for c in counts.values()) for k in fractions}
     left = {g: n - sum(counts[g].values()) for g, n in sizes.items()}
     key = lambda g: _rank(seed, f"group\x00{g}")  # noqa: E731 - a seeded, order-free tie-break
@@ -80,9 +90,52 @@ def _stratified_counts(sizes: dict, fractions: dict[str, float], seed: int) -> d
     return counts
 
 
-def assign_window(rel: str, index: int, cfg: SplitsConfig) -> str:
-    """Split of one window under ``by: window`` (windows of one recording may differ: leaky)."""
+def first_split(fractions: dict[str, float]) -> str:
+    """Where recordings too few to spread go: train, or the first split asked for."""
+    return "train" if "train" in fractions else next(iter(fractions))
+
+
+def window_offsets(items: Iterable[tuple[str, str | None, int]], seed: int) -> dict[str, int]:
+    """``{rel: offset}`` for ``(rel, stratum, windows)`` recordings: the position of each
+    recording's window 0 in its stratum's sequence, the stratum's recordings in a seeded order,
+    each taking ``windows`` positions (``by: window`` with ``stratify``; see :func:`assign_window`)."""
+    groups: dict[str | None, list[tuple[str, int]]] = defaultdict(list)
+    for rel, stratum, n in items:
+        groups[stratum].append((rel, n))
+    out = {}
+    for members in groups.values():
+        at = 0
+        for rel, n in sorted(members, key=lambda m: _rank(seed, m[0])):
+            out[rel], at = at, at + max(n, 1)
+        # a recording that gives more windows than its header said overlaps the next one's
+        # positions: still seeded and deterministic, only a little less even
+    return out
+
+
+def assign_window(rel: str, index: int, cfg: SplitsConfig, offset: int | None = None,
+                  stratum: str | None = None) -> str:
+    """Split of one window under ``by: window`` (windows of one recording may differ: leaky).
+
+    With ``stratify`` and the recording's ``offset`` (:func:`window_offsets`), window ``index`` is
+    position ``offset + index`` of its stratum's (label's) sequence, dealt out as a line is drawn
+    on a pixel grid (Bresenham, with a seeded phase per label and split): test takes every
+    position where ``floor(k * share + phase)`` steps, validation the same over the positions
+    left, train the rest. So every run of a label's positions holds each split's share
+    within two windows, and the answer needs only ``k``: workers place windows as they are decoded,
+    before all of them are known, so a split over the finished list (scikit-learn's
+    ``StratifiedShuffleSplit``) cannot decide it. Without, a seeded hash per window.
+    """
     fractions = cfg.fractions
+    if cfg.stratify and offset is not None:
+        k, left = offset + index, 1.0
+        for split in reversed(list(fractions)[1:] if "train" in fractions else list(fractions)[:-1]):
+            share = min(fractions[split] / left, 1.0)
+            phase = int(_rank(cfg.seed, f"phase\x00{split}\x00{stratum}")[:13], 16) / float(1 << 52)
+            before = math.floor(k * share + phase)  # positions < k this split took
+            if math.floor((k + 1) * share + phase) > before:
+                return split
+            k, left = k - before, left - fractions[split]
+        return "train" if "train" in fractions else list(fractions)[-1]
     u = int(_rank(cfg.seed, f"{rel}\x00{index}")[:12], 16) / float(1 << 48)
     acc = 0.0
     for split in SPLIT_ORDER:

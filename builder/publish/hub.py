@@ -137,8 +137,14 @@ def previous_push(raw: bytes | None, repo_id: str) -> dict | None:
     return previous
 
 
-def publish(out: Path, files: list[str], target: HubTarget, stage: Path, texts=None) -> str:
-    """Upload ``files`` of ``out`` (staged into ``stage``) to the target repo; return its URL.
+@dataclass(frozen=True)
+class Pushed:
+    url: str  # the repo (its branch), with the commit it is at: "URL (commit 1a2b3c4d)"
+    changed: bool  # False: the repo already held every file as staged, so no commit was made
+
+
+def publish(out: Path, files: list[str], target: HubTarget, stage: Path, texts=None) -> Pushed:
+    """Upload ``files`` of ``out`` (staged into ``stage``) to the target repo.
     ``texts(repo_id)`` gives files to stage in place of the built ones (the card with the repo id)."""
     from huggingface_hub import HfApi
 
@@ -170,6 +176,9 @@ def publish(out: Path, files: list[str], target: HubTarget, stage: Path, texts=N
         step(f"create branch {target.revision}", lambda: api.create_branch(
             repo_id, branch=target.revision, repo_type="dataset", exist_ok=True))
     gone = sorted(set(recorded_files(previous)) - set(files) - {RECORD} - set(left))
+    # upload_folder makes no commit when nothing changed and returns the head it found: the
+    # head read here tells that case apart (huggingface_hub only logs it)
+    head = step(f"read {repo_id}", lambda: api.repo_info(repo_id, repo_type="dataset", revision=target.revision).sha)
     commit = step(f"upload to {repo_id}", lambda: api.upload_folder(
         repo_id=repo_id, repo_type="dataset", folder_path=stage, revision=target.revision,
         commit_message=target.message, delete_patterns=[exact_pattern(p) for p in gone] or None))
@@ -177,4 +186,4 @@ def publish(out: Path, files: list[str], target: HubTarget, stage: Path, texts=N
     if target.revision:
         url += f"/tree/{quote(target.revision, safe='')}"
     oid = getattr(commit, "oid", None)
-    return f"{url} (commit {oid[:8]})" if oid else url
+    return Pushed(f"{url} (commit {oid[:8]})" if oid else url, oid is None or oid != head)

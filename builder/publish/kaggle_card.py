@@ -1,7 +1,7 @@
 """What Kaggle users read and load: the card and ``croissant.json`` rewritten for the Kaggle upload,
 and the dataset description.
 
-Kaggle unpacks ``<split>.zip`` to ``<split>/`` and takes parquet shards as top-level files, so the
+Kaggle unpacks ``<split>.zip`` to ``<split>/`` and takes parquet and tar shards as top-level files, so the
 card's ``configs`` and croissant's paths follow; the description is the card's body with the
 loading code and the file list written for Kaggle (only names that are in the upload).
 """
@@ -32,11 +32,11 @@ def for_kaggle(items: list[KaggleItem], ref: str, licence: str | None) -> tuple[
         return items, ""
     text = provenance.retarget(card.source.read_text(encoding="utf-8"), None, licence)
     dc = DatasetCard(text)
-    flat = {item.name for item in items if item.name.endswith(".parquet") and item.kind == "file"}
+    flat = {item.name for item in items if item.name.endswith((".parquet", ".tar")) and item.kind == "file"}
     for config in dc.data.get("configs") or []:
         for entry in config.get("data_files") or []:
             path = entry.get("path", "")
-            if path.startswith("data/") and any(n.startswith(path[5:].rstrip("*")) for n in flat):
+            if path.startswith("data/") and any(n.startswith(path[5:].split("*")[0]) for n in flat):
                 entry["path"] = path[5:]  # data/train-* → train-*: the shards sit at the top on Kaggle
     load = ("```python\nfrom datasets import load_dataset\n\n"
             f'ds = load_dataset("/kaggle/input/{slug}")  # in a notebook with this dataset attached\n```\n\n'

@@ -8,8 +8,8 @@ A built dataset ``OUT`` holds the card (``README.md``), the data (``<split>/…`
 ``.spectroset/`` state, which is never published. The Hub gets everything else as it is
 (:func:`stage_hub`). Kaggle gets a flat folder (:func:`plan_kaggle`, :func:`stage_kaggle`): each
 image folder as a zip that Kaggle unpacks, next to a top-level copy of its metadata (CSV, or
-parquet when it carries arrays or audio) with paths from the dataset root; parquet shards as
-files; and a ``dataset-metadata.json`` whose ``resources`` give every CSV and parquet file its
+parquet when it carries arrays or audio) with paths from the dataset root; parquet and tar shards
+as files; and a ``dataset-metadata.json`` whose ``resources`` give every CSV and parquet file its
 column schema (``kaggle_schema.py``).
 
 Staging is deterministic (sorted entries, fixed zip timestamps), and :func:`sync_tree` only
@@ -208,11 +208,12 @@ def plan_kaggle(out: Path, files: list[str]) -> list[KaggleItem]:
         add(KaggleItem(COVER, "file", out / "preview.png", "Cover image: a few spectrograms per label"))
     for d in top_dirs:
         inside = [f for f in files if f.startswith(d + "/")]
-        if all(f.endswith(".parquet") and f.count("/") == 1 for f in inside):
+        if all(f.endswith((".parquet", ".tar")) and f.count("/") == 1 for f in inside):
             for rel in inside:
                 name = rel.split("/", 1)[1]
                 split = name.split("-", 1)[0]
-                add(KaggleItem(name, "file", out / rel, f"{split} split, parquet shard (image bytes and labels)"))
+                add(KaggleItem(name, "file", out / rel, f"{split} split, parquet shard (image bytes and labels)"
+                               if name.endswith(".parquet") else f"{split} split, WebDataset tar shard (KEY.png, KEY.json)"))
             continue
         members = tuple(f.split("/", 1)[1] for f in inside)
         count = plural(sum(f.endswith(".png") for f in inside), "spectrogram image")

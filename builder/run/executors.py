@@ -63,7 +63,7 @@ class InlineExecutor:
         pass
 
 
-PRELOAD = ["builder.run.lifeline", "numpy", "soundfile", "soxr", "scipy.fft", "builder.run.worker", "builder.sources.audio",
+PRELOAD = ["builder.run.lifeline", "numpy", "soundfile", "soxr", "builder.run.worker", "builder.sources.audio",
            "builder.dsp.spectrogram", "builder.dsp.render", "builder.dsp.channels", "builder.layouts.units"]
 
 

@@ -8,8 +8,6 @@ optional ``sink`` (``layouts/units.py`` writes their bytes there). Problems with
 
 from __future__ import annotations
 
-import hashlib
-import io
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -18,6 +16,7 @@ import numpy as np
 from ..config.sections import Config, SpectrogramConfig
 from ..errors import BuildError, ConfigError, DecodeError, SpectrosetError
 from . import process
+from .rows import Row, render_batch  # noqa: F401  (Row: the layouts' and the journal's row type)
 from ..plan.windows import WindowCutter, too_short, window_samples
 
 CPU_BATCH_BYTES = 4 << 20  # complex STFT output per call on a CPU: stays in cache, reuses heap pages
@@ -43,24 +42,6 @@ class FileJob:
     fingerprint: str
     cfg: Config
     events: tuple = ()  # events.Event of the recording, with source.labels.events
-
-
-@dataclass
-class Row:
-    """One window's outputs. Times in seconds; ``sums``/``sumsq`` are per-bin over frames."""
-
-    index: int
-    start: float
-    end: float
-    png: bytes | None
-    sha256: str
-    sums: np.ndarray
-    sumsq: np.ndarray
-    frames: int
-    array: np.ndarray | None = None  # float16 (bins, frames), (channels, bins, frames) with several channels
-    audio: bytes | None = None  # FLAC when output.include.audio
-    size: int = 0  # bytes of png + array + audio, noted by the writer that took them
-    offset: int = -1  # where the writer put them in the recording's spool (parquet)
 
 
 @dataclass
@@ -122,59 +103,12 @@ def _device(name: str) -> str:
     return device
 
 
-def _flac(samples: np.ndarray, sample_rate: int) -> bytes:
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(samples, -1.0, 1.0), sample_rate, format="FLAC", subtype="PCM_24")
-    return buf.getvalue()
-
-
 def _is_silent(samples: np.ndarray, valid: int, threshold_db: float | None) -> bool:
     if threshold_db is None:
         return False
     x = samples[:valid].astype(np.float64)
     rms_db = 10.0 * np.log10(np.mean(x * x) + 1e-20) if valid else -np.inf
     return rms_db < threshold_db
-
-
-def render_batch(cfg: Config, spectrogrammer, windows: list, samples: list[np.ndarray]) -> list[Row]:
-    """Rows for a batch of ``(Window, samples)``, all of the same length.
-
-    The spectrogram, its per-bin sums and the 8-bit normalisation run on the spectrogrammer's
-    device (the GPU with ``device: cuda``); only uint8 pixels and per-bin sums come back, plus
-    the float values where a figure or the ``spectrogram`` column needs them. PNG encoding and
-    figures stay on the CPU.
-    """
-    from ..dsp.channels import channel_pixels, spectrogram_channels
-    from ..dsp.render import render
-    from ..dsp.spectrogram import to_numpy
-
-    batch = samples[0][None] if len(samples) == 1 else np.stack(samples)
-    # (batch, bins, frames) and its image.channels (batch, channels, bins, frames), on the device
-    scaled, stack = spectrogram_channels(spectrogrammer, batch, cfg.image.channels, cfg.image.delta_width)
-    pixels = channel_pixels(stack, cfg.image)
-    data = scaled if stack.shape[1] == 1 else stack  # per row: (bins, frames) or (channels, bins, frames)
-    if isinstance(data, np.ndarray):  # einsum: no (values * values) temporary, 0.14 ms a 5-s window
-        values = data.astype(np.float64)
-        sums, sumsq = values.sum(-1), np.einsum("...i,...i->...", values, values)
-    else:
-        values = data.double()
-        sums, sumsq = to_numpy(values.sum(-1)), to_numpy((values * values).sum(-1))
-    figure = None
-    if cfg.image.style == "figure":
-        from ..dsp.figures import window_figure as figure
-    host = to_numpy(data) if figure or cfg.output.include.arrays else None  # one copy, not one per row
-    rows = []
-    for i, (w, x) in enumerate(zip(windows, samples)):
-        png = figure(host[i], cfg, spectrogrammer.sample_rate) if figure else render(pixels[i], cfg.image)
-        rows.append(Row(
-            index=w.index, start=w.start, end=w.end, png=png, sha256=hashlib.sha256(png).hexdigest(),
-            sums=sums[i], sumsq=sumsq[i], frames=int(scaled.shape[-1]),
-            array=host[i].astype(np.float16) if cfg.output.include.arrays else None,
-            audio=_flac(x, w.sample_rate) if cfg.output.include.audio else None,
-        ))
-    return rows
 
 
 def process_file(job: FileJob, sink=None) -> FileResult:

@@ -3,11 +3,13 @@
 soundfile (libsndfile: wav, aiff, flac, ogg/vorbis, opus, mp3) is tried first because it is the
 fastest here; PyAV (ffmpeg: m4a/aac and anything else) is the fallback. Resampling is soxr HQ,
 streamed, so a block-wise decode gives the same samples as a whole-file one. A path that is an
-fsspec URL (``memory://``, ``s3://`` …) is decoded from the file object fsspec opens.
+fsspec URL (``memory://``, ``s3://`` …) is decoded from the file object fsspec opens, and a row
+of a parquet audio dataset (``parquet_rows.py``) from its bytes in memory.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import sys
@@ -189,7 +191,10 @@ def _open_url(url: str, info_only: bool = False):
 
 def _open(path: Path | str, info_only: bool = False):
     from ..config.geometry import is_url
+    from .parquet_rows import is_row, row_bytes
 
+    if is_row(path):  # a dataset row: its bytes are small (one clip) and already read
+        return _decode(path, info_only, io.BytesIO(row_bytes(path)))
     if is_url(path):
         return _open_url(path, info_only)
     path = Path(path)
@@ -204,6 +209,11 @@ def _open(path: Path | str, info_only: bool = False):
 def probe(path: Path) -> AudioInfo:
     """Rate, channels and (where the header says) length, without decoding."""
     return _open(path, info_only=True)[0]
+
+
+def probe_bytes(data: bytes, name: str) -> AudioInfo:
+    """:func:`probe` of an encoded recording held in memory (a dataset row's bytes); ``name`` is for messages."""
+    return _decode(name, True, io.BytesIO(data))[0]
 
 
 def _mono(block: np.ndarray) -> np.ndarray:

@@ -35,6 +35,8 @@ class SourceFile:
     etag: str = ""  # a URL source's content tag, where the store has one
     events: tuple = ()  # its annotated events (events.Event), with ``source.labels.events``
     columns: tuple[tuple[str, object], ...] = ()  # source.labels.keep_columns: (name, int|float|str|None)
+    header: tuple[int, int] | None = None  # (frames, sample_rate) read at discovery (a dataset row's)
+    split: str | None = None  # a dataset row's split in its source dataset
 
     @property
     def fingerprint(self) -> str:
@@ -167,3 +169,25 @@ def annotated_only(files: list[SourceFile], labels, select: str) -> tuple[list[S
         return files, 0
     kept = [f for f in files if f.events]
     return kept, len(files) - len(kept)
+
+
+def _printable(text: str) -> str:
+    """A file name as valid UTF-8 (undecodable bytes shown as U+FFFD) for reports and metadata."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def usable_names(sources, skipped) -> tuple[list, list[Skipped]]:
+    """Report files whose names are not valid UTF-8 (Linux allows any bytes) instead of crashing:
+    such a name cannot go into the journal, metadata.csv or build.json, so it cannot be a source."""
+    keep, bad = [], []
+    for s in sources:
+        try:
+            s.rel.encode("utf-8")
+            keep.append(s)
+        except UnicodeEncodeError:
+            bad.append(Skipped(_printable(s.rel), "file name is not valid UTF-8; rename the file"))
+    skipped = [Skipped(_printable(s.path), s.reason) for s in skipped] + bad
+    return keep, sorted(skipped, key=lambda s: s.path)

@@ -20,6 +20,8 @@ from ..config.geometry import is_url
 def read_header(source: SourceFile) -> tuple[int, int] | None:
     """``(frames, sample_rate)`` from the file's header; ``(0, 0)`` where it does not say or cannot
     be read (decoding it will most likely fail too); None for a URL (a request each: see README)."""
+    if getattr(source, "header", None) is not None:  # a dataset row's, read from its bytes at discovery
+        return source.header
     if is_url(source.path):
         return None
     from .audio import probe
@@ -55,6 +57,7 @@ class Headers:
             if header is None:
                 return None
             hit, self.read = (source.fingerprint, *header), self.read + 1
+            self.cached[source.rel] = hit  # a plan that counts twice (with and without margin) reads once
         self.seen[source.rel] = hit
         return hit[1], hit[2]
 
@@ -62,7 +65,7 @@ class Headers:
         """Read the headers the journal lacks in the build's ``workers`` (``run(fn, items, n)``: the
         pool's map) when there are many: a first build of a large corpus reads them on every core
         instead of one (the pool is the one its recordings then use)."""
-        missing = [s for s in sources if not is_url(s.path) and (self.cached.get(s.rel) or ("",))[0] != s.fingerprint]
+        missing = [s for s in sources if not is_url(s.path) and getattr(s, "header", None) is None and (self.cached.get(s.rel) or ("",))[0] != s.fingerprint]
         if workers <= 1 or len(missing) < PREFETCH_MIN:
             return
         chunks = [missing[i::workers * 4] for i in range(workers * 4)]  # strided: long files spread out

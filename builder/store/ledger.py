@@ -172,6 +172,10 @@ class Ledger:
         self.journal._write_all([*((now, (r,)) for r in rels), *new,  # the bytes there now, or the new ones
                                  *(("INSERT OR REPLACE INTO files VALUES (?, ?, NULL, NULL)", (r, unit)) for r in rels)])
 
+    def foreign(self, rels) -> list[str]:
+        """Those of ``rels`` where something exists (a file, a link, a folder) that is not ours."""
+        return [rel for rel in rels if os.path.lexists(owned(self.out, rel)) and not self.owns(rel)]
+
     def sizes(self) -> dict[str, int]:
         """path → size in bytes of every file known to be complete."""
         return {p: n for p, n in self.journal.db.execute("SELECT path, size FROM files WHERE sha256 IS NOT NULL")

@@ -76,16 +76,17 @@ def encoder_changed(journal: Journal) -> bool:
     return journal.get_meta("config_hash") is not None and journal.get_meta("encoder") != ENCODER
 
 
-def check_nesting(source, out: Path, shown: str | None = None) -> None:
+def check_nesting(source, out: Path, shown: str | None = None, key: str = "source.path") -> None:
     """Refuse an output folder inside the source folder or the other way round: a build would
     read what it writes, and replacing it (``--force``) could only ever be unsafe. ``source``
     is a local folder (a URL source cannot nest: the caller skips the check); ``shown`` names
-    ``out`` in the message (the ``file://`` URL a local path came from)."""
+    ``out`` in the message (the ``file://`` URL a local path came from); ``key``, the config key
+    that named ``source`` (``source.dataset`` for a local dataset folder)."""
     src, dst, shown = Path(source).resolve(), out.resolve(), shown or out
     if src == dst or dst in src.parents:
-        raise BuildError(f"source.path {source} is inside the output folder {shown}; choose another -o")
+        raise BuildError(f"{key} {source} is inside the output folder {shown}; choose another -o")
     if src in dst.parents:
-        raise BuildError(f"output folder {shown} is inside source.path {source}; choose a folder outside it with -o")
+        raise BuildError(f"output folder {shown} is inside {key} {source}; choose a folder outside it with -o")
 
 
 # Files a version-control checkout or a desktop puts in any folder: an OUT holding only these is

@@ -22,7 +22,7 @@ from .paths import inside, safe_rel
 from .stamps import sha256_file
 from .state_dir import RECORD, STATE_DIR, earlier_spool
 
-LAYOUTS = ("imagefolder", "parquet", "mirror")
+LAYOUTS = ("imagefolder", "parquet", "mirror", "webdataset")
 # What every finished build.json holds, with its type: a file missing one is not ours, or not finished.
 _SHAPE = {"name": str, "layout": str, "config_hash": str, "config": dict, "sources": int, "windows": int,
           "splits": dict, "counts": dict, "skipped": list, "files": dict}

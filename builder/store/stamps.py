@@ -25,6 +25,7 @@ import stat
 from dataclasses import dataclass, field
 
 from ..errors import BuildError
+from .paths import owned
 
 INTACT, MISSING, CHANGED = "intact", "missing", "changed"
 log = logging.getLogger("spectroset")
@@ -112,10 +113,16 @@ class Edits:
 def settle(ledger, previous: dict | None) -> Edits:
     """Check every recorded file (private state and build.json excepted) against its row. A changed file that
     ``previous`` (build.json) does not list with the row's hash — a tampered row, or one of a
-    build that never finished — is not known to be ours: its row is forgotten, the file left."""
+    build that never finished — is not known to be ours: its row is forgotten, the file left.
+    A recorded file's folder that is a link (``OUT/data`` to a folder elsewhere) stops the build
+    with the link's one line (:func:`~builder.store.paths.owned`), never read through as "changed"
+    or "up to date"; checked once per folder."""
     listed = (previous or {}).get("files") or {}
-    edits, stamps, unconfirmed = Edits(), [], []
+    edits, stamps, unconfirmed, folders = Edits(), [], [], set()
     for rel, _, sha, size, stamp in ledger.complete_rows():
+        if (folder := rel.rpartition("/")[0]) not in folders:
+            owned(ledger.out, rel)
+            folders.add(folder)
         edits.checked.add(rel)
         state, mtime = verdict(str(ledger.out), rel, sha, size, stamp)
         if state == MISSING:

@@ -38,7 +38,7 @@ def test_header_declares_configs_features_and_sizes(built):
     (config,) = header["configs"]
     assert config["data_files"] == [{"split": "train", "path": "data/train-*"}, {"split": "test", "path": "data/test-*"}]
     names = [f["name"] for f in config["features"]]
-    assert names == ["image", "label", "labels", "source", "start", "end", "spectrogram", "audio"]
+    assert names == ["image", "label", "labels", "source", "start", "end", "audio_seconds", "spectrogram", "audio"]
     sizes = {s["name"]: s["num_examples"] for s in header["dataset_info"]["splits"]}
     assert sizes == record["splits"]
     assert all(s["num_bytes"] > 0 for s in header["dataset_info"]["splits"])
@@ -201,7 +201,7 @@ def test_make_demo_show_reads_its_own_clone_with_a_shared_cache(tmp_path):
     shutil.rmtree(tmp_path / "clone1")
     done = _shown(second, env)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert f"load_dataset('{second}')" in done.stdout and "train         35 rows" in done.stdout
+    assert f"load_dataset('{second}')" in done.stdout and "train         38 rows" in done.stdout
 
 
 def _own_files(out, cache: str):

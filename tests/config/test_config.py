@@ -128,7 +128,7 @@ SR16K = "audio: {sample_rate: 16000}\n"
         ("spectrogram: {kind: mfcc, scale: linear}\n", "spectrogram.scale", "log scale"),
         ("spectrogram: {ref: -1}\n", "spectrogram.ref", "positive"),
         (SR16K + "windows: {duration: 0.01}\n", "windows.duration", "shorter than n_fft/2"),
-        ("windows: {duration: 1, min_last: 2}\n", "windows.min_last", "must be <= windows.duration"),
+        ("windows: {duration: 1, min_last: 2}\n", "windows.min_last", "2 must be <= windows.duration (1): set it too"),
         ("output: {splits: {train: 0.5}}\n", "output.splits.train", "must be 1"),
         ("output: {max_shard_size: 10XB}\n", "output.max_shard_size", "not a size"),
         ("output: {max_shard_size: 10KB}\n", "output.max_shard_size", "at least 1MB"),

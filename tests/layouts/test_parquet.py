@@ -34,7 +34,7 @@ def test_loads_every_split_with_features(rich):
     cfg, report, ds = rich
     assert set(ds) == {"train", "validation", "test"}
     f = ds["train"].features
-    assert list(f) == ["image", "label", "source", "start", "end", "spectrogram", "audio"]
+    assert list(f) == ["image", "label", "source", "start", "end", "audio_seconds", "spectrogram", "audio"]
     assert isinstance(f["image"], Image) and isinstance(f["audio"], Audio)
     assert f["label"] == ClassLabel(names=sorted(p.name for p in DEMO.iterdir() if p.is_dir()))
     assert f["source"] == Value("string") and f["start"] == Value("float64")

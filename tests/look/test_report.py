@@ -125,7 +125,8 @@ def test_report_shows_decoded_lengths_and_counts_in_the_right_number(tmp_path, c
     src.mkdir(parents=True)
     t = np.arange(16000) / 16000
     sf.write(src / "tiny.wav", (0.3 * np.sin(2 * np.pi * 440 * t[:3200])).astype(np.float32), 16000)  # 0.2 s
-    sets = ["--set", f"source.path={src.parent}", "--set", "windows.duration=0.5", "--set", "audio.sample_rate=16000",
+    sets = ["--set", f"source.path={src.parent}", "--set", "windows.duration=0.5", "--set", "windows.min_last=0",
+            "--set", "audio.sample_rate=16000",
             "--set", "spectrogram.f_max=8000", "--set", "output.splits={train: 1.0}", "-j", "1", "-o",
             str(tmp_path / "out")]
     assert main(["build", "birdclef-mel", *sets]) == 0
@@ -198,3 +199,32 @@ def test_report_of_a_corrupted_metadata_file_is_one_line_naming_it(tmp_path_fact
     assert done.returncode == 4 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert lines[0].startswith(f"error: {copy / rel}: cannot be read (") and "--repair" in lines[0], lines[0]
     assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("text,why", [(b"[1, 2]", "holds a JSON list, not an object"),
+                                      (b"[" * 100000 + b"]" * 100000, "nests its JSON too deep"),
+                                      (b'{"label": "x", "start": [1]}', "cannot be read")])
+def test_report_of_a_webdataset_sample_whose_json_is_not_columns_is_one_line(tmp_path_factory, tmp_path, text, why):
+    """A ``KEY.json`` that parses but is no object of columns (a list, nesting past the decoder's
+    recursion limit, a start that is no number): one line naming the shard (exit 4), no traceback."""
+    import io
+    import json
+    import sys
+    import tarfile
+
+    out, _ = demo_build(tmp_path_factory, "output.layout=webdataset")
+    copy = tmp_path / "ds"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns(".spectroset"))
+    rel = sorted(f for f in json.loads((copy / "build.json").read_text())["files"] if f.endswith(".tar"))[0]
+    with tarfile.open(copy / rel) as tar:
+        members = [(info, tar.extractfile(info).read()) for info in tar.getmembers()]
+    with tarfile.open(copy / rel, "w", format=tarfile.PAX_FORMAT) as tar:
+        for i, (info, data) in enumerate(members):
+            data = text if i == 1 and info.name.endswith(".json") else data
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    done = subprocess.run([sys.executable, "-m", "builder", "report", str(copy), "-o", str(tmp_path / "r.html")],
+                          capture_output=True, text=True, cwd=REPO)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 4 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith(f"error: {copy / rel}: cannot be read (") and why in lines[0], lines[0]

@@ -30,9 +30,13 @@ def test_every_recording_in_exactly_one_split_over_many_seeds(fractions, stratif
         out = assign_sources(SKEWED, c)
         assert sorted(out) == sorted(rels)  # every recording once, none invented
         assert set(out.values()) <= set(c.fractions)
-        # exact largest-remainder counts of the whole; each label within one of its share
+        # exact largest-remainder counts of the whole, labels with fewer recordings than splits in
+        # train outside them; each label within one of its share
+        few = sum(n for n in Counter(label for _, label in SKEWED).values() if stratify and n < len(c.fractions))
+        want = split_counts(len(SKEWED) - few, c.fractions)
+        want["train"] += few
         got = Counter(out.values())
-        assert {k: got.get(k, 0) for k in c.fractions} == split_counts(len(SKEWED), c.fractions)
+        assert {k: got.get(k, 0) for k in c.fractions} == want
         for label, n in Counter(label for _, label in SKEWED).items():
             mine = Counter(out[rel] for rel, lab in SKEWED if lab == label)
             assert not stratify or all(abs(mine[k] - n * f) < 1 for k, f in c.fractions.items())
@@ -68,6 +72,25 @@ def test_by_window_is_seeded_but_leaks():
     splits = {assign_window("a.wav", i, c) for i in range(50)}
     assert splits == {"train", "validation"}  # documented: windows of one recording differ
     assert [assign_window("a.wav", i, c) for i in range(50)] == [assign_window("a.wav", i, c) for i in range(50)]
+
+
+@pytest.mark.parametrize("fractions", FRACTIONS)
+def test_by_window_with_stratify_cuts_every_label_within_two_windows_of_its_share(fractions):
+    from builder.plan.splits import window_offsets
+
+    rng = random.Random(5)
+    recordings = [(rel, label, rng.choice([1, 1, 2, 3, 7, 40])) for rel, label in SKEWED]
+    for seed in range(10):
+        c = cfg(*fractions, by="window", seed=seed)
+        offsets = window_offsets(reversed(recordings), seed)  # input order is irrelevant
+        assert offsets == window_offsets(recordings, seed)
+        got: dict[str, Counter] = {}
+        for rel, label, n in recordings:
+            for i in range(n):
+                got.setdefault(label, Counter())[assign_window(rel, i, c, offsets[rel], label)] += 1
+        for label, counts in got.items():
+            n = sum(counts.values())
+            assert all(abs(counts[k] - n * f) <= 2 for k, f in c.fractions.items()), (label, counts)
 
 
 def test_end_to_end_no_leak_and_same_bytes_for_any_worker_count(tmp_path):
@@ -163,3 +186,16 @@ def test_small_stratified_splits_get_the_whole_counts():
             for split, fraction in cfg.fractions.items():
                 assert abs(got[split] - n * fraction) < 1
         assert out == assign_sources(list(reversed(items)), cfg.model_copy(update={"seed": seed}))
+
+
+@pytest.mark.parametrize("fractions", [{"train": 0.8, "validation": 0.2},
+                                       {"train": 0.7, "validation": 0.15, "test": 0.15}])
+def test_labels_with_fewer_recordings_than_splits_stay_in_train(fractions):
+    """docs/evaluation.md's rule: one label of 7 recordings and 12 of one each (the default preset's
+    finding) sent two singletons to validation, and at 0.7/0.15/0.15 singletons to test."""
+    items = [(f"sp1/{i}.wav", "sp1") for i in range(7)] + [(f"sp{k}/0.wav", f"sp{k}") for k in range(2, 14)]
+    for seed in range(10):
+        out = assign_sources(items, SplitsConfig(**fractions, seed=seed))
+        assert {out[f"sp{k}/0.wav"] for k in range(2, 14)} == {"train"}, seed
+        sp1 = Counter(split for rel, split in out.items() if rel.startswith("sp1/"))
+        assert sp1["train"] >= 1 and all(sp1[k] >= 1 for k in fractions if 7 * fractions[k] >= 1), (seed, sp1)

@@ -80,6 +80,14 @@ class FakeHub(FakeServer):
         repo = self.repos[repo_id]
         return {p: b.data for p, b in repo.commits[repo.branches.get(rev, rev)].items()}
 
+    def seed(self, repo_id: str, files: dict[str, bytes], branch: str = "main", private: bool = False) -> str:
+        """Commit ``files`` as the whole tree of ``branch`` of a dataset repo (created if new): a dataset
+        someone else published, for the tests that read one; returns the commit."""
+        repo = self.repos.setdefault(repo_id, Repo(repo_id, private))
+        tree = {p: Blob(d, p.endswith(LFS_SUFFIXES)) for p, d in files.items()}
+        repo.branches[branch] = self._commit(repo, tree, f"seed {branch}")
+        return repo.branches[branch]
+
     def _commit(self, repo: Repo, tree: dict[str, Blob], message: str) -> str:
         self._n += 1
         sha = hashlib.sha1(f"{repo.repo_id}:{self._n}".encode()).hexdigest()

@@ -55,11 +55,14 @@ def push(argv: list[str]) -> int:
 
 
 def rows(ds) -> list[dict]:
-    """Rows in order, images as decoded pixels (file paths differ between a folder and a cache)."""
+    """Rows in order, images as decoded pixels (file paths differ between a folder and a cache; so do a
+    tar shard's ``__url__``s: the webdataset layout's image column is ``png``)."""
     out = []
+    column = "png" if "png" in ds.features else "image"
     for row in ds:
-        image = row["image"]
-        row["image"] = (image.mode, image.size, image.tobytes())
+        image = row[column]
+        row[column] = (image.mode, image.size, image.tobytes())
+        row.pop("__url__", None)
         out.append(row)
     return out
 

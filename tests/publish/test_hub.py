@@ -82,6 +82,18 @@ def test_rerun_sends_nothing_again_and_drops_stale_shards(parquet_out, hub, clie
     assert len(hub.requests("PUT", "/lfs/")) == puts  # a renamed file with the same bytes is not re-sent
 
 
+def test_a_push_with_nothing_new_says_so_in_one_line(imagefolder_out, hub, client_env):
+    env = hub_env(client_env, hub)
+    first = run_client("push", imagefolder_out, "--to", "hf", "--repo", "alice/same", env=env)
+    assert first.returncode == 0 and first.stdout.startswith("pushed "), first.output
+    commits = len(hub.repos["alice/same"].commits)
+    again = run_client("push", imagefolder_out, "--to", "hf", "--repo", "alice/same", "--revision", "main", env=env)
+    assert again.returncode == 0, again.output
+    assert again.stdout.startswith(f"nothing to push: {hub.url}/datasets/alice/same/tree/main (commit "), again.output
+    assert again.stdout.count("\n") == 1 and again.stderr == "", again.output  # huggingface_hub logs nothing
+    assert len(hub.repos["alice/same"].commits) == commits  # no empty commit either
+
+
 def test_config_defaults_private_branch_and_own_namespace(imagefolder_out, hub, client_env):
     build = json.loads((imagefolder_out / "build.json").read_text())
     build["config"]["publish"]["hf"].update({"repo_id": "tiny-birds", "private": True})

@@ -259,7 +259,7 @@ class _ImageFolder:
 
 
 def test_kaggle_description_maps_folders_to_the_classlabel_ids_for_torchvision(tmp_path, monkeypatch):
-    """The demo's test split has no game_sfx: ImageFolder on it alone numbers kick_drum 1, not 2.
+    """The demo's test split has no game_sfx or kick_drum: ImageFolder on it alone numbers tabla 1, not 3.
     The description gives the class list and an ImageFolder that keeps the header's ids."""
     import types
 
@@ -292,4 +292,4 @@ def test_kaggle_description_maps_folders_to_the_classlabel_ids_for_torchvision(t
         got = {Path(p).relative_to(folder / split).as_posix(): i for p, i in scope["Split"](folder / split).samples}
         assert got == want and scope["Split"](folder / split).classes == names
     plain = _ImageFolder(folder / "test")  # what the snippet avoids
-    assert plain.class_to_idx["kick_drum"] != names.index("kick_drum")
+    assert plain.class_to_idx["tabla"] != names.index("tabla")

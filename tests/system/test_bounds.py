@@ -70,8 +70,11 @@ def test_more_folds_than_recordings_are_clamped_with_one_warning(tmp_path):
     done = run_cli("build", cfg, "-j", "1", "--quiet")
     assert done.returncode == 0, done.stderr
     warnings = [line for line in done.stderr.splitlines() if "output.folds" in line]
-    assert warnings == ["warning: output.folds: 50 folds but 6 train recording(s), and a recording is never split: "
-                        "using 6 folds (0-5); lower output.folds or add recordings"], done.stderr
+    assert warnings[0] == ("warning: output.folds: 50 folds but 6 train recording(s), and a recording is never split: "
+                           "using 6 folds (0-5); lower output.folds or add recordings"), done.stderr
+    assert warnings[1:] == ["warning: output.folds: 6 of 6 folds lack labels of the 2 in train (fold 0 lacks wren; "
+                            "fold 1 lacks robin; fold 2 lacks wren; fold 3 lacks robin; fold 4 lacks wren; 1 more fold "
+                            "too); a label needs as many train recordings as folds to be in every fold"], done.stderr
     rows = pq.read_table(out / "train" / "metadata.parquet", columns=["file_name", "fold"]).to_pylist()
     folds = {row["file_name"].split("_")[0]: row["fold"] for row in rows}
     assert sorted(folds.values()) == list(range(6))  # before: 5, 10, 14, 38 … and 44 empty folds

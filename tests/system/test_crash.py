@@ -9,6 +9,7 @@ images (while images are being written and journalled).
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -41,9 +42,10 @@ def _corpus(root: Path) -> Path:
     return src
 
 
-def _config(root: Path, src: Path) -> Path:
+def _config(root: Path, src: Path, layout: str = "imagefolder") -> Path:
     data = yaml.safe_load((REPO / "examples" / "demo.yaml").read_text())
     data["source"]["path"] = str(src)
+    data["output"]["layout"] = layout
     path = root / "crash.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -57,9 +59,15 @@ def _images(out: Path) -> int:
     return n
 
 
-def _run_and_kill(cfg: Path, out: Path, rng: random.Random, log: Path) -> tuple[int | None, str]:
+def _written(out: Path) -> int:
+    """A spooling layout's progress: recordings spooled, then shards (tar or parquet) in place."""
+    spools = out / ".spectroset" / "spool"
+    return (len(list(spools.glob("*.bin"))) if spools.is_dir() else 0) + len(list(out.glob("data/*-of-*")))
+
+
+def _run_and_kill(cfg: Path, out: Path, rng: random.Random, log: Path, progress=_images) -> tuple[int | None, str]:
     """Start a build; kill its whole process group at a seeded moment. Returns (rc, mode)."""
-    before = _images(out) if out.exists() else 0
+    before = progress(out) if out.exists() else 0
     with open(log, "ab") as fh:
         proc = subprocess.Popen([PYTHON, "-m", "builder", "build", str(cfg), "-o", str(out), "-j", "2", "--quiet"],
                                 stdout=fh, stderr=fh, env=cli_env(), cwd=REPO, start_new_session=True)
@@ -71,7 +79,7 @@ def _run_and_kill(cfg: Path, out: Path, rng: random.Random, log: Path) -> tuple[
     target = before + rng.randint(1, 40)
     t0 = time.monotonic()
     if mode == "work":
-        while proc.poll() is None and _images(out) < target and time.monotonic() - t0 < 60:
+        while proc.poll() is None and progress(out) < target and time.monotonic() - t0 < 60:
             time.sleep(0.02)
         t0 = time.monotonic()
     while proc.poll() is None and time.monotonic() - t0 < delay:
@@ -133,11 +141,39 @@ def test_kill_9_at_random_moments_then_resume_equals_clean_build(tmp_path):
     assert again.returncode == 0 and "up to date" in again.stdout
 
 
+def test_kill_9_during_a_webdataset_build_then_resume_equals_clean_build(tmp_path):
+    """The kill test for the tar layout, shorter: kills land while recordings are spooled and shards
+    written (progress counted in spools and shards), each run resumes the last, the end equals a clean build."""
+    src = _corpus(tmp_path)
+    cfg = _config(tmp_path, src, "webdataset")
+    clean_out = tmp_path / "clean" / "out"
+    done = run_cli("build", cfg, "-o", clean_out, "-j", "2", "--quiet")
+    assert done.returncode == 0, done.stderr
+    clean = snapshot(clean_out)
+    out, rng, log = tmp_path / "crashed" / "out", random.Random(SEED + 1), tmp_path / "runs.log"
+    killed = runs = 0
+    while killed < KILLS // 4 and runs < KILLS:
+        runs += 1
+        rc, _ = _run_and_kill(cfg, out, rng, log, progress=_written)
+        assert rc in (0, -signal.SIGKILL), f"build failed with exit code {rc}:\n{log.read_text()[-3000:]}"
+        killed += rc == -signal.SIGKILL
+        if out.exists():
+            _assert_only_complete_files(out, clean)
+        if rc == 0:
+            assert snapshot(out) == clean
+            shutil.rmtree(out)
+    assert killed == KILLS // 4, (killed, runs)
+    done = run_cli("build", cfg, "-o", out, "-j", "2", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert snapshot(out) == clean and temp_files(out) == []
+    assert sum(len(part) for part in load(out).values()) == json.loads((out / "build.json").read_text())["windows"]
+
+
 class Crash(BaseException):
     """Stands for the process dying: nothing after it runs, not even ``except Exception``."""
 
 
-@pytest.mark.parametrize("layout", ["imagefolder", "parquet", "mirror"])
+@pytest.mark.parametrize("layout", ["imagefolder", "parquet", "mirror", "webdataset"])
 def test_crash_at_every_write_then_resume_gives_the_clean_bytes(tmp_path, monkeypatch, layout):
     """Deterministic complement of the kill test: for every file write of a small build (images,
     metadata, stats, preview, card, build.json) die right there, with the temp file of the
@@ -167,7 +203,8 @@ def test_crash_at_every_write_then_resume_gives_the_clean_bytes(tmp_path, monkey
     build(clean_cfg, workers=1, progress=False)
     clean, writes = snapshot(clean_cfg.output.path), list(calls["targets"])
     assert {"build.json", "README.md", "stats.json", "preview.png"} <= set(writes)
-    assert any(w.endswith(".parquet" if layout == "parquet" else ".png") for w in writes[:-4])
+    shard = {"parquet": ".parquet", "webdataset": ".tar"}.get(layout, ".png")
+    assert any(w.endswith(shard) for w in writes[:-4])
     for at in range(1, len(writes) + 1):
         cfg = config(f"crash{at}")
         calls.update(n=0, at=at)

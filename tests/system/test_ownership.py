@@ -98,11 +98,13 @@ class Crash(BaseException):
     """Stands for the process dying: nothing after it runs, not even ``except Exception``."""
 
 
-def test_a_kill_at_every_write_of_an_incremental_parquet_rebuild_never_passes_for_finished(tmp_path, monkeypatch):
+@pytest.mark.parametrize("layout", ["parquet", "webdataset"])
+def test_a_kill_at_every_write_of_an_incremental_parquet_rebuild_never_passes_for_finished(tmp_path, monkeypatch,
+                                                                                          layout):
     src = tmp_path / "src"
     for i in range(3):
         write_tone(src / f"label{i % 2}" / f"rec{i}.wav", 1.3, freq=300 + 100 * i)
-    output = {"layout": "parquet"}
+    output = {"layout": layout}
     first = load_config(write_config(tmp_path / "first.yaml", src, tmp_path / "first" / "out", output=output))
     build(first, workers=1, progress=False)
     write_tone(src / "label1" / "rec3.wav", 2.1, freq=900)  # the change the rebuild picks up
@@ -261,3 +263,27 @@ def test_a_symlinked_folder_in_out_is_never_written_through(tmp_path):
     with pytest.raises(BuildError, match="resolves outside the output folder"):
         build(cfg, workers=1, progress=False)
     assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("held", ["the same shards", "another file of the same name"])
+def test_a_linked_data_folder_gets_the_link_line_on_every_kind_of_run(tmp_path, held):
+    """``OUT/data`` replaced by a link to a folder outside OUT: a plain run, --force and --repair
+    all stop with the one line naming the link (exit 3), never "up to date" read through it or
+    "1 built file changed … --repair" (which --repair then answers with the link line)."""
+    src = _source(tmp_path)
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    cfg = write_config(tmp_path / "c.yaml", src, out, output={"layout": "webdataset", "splits": None})
+    assert run_cli("build", cfg, "-j", "1", "--quiet").returncode == 0
+    shutil.move(out / "data", elsewhere)
+    if held != "the same shards":
+        for shard in elsewhere.iterdir():
+            shard.write_bytes(b"my own tar")
+    (out / "data").symlink_to(elsewhere, target_is_directory=True)
+    mine = {p.name: p.read_bytes() for p in elsewhere.iterdir()}
+    for extra in ((), ("--force",), ("--repair",)):
+        done = run_cli("build", cfg, "-j", "1", "--quiet", *extra)
+        lines = [line for line in done.stderr.splitlines() if line.startswith(("error:", "warning:"))]
+        assert done.returncode == 3 and "up to date" not in done.stdout, (extra, done.stdout + done.stderr)
+        assert len(lines) == 1 and lines[0].startswith(f"error: {out / 'data'} is a link (to "), (extra, lines)
+        assert "remove the link" in lines[0] and "Traceback" not in done.stderr
+    assert {p.name: p.read_bytes() for p in elsewhere.iterdir()} == mine
