@@ -124,3 +124,37 @@ def test_cli_first_build_of_many_files_reads_headers_in_its_workers_and_is_the_s
         built[jobs] = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
                        if p.is_file() and ".spectroset" not in p.parts}
     assert built["1"] == built["2"]
+
+
+def test_ogg_vorbis_lengths_read_from_the_pages_equal_libsndfiles(tmp_path):
+    """The Ogg Vorbis fast path (two reads, no decoder set-up) gives soundfile's (frames, rate) for
+    every Ogg Vorbis file there is here, and stands aside (None) for anything else."""
+    import numpy as np
+    import soundfile as sf
+
+    from builder.sources.headers import ogg_vorbis_header
+
+    shared = REPO.parent / "shared" / "corpus"
+    files = sorted(p for root in (DEMO, shared) if root.is_dir() for p in root.rglob("*") if p.suffix == ".ogg")
+    tone = (0.1 * np.sin(np.arange(48_000 * 3) / 7)).astype(np.float32)
+    for i, rate in enumerate((8_000, 22_050, 48_000)):  # made here too: a clean clone has few oggs
+        sf.write(tmp_path / f"made{i}.ogg", tone[: rate * 3 - 17 * i], rate, format="OGG", subtype="VORBIS")
+        files.append(tmp_path / f"made{i}.ogg")
+    sf.write(tmp_path / "flac_named_as.ogg", tone[:8000], 8000, format="FLAC")
+    (tmp_path / "text.ogg").write_bytes(b"OggS\0" + b"x" * 100)
+    read = 0
+    for path in files:
+        try:
+            info = sf.info(str(path))
+        except RuntimeError:  # a broken file of the corpus: decoding decides
+            continue
+        ours = ogg_vorbis_header(path)
+        if info.format == "OGG" and info.subtype == "VORBIS":
+            assert ours == (info.frames, info.samplerate), path
+            read += 1
+        else:
+            assert ours is None, path
+    assert read >= 3
+    assert ogg_vorbis_header(tmp_path / "flac_named_as.ogg") is None
+    assert ogg_vorbis_header(tmp_path / "text.ogg") is None
+    assert read_header(SimpleNamespace(path=tmp_path / "flac_named_as.ogg", header=None)) == (8000, 8000)
