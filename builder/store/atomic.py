@@ -155,6 +155,13 @@ def place(path: Path, *, root: Path) -> None:
     try:
         os.replace(temp_name(path), path)
     except OSError as exc:
+        try:  # ours (its hash is in the ledger): gone, not left for the next run to name
+            os.unlink(temp_name(path))
+        except OSError:
+            pass
+        if isinstance(exc, IsADirectoryError) or exc.errno in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST):
+            raise BuildError(f"{path} is a folder spectroset did not make, where it writes this file: "
+                             "move it away and rerun") from None
         raise disk_error(exc, path) from None
 
 

@@ -335,3 +335,25 @@ def test_layouts_doc_names_every_key_json_field_and_labels_as_multi_label_only(p
     assert list(meta) == ["label", "source", "start", "end", "audio_seconds"]
     assert [n for n in _doc_key_json() if n in meta] == list(meta)
     assert "`labels` (the names; multi-label builds only" in _key_json_row()
+
+
+def test_a_folder_at_a_recorded_shard_is_one_line_and_leaves_no_temp(tmp_path):
+    """--repair where the user put a folder at a shard's recorded path: one line naming it (exit 3),
+    no temp left in data/, the folder untouched; moved away, --repair restores the shard."""
+    out = tmp_path / "out"
+    base = ("build", "examples/demo.yaml", "-o", out, "--set", f"source.path={DEMO}", "--set", WDS, "-j", "1", "-q")
+    assert run_cli(*base).returncode == 0
+    shard = sorted((out / "data").glob("*.tar"))[-1]
+    kept = shard.read_bytes()
+    shard.unlink()
+    shard.mkdir()
+    (shard / "mine.txt").write_text("mine")
+    done = run_cli(*base, "--repair")
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 3 and len(errors) == 1 and shard.name in errors[0], done.stderr
+    assert "Traceback" not in done.stderr and "folder" in errors[0], errors[0]
+    assert not [p for p in (out / "data").iterdir() if p.name.startswith(".")]  # no temp
+    assert (shard / "mine.txt").read_text() == "mine"
+    shutil.rmtree(shard)
+    assert run_cli(*base, "--repair").returncode == 0
+    assert shard.read_bytes() == kept
