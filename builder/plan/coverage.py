@@ -32,7 +32,8 @@ def coverage_warnings(plan, record: dict) -> list[str]:
     elif empty:
         lines.append(f"warning: output.splits: {', '.join(empty)} got no window ({record['sources']} recording(s) "
                      f"split by {'recording' if cfg.by == 'source' else 'window'}); use larger fractions or more "
-                     "recordings")
+                     "recordings" + ("; a label with fewer recordings than splits keeps all of them in "
+                                     f"{next(iter(cfg.fractions))}" if cfg.by == "source" and cfg.stratify else ""))
     if not plan.labelled:
         return lines
     counts = {label: c for label, c in record["counts"].items() if label != "(none)"}
