@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
@@ -124,6 +125,10 @@ def _checked_names(features: dict, label: str, where: str) -> list[str] | None:
         bad = names if not isinstance(names, list) else next(n for n in names if not isinstance(n, str))
         raise SourceError(f"source.dataset: {where}: the huggingface metadata's ClassLabel names of column "
                           f"{label!r} must be a list of strings (found {_short(repr(bad))})")
+    twice = sorted(n for n, k in Counter(names or ()).items() if k > 1)
+    if twice:  # two ids, one name: which class a row is would depend on who reads it
+        raise SourceError(f"source.dataset: {where}: the huggingface metadata's ClassLabel names of column "
+                          f"{label!r} repeat {_short(', '.join(map(repr, twice)))}")
     return names
 
 

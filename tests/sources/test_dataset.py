@@ -183,7 +183,8 @@ def test_unreadable_schema_metadata_or_class_names_are_one_line_naming_the_shard
              json.dumps({"info": [1, 2]}): "huggingface metadata has no features object at info.features (found list)",
              label(5): "ClassLabel names of column 'label' must be a list of strings (found 5)",
              label([1, None]): "ClassLabel names of column 'label' must be a list of strings (found 1)",
-             label([{"x": 1}, ["y"]]): "ClassLabel names of column 'label' must be a list of strings (found {'x': 1})"}
+             label([{"x": 1}, ["y"]]): "ClassLabel names of column 'label' must be a list of strings (found {'x': 1})",
+             label(["a", "b", "a"]): "ClassLabel names of column 'label' repeat 'a'"}
     for i, (meta, said) in enumerate(cases.items()):
         shard = tmp_path / f"ds{i}" / "data" / "train-00000-of-00001.parquet"
         shard.parent.mkdir(parents=True)
